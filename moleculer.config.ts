@@ -1,0 +1,54 @@
+/**
+ * Broker options from mcai's config: the one place that turns TRANSPORTER, CACHER, NODE_ID,
+ * heartbeats and shutdown bounds into Moleculer settings.
+ */
+import type { BrokerOptions } from "moleculer";
+import type { Config } from "./services/lib/config";
+
+/** Node metadata every peer sees through discovery (the gateway's health reads it). */
+export interface NodeMetadata {
+  version: string;
+  startedAt: string;
+  db: { driver: "pglite" | "postgres"; vector: boolean } | null;
+  /** Set on short-lived nodes (the REPL) that run no services. */
+  role?: "repl";
+  [key: string]: unknown;
+}
+
+function cacherOptions(config: Config): BrokerOptions["cacher"] {
+  if (config.cacher === "memory") return { type: "MemoryLRU", options: { max: 10_000, ttl: 3600 } };
+  return {
+    type: "Redis",
+    options: { redis: config.cacher, prefix: `${config.namespace}-cache`, ttl: 3600, monitor: false },
+  };
+}
+
+/** Moleculer broker options for a node. */
+export function brokerOptions(config: Config, metadata: NodeMetadata): BrokerOptions {
+  return {
+    namespace: config.namespace,
+    nodeID: config.nodeId,
+    metadata,
+    transporter: config.transporter ?? null,
+    cacher: cacherOptions(config),
+    serializer: "JSON",
+    logger: {
+      type: "Console",
+      options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY === true, moduleColors: false },
+    },
+    requestTimeout: config.requestTimeoutMs,
+    retryPolicy: { enabled: false },
+    heartbeatInterval: config.heartbeatIntervalS,
+    heartbeatTimeout: config.heartbeatTimeoutS,
+    registry: { strategy: "RoundRobin", preferLocal: true },
+    // A node that is gone fails fast instead of eating the request timeout.
+    circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 20, windowTime: 30, halfOpenTime: 10_000 },
+    // Lets broker.stop() wait for in-flight calls before services stop (graceful SIGTERM).
+    tracking: { enabled: true, shutdownTimeout: config.shutdownTimeoutMs },
+    // The program installs its own SIGTERM/SIGINT handling (see bin/mcai.ts).
+    skipProcessEventRegistration: true,
+    internalServices: true,
+    metrics: false,
+    tracing: false,
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * The HTTP gateway (moleculer-web): REST aliases under /api, one JSON error shape, request ids,
+ * API keys on admin actions, a rate limit shared through Redis, and a graceful drain on SIGTERM.
+ */
+import crypto from "node:crypto";
+import type { IncomingMessage, ServerResponse, Server } from "node:http";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import { runtimeOf } from "./lib/runtime";
+import { clusterHealth, type Health } from "./lib/health";
+import { ForbiddenError, UnauthorizedError } from "./lib/errors";
+import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
+import { metricsOf } from "./lib/metrics";
+import { isValidKey, keyId, presentedKey } from "./api/api-keys";
+import { sendHttpError, toHttpError } from "./api/http-errors";
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./api/rate-limit-store";
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+interface GatewayReq extends IncomingMessage {
+  $alias?: { fullPath?: string };
+  $action?: { admin?: boolean; name?: string };
+  $route?: { rateLimit?: { store?: RateLimitStore } };
+  $requestId?: string;
+}
+
+interface ApiThis extends Service {
+  server: Server;
+  rateLimitStore?: RateLimitStore;
+  drained?: Promise<void>;
+  drain(timeoutMs: number): Promise<void>;
+}
+
+// moleculer-web's own request handler, called from ours after the request id is set.
+const gatewayHttpHandler = (ApiGateway as unknown as { methods: Record<string, (...a: unknown[]) => unknown> }).methods.httpHandler;
+
+function clientKey(req: IncomingMessage): string {
+  const key = presentedKey(req);
+  return key ? `key:${keyId(key)}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
+}
+
+/** Params of api.health (none). */
+export type HealthParams = Record<string, never>;
+
+const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
+  name: "api",
+  mixins: [ApiGateway],
+
+  settings: {
+    port: 3000,
+    ip: "0.0.0.0",
+    routes: [],
+    log4XXResponses: false,
+    logRequest: "debug",
+    logResponse: "debug",
+  },
+
+  actions: {
+    /**
+     * The cluster's health: nodes and their services, database driver and pgvector, transporter
+     * and cacher. Never throws: problems show as `status: "degraded"`.
+     */
+    health: {
+      params: {},
+      async handler(this: ApiThis): Promise<Health> {
+        return clusterHealth(this.broker);
+      },
+    },
+
+    /** Empties the shared cache (the Redis cacher in a cluster). Admin. */
+    cacheClear: {
+      admin: true,
+      params: {},
+      async handler(this: ApiThis, ctx: Context): Promise<{ cleared: boolean }> {
+        const cacher = this.broker.cacher;
+        if (cacher) await cacher.clean();
+        this.logger.info(`cache cleared (request ${ctx.requestID})`);
+        return { cleared: cacher != null };
+      },
+    },
+  },
+
+  methods: {
+    /** Sets X-Request-Id (the caller's when well-formed, else a new one) before routing. */
+    httpHandler(this: ApiThis, req: GatewayReq, res: ServerResponse, next?: unknown) {
+      const given = req.headers["x-request-id"] ?? req.headers["x-correlation-id"];
+      const id = typeof given === "string" && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
+      req.headers["x-request-id"] = id;
+      delete req.headers["x-correlation-id"];
+      req.$requestId = id;
+      res.setHeader("X-Request-Id", id);
+      const started = process.hrtime.bigint();
+      res.once("finish", () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const route = req.$alias?.fullPath ?? "unmatched";
+        metricsOf(this.broker).requestDuration.observe({ route, method: req.method ?? "GET", status: String(res.statusCode) }, seconds);
+      });
+      return gatewayHttpHandler.call(this, req, res, next);
+    },
+
+    /** Admin actions (`admin: true` in their schema) need one of API_KEYS. */
+    async authorize(this: ApiThis, _ctx: Context, _route: unknown, req: GatewayReq) {
+      if (!req.$action?.admin) return;
+      const { apiKeys } = runtimeOf(this.broker).config;
+      const key = presentedKey(req);
+      if (!key) throw new UnauthorizedError();
+      if (apiKeys.length === 0 || !isValidKey(key, apiKeys)) throw new ForbiddenError();
+    },
+
+    /**
+     * Stops accepting connections and waits for in-flight requests, at most `timeoutMs`;
+     * then cuts what is left.
+     */
+    drain(this: ApiThis, timeoutMs: number): Promise<void> {
+      if (this.drained) return this.drained;
+      const server = this.server;
+      if (!server?.listening) return (this.drained = Promise.resolve());
+      this.drained = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, timeoutMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return this.drained;
+    },
+  },
+
+  // moleculer-web's default settings hold a catch-all route "/" that would expose every action;
+  // settings merge by deep defaults, so `routes: []` above cannot remove it. Routes come from created().
+  merged(schema: ServiceSchema) {
+    schema.settings!.routes = [];
+  },
+
+  created(this: ApiThis) {
+    const { config } = runtimeOf(this.broker);
+    const logger = this.logger;
+    this.settings.port = config.port;
+    this.settings.ip = config.host;
+    this.settings.onError = (req: GatewayReq, res: ServerResponse, err: Error) => {
+      const httpErr = toHttpError(err, req, config.bodyLimitBytes);
+      if (httpErr.status >= 500) logger.error(`${req.method} ${req.url} (request ${req.$requestId}):`, err);
+      sendHttpError(req, res, httpErr);
+    };
+    if (config.corsOrigins.length) {
+      this.settings.cors = {
+        origin: config.corsOrigins.includes("*") ? "*" : [...config.corsOrigins],
+        methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        allowedHeaders: ["Content-Type", "Authorization", "X-Api-Key", "X-Request-Id", "Idempotency-Key", "Last-Event-ID"],
+        exposedHeaders: ["X-Request-Id", "Retry-After", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"],
+        maxAge: 600,
+      };
+    }
+    if (config.rateLimit > 0) {
+      this.rateLimitStore = config.redisUrl
+        ? new RedisRateLimitStore({ url: config.redisUrl, windowMs: config.rateLimitWindowMs, prefix: `${config.namespace}:ratelimit`, logger })
+        : new MemoryRateLimitStore(config.rateLimitWindowMs);
+    }
+    const store = this.rateLimitStore;
+    this.addRoute({
+      name: "api",
+      path: "/api",
+      mappingPolicy: "restrict",
+      aliases: API_ALIASES,
+      authorization: true,
+      cors: this.settings.cors,
+      bodyParsers: { json: { limit: config.bodyLimitBytes, strict: true }, urlencoded: false },
+      rateLimit: store
+        ? {
+            window: config.rateLimitWindowMs,
+            limit: config.rateLimit,
+            headers: true,
+            key: clientKey,
+            StoreFactory: function StoreFactory() {
+              return store;
+            },
+          }
+        : undefined,
+      callOptions: { timeout: config.requestTimeoutMs },
+      onError: this.settings.onError,
+    });
+    this.addRoute({
+      name: "root",
+      path: "/",
+      mappingPolicy: "restrict",
+      aliases: ROOT_ALIASES,
+      bodyParsers: { json: false, urlencoded: false },
+      callOptions: { timeout: config.requestTimeoutMs },
+      onError: this.settings.onError,
+    });
+  },
+
+  async stopped(this: ApiThis) {
+    await this.drain(runtimeOf(this.broker).config.shutdownTimeoutMs);
+    await this.rateLimitStore?.close?.();
+  },
+};
+
+export default apiService;

@@ -1,0 +1,85 @@
+/**
+ * One JSON error shape for every failure the gateway answers: `{error: {type, message, data}}`
+ * with the right status. Turns body-parser, moleculer-web and Moleculer errors into it.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Errors } from "moleculer";
+import { ERR_BAD_REQUEST, ERR_INTERNAL, ERR_NOT_FOUND, ERR_PAYLOAD_TOO_LARGE, ERR_RATE_LIMITED, ERR_UNAVAILABLE, ERR_VALIDATION } from "../lib/errors";
+
+export interface HttpError {
+  status: number;
+  type: string;
+  message: string;
+  data?: unknown;
+  headers: Record<string, string>;
+}
+
+interface AnyError extends Error {
+  code?: unknown;
+  status?: unknown;
+  type?: unknown;
+  data?: unknown;
+  limit?: unknown;
+}
+
+interface RateLimitedReq {
+  method?: string;
+  url?: string;
+  $route?: { rateLimit?: { store?: { resetTime?: number } } };
+}
+
+function retryAfter(req: RateLimitedReq): string {
+  const reset = req.$route?.rateLimit?.store?.resetTime ?? Date.now() + 1000;
+  return String(Math.max(1, Math.ceil((reset - Date.now()) / 1000)));
+}
+
+/** Maps any thrown value to the status, type, message and headers the client gets. */
+export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: number): HttpError {
+  const e = (err instanceof Error ? err : new Error(String(err))) as AnyError;
+  // body-parser's errors carry `type` strings and an HTTP `status`.
+  if (e.type === "entity.too.large") {
+    return { status: 413, type: ERR_PAYLOAD_TOO_LARGE, message: `request body is larger than ${bodyLimitBytes} bytes`, data: { limit: bodyLimitBytes }, headers: {} };
+  }
+  if (e.type === "entity.parse.failed") {
+    return { status: 400, type: ERR_BAD_REQUEST, message: `request body is not valid JSON: ${e.message}`, headers: {} };
+  }
+  if (typeof e.type === "string" && typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    return { status: e.status, type: ERR_BAD_REQUEST, message: e.message, headers: {} };
+  }
+  if (e instanceof Errors.ValidationError) {
+    const fields = Array.isArray(e.data) ? (e.data as { field?: string; message?: string; type?: string; expected?: unknown; actual?: unknown }[]) : [];
+    const message = fields.length ? fields.map((f) => f.message ?? `${f.field} is invalid`).join("; ") : e.message;
+    return { status: 422, type: ERR_VALIDATION, message, data: { fields }, headers: {} };
+  }
+  const code = typeof e.code === "number" ? e.code : 500;
+  if (code === 429) {
+    return { status: 429, type: ERR_RATE_LIMITED, message: "too many requests: try again later", headers: { "Retry-After": retryAfter(req) } };
+  }
+  if (code === 404 && e.type === "NOT_FOUND") {
+    return { status: 404, type: ERR_NOT_FOUND, message: `no route ${req.method} ${(req.url ?? "").split("?")[0]}`, headers: {} };
+  }
+  if (e instanceof Errors.ServiceNotAvailableError || e instanceof Errors.ServiceNotFoundError || (code === 503 && e.type === "SERVICE_UNAVAILABLE")) {
+    return { status: 503, type: ERR_UNAVAILABLE, message: "the service for this route is not running on any node", headers: { "Retry-After": "5" } };
+  }
+  if (code >= 400 && code < 600 && e instanceof Errors.MoleculerError) {
+    const headers: Record<string, string> = code === 503 ? { "Retry-After": "5" } : {};
+    return { status: code, type: String(e.type ?? "ERR"), message: e.message, data: e.data, headers };
+  }
+  return { status: 500, type: ERR_INTERNAL, message: "internal error", headers: {} };
+}
+
+/** Writes the error response unless headers are already out (then the connection is cut). */
+export function sendHttpError(req: IncomingMessage, res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { type: err.type, message: err.message, data: err.data ?? null } });
+  res.writeHead(err.status, {
+    ...err.headers,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(body),
+    "Cache-Control": "no-store",
+  });
+  res.end(req.method === "HEAD" ? undefined : body);
+}

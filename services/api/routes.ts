@@ -1,0 +1,14 @@
+/**
+ * Every REST alias of the gateway. mappingPolicy "restrict": only what is listed here is
+ * reachable over HTTP. Actions that change shared state declare `admin: true` in their own
+ * schema; the gateway then asks for an API key.
+ */
+export const API_ALIASES: Record<string, string> = {
+  "GET health": "api.health",
+  "POST admin/cache/clear": "api.cacheClear",
+};
+
+/** Aliases at the root: Prometheus scrapes /metrics (every node's registry, merged). */
+export const ROOT_ALIASES: Record<string, string> = {
+  "GET metrics": "metrics.scrape",
+};

@@ -1,0 +1,178 @@
+/**
+ * The one reader of process.env. `loadConfig` applies defaults, validates every variable
+ * with a message naming it and what it expects, and returns a frozen object.
+ */
+import os from "node:os";
+import path from "node:path";
+
+/** Every service mcai ships, in dependency order (callers before callees). */
+export const SERVICE_NAMES = ["api", "datasets", "knowledge", "jobs", "compute", "metrics"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Services that need the Postgres layer on the node that runs them. */
+export const DB_SERVICES: readonly ServiceName[] = ["datasets", "knowledge", "jobs"];
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace"];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly nodeId: string;
+  readonly namespace: string;
+  readonly services: readonly ServiceName[];
+  /** undefined = single process, no transporter. */
+  readonly transporter?: string;
+  /** "memory" or a redis:// URL. */
+  readonly cacher: string;
+  /** undefined = embedded PGlite under dataDir. */
+  readonly databaseUrl?: string;
+  /** Redis for shared gateway state (rate limits); from REDIS_URL, else a redis CACHER or TRANSPORTER. */
+  readonly redisUrl?: string;
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  readonly computeThreads: number;
+  readonly apiKeys: readonly string[];
+  readonly bodyLimitBytes: number;
+  /** Requests per client per window; 0 switches the limiter off. */
+  readonly rateLimit: number;
+  readonly rateLimitWindowMs: number;
+  /** Allowed CORS origins; empty = CORS off. */
+  readonly corsOrigins: readonly string[];
+  readonly shutdownTimeoutMs: number;
+  readonly heartbeatIntervalS: number;
+  readonly heartbeatTimeoutS: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** A variable with a bad value. The CLI prints `message` on one line and exits 2. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return def;
+  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string, protocols: string[], what: string): string | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new ConfigError(name, `${name} must be ${what}, got "${v}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `${name} must be ${what}, got "${v}"`);
+  return v;
+}
+
+function services(env: Env): ServiceName[] {
+  const v = raw(env, "SERVICES");
+  if (v === undefined) return [...SERVICE_NAMES];
+  const names = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(SERVICE_NAMES as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new ConfigError(
+      "SERVICES",
+      `SERVICES must be a comma-separated list of ${SERVICE_NAMES.join(", ")}, got "${v}"`,
+    );
+  }
+  return SERVICE_NAMES.filter((n) => names.includes(n));
+}
+
+function cacher(env: Env): string {
+  const v = raw(env, "CACHER");
+  if (v === undefined || v === "memory") return "memory";
+  return url(env, "CACHER", ["redis:", "rediss:"], 'memory or a redis:// URL') as string;
+}
+
+function list(env: Env, name: string): string[] {
+  return (raw(env, name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function apiKeys(env: Env): string[] {
+  const keys = list(env, "API_KEYS");
+  const short = keys.find((k) => k.length < 16);
+  if (short !== undefined) throw new ConfigError("API_KEYS", "API_KEYS must be comma-separated keys of at least 16 characters");
+  return keys;
+}
+
+function nodeId(env: Env): string {
+  const v = raw(env, "NODE_ID");
+  if (v === undefined) return `${os.hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) throw new ConfigError("NODE_ID", `NODE_ID must be 1-64 letters, digits, ".", "_" or "-", got "${v}"`);
+  return v;
+}
+
+function logLevel(env: Env): LogLevel {
+  const v = raw(env, "LOG_LEVEL") ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError("LOG_LEVEL", `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${v}"`);
+  return v as LogLevel;
+}
+
+function firstRedis(...urls: (string | undefined)[]): string | undefined {
+  return urls.find((u) => u !== undefined && /^rediss?:\/\//.test(u));
+}
+
+/**
+ * Reads the configuration from `env` (process.env by default).
+ * @throws ConfigError naming the first bad variable.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const transporter = url(env, "TRANSPORTER", ["redis:", "rediss:", "nats:"], "a redis:// or nats:// URL (unset = one process)");
+  const cache = cacher(env);
+  const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"], "a redis:// URL");
+  const heartbeatIntervalS = int(env, "HEARTBEAT_INTERVAL_S", 5, 1, 60);
+  const heartbeatTimeoutS = int(env, "HEARTBEAT_TIMEOUT_S", 15, 2, 600);
+  if (heartbeatTimeoutS <= heartbeatIntervalS) {
+    throw new ConfigError("HEARTBEAT_TIMEOUT_S", `HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S (${heartbeatIntervalS})`);
+  }
+  const config: Config = {
+    port: int(env, "PORT", 3000, 0, 65535),
+    host: raw(env, "HOST") ?? "0.0.0.0",
+    nodeId: nodeId(env),
+    namespace: raw(env, "NAMESPACE") ?? "mcai",
+    services: services(env),
+    transporter,
+    cacher: cache,
+    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"], "a postgres:// URL (unset = embedded PGlite)"),
+    redisUrl: redisUrl ?? firstRedis(cache, transporter),
+    dataDir: path.resolve(raw(env, "MCAI_DATA_DIR") ?? "./data"),
+    logLevel: logLevel(env),
+    computeThreads: int(env, "COMPUTE_THREADS", Math.max(1, os.availableParallelism()), 1, 256),
+    apiKeys: apiKeys(env),
+    bodyLimitBytes: int(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 512 * 1024 * 1024),
+    rateLimit: int(env, "RATE_LIMIT", 1200, 0, 1_000_000),
+    rateLimitWindowMs: int(env, "RATE_LIMIT_WINDOW_MS", 60_000, 100, 86_400_000),
+    corsOrigins: list(env, "CORS_ORIGINS"),
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
+    heartbeatIntervalS,
+    heartbeatTimeoutS,
+    requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+  };
+  return Object.freeze(config);
+}
+
+/** True when some service on this node needs the Postgres layer. */
+export function needsDb(config: Config): boolean {
+  return config.services.some((s) => DB_SERVICES.includes(s));
+}

@@ -1,0 +1,41 @@
+/**
+ * The Postgres layer every service uses: one interface over `pg` (DATABASE_URL set) and over
+ * in-process PGlite with pgvector (embedded mode).
+ */
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends Row = Row> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** What a query runs on: the database itself or one transaction. */
+export interface Queryable {
+  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface DbCapabilities {
+  /** The pgvector extension is installed in this database. */
+  vector: boolean;
+}
+
+export type DbDriver = "pglite" | "postgres";
+
+export interface Db extends Queryable {
+  readonly driver: DbDriver;
+  /** Filled in by `refreshCapabilities` after migrations. */
+  readonly capabilities: DbCapabilities;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements without parameters inside `tx`. */
+  execScript(tx: Queryable, sql: string): Promise<void>;
+  refreshCapabilities(): Promise<DbCapabilities>;
+  close(): Promise<void>;
+}
+
+/** Reads what the database offers now. */
+export async function readCapabilities(db: Queryable): Promise<DbCapabilities> {
+  const r = await db.query("SELECT 1 FROM pg_extension WHERE extname = 'vector'");
+  return { vector: r.rowCount > 0 };
+}

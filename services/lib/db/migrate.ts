@@ -1,0 +1,64 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Db } from "./db";
+import { PROJECT_ROOT } from "../paths";
+
+/** The folder of `NNNN_name.sql` files, beside the sources and the build alike. */
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, "migrations");
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export interface MigrateResult {
+  applied: string[];
+  total: number;
+}
+
+// One key for every mcai process: pg_advisory_xact_lock(hashtext('mcai.migrations')).
+const LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('mcai.migrations'))";
+
+/** Reads the migration files in order; refuses gaps, duplicates and bad names. */
+export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+  return files.map((file, i) => {
+    const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
+    if (!m) throw new Error(`migration file ${file} must be named NNNN_snake_case.sql`);
+    const id = Number(m[1]);
+    if (id !== i + 1) throw new Error(`migration ${file} is out of sequence: expected ${String(i + 1).padStart(4, "0")}`);
+    return { id, name: file.replace(/\.sql$/, ""), sql: fs.readFileSync(path.join(dir, file), "utf8") };
+  });
+}
+
+/**
+ * Applies pending migrations in order, in one transaction under an advisory lock, and records
+ * each in the ledger table mcai_migrations. Safe when several nodes start at once: the second
+ * waits for the lock, then finds nothing to do.
+ */
+export async function migrate(db: Db, migrations: Migration[] = readMigrations()): Promise<MigrateResult> {
+  const applied = await db.transaction(async (tx) => {
+    // The lock comes first: two concurrent CREATE TABLE IF NOT EXISTS can still collide.
+    await tx.query(LOCK_SQL);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS mcai_migrations (
+         id integer PRIMARY KEY,
+         name text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const done = await tx.query<{ id: number }>("SELECT id FROM mcai_migrations");
+    const doneIds = new Set(done.rows.map((r) => Number(r.id)));
+    const names: string[] = [];
+    for (const m of migrations) {
+      if (doneIds.has(m.id)) continue;
+      await db.execScript(tx, m.sql);
+      await tx.query("INSERT INTO mcai_migrations (id, name) VALUES ($1, $2)", [m.id, m.name]);
+      names.push(m.name);
+    }
+    return names;
+  });
+  await db.refreshCapabilities();
+  return { applied, total: migrations.length };
+}

@@ -1,0 +1,74 @@
+import pg from "pg";
+import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
+import { readCapabilities } from "./db";
+
+export interface PgDbOptions {
+  connectionString: string;
+  max?: number;
+  /** Per statement, in ms. */
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+function wrap(client: { query: pg.Pool["query"] }): Queryable {
+  return {
+    async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const r = await client.query(text, params as unknown[]);
+      return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
+    },
+  };
+}
+
+/** A real Postgres behind a `pg` Pool. */
+export class PgDb implements Db {
+  readonly driver = "postgres" as const;
+  capabilities: DbCapabilities = { vector: false };
+  private readonly pool: pg.Pool;
+  private readonly q: Queryable;
+
+  constructor(opts: PgDbOptions) {
+    this.pool = new pg.Pool({
+      connectionString: opts.connectionString,
+      max: opts.max ?? 10,
+      application_name: opts.applicationName ?? "mcai",
+      statement_timeout: opts.statementTimeoutMs,
+      connectionTimeoutMillis: 5000,
+    });
+    // An idle client whose server went away emits here; without a listener it would crash the process.
+    this.pool.on("error", () => undefined);
+    this.q = wrap(this.pool);
+  }
+
+  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return this.q.query<R>(text, params);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await fn(wrap(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async execScript(tx: Queryable, sql: string): Promise<void> {
+    // Without parameters pg uses the simple protocol, which takes several statements.
+    await tx.query(sql);
+  }
+
+  async refreshCapabilities(): Promise<DbCapabilities> {
+    this.capabilities = await readCapabilities(this);
+    return this.capabilities;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

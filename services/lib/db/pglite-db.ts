@@ -1,0 +1,96 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
+import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
+import { readCapabilities } from "./db";
+import { DataDirLock } from "./data-dir-lock";
+
+export interface PgliteOpenOptions {
+  /** Start from a dump made by `dumpDataDir` (tests seed every database from one template). */
+  loadDataDir?: Blob | File;
+}
+
+function wrap(q: PGlite | Transaction): Queryable {
+  return {
+    async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+      const r = await q.query<R>(text, params);
+      return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
+    },
+  };
+}
+
+/**
+ * Embedded Postgres: PGlite in this process with pgvector. One process owns a data folder
+ * (see DataDirLock); PGlite serializes statements, and a transaction holds it until it ends.
+ */
+export class PgliteDb implements Db {
+  readonly driver = "pglite" as const;
+  capabilities: DbCapabilities = { vector: false };
+  private readonly q: Queryable;
+  private readonly execs = new WeakMap<Queryable, Transaction>();
+
+  private constructor(
+    private readonly pglite: PGlite,
+    private readonly lock?: DataDirLock,
+  ) {
+    this.q = wrap(pglite);
+  }
+
+  /**
+   * Opens (creating on first use) the database in the folder `dir`, locked to this process,
+   * or in memory for "memory://".
+   * @throws DataDirBusyError when another live process owns the folder.
+   */
+  static async open(dir: string, opts: PgliteOpenOptions = {}): Promise<PgliteDb> {
+    const { PGlite } = await import("@electric-sql/pglite");
+    const { vector } = await import("@electric-sql/pglite-pgvector");
+    if (dir === "memory://") {
+      return new PgliteDb((await PGlite.create(dir, { extensions: { vector }, loadDataDir: opts.loadDataDir })) as unknown as PGlite);
+    }
+    const target = path.resolve(dir);
+    const lock = DataDirLock.acquire(target);
+    try {
+      const pgdata = path.join(target, "pgdata");
+      fs.mkdirSync(pgdata, { recursive: true });
+      const pglite = await PGlite.create(pgdata, { extensions: { vector }, loadDataDir: opts.loadDataDir });
+      return new PgliteDb(pglite as unknown as PGlite, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return this.q.query<R>(text, params);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    // PGlite is one session: BEGIN through query() would interleave with other callers.
+    return this.pglite.transaction(async (t) => {
+      const tx = wrap(t);
+      this.execs.set(tx, t);
+      return fn(tx);
+    });
+  }
+
+  async execScript(tx: Queryable, sql: string): Promise<void> {
+    const t = this.execs.get(tx);
+    if (t) await t.exec(sql);
+    else await this.pglite.exec(sql);
+  }
+
+  async refreshCapabilities(): Promise<DbCapabilities> {
+    this.capabilities = await readCapabilities(this);
+    return this.capabilities;
+  }
+
+  /** A tarball of the data folder, to seed other databases with `open(dir, dump)`. */
+  dumpDataDir(): Promise<Blob | File> {
+    return this.pglite.dumpDataDir("none");
+  }
+
+  async close(): Promise<void> {
+    if (!this.pglite.closed) await this.pglite.close();
+    this.lock?.release();
+  }
+}

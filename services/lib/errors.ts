@@ -1,0 +1,91 @@
+/**
+ * mcai's errors: MoleculerClientError subclasses (4xx, never retried) for the caller's mistakes,
+ * MoleculerRetryableError for transient faults. The gateway turns every one of them into
+ * `{error: {type, message, data}}` with the status in `code`.
+ */
+import { Errors } from "moleculer";
+
+export const ERR_BAD_REQUEST = "ERR_BAD_REQUEST";
+export const ERR_VALIDATION = "VALIDATION_ERROR";
+export const ERR_UNAUTHORIZED = "ERR_UNAUTHORIZED";
+export const ERR_FORBIDDEN = "ERR_FORBIDDEN";
+export const ERR_NOT_FOUND = "ERR_NOT_FOUND";
+export const ERR_CONFLICT = "ERR_CONFLICT";
+export const ERR_PAYLOAD_TOO_LARGE = "ERR_PAYLOAD_TOO_LARGE";
+export const ERR_UNSUPPORTED_MEDIA_TYPE = "ERR_UNSUPPORTED_MEDIA_TYPE";
+export const ERR_RATE_LIMITED = "ERR_RATE_LIMITED";
+export const ERR_UNAVAILABLE = "ERR_UNAVAILABLE";
+export const ERR_NOT_IMPLEMENTED = "ERR_NOT_IMPLEMENTED";
+export const ERR_INTERNAL = "ERR_INTERNAL";
+
+export type ErrorData = Record<string, unknown> | undefined;
+
+/** 400: the request is malformed. */
+export class BadRequestError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 400, ERR_BAD_REQUEST, data);
+  }
+}
+
+/** 401: no credentials where they are required. */
+export class UnauthorizedError extends Errors.MoleculerClientError {
+  constructor(message = "an API key is required (Authorization: Bearer <key> or X-Api-Key)") {
+    super(message, 401, ERR_UNAUTHORIZED);
+  }
+}
+
+/** 403: credentials given but not accepted. */
+export class ForbiddenError extends Errors.MoleculerClientError {
+  constructor(message = "the API key is not valid") {
+    super(message, 403, ERR_FORBIDDEN);
+  }
+}
+
+/** 404: nothing at that address. */
+export class NotFoundError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 404, ERR_NOT_FOUND, data);
+  }
+}
+
+/** 409: the request conflicts with the current state. */
+export class ConflictError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 409, ERR_CONFLICT, data);
+  }
+}
+
+/** 413: a body or a chosen size over its bound. */
+export class PayloadTooLargeError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 413, ERR_PAYLOAD_TOO_LARGE, data);
+  }
+}
+
+/** 422: well-formed input that breaks a rule (a field out of range). */
+export class UnprocessableError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 422, ERR_VALIDATION, data);
+  }
+}
+
+/** 429: over the rate limit; `retryAfterS` goes to the Retry-After header. */
+export class RateLimitedError extends Errors.MoleculerClientError {
+  constructor(readonly retryAfterS: number) {
+    super("too many requests: try again later", 429, ERR_RATE_LIMITED, { retryAfter: retryAfterS });
+  }
+}
+
+/** 501: this deployment cannot do that (a missing extension). */
+export class NotImplementedError extends Errors.MoleculerError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 501, ERR_NOT_IMPLEMENTED, data);
+  }
+}
+
+/** 503: a transient fault (a database or a pool out of reach); safe to retry. */
+export class UnavailableError extends Errors.MoleculerRetryableError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 503, ERR_UNAVAILABLE, data);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The cluster's health as one node sees it: its peers from the registry, the database from
+ * this node or, on a node without one, from a peer's metadata.
+ */
+import type { ServiceBroker } from "moleculer";
+import type { NodeMetadata } from "../../moleculer.config";
+import { runtimeOf } from "./runtime";
+import { VERSION } from "./paths";
+
+export interface NodeHealth {
+  id: string;
+  services: string[];
+  available: boolean;
+  local: boolean;
+  version?: string;
+}
+
+export interface Health {
+  status: "ok" | "degraded";
+  problems: string[];
+  nodeID: string;
+  version: string;
+  uptime_s: number;
+  nodes: NodeHealth[];
+  db: { driver: "pglite" | "postgres"; vector: boolean; node: string } | null;
+  transporter: string | null;
+  cacher: string;
+}
+
+interface RegistryNode {
+  id: string;
+  available: boolean;
+  local: boolean;
+  metadata?: NodeMetadata | null;
+  services?: { name: string }[];
+}
+
+interface NodeLister {
+  getNodeList(opts: { onlyAvailable: boolean; withServices: boolean }): RegistryNode[];
+}
+
+function scheme(url: string | undefined): string | null {
+  return url ? url.split(":")[0] : null;
+}
+
+const DB_PING_TIMEOUT_MS = 1000;
+
+async function pingDb(broker: ServiceBroker): Promise<string | null> {
+  const db = runtimeOf(broker).db;
+  if (!db) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("database did not answer within 1 s"), DB_PING_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([db.query("SELECT 1").then(() => null), timeout]);
+  } catch (err) {
+    return `database unreachable: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Builds the health document served at GET /api/health and by the REPL's `health`. */
+export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
+  const { config, db } = runtimeOf(broker);
+  const list = (broker.registry as unknown as NodeLister).getNodeList({ onlyAvailable: false, withServices: true });
+  const nodes = list
+    .filter((n) => n.metadata?.role !== "repl" || n.local)
+    .map((n) => ({
+      id: n.id,
+      available: n.available,
+      local: n.local,
+      version: n.metadata?.version,
+      services: (n.services ?? []).map((s) => s.name).filter((s) => !s.startsWith("$")).sort(),
+    }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+  const problems: string[] = [];
+  const dbProblem = await pingDb(broker);
+  if (dbProblem) problems.push(dbProblem);
+  const dbNode = db ? undefined : list.find((n) => n.available && n.metadata?.db);
+  return {
+    status: problems.length ? "degraded" : "ok",
+    problems,
+    nodeID: broker.nodeID,
+    version: VERSION,
+    uptime_s: Math.round(process.uptime()),
+    nodes,
+    db: db
+      ? { driver: db.driver, vector: db.capabilities.vector, node: broker.nodeID }
+      : dbNode?.metadata?.db
+        ? { ...dbNode.metadata.db, node: dbNode.id }
+        : null,
+    transporter: scheme(config.transporter),
+    cacher: config.cacher === "memory" ? "memory" : "redis",
+  };
+}

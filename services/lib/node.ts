@@ -1,0 +1,109 @@
+/**
+ * Starts and stops one mcai node: opens the database where a local service needs it, applies
+ * pending migrations, creates the broker, loads the chosen services and starts them.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ServiceBroker, type ServiceSchema } from "moleculer";
+import { brokerOptions, type NodeMetadata } from "../../moleculer.config";
+import { DB_SERVICES, SERVICE_NAMES, type Config, type ServiceName } from "./config";
+import { migrate, openDb, type Db } from "./db";
+import { attachRuntime } from "./runtime";
+import { VERSION } from "./paths";
+
+export interface StartOptions {
+  /** Short-lived nodes (the REPL) carry this in their metadata. */
+  role?: "repl";
+  /** Use this database instead of opening the configured one (tests). The node closes it on stop. */
+  db?: Db;
+}
+
+export interface McaiNode {
+  broker: ServiceBroker;
+  config: Config;
+  db?: Db;
+  /** Stops taking requests, lets in-flight ones finish, stops the services and closes the database. */
+  stop(): Promise<void>;
+}
+
+/** A requested service that this build does not ship. */
+export class UnknownServiceError extends Error {
+  constructor(readonly service: string) {
+    super(`service ${service} is not part of this build (services/${service}.service.ts is missing)`);
+  }
+}
+
+const SERVICES_DIR = path.resolve(__dirname, "..");
+
+function serviceFile(name: ServiceName): string | undefined {
+  const ext = path.extname(__filename);
+  const file = path.join(SERVICES_DIR, `${name}.service${ext}`);
+  return fs.existsSync(file) ? file : undefined;
+}
+
+/** The services this build ships, in SERVICE_NAMES order. */
+export function builtServices(): ServiceName[] {
+  return SERVICE_NAMES.filter((n) => serviceFile(n) !== undefined);
+}
+
+/**
+ * Which services a node runs. An explicit list must name built services only; the default
+ * (every service) is whatever this build ships.
+ */
+export function resolveServices(config: Config, explicit: boolean): ServiceName[] {
+  if (!explicit) return config.services.filter((n) => serviceFile(n) !== undefined);
+  const missing = config.services.find((n) => serviceFile(n) === undefined);
+  if (missing) throw new UnknownServiceError(missing);
+  return [...config.services];
+}
+
+/**
+ * A node opens the database when it runs a service that needs one, and in embedded mode (no
+ * transporter) when it runs the gateway: then it is the whole system and owns the data folder.
+ */
+export function nodeNeedsDb(config: Config, services: readonly ServiceName[]): boolean {
+  if (services.some((s) => DB_SERVICES.includes(s))) return true;
+  return !config.transporter && services.includes("api");
+}
+
+function loadSchema(file: string): ServiceSchema {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file);
+  return (mod.default ?? mod) as ServiceSchema;
+}
+
+/** Starts a node running `services`. */
+export async function startNode(config: Config, services: readonly ServiceName[], opts: StartOptions = {}): Promise<McaiNode> {
+  const metadata: NodeMetadata = { version: VERSION, startedAt: new Date().toISOString(), db: null, role: opts.role };
+  let db = opts.db;
+  // Whoever stops the broker (SIGTERM, the REPL's exit, a test) also closes the database:
+  // PGlite must be closed to leave its folder clean.
+  const broker = new ServiceBroker({ ...brokerOptions(config, metadata), stopped: async () => void (await db?.close()) });
+  try {
+    if (!db && nodeNeedsDb(config, services)) db = await openDb(config);
+    if (db) {
+      const res = await migrate(db);
+      if (res.applied.length) broker.logger.info(`migrations applied: ${res.applied.join(", ")}`);
+      if (!db.capabilities.vector) {
+        broker.logger.warn("pgvector is not installed in this database: vector search is off, search runs lexical only");
+      }
+      metadata.db = { driver: db.driver, vector: db.capabilities.vector };
+    }
+    attachRuntime(broker, { config, db });
+    for (const name of services) broker.createService(loadSchema(serviceFile(name)!));
+    await broker.start();
+  } catch (err) {
+    await broker.stop().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // The gateway stops accepting first, so nothing new arrives while the rest winds down.
+      const api = broker.getLocalService("api") as unknown as { drain?: (ms: number) => Promise<void> } | undefined;
+      await api?.drain?.(config.shutdownTimeoutMs);
+      await broker.stop();
+    })());
+  return { broker, config, db, stop };
+}
