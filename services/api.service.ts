@@ -116,12 +116,13 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       const server = this.server;
       if (!server?.listening) return (this.drained = Promise.resolve());
       this.drained = new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, timeoutMs);
+        // A keep-alive connection goes idle when its in-flight response ends; close those as
+        // they appear instead of waiting out the keep-alive timeout.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
         timer.unref();
         server.close(() => {
+          clearInterval(sweep);
           clearTimeout(timer);
           resolve();
         });

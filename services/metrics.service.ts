@@ -61,12 +61,16 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
   },
 
   created(this: MetricsThis) {
-    this.scrapeErrors = new Counter({
-      name: "mcai_scrape_errors_total",
-      help: "Nodes skipped by a cluster scrape because they failed or did not answer in time",
-      labelNames: ["scraped_node"] as const,
-      registers: [metricsOf(this.broker).registry],
-    });
+    const registry = metricsOf(this.broker).registry;
+    // The registry outlives the service (a service reloaded on a running node finds it there).
+    this.scrapeErrors =
+      (registry.getSingleMetric("mcai_scrape_errors_total") as Counter<"scraped_node"> | undefined) ??
+      new Counter({
+        name: "mcai_scrape_errors_total",
+        help: "Nodes skipped by a cluster scrape because they failed or did not answer in time",
+        labelNames: ["scraped_node"] as const,
+        registers: [registry],
+      });
   },
 };
 

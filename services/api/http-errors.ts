@@ -25,6 +25,7 @@ interface AnyError extends Error {
 interface RateLimitedReq {
   method?: string;
   url?: string;
+  originalUrl?: string;
   $route?: { rateLimit?: { store?: { resetTime?: number } } };
 }
 
@@ -56,7 +57,7 @@ export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: n
     return { status: 429, type: ERR_RATE_LIMITED, message: "too many requests: try again later", headers: { "Retry-After": retryAfter(req) } };
   }
   if (code === 404 && e.type === "NOT_FOUND") {
-    return { status: 404, type: ERR_NOT_FOUND, message: `no route ${req.method} ${(req.url ?? "").split("?")[0]}`, headers: {} };
+    return { status: 404, type: ERR_NOT_FOUND, message: `no route ${req.method} ${(req.originalUrl ?? req.url ?? "").split("?")[0]}`, headers: {} };
   }
   if (e instanceof Errors.ServiceNotAvailableError || e instanceof Errors.ServiceNotFoundError || (code === 503 && e.type === "SERVICE_UNAVAILABLE")) {
     return { status: 503, type: ERR_UNAVAILABLE, message: "the service for this route is not running on any node", headers: { "Retry-After": "5" } };

@@ -13,7 +13,9 @@ export interface PgDbOptions {
 function wrap(client: { query: pg.Pool["query"] }): Queryable {
   return {
     async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const r = await client.query(text, params as unknown[]);
+      const res = (await client.query(text, params as unknown[])) as pg.QueryResult | pg.QueryResult[];
+      // A script of several statements answers one result each: the last one is the script's.
+      const r = Array.isArray(res) ? res[res.length - 1] : res;
       return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
     },
   };

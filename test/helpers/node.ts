@@ -1,0 +1,19 @@
+/** An in-process mcai node for suites that talk to the gateway over real HTTP. */
+import { loadConfig, type ServiceName } from "../../services/lib/config";
+import type { Db } from "../../services/lib/db";
+import { startNode, type McaiNode } from "../../services/lib/node";
+
+export interface TestNode {
+  node: McaiNode;
+  /** http://127.0.0.1:<port> of the gateway. */
+  url: string;
+}
+
+/** Starts a node on a free port with `env` as its whole environment (plus test defaults). */
+export async function startTestNode(env: Record<string, string>, services: ServiceName[], db?: Db): Promise<TestNode> {
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn", ...env });
+  const node = await startNode(config, services, { db });
+  const api = node.broker.getLocalService("api") as unknown as { server?: { address(): { port: number } } } | undefined;
+  const port = api?.server?.address().port ?? 0;
+  return { node, url: `http://127.0.0.1:${port}` };
+}

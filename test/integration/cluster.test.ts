@@ -1,0 +1,105 @@
+import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
+import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
+
+afterAll(killAll);
+
+interface HealthNode {
+  id: string;
+  available: boolean;
+  services: string[];
+}
+
+describeWithRedis("cluster over the Redis transporter", () => {
+  const namespace = uniqueName("cluster");
+  const env = { TRANSPORTER: REDIS_URL, NAMESPACE: namespace, HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", RATE_LIMIT: "0" };
+  let port: number;
+  let gateway: McaiProcess;
+  const workers: Record<string, McaiProcess> = {};
+
+  const startWorker = (id: string) => {
+    workers[id] = spawnMcai(["start", "--services", "metrics", "--node-id", id], env);
+    return workers[id].waitForOutput(/running metrics/);
+  };
+  const health = async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body as { nodes: HealthNode[]; db: unknown; transporter: string };
+  const available = async () => (await health()).nodes.filter((n) => n.available).map((n) => n.id);
+
+  beforeAll(async () => {
+    port = await freePort();
+    gateway = spawnMcai(["start", "--services", "api", "--node-id", "gw", "--port", String(port)], env);
+    await Promise.all([gateway.waitForOutput(/running api/), startWorker("w1"), startWorker("w2")]);
+  });
+
+  it("lists all three nodes and their services in /api/health", async () => {
+    await eventually(async () => (await available()).length === 3, 10_000, "three nodes in health");
+    const h = await health();
+    expect(h.transporter).toBe("redis");
+    expect(h.db).toBeNull();
+    expect(h.nodes.map((n) => [n.id, n.services])).toEqual([
+      ["gw", ["api"]],
+      ["w1", ["metrics"]],
+      ["w2", ["metrics"]],
+    ]);
+  });
+
+  it("calls actions on the other nodes (/metrics merges both workers)", async () => {
+    const r = await getJson(`http://127.0.0.1:${port}/metrics`);
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('node_id="w1"');
+    expect(r.body).toContain('node_id="w2"');
+  });
+
+  it("drops a node killed with -9 within the heartbeat timeout and sends calls to the survivor", async () => {
+    const killedAt = Date.now();
+    workers.w1.kill("SIGKILL");
+    await workers.w1.exited;
+    await eventually(async () => !(await available()).includes("w1"), 8_000, "w1 gone from health");
+    // Moleculer's heartbeat timeout is 3 s here; checks run every interval (1 s).
+    expect(Date.now() - killedAt).toBeLessThan(8_000);
+    for (let i = 0; i < 10; i++) {
+      const r = await getJson(`http://127.0.0.1:${port}/metrics`);
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('node_id="w2"');
+      expect(r.body).not.toContain('node_id="w1"');
+    }
+  });
+
+  it("takes a restarted node back", async () => {
+    await startWorker("w1");
+    await eventually(async () => (await available()).includes("w1"), 10_000, "w1 back in health");
+    await eventually(async () => String((await getJson(`http://127.0.0.1:${port}/metrics`)).body).includes('node_id="w1"'), 10_000, "w1 in /metrics");
+  });
+
+  it("`echo health | mcai repl` joins the cluster and prints its health", async () => {
+    const repl = spawnMcai(["repl"], env, "health\n");
+    expect(await repl.exited).toBe(0);
+    const out = repl.output();
+    const json = JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1));
+    expect(json.nodes.filter((n: HealthNode) => n.available).map((n: HealthNode) => n.id)).toEqual(expect.arrayContaining(["gw", "w1", "w2"]));
+    expect(json.transporter).toBe("redis");
+  });
+});
+
+describeWithRedis("rate limit shared by two gateways over Redis", () => {
+  const namespace = uniqueName("ratelimit");
+
+  it("counts a client's requests across both gateways and answers 429 with Retry-After", async () => {
+    const windowMs = 60_000;
+    // Counters live in fixed windows: do not start within 5 s of a window's end.
+    const left = windowMs - (Date.now() % windowMs);
+    if (left < 5_000) await new Promise((r) => setTimeout(r, left + 50));
+    const env = { REDIS_URL, NAMESPACE: namespace, TRANSPORTER: REDIS_URL, RATE_LIMIT: "4", RATE_LIMIT_WINDOW_MS: String(windowMs) };
+    const ports = [await freePort(), await freePort()];
+    const gws = ports.map((p, i) => spawnMcai(["start", "--services", "api", "--node-id", `gw${i}`, "--port", String(p)], env));
+    await Promise.all(gws.map((g) => g.waitForOutput(/running api/)));
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await getJson(`http://127.0.0.1:${ports[i % 2]}/api/health`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    // Each gateway alone has seen only two requests: a per-process store would let these through.
+    for (const p of ports) {
+      const r = await getJson(`http://127.0.0.1:${p}/api/health`);
+      expect(r.status).toBe(429);
+      expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(r.body.error.type).toBe("ERR_RATE_LIMITED");
+    }
+  });
+});

@@ -1,0 +1,111 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { migrate, PgDb, readMigrations, type Migration } from "../../services/lib/db";
+import { memoryDb } from "../helpers/pglite";
+import { spawnMcai, killAll } from "../helpers/processes";
+import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
+
+afterAll(killAll);
+
+describe("readMigrations", () => {
+  function dirWith(files: string[]): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-mig-"));
+    for (const f of files) fs.writeFileSync(path.join(dir, f), "SELECT 1;");
+    return dir;
+  }
+
+  it("reads the project's migrations in order, starting at 0001", () => {
+    const all = readMigrations();
+    expect(all[0]).toMatchObject({ id: 1, name: "0001_runtime" });
+    expect(all.map((m) => m.id)).toEqual(all.map((_, i) => i + 1));
+  });
+
+  it("refuses a badly named file and a gap in the sequence", () => {
+    expect(() => readMigrations(dirWith(["0001_a.sql", "2_b.sql"]))).toThrow(/must be named NNNN_snake_case.sql/);
+    expect(() => readMigrations(dirWith(["0001_a.sql", "0003_c.sql"]))).toThrow(/out of sequence: expected 0002/);
+  });
+});
+
+const slowPair = (table: string): Migration[] => [
+  { id: 1, name: "0001_slow", sql: `SELECT pg_sleep(0.5); CREATE TABLE ${table} (id int PRIMARY KEY);` },
+  { id: 2, name: "0002_row", sql: `INSERT INTO ${table} VALUES (1);` },
+];
+
+describe("migrate on PGlite", () => {
+  it("applies pending migrations once; a second run applies nothing", async () => {
+    const db = await memoryDb();
+    try {
+      const first = await migrate(db);
+      expect(first.applied).toEqual([]);
+      const extra = [...readMigrations(), { id: readMigrations().length + 1, name: "9999_probe", sql: "CREATE TABLE probe (x int);" }];
+      expect((await migrate(db, extra)).applied).toEqual(["9999_probe"]);
+      expect((await migrate(db, extra)).applied).toEqual([]);
+      expect(db.capabilities.vector).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("rolls a failing migration back whole, recording nothing", async () => {
+    const db = await memoryDb();
+    try {
+      const base = readMigrations();
+      const bad = [...base, { id: base.length + 1, name: "0002_bad", sql: "CREATE TABLE half (x int); SELECT * FROM missing_table;" }];
+      await expect(migrate(db, bad)).rejects.toThrow(/missing_table/);
+      const t = await db.query("SELECT to_regclass('half') AS t");
+      expect(t.rows[0].t).toBeNull();
+      const ledger = await db.query("SELECT count(*)::int AS n FROM mcai_migrations");
+      expect(ledger.rows[0].n).toBe(base.length);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describeWithPg("migrate on Postgres", () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await createDatabase();
+  });
+  afterAll(() => dropDatabase(url));
+
+  it("two migrators at once on a fresh database both succeed and each migration is applied once", async () => {
+    const a = new PgDb({ connectionString: url });
+    const b = new PgDb({ connectionString: url });
+    try {
+      const [ra, rb] = await Promise.all([migrate(a, slowPair("race")), migrate(b, slowPair("race"))]);
+      expect([...ra.applied, ...rb.applied].sort()).toEqual(["0001_slow", "0002_row"]);
+      const rows = await a.query("SELECT id FROM mcai_migrations ORDER BY id");
+      expect(rows.rows.map((r) => r.id)).toEqual([1, 2]);
+      expect((await a.query("SELECT count(*)::int AS n FROM race")).rows[0].n).toBe(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("two `mcai migrate` processes on one fresh database both exit 0, each migration applied once", async () => {
+    const fresh = await createDatabase();
+    try {
+      const procs = [spawnMcai(["migrate"], { DATABASE_URL: fresh }), spawnMcai(["migrate"], { DATABASE_URL: fresh })];
+      const codes = await Promise.all(procs.map((p) => p.exited));
+      expect(codes).toEqual([0, 0]);
+      const outs = procs.map((p) => p.output());
+      expect(outs.filter((o) => /applied 0001_runtime/.test(o))).toHaveLength(1);
+      expect(outs.filter((o) => /up to date/.test(o))).toHaveLength(1);
+      expect(outs.join("\n")).toMatch(/pgvector: no \(vector search off\)/);
+      const db = new PgDb({ connectionString: fresh });
+      try {
+        const n = await db.query("SELECT id, count(*)::int AS n FROM mcai_migrations GROUP BY id");
+        expect(n.rows.every((r) => r.n === 1)).toBe(true);
+        expect(n.rows).toHaveLength(readMigrations().length);
+        // This Postgres has no pgvector: the schema applied anyway, and the layer says so.
+        expect(await db.refreshCapabilities()).toEqual({ vector: false });
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await dropDatabase(fresh);
+    }
+  });
+});

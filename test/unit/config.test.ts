@@ -1,0 +1,127 @@
+import { ConfigError, loadConfig } from "../../services/lib/config";
+import { spawnMcai } from "../helpers/processes";
+
+describe("config.loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.services).toEqual(["api", "datasets", "knowledge", "jobs", "compute", "metrics"]);
+    expect(c.transporter).toBeUndefined();
+    expect(c.cacher).toBe("memory");
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.dataDir).toMatch(/\/data$/);
+    expect(c.namespace).toBe("mcai");
+    expect(c.apiKeys).toEqual([]);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("reads every variable it documents", () => {
+    const c = loadConfig({
+      PORT: "8080",
+      NODE_ID: "node-a",
+      NAMESPACE: "prod",
+      SERVICES: "compute, api",
+      TRANSPORTER: "nats://127.0.0.1:4222",
+      CACHER: "redis://127.0.0.1:6379",
+      DATABASE_URL: "postgres://u@h/db",
+      MCAI_DATA_DIR: "/tmp/x",
+      LOG_LEVEL: "debug",
+      COMPUTE_THREADS: "3",
+      API_KEYS: "0123456789abcdef,fedcba9876543210",
+      BODY_LIMIT_BYTES: "2048",
+      RATE_LIMIT: "10",
+      RATE_LIMIT_WINDOW_MS: "1000",
+      CORS_ORIGINS: "https://a.example, https://b.example",
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      nodeId: "node-a",
+      namespace: "prod",
+      services: ["api", "compute"],
+      transporter: "nats://127.0.0.1:4222",
+      cacher: "redis://127.0.0.1:6379",
+      redisUrl: "redis://127.0.0.1:6379",
+      databaseUrl: "postgres://u@h/db",
+      dataDir: "/tmp/x",
+      logLevel: "debug",
+      computeThreads: 3,
+      apiKeys: ["0123456789abcdef", "fedcba9876543210"],
+      bodyLimitBytes: 2048,
+      rateLimit: 10,
+      rateLimitWindowMs: 1000,
+      corsOrigins: ["https://a.example", "https://b.example"],
+    });
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ["PORT", "http", /^PORT must be an integer from 0 to 65535, got "http"$/],
+    ["PORT", "70000", /^PORT must be an integer from 0 to 65535, got 70000$/],
+    ["NODE_ID", "a b", /^NODE_ID must be 1-64 letters/],
+    ["SERVICES", "api,billing", /^SERVICES must be a comma-separated list of api, datasets, knowledge, jobs, compute, metrics, got "api,billing"$/],
+    ["TRANSPORTER", "tcp://x", /^TRANSPORTER must be a redis:\/\/ or nats:\/\/ URL/],
+    ["CACHER", "memcached", /^CACHER must be memory or a redis:\/\/ URL, got "memcached"$/],
+    ["DATABASE_URL", "mysql://h/db", /^DATABASE_URL must be a postgres:\/\/ URL/],
+    ["REDIS_URL", "localhost:6379", /^REDIS_URL must be a redis:\/\/ URL/],
+    ["LOG_LEVEL", "loud", /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, got "loud"$/],
+    ["COMPUTE_THREADS", "0", /^COMPUTE_THREADS must be an integer from 1 to 256, got 0$/],
+    ["API_KEYS", "short", /^API_KEYS must be comma-separated keys of at least 16 characters$/],
+    ["BODY_LIMIT_BYTES", "1.5", /^BODY_LIMIT_BYTES must be an integer/],
+    ["RATE_LIMIT", "-1", /^RATE_LIMIT must be an integer from 0/],
+    ["RATE_LIMIT_WINDOW_MS", "5", /^RATE_LIMIT_WINDOW_MS must be an integer from 100/],
+    ["SHUTDOWN_TIMEOUT_MS", "x", /^SHUTDOWN_TIMEOUT_MS must be an integer/],
+  ];
+
+  it.each(bad)("refuses %s=%s with a message naming it", (name, value, message) => {
+    let err: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(name);
+    expect((err as ConfigError).message).toMatch(message);
+  });
+
+  it("refuses a heartbeat timeout not above the interval", () => {
+    expect(() => loadConfig({ HEARTBEAT_INTERVAL_S: "5", HEARTBEAT_TIMEOUT_S: "5" })).toThrow(/HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S/);
+  });
+});
+
+describe("mcai start with a bad variable", () => {
+  it.each([
+    ["PORT", "http", "PORT must be an integer"],
+    ["DATABASE_URL", "mysql://h/db", "DATABASE_URL must be a postgres:// URL"],
+    ["TRANSPORTER", "tcp://h", "TRANSPORTER must be a redis:// or nats:// URL"],
+    ["CACHER", "memcached", "CACHER must be memory or a redis:// URL"],
+  ])("%s=%s stops at once with one line and exit code 2", async (name, value, message) => {
+    const p = spawnMcai(["start"], { [name]: value, MCAI_DATA_DIR: "/nonexistent/never-created" });
+    expect(await p.exited).toBe(2);
+    const lines = p.output().trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`mcai: ${message}`);
+  });
+
+  it("a bad flag is a usage error too", async () => {
+    const p = spawnMcai(["start", "--port", "x"], { MCAI_DATA_DIR: "/nonexistent/never-created" });
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toContain("PORT must be an integer");
+    const q = spawnMcai(["start", "--bogus"], {});
+    expect(await q.exited).toBe(2);
+    expect(q.output()).toMatch(/Unknown option '--bogus'/);
+  });
+
+  it("mcai --help and each subcommand's --help describe it", async () => {
+    const cases: { args: string[]; re: RegExp }[] = [
+      { args: ["--help"], re: /Commands:\n\s+start/ },
+      { args: ["start", "--help"], re: /--services LIST/ },
+      { args: ["repl", "--help"], re: /echo health \| mcai repl/ },
+      { args: ["migrate", "--help"], re: /advisory lock/ },
+    ];
+    for (const { args, re } of cases) {
+      const p = spawnMcai(args, {});
+      expect(await p.exited).toBe(0);
+      expect(p.output()).toMatch(re);
+    }
+  });
+});
