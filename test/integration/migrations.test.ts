@@ -109,3 +109,22 @@ describeWithPg("migrate on Postgres", () => {
     }
   });
 });
+
+describeWithPg("a node on Postgres without pgvector", () => {
+  it("comes up, says vector search is off, and shows it in /api/health", async () => {
+    const url = await createDatabase();
+    try {
+      const { freePort, getJson } = await import("../helpers/processes");
+      const port = await freePort();
+      const p = spawnMcai(["start", "--port", String(port)], { DATABASE_URL: url });
+      await p.waitForOutput(/API at http/);
+      expect(p.output()).toMatch(/pgvector is not installed in this database: vector search is off/);
+      const h = await getJson(`http://127.0.0.1:${port}/api/health`);
+      expect(h.body.db).toMatchObject({ driver: "postgres", vector: false });
+      p.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+});
