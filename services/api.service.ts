@@ -183,6 +183,10 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
           }
         : undefined,
       callOptions: { timeout: config.requestTimeoutMs },
+      // Actions that can answer in another format (a PNG) look at what the client accepts.
+      onBeforeCall(ctx: Context<unknown, { accept?: string }>, _route: unknown, req: IncomingMessage) {
+        ctx.meta.accept = req.headers.accept;
+      },
       onError: this.settings.onError,
     });
     this.addRoute({

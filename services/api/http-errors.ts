@@ -63,7 +63,8 @@ export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: n
     return { status: 503, type: ERR_UNAVAILABLE, message: "the service for this route is not running on any node", headers: { "Retry-After": "5" } };
   }
   if (code >= 400 && code < 600 && e instanceof Errors.MoleculerError) {
-    const headers: Record<string, string> = code === 503 ? { "Retry-After": "5" } : {};
+    const retry = (e.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+    const headers: Record<string, string> = code === 503 ? { "Retry-After": String(typeof retry === "number" ? retry : 5) } : {};
     return { status: code, type: String(e.type ?? "ERR"), message: e.message, data: e.data, headers };
   }
   return { status: 500, type: ERR_INTERNAL, message: "internal error", headers: {} };

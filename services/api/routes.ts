@@ -6,6 +6,9 @@
 export const API_ALIASES: Record<string, string> = {
   "GET health": "api.health",
   "POST admin/cache/clear": "api.cacheClear",
+  "POST fft": "compute.fft",
+  "POST cymatic/pattern": "compute.cymatic",
+  "POST emotion/analyze": "compute.emotion",
 };
 
 /** Aliases at the root: Prometheus scrapes /metrics (every node's registry, merged). */

@@ -43,6 +43,21 @@ export interface Config {
   readonly heartbeatIntervalS: number;
   readonly heartbeatTimeoutS: number;
   readonly requestTimeoutMs: number;
+  readonly compute: ComputeLimits;
+}
+
+/** Bounds on every size a caller chooses for compute work (beyond them: 413 naming the field). */
+export interface ComputeLimits {
+  /** Tasks that may wait for a thread before calls get 503. */
+  queueMax: number;
+  fftMaxPoints: number;
+  cymaticMaxSize: number;
+  cymaticMaxFrequencies: number;
+  artMaxSize: number;
+  musicMaxSeconds: number;
+  videoMaxFrames: number;
+  videoMaxSize: number;
+  textMaxChars: number;
 }
 
 /** A variable with a bad value. The CLI prints `message` on one line and exits 2. */
@@ -168,6 +183,17 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatIntervalS,
     heartbeatTimeoutS,
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    compute: Object.freeze({
+      queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
+      fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),
+      cymaticMaxSize: int(env, "CYMATIC_MAX_SIZE", 2048, 16, 4096),
+      cymaticMaxFrequencies: int(env, "CYMATIC_MAX_FREQUENCIES", 8, 1, 64),
+      artMaxSize: int(env, "ART_MAX_SIZE", 2048, 16, 4096),
+      musicMaxSeconds: int(env, "MUSIC_MAX_SECONDS", 300, 1, 3600),
+      videoMaxFrames: int(env, "VIDEO_MAX_FRAMES", 120, 1, 1000),
+      videoMaxSize: int(env, "VIDEO_MAX_SIZE", 512, 16, 2048),
+      textMaxChars: int(env, "TEXT_MAX_CHARS", 20_000, 1, 1_000_000),
+    }),
   };
   return Object.freeze(config);
 }

@@ -89,3 +89,20 @@ export class UnavailableError extends Errors.MoleculerRetryableError {
     super(message, 503, ERR_UNAVAILABLE, data);
   }
 }
+
+export const ERR_COMPUTE_FAILED = "ERR_COMPUTE_FAILED";
+export const ERR_ABORTED = "ERR_ABORTED";
+
+/** A compute task failed in its worker thread (the error's class is lost crossing the thread; its message is kept). */
+export class ComputeFailedError extends Errors.MoleculerError {
+  constructor(task: string, message: string) {
+    super(`compute task ${task} failed: ${message}`, 500, ERR_COMPUTE_FAILED, { task });
+  }
+}
+
+/** A compute task was stopped by a cancel or a timeout. */
+export class AbortedError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 409, ERR_ABORTED, data);
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The node's worker-thread pool (Piscina): one pool, one file per task under compute/tasks, a
+ * bounded queue, an AbortSignal on every task, and the figures the metrics service shows.
+ */
+import os from "node:os";
+import path from "node:path";
+import { Piscina } from "piscina";
+
+/** Task names: compute/tasks/<name>.task.(ts|js). */
+export type TaskName = "fft" | "cymatic-field" | "cymatic-finish" | "art" | "music" | "video-frames" | "video-encode" | "emotion";
+
+export interface PoolOptions {
+  /** Worker threads (default: available parallelism). */
+  threads?: number;
+  /** Tasks waiting beyond the running ones before `run` refuses more. */
+  maxQueue: number;
+  /** Called after every task with its name and seconds (success or failure). */
+  onTaskDone?: (task: TaskName, seconds: number, ok: boolean) => void;
+}
+
+export interface PoolStats {
+  threads: number;
+  /** Share of thread time spent running tasks since the pool started, 0..1. */
+  utilization: number;
+  queueSize: number;
+  running: number;
+  completed: number;
+  failed: number;
+}
+
+/** The queue is at its bound: the caller should come back later (HTTP 503 with Retry-After). */
+export class PoolFullError extends Error {
+  constructor(readonly queueSize: number) {
+    super(`the compute queue is full (${queueSize} tasks waiting)`);
+    this.name = "PoolFullError";
+  }
+}
+
+// Under jest and tsx this file is .ts and so are the tasks (loaded through tsx); from dist, .js.
+const EXT = path.extname(__filename);
+const TASKS_DIR = path.join(__dirname, "tasks");
+
+export function taskFile(task: TaskName): string {
+  return path.join(TASKS_DIR, `${task}.task${EXT}`);
+}
+
+export class ComputePool {
+  private readonly piscina: Piscina;
+  private running = 0;
+  private failed = 0;
+
+  constructor(private readonly opts: PoolOptions) {
+    const threads = opts.threads ?? os.availableParallelism();
+    this.piscina = new Piscina({
+      minThreads: threads,
+      maxThreads: threads,
+      // Our own bound (see run) covers multi-task operations; Piscina's is a backstop.
+      maxQueue: Math.max(opts.maxQueue * 2, 16),
+      idleTimeout: 60_000,
+      execArgv: EXT === ".ts" ? ["--import", "tsx"] : [],
+      // Task errors are the caller's business; a worker's stderr stays the node's.
+      recordTiming: true,
+    });
+  }
+
+  get threads(): number {
+    return this.piscina.maxThreads;
+  }
+
+  /**
+   * Refuses work when the queue holds `maxQueue` tasks or more, counting `tasks` about to be added.
+   * @throws PoolFullError
+   */
+  admit(tasks = 1): void {
+    // `running` counts every task handed to Piscina and not settled: executing or queued.
+    const queuedAfter = this.running + tasks - this.threads;
+    if (queuedAfter > this.opts.maxQueue) throw new PoolFullError(Math.max(0, this.running - this.threads));
+  }
+
+  /** Runs one task. Aborting `signal` rejects at once and stops the worker running it. */
+  async run<R>(task: TaskName, input: unknown, signal?: AbortSignal, transferList?: ArrayBuffer[]): Promise<R> {
+    const started = process.hrtime.bigint();
+    this.running++;
+    let ok = false;
+    try {
+      const r = (await this.piscina.run(input, { filename: taskFile(task), signal: signal ?? null, transferList })) as R;
+      ok = true;
+      return r;
+    } finally {
+      this.running--;
+      if (!ok) this.failed++;
+      this.opts.onTaskDone?.(task, Number(process.hrtime.bigint() - started) / 1e9, ok);
+    }
+  }
+
+  stats(): PoolStats {
+    return {
+      threads: this.threads,
+      utilization: this.piscina.utilization,
+      queueSize: this.piscina.queueSize,
+      running: this.running,
+      completed: this.piscina.completed,
+      failed: this.failed,
+    };
+  }
+
+  async destroy(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

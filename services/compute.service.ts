@@ -1,0 +1,205 @@
+/**
+ * compute: the only door to the node's worker-thread pool. Every action validates its params
+ * (shape by fastest-validator, sizes against the config's bounds) before any work is queued.
+ */
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { ComputePool } from "../compute/pool";
+import { WINDOWS, } from "../compute/lib/spectrum";
+import { ART_STYLES } from "../compute/lib/art";
+import { EMOTION_NAMES, type EmotionAnalysis } from "../compute/lib/emotions";
+import { isPowerOfTwo } from "../compute/lib/fft";
+import { runtimeOf } from "./lib/runtime";
+import { UnprocessableError } from "./lib/errors";
+import { checkLimit } from "./compute/limits";
+import { TaskRunner } from "./compute/runner";
+import { computeMetrics, type ComputeMetrics } from "./compute/metrics";
+import { runArt, runCymatic, runFft, runMusic, runVideo, type ArtParams, type CymaticParams, type FftParams, type MusicParams, type VideoParams } from "./compute/operations";
+
+export type { ArtParams, CymaticParams, FftParams, MusicParams, VideoParams };
+/** Params of compute.emotion. */
+export interface EmotionParams {
+  text: string;
+}
+/** Long operations take an id: progress events carry it and `compute.abort {id}` stops them. */
+export interface OperationId {
+  operation_id?: string;
+}
+
+interface ComputeThis extends Service {
+  runner: TaskRunner;
+  pool?: ComputePool;
+  metrics: ComputeMetrics;
+  limits(): ReturnType<typeof runtimeOf>["config"]["compute"];
+}
+
+interface AcceptMeta {
+  accept?: string;
+  $responseType?: string;
+}
+
+const HZ = { type: "number", positive: true, max: 20_000 } as const;
+const OPERATION_ID = { type: "string", optional: true, max: 128 } as const;
+
+const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
+  name: "compute",
+
+  actions: {
+    /**
+     * Amplitude spectrum, peaks (interpolated) and optionally an STFT of a real signal.
+     * Non-power-of-two lengths are zero-padded (`padded: true`).
+     * @throws 413 over FFT_MAX_POINTS, 422 bad params, 503 queue full.
+     */
+    fft: {
+      params: {
+        signal: { type: "array", items: "number", min: 2 },
+        sampleRate: { type: "number", positive: true, max: 1_000_000 },
+        window: { type: "enum", values: [...WINDOWS], optional: true },
+        peaks: { type: "number", integer: true, min: 1, max: 50, optional: true },
+        spectrum: { type: "boolean", optional: true },
+        stft: { type: "object", optional: true, props: { frameSize: { type: "number", integer: true, min: 16, max: 65_536 }, hop: { type: "number", integer: true, min: 1 } } },
+      },
+      async handler(this: ComputeThis, ctx: Context<FftParams>) {
+        const p = ctx.params;
+        checkLimit("signal", p.signal.length, this.limits().fftMaxPoints, " points");
+        if (p.stft && !isPowerOfTwo(p.stft.frameSize)) throw new UnprocessableError(`stft.frameSize must be a power of two, got ${p.stft.frameSize}`, { field: "stft.frameSize" });
+        if (p.stft && p.stft.frameSize > p.signal.length) throw new UnprocessableError("stft.frameSize must not exceed the signal's length", { field: "stft.frameSize" });
+        this.runner.admit();
+        return runFft(this.runner, p, (s) => this.metrics.plans(s));
+      },
+    },
+
+    /**
+     * A Chladni pattern for one or more frequencies on a square or circular plate, with its
+     * analysis and a preview grid; a PNG when the caller accepts image/png (HTTP) or asks `png`.
+     */
+    cymatic: {
+      params: {
+        frequencies: { type: "array", items: HZ, min: 1 },
+        size: { type: "number", integer: true, min: 16, optional: true },
+        plate: { type: "enum", values: ["square", "circle"], optional: true },
+        preview: { type: "number", integer: true, min: 10, max: 200, optional: true },
+        png: { type: "boolean", optional: true },
+        operation_id: OPERATION_ID,
+      },
+      async handler(this: ComputeThis, ctx: Context<CymaticParams & OperationId & { png?: boolean }, AcceptMeta>) {
+        const p = ctx.params;
+        checkLimit("frequencies", p.frequencies.length, this.limits().cymaticMaxFrequencies, " frequencies");
+        checkLimit("size", p.size ?? 512, this.limits().cymaticMaxSize);
+        const wantsImage = /\bimage\/png\b/.test(ctx.meta.accept ?? "");
+        const r = await runCymatic(this.runner, p, wantsImage || p.png === true, (s) => this.metrics.plans(s), p.operation_id);
+        if (wantsImage) {
+          ctx.meta.$responseType = "image/png";
+          return r.png;
+        }
+        const { png, ...rest } = r;
+        return png ? { ...rest, png_base64: png.toString("base64") } : rest;
+      },
+    },
+
+    /** A procedural image (PNG, base64) from a prompt and a style. */
+    art: {
+      params: {
+        prompt: { type: "string", min: 1, max: 2000, trim: true },
+        style: { type: "enum", values: [...ART_STYLES] },
+        width: { type: "number", integer: true, min: 16, optional: true },
+        height: { type: "number", integer: true, min: 16, optional: true },
+        seed: { type: "number", integer: true, min: 0, max: 4_294_967_295, optional: true },
+        operation_id: OPERATION_ID,
+      },
+      async handler(this: ComputeThis, ctx: Context<ArtParams & OperationId>) {
+        const p = ctx.params;
+        checkLimit("width", p.width ?? 512, this.limits().artMaxSize);
+        checkLimit("height", p.height ?? 512, this.limits().artMaxSize);
+        const { png, ...rest } = await runArt(ctx, this.runner, p, p.operation_id);
+        return { ...rest, content_type: "image/png", bytes: png.length, png_base64: png.toString("base64") };
+      },
+    },
+
+    /** Music (WAV, base64) from a prompt's emotion, with a binaural beat; `duration` in seconds. */
+    music: {
+      params: {
+        prompt: { type: "string", min: 1, max: 2000, trim: true },
+        duration: { type: "number", positive: true },
+        seed: { type: "number", integer: true, min: 0, max: 4_294_967_295, optional: true },
+        emotion: { type: "enum", values: EMOTION_NAMES, optional: true },
+        operation_id: OPERATION_ID,
+      },
+      async handler(this: ComputeThis, ctx: Context<MusicParams & OperationId>) {
+        checkLimit("duration", ctx.params.duration, this.limits().musicMaxSeconds, " s");
+        const { wav, ...rest } = await runMusic(ctx, this.runner, ctx.params, ctx.params.operation_id);
+        return { ...rest, content_type: "audio/wav", bytes: wav.length, wav_base64: wav.toString("base64") };
+      },
+    },
+
+    /** An animated GIF (base64) of a cymatic frequency sweep. */
+    video: {
+      params: {
+        from_hz: HZ,
+        to_hz: HZ,
+        frames: { type: "number", integer: true, min: 1, optional: true },
+        size: { type: "number", integer: true, min: 16, optional: true },
+        plate: { type: "enum", values: ["square", "circle"], optional: true },
+        fps: { type: "number", integer: true, min: 1, max: 50, optional: true },
+        operation_id: OPERATION_ID,
+      },
+      async handler(this: ComputeThis, ctx: Context<VideoParams & OperationId>) {
+        checkLimit("frames", ctx.params.frames ?? 60, this.limits().videoMaxFrames);
+        checkLimit("size", ctx.params.size ?? 256, this.limits().videoMaxSize);
+        const { gif, ...rest } = await runVideo(ctx, this.runner, ctx.params, ctx.params.operation_id);
+        return { ...rest, content_type: "image/gif", bytes: gif.length, gif_base64: gif.toString("base64") };
+      },
+    },
+
+    /** Emotion scores of a text over the catalog, the dominant one and its frequencies. */
+    emotion: {
+      params: { text: { type: "string", min: 1 } },
+      async handler(this: ComputeThis, ctx: Context<EmotionParams>): Promise<EmotionAnalysis> {
+        checkLimit("text", ctx.params.text.length, this.limits().textMaxChars, " characters");
+        this.runner.admit();
+        return this.runner.run<EmotionAnalysis>("emotion", { text: ctx.params.text });
+      },
+    },
+
+    /** The pool's figures on this node. */
+    stats: {
+      params: {},
+      visibility: "public",
+      handler(this: ComputeThis) {
+        return this.runner.pool.stats();
+      },
+    },
+  },
+
+  events: {
+    /** Stops the tasks of an operation (a cancelled or timed-out job) on whichever node runs them. */
+    "compute.abort": {
+      params: { id: { type: "string", max: 128 } },
+      handler(this: ComputeThis, ctx: Context<{ id: string }>) {
+        if (this.runner?.abort(ctx.params.id)) this.logger.info(`aborted operation ${ctx.params.id}`);
+      },
+    },
+  },
+
+  methods: {
+    limits(this: ComputeThis) {
+      return runtimeOf(this.broker).config.compute;
+    },
+  },
+
+  created(this: ComputeThis) {
+    this.metrics = computeMetrics(this.broker, () => this.pool);
+  },
+
+  started(this: ComputeThis) {
+    const { config } = runtimeOf(this.broker);
+    this.pool = new ComputePool({ threads: config.computeThreads, maxQueue: config.compute.queueMax, onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok) });
+    this.runner = new TaskRunner(this.pool, this.logger);
+  },
+
+  async stopped(this: ComputeThis) {
+    await this.pool?.destroy();
+    this.pool = undefined;
+  },
+};
+
+export default computeService;
