@@ -116,23 +116,7 @@ export const OUTSIDE = Number.NaN;
 export function renderRows(modes: readonly Mode[], size: number, row0: number, row1: number, out: Float32Array): void {
   const count = modes.length;
   if (modes[0].plate === "square") {
-    const tables = (modes as SquareMode[]).map((md) => {
-      const cn = new Float64Array(size);
-      const cm = new Float64Array(size);
-      for (let i = 0; i < size; i++) {
-        cn[i] = Math.cos(md.n * Math.PI * unit(i, size));
-        cm[i] = Math.cos(md.m * Math.PI * unit(i, size));
-      }
-      return { cn, cm, s: md.sign };
-    });
-    for (let j = row0; j < row1; j++) {
-      const base = j * size;
-      for (let i = 0; i < size; i++) {
-        let u = 0;
-        for (const t of tables) u += (t.cn[i] * t.cm[j] + t.s * t.cm[i] * t.cn[j]) / 2;
-        out[base + i] = u / count;
-      }
-    }
+    renderSquareRows(modes as SquareMode[], size, row0, row1, out);
     return;
   }
   const radial = (modes as CircleMode[]).map((md) => ({ md, ...radialTable(md) }));
@@ -157,6 +141,41 @@ export function renderRows(modes: readonly Mode[], size: number, row0: number, r
       }
       out[base + i] = u / count;
     }
+  }
+}
+
+/**
+ * The square plate, separably: per mode a cosine table per axis, then per row one multiply-add
+ * per cell and mode, in plain typed-array loops V8 compiles tightly.
+ */
+function renderSquareRows(modes: readonly SquareMode[], size: number, row0: number, row1: number, out: Float32Array): void {
+  const inv = 1 / modes.length;
+  const tables = modes.map((md) => {
+    const cn = new Float64Array(size);
+    const cm = new Float64Array(size);
+    for (let i = 0; i < size; i++) {
+      cn[i] = Math.cos(md.n * Math.PI * unit(i, size));
+      cm[i] = Math.cos(md.m * Math.PI * unit(i, size));
+    }
+    return { cn, cm, s: md.sign };
+  });
+  const acc = new Float64Array(size);
+  for (let j = row0; j < row1; j++) {
+    const base = j * size;
+    if (tables.length === 1) {
+      const { cn, cm, s } = tables[0];
+      const a = 0.5 * cm[j] * inv;
+      const b = 0.5 * s * cn[j] * inv;
+      for (let i = 0; i < size; i++) out[base + i] = cn[i] * a + cm[i] * b;
+      continue;
+    }
+    acc.fill(0);
+    for (const { cn, cm, s } of tables) {
+      const a = 0.5 * cm[j];
+      const b = 0.5 * s * cn[j];
+      for (let i = 0; i < size; i++) acc[i] += cn[i] * a + cm[i] * b;
+    }
+    for (let i = 0; i < size; i++) out[base + i] = acc[i] * inv;
   }
 }
 

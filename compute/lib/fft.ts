@@ -14,6 +14,11 @@ export interface RealFftPlan {
   readonly engine: FftEngineName;
   /** re[k], im[k] for k = 0..n/2, unnormalized (sum over x[t]·e^(-2πikt/n)). */
   forward(input: ArrayLike<number>, re: Float64Array, im: Float64Array): void;
+  /**
+   * The fast path for float32 batches: n samples in, n floats out in PFFFT's ordered packing
+   * [X0.re, X(n/2).re, X1.re, X1.im, X2.re, X2.im, …].
+   */
+  forwardPacked(input: Float32Array, out: Float32Array): void;
 }
 
 export interface PlanStats {
@@ -62,6 +67,14 @@ class PffftPlan implements RealFftPlan {
     this.workPtr = mod._pffft_aligned_malloc(n * 4);
   }
 
+  forwardPacked(input: Float32Array, out: Float32Array): void {
+    const n = this.n;
+    // Re-read HEAPF32 on every call: memory growth (another plan's malloc) replaces the view.
+    this.mod.HEAPF32.set(input.subarray(0, n), this.inPtr >> 2);
+    this.mod._pffft_transform_ordered(this.setup, this.inPtr, this.outPtr, this.workPtr, PFFFT_FORWARD);
+    out.set(this.mod.HEAPF32.subarray(this.outPtr >> 2, (this.outPtr >> 2) + n));
+  }
+
   forward(input: ArrayLike<number>, re: Float64Array, im: Float64Array): void {
     const n = this.n;
     // Re-read HEAPF32 on every call: memory growth (another plan's malloc) replaces the view.
@@ -105,6 +118,18 @@ class FftJsPlan implements RealFftPlan {
     for (let k = 0; k <= this.n / 2; k++) {
       re[k] = this.out[2 * k];
       im[k] = this.out[2 * k + 1];
+    }
+  }
+
+  forwardPacked(input: Float32Array, out: Float32Array): void {
+    const n = this.n;
+    for (let i = 0; i < n; i++) this.buf[i] = input[i];
+    this.fft.realTransform(this.out, this.buf);
+    out[0] = this.out[0];
+    out[1] = this.out[n];
+    for (let k = 1; k < n / 2; k++) {
+      out[2 * k] = this.out[2 * k];
+      out[2 * k + 1] = this.out[2 * k + 1];
     }
   }
 }

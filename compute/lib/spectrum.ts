@@ -62,7 +62,7 @@ export function analyzeSpectrum(
   for (let k = 0; k <= half; k++) {
     // One-sided amplitude: a sinusoid of amplitude A shows as A at its bin.
     const scale = k === 0 || k === half ? 1 : 2;
-    mags[k] = (scale * Math.hypot(re[k], im[k])) / gain;
+    mags[k] = (scale * Math.sqrt(re[k] * re[k] + im[k] * im[k])) / gain;
   }
   return { size, padded: size !== len, resolution: sampleRate / size, peaks: findPeaks(mags, sampleRate / size, maxPeaks), magnitudes: mags };
 }
@@ -104,15 +104,34 @@ export function stft(plans: PlanCache, signal: ArrayLike<number>, frameSize: num
   const data = new Float32Array(frames * bins);
   const w = windowCoefficients("hann", frameSize);
   const gain = w.reduce((s, v) => s + v, 0);
-  const x = new Float64Array(frameSize);
-  const re = new Float64Array(bins);
-  const im = new Float64Array(bins);
+  const x = new Float32Array(frameSize);
+  const packed = new Float32Array(frameSize);
   const plan = plans.get(frameSize);
+  const half = frameSize / 2;
   for (let f = 0; f < frames; f++) {
     const start = f * hop;
-    for (let i = 0; i < frameSize; i++) x[i] = start + i < signal.length ? signal[start + i] * w[i] : 0;
-    plan.forward(x, re, im);
-    for (let k = 0; k < bins; k++) data[f * bins + k] = ((k === 0 || k === bins - 1 ? 1 : 2) * Math.hypot(re[k], im[k])) / gain;
+    const avail = Math.min(frameSize, signal.length - start);
+    for (let i = 0; i < avail; i++) x[i] = signal[start + i] * w[i];
+    x.fill(0, avail);
+    plan.forwardPacked(x, packed);
+    const row = f * bins;
+    data[row] = Math.abs(packed[0]) / gain;
+    data[row + half] = Math.abs(packed[1]) / gain;
+    for (let k = 1; k < half; k++) {
+      const re = packed[2 * k];
+      const im = packed[2 * k + 1];
+      data[row + k] = (2 * Math.sqrt(re * re + im * im)) / gain;
+    }
   }
   return { frameSize, hop, frames, bins, data };
+}
+
+/**
+ * Transforms frames [frame0, frame1) of a batch: frame f is input[f·n, (f+1)·n); its spectrum goes
+ * to output[f·n, (f+1)·n) in the packed order of RealFftPlan.forwardPacked. Returns the count.
+ */
+export function transformBatch(plans: PlanCache, input: Float32Array, output: Float32Array, n: number, frame0: number, frame1: number): number {
+  const plan = plans.get(n);
+  for (let f = frame0; f < frame1; f++) plan.forwardPacked(input.subarray(f * n, (f + 1) * n), output.subarray(f * n, (f + 1) * n));
+  return frame1 - frame0;
 }

@@ -128,3 +128,24 @@ describe("analyzeSpectrum", () => {
     expect(peakBin(sg.frames - 1)).toBeGreaterThan(peakBin(0) + 20);
   });
 });
+
+describe("transformBatch", () => {
+  it("writes each frame's packed spectrum, equal to the single-frame transform", async () => {
+    const { transformBatch } = await import("../../compute/lib/spectrum");
+    const n = 256;
+    const frames = 5;
+    const rand = mulberry32(3);
+    const input = Float32Array.from({ length: n * frames }, () => rand() - 0.5);
+    const out = new Float32Array(n * frames);
+    expect(transformBatch(plans, input, out, n, 1, 4)).toBe(3);
+    expect(Array.from(out.subarray(0, n)).every((v) => v === 0)).toBe(true); // frame 0 untouched
+    const re = new Float64Array(n / 2 + 1);
+    const im = new Float64Array(n / 2 + 1);
+    plans.get(n).forward(input.subarray(2 * n, 3 * n), re, im);
+    const f2 = out.subarray(2 * n, 3 * n);
+    expect(f2[0]).toBeCloseTo(re[0], 4);
+    expect(f2[1]).toBeCloseTo(re[n / 2], 4);
+    expect(f2[2 * 7]).toBeCloseTo(re[7], 4);
+    expect(f2[2 * 7 + 1]).toBeCloseTo(im[7], 4);
+  });
+});
