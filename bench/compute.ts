@@ -153,8 +153,26 @@ async function wallSection(): Promise<void> {
   await pool.destroy();
 }
 
+/** Peak memory a 1000² cymatic pattern with PNG adds, measured first, before other sections raise the high-water mark. */
+async function cymaticMemory(): Promise<void> {
+  const pool = new ComputePool({ threads: 2, maxQueue: 64 });
+  const run = async (size: number) => {
+    const field = new SharedArrayBuffer(size * size * 4);
+    await Promise.all(chladni.rowBands(size, 2).map(([row0, row1]) => pool.run("cymatic-field", { plate: "circle", frequencies: [900, 2500], size, row0, row1, field })));
+    await pool.run("cymatic-finish", { field, size, preview: 100, png: true });
+  };
+  await run(64); // threads, modules and plans loaded
+  await new Promise((r) => setTimeout(r, 200));
+  const before = rssMb();
+  const t0 = performance.now();
+  await run(1000);
+  console.log(`\nCymatic 1000² with analysis and PNG: ${(performance.now() - t0).toFixed(0)} ms, peak RSS ${before} MB -> ${rssMb()} MB (+${rssMb() - before} MB)`);
+  await pool.destroy();
+}
+
 async function main(): Promise<void> {
   console.log(`bench/compute on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`);
+  await cymaticMemory();
   await fftSection();
   await cymaticSection();
   await wallSection();
