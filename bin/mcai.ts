@@ -119,7 +119,7 @@ async function migrateCmd(args: string[]): Promise<void> {
   const config = configFrom({});
   const db = await run(() => openDb(config));
   try {
-    const res = await migrate(db);
+    const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
     console.log(res.applied.length ? `applied ${res.applied.join(", ")}` : `up to date (${res.total} migrations)`);
     console.log(`database: ${db.driver}, pgvector: ${db.capabilities.vector ? "yes" : "no (vector search off)"}`);
   } finally {

@@ -7,7 +7,7 @@ import path from "node:path";
 import { Piscina } from "piscina";
 
 /** Task names: compute/tasks/<name>.task.(ts|js). */
-export type TaskName = "fft" | "fft-batch" | "cymatic-field" | "cymatic-finish" | "art" | "music" | "video-frames" | "video-encode" | "emotion";
+export type TaskName = "fft" | "fft-batch" | "embed" | "cymatic-field" | "cymatic-finish" | "art" | "music" | "video-frames" | "video-encode" | "emotion";
 
 export interface PoolOptions {
   /** Worker threads (default: available parallelism). */

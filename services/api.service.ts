@@ -184,8 +184,14 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
         : undefined,
       callOptions: { timeout: config.requestTimeoutMs },
       // Actions that can answer in another format (a PNG) look at what the client accepts.
-      onBeforeCall(ctx: Context<unknown, { accept?: string }>, _route: unknown, req: IncomingMessage) {
+      onBeforeCall(ctx: Context<unknown, { accept?: string }>, _route: unknown, req: IncomingMessage & { body?: unknown; $params?: Record<string, unknown>; $action?: { name?: string } }) {
         ctx.meta.accept = req.headers.accept;
+        // A bare JSON array body (POST /api/datasets/:domain/examples) is the examples list;
+        // moleculer-web would otherwise spread it into numbered params.
+        if (Array.isArray(req.body) && req.$params) {
+          for (const k of Object.keys(req.$params)) if (/^\d+$/.test(k)) delete req.$params[k];
+          req.$params.examples = req.body;
+        }
       },
       onError: this.settings.onError,
     });

@@ -16,6 +16,11 @@ import { computeMetrics, type ComputeMetrics } from "./compute/metrics";
 import { runArt, runCymatic, runFft, runMusic, runVideo, type ArtParams, type CymaticParams, type FftParams, type MusicParams, type VideoParams } from "./compute/operations";
 
 export type { ArtParams, CymaticParams, FftParams, MusicParams, VideoParams };
+/** Params of compute.embed. */
+export interface EmbedParams {
+  texts: string[];
+  dim: number;
+}
 /** Params of compute.emotion. */
 export interface EmotionParams {
   text: string;
@@ -157,6 +162,26 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
         checkLimit("text", ctx.params.text.length, this.limits().textMaxChars, " characters");
         this.runner.admit();
         return this.runner.run<EmotionAnalysis>("emotion", { text: ctx.params.text });
+      },
+    },
+
+    /**
+     * Local embeddings (feature hashing) of a batch of texts, computed in the pool so that large
+     * imports never block an event loop. Answers the vectors as base64 float32, row-major.
+     */
+    embed: {
+      params: {
+        texts: { type: "array", items: { type: "string" }, min: 1, max: 10_000 },
+        dim: { type: "number", integer: true, min: 8, max: 4096 },
+      },
+      visibility: "public",
+      async handler(this: ComputeThis, ctx: Context<EmbedParams>): Promise<{ dim: number; count: number; vectors_base64: string }> {
+        const { texts, dim } = ctx.params;
+        checkLimit("texts", texts.reduce((n, t) => n + t.length, 0), this.limits().textMaxChars * 1000, " characters");
+        this.runner.admit();
+        const out = new SharedArrayBuffer(texts.length * dim * 4);
+        await this.runner.run("embed", { texts, dim, out });
+        return { dim, count: texts.length, vectors_base64: Buffer.from(out).toString("base64") };
       },
     },
 

@@ -44,6 +44,37 @@ export interface Config {
   readonly heartbeatTimeoutS: number;
   readonly requestTimeoutMs: number;
   readonly compute: ComputeLimits;
+  readonly datasets: DatasetSettings;
+  readonly embeddings: EmbeddingSettings;
+}
+
+export interface DatasetSettings {
+  /** Live examples kept per domain before rotation moves the oldest to the archive; 0 = off. */
+  maxExamplesPerDomain: number;
+  /** Seconds between scheduled rotations (0 = only `mcai rotate`). */
+  rotateIntervalS: number;
+  pageMax: number;
+  searchKMax: number;
+  /** Matches ranked per lexical query at most (bounds the work for very common terms). */
+  lexicalCandidates: number;
+  /** HNSW ef_search for vector queries. */
+  efSearch: number;
+  /** Examples one POST may carry. */
+  bodyMaxExamples: number;
+  /** Longest content or response of one example. */
+  maxTextChars: number;
+  /** Import a small demo set when a fresh embedded data folder starts. */
+  demoOnFirstStart: boolean;
+}
+
+export interface EmbeddingSettings {
+  dim: number;
+  /** OpenAI-compatible endpoint (…/v1); unset = the local feature-hashing provider. */
+  url?: string;
+  model: string;
+  key?: string;
+  timeoutMs: number;
+  batchSize: number;
 }
 
 /** Bounds on every size a caller chooses for compute work (beyond them: 413 naming the field). */
@@ -85,6 +116,14 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   const n = Number(v);
   if (n < min || n > max) throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const v = raw(env, name);
+  if (v === undefined) return def;
+  if (["1", "true", "yes", "on"].includes(v.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(v.toLowerCase())) return false;
+  throw new ConfigError(name, `${name} must be true or false, got "${v}"`);
 }
 
 function url(env: Env, name: string, protocols: string[], what: string): string | undefined {
@@ -193,6 +232,25 @@ export function loadConfig(env: Env = process.env): Config {
       videoMaxFrames: int(env, "VIDEO_MAX_FRAMES", 120, 1, 1000),
       videoMaxSize: int(env, "VIDEO_MAX_SIZE", 512, 16, 2048),
       textMaxChars: int(env, "TEXT_MAX_CHARS", 20_000, 1, 1_000_000),
+    }),
+    datasets: Object.freeze({
+      maxExamplesPerDomain: int(env, "DATASET_MAX_EXAMPLES_PER_DOMAIN", 0, 0, 1_000_000_000),
+      rotateIntervalS: int(env, "DATASET_ROTATE_INTERVAL_S", 0, 0, 86_400 * 30),
+      pageMax: int(env, "DATASET_PAGE_MAX", 500, 1, 10_000),
+      searchKMax: int(env, "SEARCH_K_MAX", 100, 1, 1000),
+      lexicalCandidates: int(env, "SEARCH_LEXICAL_CANDIDATES", 2000, 10, 1_000_000),
+      efSearch: int(env, "SEARCH_EF", 100, 1, 1000),
+      bodyMaxExamples: int(env, "IMPORT_BODY_MAX_EXAMPLES", 5000, 1, 1_000_000),
+      maxTextChars: int(env, "EXAMPLE_MAX_CHARS", 20_000, 1, 10_000_000),
+      demoOnFirstStart: bool(env, "DEMO_DATA", true),
+    }),
+    embeddings: Object.freeze({
+      dim: int(env, "EMBEDDING_DIM", 384, 8, 4096),
+      url: url(env, "EMBEDDINGS_URL", ["http:", "https:"], "an http(s):// URL of an OpenAI-compatible API (unset = local embeddings)"),
+      model: raw(env, "EMBEDDINGS_MODEL") ?? "text-embedding-3-small",
+      key: raw(env, "EMBEDDINGS_KEY"),
+      timeoutMs: int(env, "EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
+      batchSize: int(env, "EMBEDDINGS_BATCH", 256, 1, 10_000),
     }),
   };
   return Object.freeze(config);

@@ -82,7 +82,7 @@ export async function startNode(config: Config, services: readonly ServiceName[]
   try {
     if (!db && nodeNeedsDb(config, services)) db = await openDb(config);
     if (db) {
-      const res = await migrate(db);
+      const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
       if (res.applied.length) broker.logger.info(`migrations applied: ${res.applied.join(", ")}`);
       if (!db.capabilities.vector) {
         broker.logger.warn("pgvector is not installed in this database: vector search is off, search runs lexical only");

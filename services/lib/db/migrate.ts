@@ -12,6 +12,11 @@ export interface Migration {
   sql: string;
 }
 
+/** Values from the config that migrations need (the embedding column's dimension). */
+export interface MigrationSettings {
+  embedding_dim?: number;
+}
+
 export interface MigrateResult {
   applied: string[];
   total: number;
@@ -37,10 +42,12 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
  * each in the ledger table mcai_migrations. Safe when several nodes start at once: the second
  * waits for the lock, then finds nothing to do.
  */
-export async function migrate(db: Db, migrations: Migration[] = readMigrations()): Promise<MigrateResult> {
+export async function migrate(db: Db, migrations: Migration[] = readMigrations(), settings: MigrationSettings = {}): Promise<MigrateResult> {
   const applied = await db.transaction(async (tx) => {
     // The lock comes first: two concurrent CREATE TABLE IF NOT EXISTS can still collide.
     await tx.query(LOCK_SQL);
+    // Settings a migration may read with current_setting('mcai.<name>', true), for this transaction.
+    for (const [name, value] of Object.entries(settings)) await tx.query("SELECT set_config($1, $2, true)", [`mcai.${name}`, String(value)]);
     await tx.query(
       `CREATE TABLE IF NOT EXISTS mcai_migrations (
          id integer PRIMARY KEY,

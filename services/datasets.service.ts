@@ -1,0 +1,288 @@
+/**
+ * datasets: examples in Postgres (pgvector where installed), keyset pages, hybrid search, imports,
+ * versions and rotation. Every change bumps the dataset's version and broadcasts
+ * `datasets.changed {domain, version}`.
+ */
+import type { Readable } from "node:stream";
+import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { dbOf, runtimeOf } from "./lib/runtime";
+import type { Db } from "./lib/db";
+import { createEmbedders, callEmbeddingsApi, type Embedder } from "./lib/embeddings";
+import { BadRequestError, NotFoundError, NotImplementedError, PayloadTooLargeError, UnavailableError, UnprocessableError } from "./lib/errors";
+import { decodeCursor, encodeCursor } from "./datasets/cursor";
+import { FORMATS, MalformedFileError, parseStream, toExample, type FileFormat, type RecordResult } from "./datasets/records";
+import { importRecords, type ImportSummary } from "./datasets/importer";
+import { fuse, lexicalSearch, toHits, vectorSearch, type SearchHit, type SearchMode } from "./datasets/search";
+import { rotate, type RotationResult } from "./datasets/rotate";
+import { bumpVersion, deleteExample, getDataset, getExample, globalVersion, listDatasets, pageExamples, type DatasetRow, type ExampleRow } from "./datasets/store";
+
+const DOMAIN = { type: "string", pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/, messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-', starting with a letter or digit" } } as const;
+/** Largest JSON file read whole (JSONL and TXT stream). */
+const JSON_MAX_BYTES = 256 * 1024 * 1024;
+
+export interface ExamplesParams {
+  domain: string;
+  limit?: number;
+  cursor?: string;
+}
+export interface SearchParams {
+  q: string;
+  domain?: string;
+  k?: number;
+  mode?: SearchMode;
+}
+export interface AddParams {
+  domain: string;
+  examples: unknown[];
+}
+export interface ImportMeta {
+  domain?: string;
+  format?: FileFormat;
+  filename?: string;
+  $params?: { domain?: string; format?: string; filename?: string };
+}
+export interface RotateParams {
+  max?: number;
+  dryRun?: boolean;
+}
+export interface ChangedEvent {
+  domain: string;
+  version: number;
+}
+
+interface DatasetsThis extends Service {
+  db: Db;
+  embedders: { bulk: Embedder; query: Embedder };
+  rotateTimer?: NodeJS.Timeout;
+  settings2(): ReturnType<typeof runtimeOf>["config"];
+  bulkEmbedder(): Embedder | undefined;
+  changed(ctx: Context, domain: string, version: number | null): Promise<void>;
+  runImport(ctx: Context, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>): Promise<ImportSummary>;
+}
+
+const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
+  name: "datasets",
+
+  actions: {
+    /** Every dataset with its version and counts, and the global version. */
+    list: {
+      params: {},
+      async handler(this: DatasetsThis): Promise<{ version: number; datasets: DatasetRow[] }> {
+        const datasets = await listDatasets(this.db);
+        return { version: datasets.reduce((v, d) => Math.max(v, d.version), 0), datasets };
+      },
+    },
+
+    /**
+     * One keyset page of a domain's examples in id order. `next_cursor` is null on the last page.
+     * Rows present when a walk starts come exactly once; rows added during it at most once.
+     * @throws 404 unknown domain, 400 bad cursor, 422 bad limit.
+     */
+    examples: {
+      params: { domain: DOMAIN, limit: { type: "number", integer: true, min: 1, optional: true, convert: true }, cursor: { type: "string", optional: true, max: 64 } },
+      async handler(this: DatasetsThis, ctx: Context<ExamplesParams>) {
+        const max = this.settings2().datasets.pageMax;
+        const limit = ctx.params.limit ?? 100;
+        if (limit > max) throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
+        const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
+        const dataset = await getDataset(this.db, ctx.params.domain);
+        if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
+        const page = await pageExamples(this.db, dataset.id, after, limit);
+        const last = page.rows[page.rows.length - 1];
+        return { domain: dataset.domain, version: dataset.version, examples: page.rows, next_cursor: page.more && last ? encodeCursor(last.id) : null };
+      },
+    },
+
+    /** One example. @throws 404 */
+    get: {
+      params: { id: { type: "string", pattern: /^\d{1,18}$/, messages: { stringPattern: "'id' must be an example id (digits)" } } },
+      async handler(this: DatasetsThis, ctx: Context<{ id: string }>): Promise<ExampleRow> {
+        const row = await getExample(this.db, ctx.params.id);
+        if (!row) throw new NotFoundError(`no example ${ctx.params.id}`, { id: ctx.params.id });
+        return row;
+      },
+    },
+
+    /** Deletes an example (admin); bumps its dataset's version. @throws 404 */
+    remove: {
+      admin: true,
+      params: { id: { type: "string", pattern: /^\d{1,18}$/, messages: { stringPattern: "'id' must be an example id (digits)" } } },
+      async handler(this: DatasetsThis, ctx: Context<{ id: string }>) {
+        const done = await this.db.transaction(async (tx) => {
+          const d = await deleteExample(tx, ctx.params.id);
+          if (!d) return undefined;
+          return { ...d, version: await bumpVersion(tx, d.datasetId, -1) };
+        });
+        if (!done) throw new NotFoundError(`no example ${ctx.params.id}`, { id: ctx.params.id });
+        await this.changed(ctx, done.domain, done.version);
+        return { deleted: ctx.params.id, domain: done.domain, version: done.version };
+      },
+    },
+
+    /**
+     * Adds examples from a JSON body (admin): `[...]` or `{"examples": [...]}`, at most
+     * IMPORT_BODY_MAX_EXAMPLES. Duplicates are skipped. @throws 413 too many, 422 not an array.
+     */
+    add: {
+      admin: true,
+      params: { domain: DOMAIN, examples: { type: "array", min: 1 } },
+      async handler(this: DatasetsThis, ctx: Context<AddParams>) {
+        const max = this.settings2().datasets.bodyMaxExamples;
+        if (ctx.params.examples.length > max) throw new PayloadTooLargeError(`examples has ${ctx.params.examples.length} items, over the limit of ${max}`, { field: "examples", limit: max });
+        const maxChars = this.settings2().datasets.maxTextChars;
+        return this.runImport(ctx, ctx.params.domain, "request body", ctx.params.examples.map((e) => toExample(e, maxChars)));
+      },
+    },
+
+    /**
+     * Imports a file sent as a stream (admin; the CLI uses it through HTTP or the transporter).
+     * meta: `domain`, `format` (json, jsonl, txt), `filename`; over HTTP they come as URL params.
+     * @throws 422 malformed file (nothing written), 400 bad meta.
+     */
+    import: {
+      admin: true,
+      params: {},
+      async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta>) {
+        const m = { ...ctx.meta.$params, ...ctx.meta };
+        const domain = String(m.domain ?? "");
+        const format = String(m.format ?? "") as FileFormat;
+        const file = String(m.filename ?? `upload.${format}`);
+        if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(domain)) throw new BadRequestError("domain must be 1-64 of a-z, 0-9, '_', '-'", { field: "domain" });
+        if (!FORMATS.includes(format)) throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
+        const maxChars = this.settings2().datasets.maxTextChars;
+        return this.runImport(ctx, domain, file, parseStream(file, format, ctx.params, maxChars, JSON_MAX_BYTES));
+      },
+    },
+
+    /**
+     * Hybrid, lexical or vector search, optionally within a domain. Vector and hybrid need
+     * pgvector: without it vector answers 501 and hybrid answers lexical with `degraded`.
+     */
+    search: {
+      params: {
+        q: { type: "string", min: 1, max: 500, trim: true },
+        domain: { ...DOMAIN, optional: true },
+        k: { type: "number", integer: true, min: 1, optional: true, convert: true },
+        mode: { type: "enum", values: ["hybrid", "lexical", "vector"], optional: true },
+      },
+      async handler(this: DatasetsThis, ctx: Context<SearchParams>): Promise<{ mode: SearchMode; k: number; degraded?: string; hits: SearchHit[] }> {
+        const cfg = this.settings2().datasets;
+        const k = ctx.params.k ?? 10;
+        if (k > cfg.searchKMax) throw new UnprocessableError(`k must be at most ${cfg.searchKMax}, got ${k}`, { field: "k", limit: cfg.searchKMax });
+        const mode = ctx.params.mode ?? "hybrid";
+        let datasetId: string | undefined;
+        if (ctx.params.domain) {
+          const d = await getDataset(this.db, ctx.params.domain);
+          if (!d) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
+          datasetId = d.id;
+        }
+        const vector = this.db.capabilities.vector;
+        if (mode === "vector" && !vector) throw new NotImplementedError("vector search needs pgvector, which this database does not have", { mode });
+        const wide = { datasetId, k: Math.max(k * 4, 40), candidates: cfg.lexicalCandidates, efSearch: cfg.efSearch };
+        const lexical = mode === "vector" ? [] : await lexicalSearch(this.db, ctx.params.q, mode === "lexical" || !vector ? { ...wide, k } : wide);
+        if (mode === "lexical" || !vector) {
+          const hits = await toHits(this.db, lexical.map((r, i) => ({ ...r, lexical: i + 1, vector: null })));
+          return mode === "hybrid" ? { mode, k, degraded: "no pgvector", hits } : { mode, k, hits };
+        }
+        let qv: Float32Array;
+        try {
+          [qv] = await this.embedders.query.embed(ctx, [ctx.params.q]);
+        } catch (err) {
+          if (mode === "vector") throw new UnavailableError(`embeddings unavailable: ${(err as Error).message}`);
+          const hits = await toHits(this.db, lexical.slice(0, k).map((r, i) => ({ ...r, lexical: i + 1, vector: null })));
+          return { mode, k, degraded: "embeddings unavailable", hits };
+        }
+        const near = await vectorSearch(this.db, qv, mode === "vector" ? { ...wide, k } : wide);
+        if (mode === "vector") return { mode, k, hits: await toHits(this.db, near.map((r, i) => ({ ...r, lexical: null, vector: i + 1 }))) };
+        return { mode, k, hits: await toHits(this.db, fuse(lexical, near, k)) };
+      },
+    },
+
+    /** The global version (the largest dataset version): cache keys include it. */
+    version: {
+      params: {},
+      async handler(this: DatasetsThis): Promise<{ version: number }> {
+        return { version: await globalVersion(this.db) };
+      },
+    },
+
+    /**
+     * Moves each domain's oldest examples beyond `max` (default DATASET_MAX_EXAMPLES_PER_DOMAIN) to
+     * the archive (admin). One node at a time; another node's run in progress gives `skipped`.
+     */
+    rotate: {
+      admin: true,
+      params: { max: { type: "number", integer: true, min: 1, optional: true, convert: true }, dryRun: { type: "boolean", optional: true, convert: true } },
+      async handler(this: DatasetsThis, ctx: Context<RotateParams>): Promise<RotationResult> {
+        const max = ctx.params.max ?? this.settings2().datasets.maxExamplesPerDomain;
+        if (!max) throw new UnprocessableError("no limit: pass max or set DATASET_MAX_EXAMPLES_PER_DOMAIN", { field: "max" });
+        const r = await rotate(this.db, max, ctx.params.dryRun ?? false);
+        for (const d of r.domains) if (d.version) await this.changed(ctx, d.domain, d.version);
+        return r;
+      },
+    },
+
+    /** The OpenAI-compatible embeddings endpoint, behind Moleculer's circuit breaker. */
+    embedRemote: {
+      visibility: "public",
+      params: { texts: { type: "array", items: "string", min: 1 } },
+      circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 3, windowTime: 30, halfOpenTime: 10_000, check: () => true },
+      async handler(this: DatasetsThis, ctx: Context<{ texts: string[] }>) {
+        try {
+          return { vectors: await callEmbeddingsApi(this.settings2().embeddings, ctx.params.texts) };
+        } catch (err) {
+          throw new UnavailableError(`embeddings endpoint failed: ${(err as Error).message}`);
+        }
+      },
+    },
+  },
+
+  methods: {
+    settings2(this: DatasetsThis) {
+      return runtimeOf(this.broker).config;
+    },
+
+    bulkEmbedder(this: DatasetsThis) {
+      return this.db.capabilities.vector ? this.embedders.bulk : undefined;
+    },
+
+    async changed(this: DatasetsThis, ctx: Context, domain: string, version: number | null) {
+      if (version !== null) await ctx.broadcast<ChangedEvent>("datasets.changed", { domain, version });
+    },
+
+    async runImport(this: DatasetsThis, ctx: Context, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>) {
+      try {
+        const s = await importRecords({ db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.settings2().embeddings.batchSize }, domain, file, records);
+        await this.changed(ctx, domain, s.version);
+        return s;
+      } catch (err) {
+        if (err instanceof MalformedFileError) throw new UnprocessableError(err.message, { file: err.file, where: err.where });
+        throw err;
+      }
+    },
+  },
+
+  created(this: DatasetsThis) {
+    this.db = dbOf(this.broker);
+    this.embedders = createEmbedders(this.broker, this.settings2().embeddings);
+  },
+
+  started(this: DatasetsThis) {
+    const cfg = this.settings2().datasets;
+    if (cfg.rotateIntervalS > 0 && cfg.maxExamplesPerDomain > 0) {
+      this.rotateTimer = setInterval(() => {
+        this.broker.call<RotationResult, RotateParams>("datasets.rotate", {}, { nodeID: this.broker.nodeID }).then(
+          (r) => r.domains.length && this.logger.info(`rotation moved ${r.domains.map((d) => `${d.moved} from ${d.domain}`).join(", ")}`),
+          (err) => this.logger.warn(`scheduled rotation failed: ${(err as Error).message}`),
+        );
+      }, cfg.rotateIntervalS * 1000);
+      this.rotateTimer.unref();
+    }
+  },
+
+  stopped(this: DatasetsThis) {
+    clearInterval(this.rotateTimer);
+  },
+};
+
+export default datasetsService;

@@ -1,0 +1,108 @@
+/**
+ * Embedding providers. `local` (default): feature hashing computed by the compute service's pool.
+ * `openai`: an OpenAI-compatible /embeddings endpoint (EMBEDDINGS_URL), called through the action
+ * `datasets.embedRemote` so that Moleculer's circuit breaker guards it. Both go through a cache in
+ * the shared cacher, keyed by model and text hash.
+ */
+import crypto from "node:crypto";
+import type { Context, ServiceBroker } from "moleculer";
+import type { EmbeddingSettings } from "../config";
+
+export interface Embedder {
+  readonly name: string;
+  readonly dim: number;
+  /** One unit vector per text, in order. */
+  embed(ctx: Context, texts: string[]): Promise<Float32Array[]>;
+}
+
+/** base64 float32, row-major, as compute.embed answers it. */
+export function decodeVectors(b64: string, count: number, dim: number): Float32Array[] {
+  const buf = Buffer.from(b64, "base64");
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return Array.from({ length: count }, (_, i) => all.subarray(i * dim, (i + 1) * dim));
+}
+
+/** pgvector's text form of a vector. */
+export function vectorLiteral(v: ArrayLike<number>): string {
+  let s = "[";
+  for (let i = 0; i < v.length; i++) s += (i ? "," : "") + (Math.round(v[i] * 1e6) / 1e6);
+  return s + "]";
+}
+
+function localEmbedder(dim: number): Embedder {
+  return {
+    name: "local",
+    dim,
+    async embed(ctx, texts) {
+      const r = await ctx.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", { texts, dim });
+      return decodeVectors(r.vectors_base64, texts.length, dim);
+    },
+  };
+}
+
+function remoteEmbedder(settings: EmbeddingSettings): Embedder {
+  return {
+    name: `openai:${settings.model}`,
+    dim: settings.dim,
+    async embed(ctx, texts) {
+      const r = await ctx.call<{ vectors: number[][] }, { texts: string[] }>("datasets.embedRemote", { texts });
+      return r.vectors.map((v) => Float32Array.from(v));
+    },
+  };
+}
+
+const CACHE_TTL_S = 7 * 24 * 3600;
+
+/** Wraps a provider with the shared cache: only texts not seen before are computed. */
+function cached(broker: ServiceBroker, inner: Embedder): Embedder {
+  const cacher = broker.cacher;
+  if (!cacher) return inner;
+  const key = (t: string) => `emb:${inner.name}:${inner.dim}:${crypto.createHash("sha1").update(t).digest("hex")}`;
+  return {
+    name: inner.name,
+    dim: inner.dim,
+    async embed(ctx, texts) {
+      const keys = texts.map(key);
+      const hits = (await Promise.all(keys.map((k) => cacher.get(k).catch(() => null)))) as (string | null)[];
+      const missing = texts.map((_, i) => i).filter((i) => typeof hits[i] !== "string");
+      const fresh = missing.length ? await inner.embed(ctx, missing.map((i) => texts[i])) : [];
+      const out: Float32Array[] = new Array(texts.length);
+      missing.forEach((i, j) => {
+        out[i] = fresh[j];
+        void cacher.set(keys[i], Buffer.from(fresh[j].buffer, fresh[j].byteOffset, fresh[j].byteLength).toString("base64"), CACHE_TTL_S)?.catch?.(() => undefined);
+      });
+      texts.forEach((_, i) => {
+        if (!out[i]) out[i] = decodeVectors(hits[i] as string, 1, inner.dim)[0];
+      });
+      return out;
+    },
+  };
+}
+
+/**
+ * The provider the config names. Imports skip the cache (every text is new to it, and it would
+ * only fill the cacher); queries use it.
+ */
+export function createEmbedders(broker: ServiceBroker, settings: EmbeddingSettings): { bulk: Embedder; query: Embedder } {
+  const base = settings.url ? remoteEmbedder(settings) : localEmbedder(settings.dim);
+  return { bulk: base, query: cached(broker, base) };
+}
+
+/** Calls the OpenAI-compatible endpoint once, within the timeout. @throws on HTTP errors and bad answers. */
+export async function callEmbeddingsApi(settings: EmbeddingSettings, texts: string[]): Promise<number[][]> {
+  const res = await fetch(`${settings.url!.replace(/\/$/, "")}/embeddings`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(settings.key ? { authorization: `Bearer ${settings.key}` } : {}) },
+    body: JSON.stringify({ model: settings.model, input: texts, dimensions: settings.dim }),
+    signal: AbortSignal.timeout(settings.timeoutMs),
+  });
+  if (!res.ok) throw new Error(`embeddings endpoint answered ${res.status}`);
+  const body = (await res.json()) as { data?: { embedding: number[]; index: number }[] };
+  if (!Array.isArray(body.data) || body.data.length !== texts.length) throw new Error("embeddings endpoint answered a malformed body");
+  const out = new Array<number[]>(texts.length);
+  for (const d of body.data) {
+    if (!Array.isArray(d.embedding) || d.embedding.length !== settings.dim) throw new Error(`embeddings endpoint answered vectors of ${d.embedding?.length} dimensions, expected ${settings.dim}`);
+    out[d.index] = d.embedding;
+  }
+  return out;
+}
