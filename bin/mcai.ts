@@ -10,6 +10,10 @@ import { migrate, openDb } from "../services/lib/db";
 import { resolveServices, startNode, UnknownServiceError, type McaiNode } from "../services/lib/node";
 import { startRepl } from "../services/lib/repl";
 import { VERSION } from "../services/lib/paths";
+import fs from "node:fs";
+import { runImport, runRotate } from "../services/datasets/cli";
+import { writeDemoFiles } from "../services/datasets/demo-data";
+import { importDemoOnFirstStart } from "../services/datasets/first-start";
 
 /** Exit codes: 0 ok, 1 failure at run time, 2 bad usage or configuration. */
 const EXIT_USAGE = 2;
@@ -23,6 +27,9 @@ Commands:
   start     start a node (every service by default) and serve the HTTP API
   repl      open the operator console on the cluster (or on a local node)
   migrate   apply pending database migrations and exit
+  import    import dataset files (JSON, JSONL, TXT) into domains
+  rotate    move each domain's oldest examples beyond a limit to the archive
+  demo-data write realistic demo dataset files
 
 Run 'mcai <command> --help' for a command's options. Configuration comes from the
 environment (see README.md): PORT, NODE_ID, SERVICES, TRANSPORTER, CACHER, DATABASE_URL, ...`,
@@ -43,6 +50,22 @@ Joins the cluster named by TRANSPORTER with a node that runs no services and ope
 Moleculer's REPL with mcai's commands (try 'help', 'health', 'nodes'). Without TRANSPORTER
 it starts a local node with every service first. Commands may be piped on stdin:
   echo health | mcai repl`,
+  import: `Usage: mcai import <path...> [--domain NAME]
+
+Imports JSON ({"examples": [...]} or a bare array), JSONL (one object per line) and TXT (one
+example per blank-line-separated paragraph) files; folders are walked, and folders or files
+named "archive" are skipped. The domain is the file's stem unless --domain is given. Fields:
+content (or completion, or prompt), response; every other field goes to metadata. Examples
+already in the domain (same content) are skipped. Each file goes in one transaction: a
+malformed file is reported with its line or position, nothing from it is written, the others
+go in, and the command exits 1. Works whether or not a node runs on the same data.`,
+  rotate: `Usage: mcai rotate [--max N] [--dry-run]
+
+Moves each domain's oldest examples beyond N (default DATASET_MAX_EXAMPLES_PER_DOMAIN) to the
+archive table, one node at a time (advisory lock); counts and versions are kept right.`,
+  "demo-data": `Usage: mcai demo-data --examples N --out DIR
+
+Writes N realistic examples over MC AI's domains as JSON, JSONL and TXT files in DIR.`,
   migrate: `Usage: mcai migrate
 
 Applies pending migrations (migrations/NNNN_*.sql) to DATABASE_URL, or to the embedded
@@ -97,6 +120,7 @@ async function start(args: string[]): Promise<void> {
   const explicit = values.services !== undefined || process.env.SERVICES !== undefined;
   const node = await run(() => startNode(config, resolveServices(config, explicit)));
   onSignals(node);
+  await importDemoOnFirstStart(node);
   const api = node.broker.getLocalService("api") as unknown as { server?: { address(): { port: number } | string | null } } | undefined;
   const addr = api?.server?.address();
   const where = addr && typeof addr === "object" ? `, API at http://localhost:${addr.port}/api/health` : "";
@@ -127,6 +151,37 @@ async function migrateCmd(args: string[]): Promise<void> {
   }
 }
 
+async function importCmd(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { domain: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) return void console.log(HELP.import);
+  if (positionals.length === 0) fail("import needs at least one file or folder; run 'mcai import --help'", EXIT_USAGE);
+  if (values.domain !== undefined && !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(values.domain)) fail("--domain must be 1-64 of a-z, 0-9, '_', '-'", EXIT_USAGE);
+  const missing = positionals.find((p) => !fs.existsSync(p));
+  if (missing) fail(`no such file or folder: ${missing}`, EXIT_USAGE);
+  const config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+  process.exitCode = await run(() => runImport(config, positionals, values.domain));
+}
+
+async function rotateCmd(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { max: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) return void console.log(HELP.rotate);
+  const max = values.max === undefined ? undefined : Number(values.max);
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) fail(`--max must be a positive integer, got "${values.max}"`, EXIT_USAGE);
+  const config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+  if (max === undefined && !config.datasets.maxExamplesPerDomain) fail("no limit: pass --max N or set DATASET_MAX_EXAMPLES_PER_DOMAIN", EXIT_USAGE);
+  process.exitCode = await run(() => runRotate(config, max, values["dry-run"] ?? false));
+}
+
+async function demoDataCmd(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { examples: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) return void console.log(HELP["demo-data"]);
+  const n = Number(values.examples);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000_000) fail("--examples must be an integer from 1 to 100000000", EXIT_USAGE);
+  if (!values.out) fail("--out DIR is required", EXIT_USAGE);
+  const files = writeDemoFiles(n, values.out);
+  console.log(`wrote ${n} examples in ${files.length} files under ${values.out}`);
+}
+
 async function run<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -145,6 +200,12 @@ async function main(argv: string[]): Promise<void> {
       return repl(rest);
     case "migrate":
       return migrateCmd(rest);
+    case "import":
+      return importCmd(rest);
+    case "rotate":
+      return rotateCmd(rest);
+    case "demo-data":
+      return demoDataCmd(rest);
     case undefined:
     case "help":
     case "--help":

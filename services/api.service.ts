@@ -11,6 +11,7 @@ import { clusterHealth, type Health } from "./lib/health";
 import { ForbiddenError, UnauthorizedError } from "./lib/errors";
 import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
 import { metricsOf } from "./lib/metrics";
+import { newAdminToken, removeNodeFile, writeNodeFile } from "./lib/local-admin";
 import { isValidKey, keyId, presentedKey } from "./api/api-keys";
 import { sendHttpError, toHttpError } from "./api/http-errors";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./api/rate-limit-store";
@@ -26,6 +27,8 @@ interface GatewayReq extends IncomingMessage {
 
 interface ApiThis extends Service {
   server: Server;
+  /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
+  localToken?: string;
   rateLimitStore?: RateLimitStore;
   drained?: Promise<void>;
   drain(timeoutMs: number): Promise<void>;
@@ -104,7 +107,8 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       const { apiKeys } = runtimeOf(this.broker).config;
       const key = presentedKey(req);
       if (!key) throw new UnauthorizedError();
-      if (apiKeys.length === 0 || !isValidKey(key, apiKeys)) throw new ForbiddenError();
+      const accepted = this.localToken ? [...apiKeys, this.localToken] : apiKeys;
+      if (accepted.length === 0 || !isValidKey(key, accepted)) throw new ForbiddenError();
     },
 
     /**
@@ -206,7 +210,17 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     });
   },
 
+  started(this: ApiThis) {
+    const { config, ownsDataDir } = runtimeOf(this.broker);
+    if (!ownsDataDir) return;
+    const addr = this.server.address();
+    if (!addr || typeof addr !== "object") return;
+    this.localToken = newAdminToken();
+    writeNodeFile(config.dataDir, { pid: process.pid, port: addr.port, token: this.localToken });
+  },
+
   async stopped(this: ApiThis) {
+    if (this.localToken) removeNodeFile(runtimeOf(this.broker).config.dataDir);
     await this.drain(runtimeOf(this.broker).config.shutdownTimeoutMs);
     await this.rateLimitStore?.close?.();
   },

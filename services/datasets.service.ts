@@ -82,7 +82,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       params: { domain: DOMAIN, limit: { type: "number", integer: true, min: 1, optional: true, convert: true }, cursor: { type: "string", optional: true, max: 64 } },
       async handler(this: DatasetsThis, ctx: Context<ExamplesParams>) {
         const max = this.settings2().datasets.pageMax;
-        const limit = ctx.params.limit ?? 100;
+        const limit = ctx.params.limit ?? Math.min(100, max);
         if (limit > max) throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
         const dataset = await getDataset(this.db, ctx.params.domain);

@@ -22,6 +22,8 @@ export interface McaiNode {
   broker: ServiceBroker;
   config: Config;
   db?: Db;
+  /** Migrations this start applied. */
+  applied: string[];
   /** Stops taking requests, lets in-flight ones finish, stops the services and closes the database. */
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ function loadSchema(file: string): ServiceSchema {
 export async function startNode(config: Config, services: readonly ServiceName[], opts: StartOptions = {}): Promise<McaiNode> {
   const metadata: NodeMetadata = { version: VERSION, startedAt: new Date().toISOString(), db: null, role: opts.role };
   let db = opts.db;
+  let applied: string[] = [];
   // Whoever stops the broker (SIGTERM, the REPL's exit, a test) also closes the database:
   // PGlite must be closed to leave its folder clean.
   const broker = new ServiceBroker({ ...brokerOptions(config, metadata), stopped: async () => void (await db?.close()) });
@@ -83,13 +86,14 @@ export async function startNode(config: Config, services: readonly ServiceName[]
     if (!db && nodeNeedsDb(config, services)) db = await openDb(config);
     if (db) {
       const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
+      applied = res.applied;
       if (res.applied.length) broker.logger.info(`migrations applied: ${res.applied.join(", ")}`);
       if (!db.capabilities.vector) {
         broker.logger.warn("pgvector is not installed in this database: vector search is off, search runs lexical only");
       }
       metadata.db = { driver: db.driver, vector: db.capabilities.vector };
     }
-    attachRuntime(broker, { config, db });
+    attachRuntime(broker, { config, db, ownsDataDir: !opts.db && db?.driver === "pglite" });
     for (const name of services) broker.createService(loadSchema(serviceFile(name)!));
     await broker.start();
   } catch (err) {
@@ -105,5 +109,5 @@ export async function startNode(config: Config, services: readonly ServiceName[]
       await api?.drain?.(config.shutdownTimeoutMs);
       await broker.stop();
     })());
-  return { broker, config, db, stop };
+  return { broker, config, db, applied, stop };
 }

@@ -5,6 +5,7 @@
 import type { ServiceBroker } from "moleculer";
 import { clusterHealth } from "./health";
 import type { McaiNode } from "./node";
+import { brokerTarget, importTo, rotateWith } from "../datasets/cli";
 
 export interface ReplCommand {
   command: string;
@@ -16,6 +17,35 @@ export interface ReplCommand {
 
 /** mcai's REPL commands; later services add theirs here. */
 export const REPL_COMMANDS: ReplCommand[] = [
+  {
+    command: "datasets",
+    description: "every dataset: domain, version, live and archived examples",
+    async action(broker) {
+      const r = await broker.call<{ version: number; datasets: { domain: string; version: number; example_count: number; archived_count: number }[] }>("datasets.list");
+      console.log(`global version ${r.version}`);
+      for (const d of r.datasets) console.log(`${d.domain.padEnd(24)} v${String(d.version).padEnd(8)} ${String(d.example_count).padStart(9)} live ${String(d.archived_count).padStart(9)} archived`);
+    },
+  },
+  {
+    command: "import <path>",
+    description: "import a dataset file or folder (JSON, JSONL, TXT) through this node",
+    options: [{ option: "--domain <name>", description: "the domain for every file (default: each file's stem)" }],
+    async action(broker, args) {
+      await importTo(brokerTarget({ broker } as McaiNode, "this node", false), [String(args.path)], args.options.domain as string | undefined);
+    },
+  },
+  {
+    command: "rotate",
+    description: "move each domain's oldest examples beyond --max to the archive",
+    options: [
+      { option: "--max <n>", description: "examples kept per domain (default DATASET_MAX_EXAMPLES_PER_DOMAIN)" },
+      { option: "--dry-run", description: "only say what would move" },
+    ],
+    async action(broker, args) {
+      const max = args.options.max === undefined ? undefined : Number(args.options.max);
+      await rotateWith(brokerTarget({ broker } as McaiNode, "this node", false), max, Boolean(args.options.dryRun));
+    },
+  },
   {
     command: "health",
     description: "the cluster's health: nodes, their services, database, transporter, cacher",

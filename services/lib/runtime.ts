@@ -7,6 +7,8 @@ export interface Runtime {
   readonly config: Config;
   /** Present on nodes that run a service needing the Postgres layer. */
   readonly db?: Db;
+  /** This node opened the embedded database in config.dataDir and owns that folder. */
+  readonly ownsDataDir?: boolean;
 }
 
 const runtimes = new WeakMap<ServiceBroker, Runtime>();

@@ -7,6 +7,7 @@
 import crypto from "node:crypto";
 import type { Context, ServiceBroker } from "moleculer";
 import type { EmbeddingSettings } from "../config";
+import { UnavailableError } from "../errors";
 
 export interface Embedder {
   readonly name: string;
@@ -45,8 +46,13 @@ function remoteEmbedder(settings: EmbeddingSettings): Embedder {
     name: `openai:${settings.model}`,
     dim: settings.dim,
     async embed(ctx, texts) {
-      const r = await ctx.call<{ vectors: number[][] }, { texts: string[] }>("datasets.embedRemote", { texts });
-      return r.vectors.map((v) => Float32Array.from(v));
+      try {
+        const r = await ctx.call<{ vectors: number[][] }, { texts: string[] }>("datasets.embedRemote", { texts });
+        return r.vectors.map((v) => Float32Array.from(v));
+      } catch (err) {
+        // Failing calls and an open circuit breaker (no endpoint available) alike: a 503.
+        throw new UnavailableError(`embeddings unavailable: ${(err as Error).message}`);
+      }
     },
   };
 }

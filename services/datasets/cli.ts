@@ -1,0 +1,208 @@
+/**
+ * `mcai import`, `mcai rotate` and `mcai demo-data`. Import and rotate work whether or not a node
+ * already runs on the data: in a cluster they join it over the transporter; on Postgres they run
+ * a local node; on an embedded folder owned by a running node they hand the work to that node's
+ * API with the token it left in the folder.
+ */
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import cliProgress from "cli-progress";
+import type { Config } from "../lib/config";
+import { DataDirBusyError } from "../lib/db";
+import { startNode, type McaiNode } from "../lib/node";
+import { readNodeFile } from "../lib/local-admin";
+import { domainOf, formatOf, type FileFormat } from "./records";
+import type { ImportSummary } from "./importer";
+import type { RotationResult } from "./rotate";
+
+/** Where the work goes. */
+export interface Target {
+  describe: string;
+  importStream(stream: Readable, meta: { domain: string; format: FileFormat; filename: string }): Promise<ImportSummary>;
+  rotate(params: { max?: number; dryRun?: boolean }): Promise<RotationResult>;
+  close(): Promise<void>;
+}
+
+/** Work through a node's broker; `owned` nodes are stopped by close(). */
+export function brokerTarget(node: McaiNode, describe: string, owned = true): Target {
+  return {
+    describe,
+    importStream: (stream, meta) => node.broker.call<ImportSummary, Readable>("datasets.import", stream, { meta, timeout: 0 }),
+    rotate: (params) => node.broker.call<RotationResult, typeof params>("datasets.rotate", params, { timeout: 0 }),
+    close: async () => void (owned && (await node.stop())),
+  };
+}
+
+function httpJson<T>(port: number, token: string, method: string, urlPath: string, body?: Readable | string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, method, path: urlPath, headers: { authorization: `Bearer ${token}`, "content-type": typeof body === "string" ? "application/json" : "application/octet-stream" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => {
+        const parsed = (() => {
+          try {
+            return JSON.parse(text);
+          } catch {
+            return { error: { message: text } };
+          }
+        })();
+        if ((res.statusCode ?? 500) >= 400) reject(new Error(parsed.error?.message ?? `HTTP ${res.statusCode}`));
+        else resolve(parsed as T);
+      });
+    });
+    req.on("error", reject);
+    if (typeof body === "string") req.end(body);
+    else if (body) body.pipe(req);
+    else req.end();
+  });
+}
+
+function httpTarget(port: number, token: string): Target {
+  return {
+    describe: `the running node's API on port ${port}`,
+    importStream: (stream, meta) => httpJson(port, token, "POST", `/api/datasets/${meta.domain}/import?format=${meta.format}&filename=${encodeURIComponent(meta.filename)}`, stream),
+    rotate: (params) => httpJson(port, token, "POST", "/api/admin/datasets/rotate", JSON.stringify(params)),
+    close: async () => undefined,
+  };
+}
+
+/** Finds where to send dataset work for this config. */
+export async function datasetTarget(config: Config): Promise<Target> {
+  if (config.transporter) {
+    const node = await startNode({ ...config, nodeId: `cli-${os.hostname()}-${process.pid}` }, [], { role: "repl" });
+    await node.broker.waitForServices(["datasets"], 15_000);
+    return brokerTarget(node, "the cluster");
+  }
+  try {
+    const node = await startNode(config, ["datasets", "compute"]);
+    return brokerTarget(node, config.databaseUrl ? "Postgres" : `the embedded database in ${config.dataDir}`);
+  } catch (err) {
+    if (!(err instanceof DataDirBusyError)) throw err;
+    const info = readNodeFile(config.dataDir);
+    if (!info) throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`);
+    return httpTarget(info.port, info.token);
+  }
+}
+
+export interface FilePlan {
+  file: string;
+  format?: FileFormat;
+  skipped?: string;
+}
+
+/** The files under `paths`, with folders and files named "archive" left out. */
+export function listFiles(paths: string[]): FilePlan[] {
+  const out: FilePlan[] = [];
+  const visit = (p: string) => {
+    const stat = fs.statSync(p);
+    const stem = path.basename(p, stat.isDirectory() ? "" : path.extname(p)).toLowerCase();
+    if (stem === "archive") return;
+    if (stat.isDirectory()) {
+      for (const e of fs.readdirSync(p).sort()) visit(path.join(p, e));
+      return;
+    }
+    const format = formatOf(p);
+    out.push(format ? { file: p, format } : { file: p, skipped: "not .json, .jsonl or .txt" });
+  };
+  paths.forEach((p) => visit(path.resolve(p)));
+  return out;
+}
+
+function counting(total: number, bar?: cliProgress.SingleBar): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      bar?.update(Math.min(seen, total));
+      done(null, chunk);
+    },
+  });
+}
+
+interface Row {
+  domain: string;
+  read: number;
+  added: number;
+  duplicates: number;
+  rejected: number;
+}
+
+function printTable(rows: Row[]): void {
+  const head = ["domain", "read", "added", "duplicates", "rejected"];
+  const cells = rows.map((r) => [r.domain, String(r.read), String(r.added), String(r.duplicates), String(r.rejected)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  console.log(line(head));
+  cells.forEach((c) => console.log(line(c)));
+}
+
+/** Imports the files; returns the exit code (1 when any file failed). */
+export async function runImport(config: Config, paths: string[], domain?: string): Promise<number> {
+  return importTo(await datasetTarget(config), paths, domain);
+}
+
+/** Imports the files through `target` (closed at the end); prints a summary table per domain. */
+export async function importTo(target: Target, paths: string[], domain?: string): Promise<number> {
+  const plans = listFiles(paths);
+  console.log(`importing ${plans.filter((p) => p.format).length} files into ${target.describe}`);
+  const totals = new Map<string, Row>();
+  const failures: string[] = [];
+  try {
+    for (const plan of plans) {
+      if (!plan.format) {
+        console.log(`skipped ${plan.file}: ${plan.skipped}`);
+        continue;
+      }
+      const d = domain ?? domainOf(plan.file);
+      const size = fs.statSync(plan.file).size;
+      const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${path.basename(plan.file)} [{bar}] {percentage}% | {value}/{total} bytes`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+      bar?.start(size, 0);
+      const source = fs.createReadStream(plan.file);
+      try {
+        const counter = counting(size, bar);
+        const done = target.importStream(counter, { domain: d, format: plan.format, filename: path.basename(plan.file) });
+        await Promise.all([pipeline(source, counter).catch(() => undefined), done]);
+        const s = await done;
+        const t = totals.get(d) ?? { domain: d, read: 0, added: 0, duplicates: 0, rejected: 0 };
+        for (const k of ["read", "added", "duplicates", "rejected"] as const) t[k] += s[k];
+        totals.set(d, t);
+      } catch (err) {
+        const msg = (err as Error).message;
+        const base = `${path.basename(plan.file)}: `;
+        failures.push(`${plan.file}: ${msg.startsWith(base) ? msg.slice(base.length) : msg}`);
+      } finally {
+        source.destroy();
+        bar?.stop();
+      }
+    }
+  } finally {
+    await target.close();
+  }
+  printTable([...totals.values()].sort((a, b) => a.domain.localeCompare(b.domain)));
+  for (const f of failures) console.error(`failed (nothing from it was written): ${f}`);
+  return failures.length ? 1 : 0;
+}
+
+export async function runRotate(config: Config, max: number | undefined, dryRun: boolean): Promise<number> {
+  return rotateWith(await datasetTarget(config), max, dryRun);
+}
+
+export async function rotateWith(target: Target, max: number | undefined, dryRun: boolean): Promise<number> {
+  try {
+    const r = await target.rotate({ max, dryRun });
+    if (r.skipped) {
+      console.log("another node is rotating now: nothing done");
+      return 0;
+    }
+    if (!r.domains.length) console.log(`no domain has more than ${r.max} examples`);
+    for (const d of r.domains) console.log(`${d.domain}: ${dryRun ? "would move" : "moved"} ${d.moved} examples to the archive${d.version ? ` (version ${d.version})` : ""}`);
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
