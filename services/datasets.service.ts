@@ -87,7 +87,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
         const dataset = await getDataset(this.db, ctx.params.domain);
         if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
-        const page = await pageExamples(this.db, dataset.id, after, limit);
+        const page = await pageExamples(this.db, dataset.id, dataset.domain, after, limit);
         const last = page.rows[page.rows.length - 1];
         return { domain: dataset.domain, version: dataset.version, examples: page.rows, next_cursor: page.more && last ? encodeCursor(last.id) : null };
       },

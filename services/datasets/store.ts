@@ -82,12 +82,18 @@ export async function insertExamples(tx: Queryable, datasetId: string, rows: Exa
   return (await tx.query(sql, params)).rowCount;
 }
 
-/** One keyset page: rows after `afterId` in id order, and whether more follow. */
-export async function pageExamples(db: Queryable, datasetId: string, afterId: string, limit: number): Promise<{ rows: ExampleRow[]; more: boolean }> {
+/**
+ * One keyset page: rows after `afterId` in id order, and whether more follow. ORDER BY
+ * (dataset_id, id) matches the composite index exactly: ordering by id alone lets the planner
+ * walk the primary key and filter, which reads every other domain's rows first when ids of one
+ * domain are contiguous (imports are), 30+ ms at 1M rows.
+ */
+export async function pageExamples(db: Queryable, datasetId: string, domain: string, afterId: string, limit: number): Promise<{ rows: ExampleRow[]; more: boolean }> {
   const r = await db.query<ExampleRow & Record<string, unknown>>(
-    `SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id
-     WHERE e.dataset_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3`,
-    [datasetId, afterId, limit + 1],
+    // Qualified: an unqualified "id" in ORDER BY would be the text output column.
+    `SELECT e.id::text AS id, $4::text AS domain, e.content, e.response, e.metadata, e.created_at FROM examples e
+     WHERE e.dataset_id = $1 AND e.id > $2 ORDER BY e.dataset_id, e.id LIMIT $3`,
+    [datasetId, afterId, limit + 1, domain],
   );
   return { rows: r.rows.slice(0, limit), more: r.rows.length > limit };
 }

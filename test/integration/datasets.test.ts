@@ -242,3 +242,32 @@ describe("OpenAI-compatible embeddings", () => {
     }
   });
 });
+
+describe("query embeddings", () => {
+  it("are cached in the shared cacher: the same query embeds once", async () => {
+    const stats = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+    const q = `a query never asked before ${Date.now()}`;
+    const before = await stats();
+    await broker.call("datasets.search", { q, mode: "vector" });
+    const once = await stats();
+    await broker.call("datasets.search", { q, mode: "vector" });
+    expect(once - before).toBe(1);
+    expect(await stats()).toBe(once);
+  });
+});
+
+describe("scheduled rotation", () => {
+  it("runs by itself when a limit and an interval are set", async () => {
+    const n = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", DATASET_MAX_EXAMPLES_PER_DOMAIN: "5", DATASET_ROTATE_INTERVAL_S: "1" }, ["datasets", "compute"], await memoryDb());
+    try {
+      await n.node.broker.call("datasets.add", { domain: "sched", examples: Array.from({ length: 12 }, (_, i) => ({ content: `s${i}` })) });
+      const { eventually } = await import("../helpers/processes");
+      await eventually(async () => {
+        const d = ((await n.node.broker.call("datasets.list")) as { datasets: { domain: string; example_count: number; archived_count: number }[] }).datasets[0];
+        return d.example_count === 5 && d.archived_count === 7;
+      }, 5000, "scheduled rotation");
+    } finally {
+      await n.node.stop();
+    }
+  });
+});
