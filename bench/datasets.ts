@@ -80,7 +80,7 @@ async function pageSection(broker: ServiceBroker, db: import("../services/lib/db
     const action: number[] = [];
     const offset: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
-      keyset.push((await time(() => db.query("SELECT id, content, response, metadata, created_at FROM examples e WHERE e.dataset_id = $1 AND e.id > $2 ORDER BY e.dataset_id, e.id LIMIT 100", [d.id, after])))[0]);
+      keyset.push((await time(() => db.query("SELECT id, content, response, metadata, created_at FROM examples e WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint ORDER BY e.dataset_id, e.id LIMIT 100", [d.id, after])))[0]);
       offset.push((await time(() => db.query("SELECT id, content, response, metadata, created_at FROM examples e WHERE e.dataset_id = $1 ORDER BY e.dataset_id, e.id OFFSET $2 LIMIT 100", [d.id, at])))[0]);
     }
     const cursor = at === 0 ? undefined : Buffer.from(`e1:${after}`).toString("base64url");

@@ -5,12 +5,12 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ComputePool } from "../compute/pool";
 import { WINDOWS, } from "../compute/lib/spectrum";
-import { ART_STYLES } from "../compute/lib/art";
-import { EMOTION_NAMES, type EmotionAnalysis } from "../compute/lib/emotions";
+import type { EmotionAnalysis } from "../compute/lib/emotions";
 import { isPowerOfTwo } from "../compute/lib/fft";
 import { runtimeOf } from "./lib/runtime";
 import { UnprocessableError } from "./lib/errors";
 import { checkLimit } from "./compute/limits";
+import { checkLimits, PARAMS } from "./compute/params";
 import { TaskRunner } from "./compute/runner";
 import { computeMetrics, type ComputeMetrics } from "./compute/metrics";
 import { runArt, runCymatic, runFft, runMusic, runVideo, type ArtParams, type CymaticParams, type FftParams, type MusicParams, type VideoParams } from "./compute/operations";
@@ -42,8 +42,6 @@ interface AcceptMeta {
   $responseType?: string;
 }
 
-const HZ = { type: "number", positive: true, max: 20_000 } as const;
-const OPERATION_ID = { type: "string", optional: true, max: 128 } as const;
 
 const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
   name: "compute",
@@ -78,18 +76,10 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
      * analysis and a preview grid; a PNG when the caller accepts image/png (HTTP) or asks `png`.
      */
     cymatic: {
-      params: {
-        frequencies: { type: "array", items: HZ, min: 1 },
-        size: { type: "number", integer: true, min: 16, optional: true },
-        plate: { type: "enum", values: ["square", "circle"], optional: true },
-        preview: { type: "number", integer: true, min: 10, max: 200, optional: true },
-        png: { type: "boolean", optional: true },
-        operation_id: OPERATION_ID,
-      },
+      params: PARAMS.cymatic,
       async handler(this: ComputeThis, ctx: Context<CymaticParams & OperationId & { png?: boolean }, AcceptMeta>) {
         const p = ctx.params;
-        checkLimit("frequencies", p.frequencies.length, this.limits().cymaticMaxFrequencies, " frequencies");
-        checkLimit("size", p.size ?? 512, this.limits().cymaticMaxSize);
+        checkLimits("cymatic", p as never, this.limits());
         const wantsImage = /\bimage\/png\b/.test(ctx.meta.accept ?? "");
         const r = await runCymatic(this.runner, p, wantsImage || p.png === true, (s) => this.metrics.plans(s), p.operation_id);
         if (wantsImage) {
@@ -103,18 +93,10 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** A procedural image (PNG, base64) from a prompt and a style. */
     art: {
-      params: {
-        prompt: { type: "string", min: 1, max: 2000, trim: true },
-        style: { type: "enum", values: [...ART_STYLES] },
-        width: { type: "number", integer: true, min: 16, optional: true },
-        height: { type: "number", integer: true, min: 16, optional: true },
-        seed: { type: "number", integer: true, min: 0, max: 4_294_967_295, optional: true },
-        operation_id: OPERATION_ID,
-      },
+      params: PARAMS.art,
       async handler(this: ComputeThis, ctx: Context<ArtParams & OperationId>) {
         const p = ctx.params;
-        checkLimit("width", p.width ?? 512, this.limits().artMaxSize);
-        checkLimit("height", p.height ?? 512, this.limits().artMaxSize);
+        checkLimits("art", p as never, this.limits());
         const { png, ...rest } = await runArt(ctx, this.runner, p, p.operation_id);
         return { ...rest, content_type: "image/png", bytes: png.length, png_base64: png.toString("base64") };
       },
@@ -122,15 +104,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** Music (WAV, base64) from a prompt's emotion, with a binaural beat; `duration` in seconds. */
     music: {
-      params: {
-        prompt: { type: "string", min: 1, max: 2000, trim: true },
-        duration: { type: "number", positive: true },
-        seed: { type: "number", integer: true, min: 0, max: 4_294_967_295, optional: true },
-        emotion: { type: "enum", values: EMOTION_NAMES, optional: true },
-        operation_id: OPERATION_ID,
-      },
+      params: PARAMS.music,
       async handler(this: ComputeThis, ctx: Context<MusicParams & OperationId>) {
-        checkLimit("duration", ctx.params.duration, this.limits().musicMaxSeconds, " s");
+        checkLimits("music", ctx.params as never, this.limits());
         const { wav, ...rest } = await runMusic(ctx, this.runner, ctx.params, ctx.params.operation_id);
         return { ...rest, content_type: "audio/wav", bytes: wav.length, wav_base64: wav.toString("base64") };
       },
@@ -138,18 +114,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** An animated GIF (base64) of a cymatic frequency sweep. */
     video: {
-      params: {
-        from_hz: HZ,
-        to_hz: HZ,
-        frames: { type: "number", integer: true, min: 1, optional: true },
-        size: { type: "number", integer: true, min: 16, optional: true },
-        plate: { type: "enum", values: ["square", "circle"], optional: true },
-        fps: { type: "number", integer: true, min: 1, max: 50, optional: true },
-        operation_id: OPERATION_ID,
-      },
+      params: PARAMS.video,
       async handler(this: ComputeThis, ctx: Context<VideoParams & OperationId>) {
-        checkLimit("frames", ctx.params.frames ?? 60, this.limits().videoMaxFrames);
-        checkLimit("size", ctx.params.size ?? 256, this.limits().videoMaxSize);
+        checkLimits("video", ctx.params as never, this.limits());
         const { gif, ...rest } = await runVideo(ctx, this.runner, ctx.params, ctx.params.operation_id);
         return { ...rest, content_type: "image/gif", bytes: gif.length, gif_base64: gif.toString("base64") };
       },
@@ -157,9 +124,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** Emotion scores of a text over the catalog, the dominant one and its frequencies. */
     emotion: {
-      params: { text: { type: "string", min: 1 } },
+      params: PARAMS.emotion,
       async handler(this: ComputeThis, ctx: Context<EmotionParams>): Promise<EmotionAnalysis> {
-        checkLimit("text", ctx.params.text.length, this.limits().textMaxChars, " characters");
+        checkLimits("emotion", ctx.params as never, this.limits());
         this.runner.admit();
         return this.runner.run<EmotionAnalysis>("emotion", { text: ctx.params.text });
       },

@@ -83,16 +83,17 @@ export async function insertExamples(tx: Queryable, datasetId: string, rows: Exa
 }
 
 /**
- * One keyset page: rows after `afterId` in id order, and whether more follow. ORDER BY
- * (dataset_id, id) matches the composite index exactly: ordering by id alone lets the planner
- * walk the primary key and filter, which reads every other domain's rows first when ids of one
- * domain are contiguous (imports are), 30+ ms at 1M rows.
+ * One keyset page: rows after `afterId` in id order, and whether more follow.
+ * The row comparison (dataset_id, id) > ($1, $2) with dataset_id <= $1 is the whole page for the
+ * composite index, and it keeps the planner off the primary key: with "dataset_id = $1 ORDER BY
+ * id" it walks the primary key and filters, reading every other domain's rows on the way (ids of
+ * one domain are contiguous after an import), 30-100 ms at 1M rows instead of 0.1 ms.
  */
 export async function pageExamples(db: Queryable, datasetId: string, domain: string, afterId: string, limit: number): Promise<{ rows: ExampleRow[]; more: boolean }> {
   const r = await db.query<ExampleRow & Record<string, unknown>>(
-    // Qualified: an unqualified "id" in ORDER BY would be the text output column.
     `SELECT e.id::text AS id, $4::text AS domain, e.content, e.response, e.metadata, e.created_at FROM examples e
-     WHERE e.dataset_id = $1 AND e.id > $2 ORDER BY e.dataset_id, e.id LIMIT $3`,
+     WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
+     ORDER BY e.dataset_id, e.id LIMIT $3`,
     [datasetId, afterId, limit + 1, domain],
   );
   return { rows: r.rows.slice(0, limit), more: r.rows.length > limit };

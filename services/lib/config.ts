@@ -46,6 +46,21 @@ export interface Config {
   readonly compute: ComputeLimits;
   readonly datasets: DatasetSettings;
   readonly embeddings: EmbeddingSettings;
+  readonly jobs: JobSettings;
+}
+
+export interface JobSettings {
+  /** Attempts per kind ("default" for the rest). */
+  attempts: Readonly<Record<string, number>>;
+  /** Hard timeout per kind, seconds. */
+  timeoutS: Readonly<Record<string, number>>;
+  /** First retry delay; doubles with each attempt. */
+  retryDelayS: number;
+  pollMs: number;
+  heartbeatS: number;
+  /** A processing job whose heartbeat is older than this goes back to the queue. */
+  staleS: number;
+  retentionDays: number;
 }
 
 export interface DatasetSettings {
@@ -116,6 +131,20 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   const n = Number(v);
   if (n < min || n > max) throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+/** "3" or "art=2,music=4,default=3": a number per job kind. */
+function perKind(env: Env, name: string, def: number, min: number, max: number): Record<string, number> {
+  const v = raw(env, name);
+  const out: Record<string, number> = { default: def };
+  if (v === undefined) return out;
+  const bad = () => new ConfigError(name, `${name} must be a number from ${min} to ${max}, or kind=number pairs such as "art=2,default=3", got "${v}"`);
+  for (const part of v.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const [k, n] = part.includes("=") ? part.split("=").map((x) => x.trim()) : ["default", part];
+    if (!/^[a-z]+$/.test(k) || !/^\d+$/.test(n) || Number(n) < min || Number(n) > max) throw bad();
+    out[k] = Number(n);
+  }
+  return out;
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
@@ -251,6 +280,15 @@ export function loadConfig(env: Env = process.env): Config {
       key: raw(env, "EMBEDDINGS_KEY"),
       timeoutMs: int(env, "EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
       batchSize: int(env, "EMBEDDINGS_BATCH", 256, 1, 10_000),
+    }),
+    jobs: Object.freeze({
+      attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),
+      timeoutS: Object.freeze(perKind(env, "JOBS_TIMEOUT_S", 300, 1, 86_400)),
+      retryDelayS: int(env, "JOBS_RETRY_DELAY_S", 2, 0, 3600),
+      pollMs: int(env, "JOBS_POLL_MS", 500, 10, 60_000),
+      heartbeatS: int(env, "JOBS_HEARTBEAT_S", 5, 1, 600),
+      staleS: int(env, "JOBS_STALE_S", 30, 2, 86_400),
+      retentionDays: int(env, "JOBS_RETENTION_DAYS", 7, 1, 3650),
     }),
   };
   return Object.freeze(config);

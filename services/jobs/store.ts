@@ -1,0 +1,213 @@
+/** The SQL of the job queue. Every statement is parameterized. */
+import crypto from "node:crypto";
+import type { Queryable } from "../lib/db";
+
+export type JobStatus = "queued" | "processing" | "completed" | "failed" | "cancelled";
+export const FINAL: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+
+export interface JobRow {
+  id: string;
+  seq: string;
+  kind: string;
+  params: Record<string, unknown>;
+  params_hash: string;
+  status: JobStatus;
+  progress: number;
+  attempts: number;
+  max_attempts: number;
+  timeout_s: number;
+  node_id: string | null;
+  idempotency_key: string | null;
+  result: Record<string, unknown> | null;
+  error: string | null;
+  artifact_id: string | null;
+  reused_from: string | null;
+  version: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const COLUMNS = `id::text AS id, seq::text AS seq, kind, params, params_hash, status, progress::float8 AS progress, attempts, max_attempts,
+  timeout_s, node_id, idempotency_key, result, error, artifact_id, reused_from::text AS reused_from, version, created_at, started_at, finished_at`;
+
+/** A stable hash of a job's kind and params (key order does not matter). */
+export function paramsHash(kind: string, params: Record<string, unknown>): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return crypto.createHash("sha256").update(JSON.stringify([kind, canon(params)])).digest("hex");
+}
+
+export interface NewJob {
+  kind: string;
+  params: Record<string, unknown>;
+  maxAttempts: number;
+  timeoutS: number;
+  idempotencyKey?: string;
+}
+
+export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
+  const r = await tx.query<JobRow & Record<string, unknown>>(
+    `INSERT INTO jobs (id, kind, params, params_hash, status, max_attempts, timeout_s, idempotency_key)
+     VALUES ($1, $2, $3::jsonb, $4, 'queued', $5, $6, $7) RETURNING ${COLUMNS}`,
+    [crypto.randomUUID(), j.kind, JSON.stringify(j.params), paramsHash(j.kind, j.params), j.maxAttempts, j.timeoutS, j.idempotencyKey ?? null],
+  );
+  return r.rows[0];
+}
+
+/** A new job answered at once from an earlier completed one with the same params. */
+export async function insertReused(tx: Queryable, j: NewJob, from: JobRow): Promise<JobRow> {
+  const r = await tx.query<JobRow & Record<string, unknown>>(
+    `INSERT INTO jobs (id, kind, params, params_hash, status, progress, max_attempts, timeout_s, idempotency_key, result, artifact_id, reused_from, started_at, finished_at)
+     VALUES ($1, $2, $3::jsonb, $4, 'completed', 1, $5, $6, $7, $8::jsonb, $9, $10, now(), now()) RETURNING ${COLUMNS}`,
+    [crypto.randomUUID(), j.kind, JSON.stringify(j.params), from.params_hash, j.maxAttempts, j.timeoutS, j.idempotencyKey ?? null, JSON.stringify(from.result), from.artifact_id, from.id],
+  );
+  return r.rows[0];
+}
+
+export async function findReusable(db: Queryable, kind: string, hash: string): Promise<JobRow | undefined> {
+  const r = await db.query<JobRow & Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM jobs WHERE kind = $1 AND params_hash = $2 AND status = 'completed' ORDER BY finished_at DESC LIMIT 1`,
+    [kind, hash],
+  );
+  return r.rows[0];
+}
+
+export async function getJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  return (await db.query<JobRow & Record<string, unknown>>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1`, [id])).rows[0];
+}
+
+export async function getByIdempotencyKey(db: Queryable, key: string): Promise<JobRow | undefined> {
+  return (await db.query<JobRow & Record<string, unknown>>(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = $1`, [key])).rows[0];
+}
+
+export interface ListFilter {
+  status?: JobStatus;
+  kind?: string;
+  beforeSeq?: string;
+  limit: number;
+}
+
+/** Newest first, keyset on seq. */
+export async function listJobs(db: Queryable, f: ListFilter): Promise<{ rows: JobRow[]; more: boolean }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.status) where.push(`status = $${params.push(f.status)}`);
+  if (f.kind) where.push(`kind = $${params.push(f.kind)}`);
+  if (f.beforeSeq) where.push(`seq < $${params.push(f.beforeSeq)}`);
+  params.push(f.limit + 1);
+  const r = await db.query<JobRow & Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM jobs j ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY j.seq DESC LIMIT $${params.length}`,
+    params,
+  );
+  return { rows: r.rows.slice(0, f.limit), more: r.rows.length > f.limit };
+}
+
+/** Claims up to `n` runnable jobs for `nodeId` (SKIP LOCKED: concurrent claimers never share one). */
+export async function claimJobs(db: Queryable, nodeId: string, n: number): Promise<JobRow[]> {
+  const r = await db.query<JobRow & Record<string, unknown>>(
+    `UPDATE jobs SET status = 'processing', node_id = $1, attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+       progress = 0, version = version + 1
+     WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= now() ORDER BY run_after, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING ${COLUMNS}`,
+    [nodeId, n],
+  );
+  return r.rows;
+}
+
+/** Updates progress of a job this node still holds; false when it no longer does. */
+export async function setProgress(db: Queryable, id: string, nodeId: string, attempt: number, progress: number): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE jobs SET progress = $4, heartbeat_at = now(), version = version + 1
+     WHERE id = $1 AND node_id = $2 AND attempts = $3 AND status = 'processing' AND progress < $4`,
+    [id, nodeId, attempt, progress],
+  );
+  return r.rowCount > 0;
+}
+
+export async function heartbeat(db: Queryable, nodeId: string, ids: string[]): Promise<void> {
+  if (ids.length) await db.query(`UPDATE jobs SET heartbeat_at = now() WHERE node_id = $1 AND status = 'processing' AND id = ANY($2::uuid[])`, [nodeId, ids]);
+}
+
+/** Stores bytes once by their sha256; returns the id. */
+export async function putArtifact(tx: Queryable, bytes: Buffer, contentType: string): Promise<string> {
+  const id = crypto.createHash("sha256").update(bytes).digest("hex");
+  await tx.query(`INSERT INTO artifacts (id, content_type, size, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, [id, contentType, bytes.length, bytes]);
+  return id;
+}
+
+export async function getArtifact(db: Queryable, id: string): Promise<{ content_type: string; bytes: Buffer } | undefined> {
+  const r = await db.query<{ content_type: string; bytes: Buffer | Uint8Array }>(`SELECT content_type, bytes FROM artifacts WHERE id = $1`, [id]);
+  const row = r.rows[0];
+  return row ? { content_type: row.content_type, bytes: Buffer.from(row.bytes) } : undefined;
+}
+
+/** Completes a job this node holds in this attempt; false when it no longer holds it (requeued, cancelled). */
+export async function completeJob(tx: Queryable, id: string, nodeId: string, attempt: number, result: Record<string, unknown>, artifactId: string | null): Promise<boolean> {
+  const r = await tx.query(
+    `UPDATE jobs SET status = 'completed', progress = 1, result = $4::jsonb, artifact_id = $5, error = NULL, finished_at = now(), version = version + 1
+     WHERE id = $1 AND node_id = $2 AND attempts = $3 AND status = 'processing'`,
+    [id, nodeId, attempt, JSON.stringify(result), artifactId],
+  );
+  return r.rowCount > 0;
+}
+
+/** After a failed attempt: back to the queue after `delayS`, or failed for good. */
+export async function failAttempt(db: Queryable, id: string, nodeId: string, attempt: number, error: string, delayS: number | null): Promise<JobStatus | undefined> {
+  const r = await db.query<{ status: JobStatus }>(
+    delayS === null
+      ? `UPDATE jobs SET status = 'failed', error = $4, finished_at = now(), version = version + 1
+         WHERE id = $1 AND node_id = $2 AND attempts = $3 AND status = 'processing' RETURNING status`
+      : `UPDATE jobs SET status = 'queued', error = $4, node_id = NULL, progress = 0, run_after = now() + make_interval(secs => $5), version = version + 1
+         WHERE id = $1 AND node_id = $2 AND attempts = $3 AND status = 'processing' RETURNING status`,
+    delayS === null ? [id, nodeId, attempt, error] : [id, nodeId, attempt, error, delayS],
+  );
+  return r.rows[0]?.status;
+}
+
+/** Cancels a job that has not finished; returns the row as it was before, or undefined. */
+export async function cancelJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  const r = await db.query<JobRow & Record<string, unknown>>(
+    `UPDATE jobs j SET status = 'cancelled', finished_at = now(), version = j.version + 1, error = 'cancelled'
+     FROM jobs old WHERE j.id = $1 AND old.id = j.id AND j.status IN ('queued', 'processing')
+     RETURNING old.id::text AS id, old.status, old.node_id, j.version`,
+    [id],
+  );
+  return r.rows[0];
+}
+
+/** An operator's retry of a failed or cancelled job: queued again with fresh attempts. */
+export async function retryJob(db: Queryable, id: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, progress = 0, node_id = NULL, run_after = now(), finished_at = NULL, version = version + 1
+     WHERE id = $1 AND status IN ('failed', 'cancelled')`,
+    [id],
+  );
+  return r.rowCount > 0;
+}
+
+/**
+ * Puts back in the queue the jobs of nodes that are gone: those of `nodeId`, or those whose
+ * heartbeat is older than `staleS`. The lost attempt is not counted against the job.
+ */
+export async function requeueOrphans(db: Queryable, by: { nodeId?: string; staleS?: number; exceptNode?: string }): Promise<string[]> {
+  const cond = by.nodeId !== undefined ? "node_id = $1" : "heartbeat_at < now() - make_interval(secs => $1) AND node_id IS DISTINCT FROM $2";
+  const params = by.nodeId !== undefined ? [by.nodeId] : [by.staleS, by.exceptNode ?? null];
+  const r = await db.query<{ id: string }>(
+    `UPDATE jobs SET status = 'queued', node_id = NULL, attempts = greatest(attempts - 1, 0), progress = 0, run_after = now(), version = version + 1
+     WHERE status = 'processing' AND ${cond} RETURNING id::text AS id`,
+    params,
+  );
+  return r.rows.map((x) => x.id);
+}
+
+/** Deletes finished jobs older than the retention, then artifacts no job refers to. */
+export async function expire(tx: Queryable, retentionDays: number): Promise<{ jobs: number; artifacts: number }> {
+  const jobs = await tx.query(`DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < now() - make_interval(days => $1)`, [retentionDays]);
+  const artifacts = await tx.query(`DELETE FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.artifact_id = a.id) AND a.created_at < now() - make_interval(days => $1)`, [retentionDays]);
+  return { jobs: jobs.rowCount, artifacts: artifacts.rowCount };
+}
+
+export async function waitingByKind(db: Queryable): Promise<{ kind: string; status: string; n: number }[]> {
+  return (await db.query<{ kind: string; status: string; n: number }>(`SELECT kind, status, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'processing') GROUP BY kind, status`)).rows;
+}
