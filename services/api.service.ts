@@ -12,6 +12,8 @@ import { ForbiddenError, UnauthorizedError } from "./lib/errors";
 import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
 import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./lib/local-admin";
+import { JobEventHub, streamJobEvents } from "./api/job-events";
+import { NotFoundError as McaiNotFound } from "./lib/errors";
 import { isValidKey, keyId, presentedKey } from "./api/api-keys";
 import { sendHttpError, toHttpError } from "./api/http-errors";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./api/rate-limit-store";
@@ -27,6 +29,7 @@ interface GatewayReq extends IncomingMessage {
 
 interface ApiThis extends Service {
   server: Server;
+  jobHub: JobEventHub;
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
   rateLimitStore?: RateLimitStore;
@@ -142,8 +145,16 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     schema.settings!.routes = [];
   },
 
+  events: {
+    /** A job changed somewhere in the cluster: wake the SSE streams watching it here. */
+    "job.progress"(this: ApiThis, ctx: Context<{ job_id: string }>) {
+      this.jobHub.emit(ctx.params.job_id);
+    },
+  },
+
   created(this: ApiThis) {
     const { config } = runtimeOf(this.broker);
+    this.jobHub = new JobEventHub();
     const logger = this.logger;
     this.settings.port = config.port;
     this.settings.ip = config.host;
@@ -171,7 +182,18 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       name: "api",
       path: "/api",
       mappingPolicy: "restrict",
-      aliases: API_ALIASES,
+      aliases: {
+        ...API_ALIASES,
+        // Server-Sent Events: a handler of its own, streaming until the job ends.
+        "GET job/:id/events": (req: GatewayReq & { $params: { id: string } }, res: ServerResponse) => {
+          const id = String(req.$params.id);
+          if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+            this.settings.onError(req, res, new McaiNotFound(`no job ${id}`, { id }));
+            return;
+          }
+          streamJobEvents(this.broker, this.jobHub, req, res, id).catch((err) => this.settings.onError(req, res, err));
+        },
+      },
       authorization: true,
       cors: this.settings.cors,
       bodyParsers: { json: { limit: config.bodyLimitBytes, strict: true }, urlencoded: false },
@@ -188,8 +210,12 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
         : undefined,
       callOptions: { timeout: config.requestTimeoutMs },
       // Actions that can answer in another format (a PNG) look at what the client accepts.
-      onBeforeCall(ctx: Context<unknown, { accept?: string }>, _route: unknown, req: IncomingMessage & { body?: unknown; $params?: Record<string, unknown>; $action?: { name?: string } }) {
+      onBeforeCall(ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string }>, _route: unknown, req: IncomingMessage & { body?: unknown; $params?: Record<string, unknown>; $action?: { name?: string } }) {
         ctx.meta.accept = req.headers.accept;
+        const key = req.headers["idempotency-key"];
+        if (typeof key === "string") ctx.meta.idempotencyKey = key;
+        const inm = req.headers["if-none-match"];
+        if (typeof inm === "string") ctx.meta.ifNoneMatch = inm;
         // A bare JSON array body (POST /api/datasets/:domain/examples) is the examples list;
         // moleculer-web would otherwise spread it into numbered params.
         if (Array.isArray(req.body) && req.$params) {
