@@ -161,8 +161,9 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
           if (!j) throw new NotFoundError(`no job ${ctx.params.id}`, { id: ctx.params.id });
           throw new ConflictError(`job ${ctx.params.id} is ${j.status}: only failed or cancelled jobs are retried`, { status: j.status });
         }
+        const queued = view((await getJob(this.db, ctx.params.id))!);
         await ctx.broadcast("jobs.submitted", {});
-        return view((await getJob(this.db, ctx.params.id))!);
+        return queued;
       },
     },
 
@@ -288,7 +289,9 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       this.worker = new JobWorker(this.broker, this.db, config.jobs, () => config.computeThreads, this.logger, (job, status) => this.onFinished(job, status));
       this.worker.start();
     }
-    this.timers.push(setInterval(() => void this.requeue({ staleS: config.jobs.staleS, exceptNode: this.broker.nodeID }, "stale heartbeat"), config.jobs.heartbeatS * 2000));
+    // Jobs whose node stopped beating: gone without a disconnect seen, or this node's own whose
+    // result could not be stored (the database was away).
+    this.timers.push(setInterval(() => void this.requeue({ staleS: config.jobs.staleS, exceptIds: this.worker?.runningIds ?? [] }, "stale heartbeat"), config.jobs.heartbeatS * 2000));
     this.timers.push(
       setInterval(() => {
         void this.db

@@ -188,11 +188,12 @@ export async function retryJob(db: Queryable, id: string): Promise<boolean> {
 
 /**
  * Puts back in the queue the jobs of nodes that are gone: those of `nodeId`, or those whose
- * heartbeat is older than `staleS`. The lost attempt is not counted against the job.
+ * heartbeat is older than `staleS` (except `exceptIds`, running here now). The lost attempt is
+ * not counted against the job.
  */
-export async function requeueOrphans(db: Queryable, by: { nodeId?: string; staleS?: number; exceptNode?: string }): Promise<string[]> {
-  const cond = by.nodeId !== undefined ? "node_id = $1" : "heartbeat_at < now() - make_interval(secs => $1) AND node_id IS DISTINCT FROM $2";
-  const params = by.nodeId !== undefined ? [by.nodeId] : [by.staleS, by.exceptNode ?? null];
+export async function requeueOrphans(db: Queryable, by: { nodeId?: string; staleS?: number; exceptIds?: string[] }): Promise<string[]> {
+  const cond = by.nodeId !== undefined ? "node_id = $1" : "heartbeat_at < now() - make_interval(secs => $1) AND NOT (id = ANY($2::uuid[]))";
+  const params = by.nodeId !== undefined ? [by.nodeId] : [by.staleS, by.exceptIds ?? []];
   const r = await db.query<{ id: string }>(
     `UPDATE jobs SET status = 'queued', node_id = NULL, attempts = greatest(attempts - 1, 0), progress = 0, run_after = now(), version = version + 1
      WHERE status = 'processing' AND ${cond} RETURNING id::text AS id`,

@@ -1,0 +1,128 @@
+/**
+ * Faults with real processes: a worker killed with -9, Redis restarted, Postgres restarted.
+ * Nothing a client submitted is lost; each job ends with one result.
+ */
+import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
+import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
+import { submit } from "../helpers/jobs";
+import { canRunOwnPostgres, ownPostgres, ownRedis } from "../helpers/own-servers";
+
+afterAll(killAll);
+jest.setTimeout(120_000);
+
+const FAST = { HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "100", JOBS_HEARTBEAT_S: "1", JOBS_STALE_S: "4", JOBS_RETRY_DELAY_S: "1", COMPUTE_THREADS: "1", RATE_LIMIT: "0", LOG_LEVEL: "info" };
+
+async function submitMany(url: string, n: number, tag: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await submit(url, "/api/art/generate-async", { prompt: `${tag} ${i}`, style: "flow-field", options: { width: 384, height: 384 } });
+    expect(r.status).toBe(202);
+    ids.push(r.body.job_id);
+  }
+  return ids;
+}
+
+async function statuses(url: string, ids: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const id of ids) {
+    const s = (await getJson(`${url}/api/job/${id}`)).body.status ?? "unreachable";
+    out[s] = (out[s] ?? 0) + 1;
+  }
+  return out;
+}
+
+async function allCompleted(url: string, ids: string[], timeoutMs: number): Promise<void> {
+  await eventually(async () => (await statuses(url, ids)).completed === ids.length, timeoutMs, `all ${ids.length} jobs completed`);
+  for (const id of ids) {
+    const j = (await getJson(`${url}/api/job/${id}`)).body;
+    expect(j.result.artifact_url).toMatch(/^\/api\/artifacts\//);
+    expect(j.error).toBeUndefined();
+  }
+}
+
+describeWithPgAndRedis("jobs when a worker node is killed with -9", () => {
+  it("puts its jobs back in the queue at once; all 50 complete, each with one result", async () => {
+    const db = await createDatabase();
+    const env = { ...FAST, TRANSPORTER: REDIS_URL, NAMESPACE: uniqueName("faults"), DATABASE_URL: db };
+    const port = await freePort();
+    try {
+      const gw = spawnMcai(["start", "--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env);
+      await gw.waitForOutput(/running/);
+      const w1 = spawnMcai(["start", "--services", "jobs,compute", "--node-id", "w1"], env);
+      const w2 = spawnMcai(["start", "--services", "jobs,compute", "--node-id", "w2"], env);
+      await Promise.all([w1, w2].map((p: McaiProcess) => p.waitForOutput(/running/)));
+      const url = `http://127.0.0.1:${port}`;
+      await eventually(async () => (await getJson(`${url}/api/health`)).body.nodes.filter((n: { available: boolean }) => n.available).length === 3, 10_000, "three nodes");
+      const ids = await submitMany(url, 50, "kill");
+      await eventually(async () => ((await statuses(url, ids)).completed ?? 0) >= 5, 30_000, "5 jobs done");
+      const jobsOfW1 = (await getJson(`${url}/api/jobs?status=processing&limit=200`)).body.jobs.length;
+      w1.kill("SIGKILL");
+      const killedAt = Date.now();
+      await w1.exited;
+      await gw.waitForOutput(/node w1 left: \d+ job\(s\) back in the queue|w1.*disconnected/, 15_000);
+      const requeuedAfter = Date.now() - killedAt;
+      await allCompleted(url, ids, 90_000);
+      const rows = (await getJson(`${url}/api/jobs?limit=200`)).body.jobs;
+      expect(rows).toHaveLength(50);
+      // Heartbeat timeout 3 s, checked every second.
+      expect(requeuedAfter).toBeLessThan(8_000);
+      expect(jobsOfW1).toBeGreaterThanOrEqual(0);
+    } finally {
+      await killAll();
+      await dropDatabase(db);
+    }
+  });
+});
+
+describeWithPgAndRedis("jobs when Redis restarts", () => {
+  it("loses no job: everything submitted before completes after", async () => {
+    const redis = await ownRedis();
+    const db = await createDatabase();
+    const env = { ...FAST, TRANSPORTER: redis.url, NAMESPACE: uniqueName("redis"), DATABASE_URL: db };
+    const port = await freePort();
+    try {
+      const gw = spawnMcai(["start", "--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env);
+      await gw.waitForOutput(/running/);
+      const w = spawnMcai(["start", "--services", "jobs,compute", "--node-id", "w"], env);
+      await w.waitForOutput(/running/);
+      const url = `http://127.0.0.1:${port}`;
+      await eventually(async () => (await getJson(`${url}/api/health`)).body.nodes.filter((n: { available: boolean }) => n.available).length === 2, 10_000, "two nodes");
+      const ids = await submitMany(url, 30, "redis");
+      await eventually(async () => ((await statuses(url, ids)).completed ?? 0) >= 3, 30_000, "3 jobs done");
+      await redis.stop();
+      await new Promise((r) => setTimeout(r, 2000));
+      await redis.start();
+      await allCompleted(url, ids, 90_000);
+    } finally {
+      await killAll();
+      await redis.stop();
+      await dropDatabase(db);
+    }
+  });
+});
+
+(canRunOwnPostgres ? describe : describe.skip)("jobs when Postgres restarts", () => {
+  it("answers 503 while it is down, and completes everything accepted before", async () => {
+    const pgsrv = await ownPostgres();
+    const port = await freePort();
+    try {
+      const node = spawnMcai(["start", "--services", "api,jobs,compute", "--node-id", "solo", "--port", String(port)], { ...FAST, DATABASE_URL: pgsrv.url });
+      await node.waitForOutput(/running/);
+      const url = `http://127.0.0.1:${port}`;
+      const ids = await submitMany(url, 20, "pg");
+      await eventually(async () => ((await statuses(url, ids)).completed ?? 0) >= 3, 30_000, "3 jobs done");
+      await pgsrv.stop();
+      const during = await submit(url, "/api/art/generate-async", { prompt: "during the outage", style: "waves" });
+      expect(during.status).toBe(503);
+      expect(during.headers.get("retry-after")).toBe("2");
+      expect(during.body.error.type).toBe("ERR_UNAVAILABLE");
+      expect((await getJson(`${url}/api/job/${ids[0]}`)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 1500));
+      await pgsrv.start();
+      await allCompleted(url, ids, 90_000);
+    } finally {
+      await killAll();
+      await pgsrv.stop().catch(() => undefined);
+    }
+  });
+});
