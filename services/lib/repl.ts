@@ -2,6 +2,7 @@
  * The operator console: Moleculer's REPL plus mcai's own commands. Commands piped on stdin run
  * one after another, each awaited, and the process exits when the input ends.
  */
+import { PassThrough } from "node:stream";
 import type { ServiceBroker } from "moleculer";
 import { clusterHealth } from "./health";
 import type { McaiNode } from "./node";
@@ -17,6 +18,37 @@ export interface ReplCommand {
 
 /** mcai's REPL commands; later services add theirs here. */
 export const REPL_COMMANDS: ReplCommand[] = [
+  {
+    command: "jobs [action] [id]",
+    description: "list jobs (--status, --kind), or `jobs retry <id>` / `jobs cancel <id>`",
+    options: [
+      { option: "--status <status>", description: "queued, processing, completed, failed or cancelled" },
+      { option: "--kind <kind>", description: "art, music, cymatic, video or emotion" },
+    ],
+    async action(broker, args) {
+      const action = args.action as string | undefined;
+      if (action === "retry" || action === "cancel") {
+        if (!args.id) return void console.log(`usage: jobs ${action} <id>`);
+        const j = await broker.call<{ job_id: string; status: string }, { id: unknown }>(`jobs.${action}`, { id: args.id });
+        return void console.log(`${j.job_id} ${j.status}`);
+      }
+      if (action) return void console.log(`unknown action "${action}": use jobs [--status s] [--kind k], jobs retry <id>, jobs cancel <id>`);
+      const r = await broker.call<{ jobs: { job_id: string; kind: string; status: string; progress: number; attempts: number; created_at: string }[] }, Record<string, unknown>>("jobs.list", {
+        status: args.options.status as string | undefined,
+        kind: args.options.kind as string | undefined,
+        limit: 50,
+      });
+      for (const j of r.jobs) console.log(`${j.job_id}  ${j.kind.padEnd(8)} ${j.status.padEnd(11)} ${String(Math.round(j.progress * 100)).padStart(3)}%  attempts ${j.attempts}  ${new Date(j.created_at).toISOString()}`);
+      if (!r.jobs.length) console.log("no jobs");
+    },
+  },
+  {
+    command: "job <id>",
+    description: "one job: state, progress, result or error",
+    async action(broker, args) {
+      console.log(JSON.stringify(await broker.call("jobs.get", { id: args.id }), null, 2));
+    },
+  },
   {
     command: "datasets",
     description: "every dataset: domain, version, live and archived examples",
@@ -75,6 +107,45 @@ export interface ReplOptions {
 export async function startRepl(node: McaiNode, opts: ReplOptions = {}): Promise<void> {
   if (opts.waitForPeers) await waitForPeers(node.broker, 3000);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const moleculerRepl = require("moleculer-repl") as (b: ServiceBroker, o: unknown) => { on(e: string, f: () => void): void };
-  moleculerRepl(node.broker, { customCommands: REPL_COMMANDS, delimiter: "mcai $" });
+  const moleculerRepl = require("moleculer-repl") as (b: ServiceBroker, o: unknown) => ReplServerLike;
+  // mcai's commands print a failure as one line instead of a stack trace.
+  const commands = REPL_COMMANDS.map((c) => ({
+    ...c,
+    action: async (broker: ServiceBroker, args: Parameters<ReplCommand["action"]>[1]) => {
+      try {
+        await c.action(broker, args);
+      } catch (err) {
+        console.log(`error: ${(err as Error).message}`);
+      }
+    },
+  }));
+  const options = { customCommands: commands, delimiter: "mcai $" };
+  if (process.stdin.isTTY) {
+    moleculerRepl(node.broker, options);
+    return;
+  }
+  // Piped commands: Node's REPL would evaluate each line as it arrives, so async commands would
+  // overlap and print out of order. Feed them one at a time, each after the previous finished.
+  const lines = await readLines(process.stdin);
+  const input = new PassThrough();
+  Object.defineProperty(process, "stdin", { value: input, configurable: true });
+  const server = moleculerRepl(node.broker, options);
+  let done: (() => void) | undefined;
+  const display = server.displayPrompt.bind(server);
+  server.displayPrompt = (...args: unknown[]) => {
+    display(...args);
+    done?.();
+  };
+  for (const line of lines) await new Promise<void>((resolve) => ((done = resolve), input.write(`${line}\n`)));
+  input.end();
+}
+
+interface ReplServerLike {
+  displayPrompt(...args: unknown[]): void;
+}
+
+async function readLines(stream: NodeJS.ReadableStream): Promise<string[]> {
+  let text = "";
+  for await (const chunk of stream) text += chunk.toString();
+  return text.split(/\r?\n/).filter((l) => l.trim() !== "");
 }
