@@ -1,0 +1,150 @@
+/**
+ * bench/jobs: 100 art jobs (512², flow-field) through a gateway node and 1, then 2 worker nodes
+ * (real processes, Redis transporter, the real Postgres): jobs/s, submit and GET /api/health
+ * latency while the jobs run, peak RSS per node, and the time from a worker's kill -9 to its jobs
+ * running on the other worker. Baseline in the same run: the same art rendered in one thread,
+ * in-process, without the queue.
+ *
+ *   npm run bench:jobs
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+
+const ROOT = path.resolve(__dirname, "..");
+const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
+const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const JOBS = Number(process.env.JOBS ?? 100);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typeof import("../compute/lib/art");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function start(args: string[], env: Record<string, string>): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
+  const proc = spawn(process.execPath, [BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const ready = new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (/ running /.test(out)) {
+        clearInterval(t);
+        resolve();
+      } else if (proc.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(out));
+      }
+    }, 20);
+  });
+  return { proc, out: () => out, ready };
+}
+
+const peakMb = (pid: number) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
+
+async function timed(url: string, init?: RequestInit): Promise<[number, Response]> {
+  const t0 = performance.now();
+  const r = await fetch(url, init);
+  await r.arrayBuffer();
+  return [performance.now() - t0, r];
+}
+
+async function run(workers: number, killOne: boolean): Promise<void> {
+  const name = `mcai_bench_jobs_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  const env = { TRANSPORTER: REDIS_URL, NAMESPACE: name, DATABASE_URL: u.toString(), HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "200", RATE_LIMIT: "0" };
+  const port = await freePort();
+  const gw = start(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env);
+  await gw.ready;
+  const ws = Array.from({ length: workers }, (_, i) => start(["--services", "jobs,compute", "--node-id", `w${i + 1}`], env));
+  await Promise.all(ws.map((w) => w.ready));
+  const url = `http://127.0.0.1:${port}`;
+  while (((await (await fetch(`${url}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < workers + 1) await sleep(50);
+  const db = new pg.Client({ connectionString: u.toString() });
+  await db.connect();
+  const health: number[] = [];
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      health.push((await timed(`${url}/api/health`))[0]);
+      await sleep(20);
+    }
+  })();
+  const submits: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < JOBS; i++) {
+    const [ms, r] = await timed(`${url}/api/art/generate-async`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: `bench ${i} ${name}`, style: "flow-field", options: { width: 512, height: 512 } }) });
+    if (r.status !== 202) throw new Error(`submit answered ${r.status}`);
+    submits.push(ms);
+  }
+  let killNote = "";
+  if (killOne) {
+    while (Number((await db.query("SELECT count(*) FROM jobs WHERE status = 'completed'")).rows[0].count) < 10) await sleep(20);
+    const victim = (await db.query<{ id: string }>("SELECT id FROM jobs WHERE status = 'processing' AND node_id = 'w1'")).rows.map((r) => r.id);
+    const killedAt = performance.now();
+    ws[0].proc.kill("SIGKILL");
+    let elsewhere = NaN;
+    while (victim.length) {
+      const r = await db.query("SELECT count(*) FROM jobs WHERE id = ANY($1::uuid[]) AND (node_id = 'w2' OR status = 'completed')", [victim]);
+      if (Number(r.rows[0].count) > 0) {
+        elsewhere = performance.now() - killedAt;
+        break;
+      }
+      await sleep(10);
+    }
+    killNote = `, kill -9 of w1 with ${victim.length} job(s) running: first of them running on w2 after ${(elsewhere / 1000).toFixed(2)} s`;
+  }
+  while (Number((await db.query("SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')")).rows[0].count) < JOBS) await sleep(50);
+  const elapsed = (performance.now() - t0) / 1000;
+  probing = false;
+  await prober;
+  const failed = Number((await db.query("SELECT count(*) FROM jobs WHERE status = 'failed'")).rows[0].count);
+  const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
+  const rss = [`gw ${peakMb(gw.proc.pid!)} MB`, ...ws.map((w, i) => (alive(w.proc) ? `w${i + 1} ${peakMb(w.proc.pid!)} MB` : `w${i + 1} killed`))].join(", ");
+  console.log(`\n${workers} worker node(s)${killOne ? " (one killed mid-run)" : ""}: ${JOBS} jobs in ${elapsed.toFixed(1)} s = ${(JOBS / elapsed).toFixed(2)} jobs/s, ${failed} failed${killNote}`);
+  console.log(`  submit p50 ${pct(submits, 50).toFixed(1)} ms, p99 ${pct(submits, 99).toFixed(1)} ms; GET /api/health during the run p50 ${pct(health, 50).toFixed(1)} ms, p99 ${pct(health, 99).toFixed(1)} ms (${health.length} probes)`);
+  console.log(`  peak RSS: ${rss}`);
+  await db.end();
+  for (const p of [gw, ...ws]) p.proc.kill("SIGKILL");
+  await sleep(300);
+  await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+  await admin.end();
+}
+
+async function main(): Promise<void> {
+  console.log(`bench/jobs on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`);
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) encodePng(renderArt({ prompt: `baseline ${i}`, style: "flow-field", width: 512, height: 512 }).rgba, 512, 512);
+  const base = (performance.now() - t0) / 10;
+  console.log(`baseline: one 512² flow-field art rendered and encoded in-process, one thread: ${base.toFixed(0)} ms = ${(1000 / base).toFixed(2)} jobs/s`);
+  await run(1, false);
+  await run(2, false);
+  await run(2, true);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
