@@ -15,11 +15,29 @@ export interface NodeMetadata {
   [key: string]: unknown;
 }
 
+/** ioredis options from a redis:// URL, failing fast while Redis is away instead of queueing. */
+export function redisOptions(url: string): Record<string, unknown> {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    username: u.username || undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: Number(u.pathname.slice(1) || 0),
+    tls: u.protocol === "rediss:" ? {} : undefined,
+    // A cache that is down is a miss, at once: callers fall back to the durable tier.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 500,
+  };
+}
+
 function cacherOptions(config: Config): BrokerOptions["cacher"] {
   if (config.cacher === "memory") return { type: "MemoryLRU", options: { max: 10_000, ttl: 3600 } };
   return {
     type: "Redis",
-    options: { redis: config.cacher, prefix: `${config.namespace}-cache`, ttl: 3600, monitor: false },
+    options: { redis: redisOptions(config.cacher), prefix: `${config.namespace}-cache`, ttl: 3600, monitor: false },
   };
 }
 

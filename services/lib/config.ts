@@ -47,6 +47,22 @@ export interface Config {
   readonly datasets: DatasetSettings;
   readonly embeddings: EmbeddingSettings;
   readonly jobs: JobSettings;
+  readonly knowledge: KnowledgeSettings;
+}
+
+export interface KnowledgeSettings {
+  l1TtlS: number;
+  l2TtlS: number;
+  /** OpenAI-compatible chat completions base URL (…/v1); unset = extractive answers only. */
+  llmUrl?: string;
+  llmModel: string;
+  llmKey?: string;
+  llmTimeoutMs: number;
+  /** Most-asked queries primed at start. */
+  warmupTop: number;
+  /** Bound on the warm-up: the node is ready after this whatever is left. */
+  warmupMs: number;
+  kDefault: number;
 }
 
 export interface JobSettings {
@@ -280,6 +296,17 @@ export function loadConfig(env: Env = process.env): Config {
       key: raw(env, "EMBEDDINGS_KEY"),
       timeoutMs: int(env, "EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
       batchSize: int(env, "EMBEDDINGS_BATCH", 256, 1, 10_000),
+    }),
+    knowledge: Object.freeze({
+      l1TtlS: int(env, "KNOWLEDGE_L1_TTL_S", 3600, 1, 30 * 86_400),
+      l2TtlS: int(env, "KNOWLEDGE_L2_TTL_S", 86_400, 1, 365 * 86_400),
+      llmUrl: url(env, "LLM_URL", ["http:", "https:"], "an http(s):// URL of an OpenAI-compatible API (unset = extractive answers)"),
+      llmModel: raw(env, "LLM_MODEL") ?? "gpt-4o-mini",
+      llmKey: raw(env, "LLM_KEY"),
+      llmTimeoutMs: int(env, "LLM_TIMEOUT_MS", 8000, 100, 600_000),
+      warmupTop: int(env, "KNOWLEDGE_WARMUP_TOP", 200, 0, 100_000),
+      warmupMs: int(env, "KNOWLEDGE_WARMUP_MS", 2000, 10, 600_000),
+      kDefault: int(env, "KNOWLEDGE_K", 5, 1, 100),
     }),
     jobs: Object.freeze({
       attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),
