@@ -50,6 +50,15 @@ export const REPL_COMMANDS: ReplCommand[] = [
     },
   },
   {
+    command: "cache <action>",
+    description: "`cache stats`: entries and hit rate per tier; `cache clear`: empty both knowledge tiers",
+    async action(broker, args) {
+      if (args.action === "stats") return void console.log(JSON.stringify(await broker.call("knowledge.cacheStats"), null, 2));
+      if (args.action === "clear") return void console.log(JSON.stringify(await broker.call("knowledge.cacheClear")));
+      console.log(`unknown action "${args.action}": use cache stats or cache clear`);
+    },
+  },
+  {
     command: "datasets",
     description: "every dataset: domain, version, live and archived examples",
     async action(broker) {
