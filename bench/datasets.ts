@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
+import { benchDatabase, machine, pct, runMain } from "./lib";
 import type { ServiceBroker } from "moleculer";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -21,40 +21,17 @@ const { writeDemoFiles } = require(path.join(ROOT, "dist/services/datasets/demo-
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { PgliteDb } = require(path.join(ROOT, "dist/services/lib/db/index.js")) as typeof import("../services/lib/db");
 
-const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const SIZES = (process.env.SIZES ?? "100000,1000000").split(",").map(Number);
 const PGLITE_SIZE = Number(process.env.PGLITE_SIZE ?? 20000);
 const SAMPLES = 200;
 const QUERIES = ["tempo", "scale", "frequency of A4", "Chladni plate", "music", "sand pattern resonance", "brainwaves joy", "flow fields", "what is", "neuroplasticity sound", "\"perfect fifth\"", "mandalas organic"];
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
 const ms = (x: number) => x.toFixed(2).padStart(8);
 
 async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
   const r = await fn();
   return [performance.now() - t0, r];
-}
-
-async function freshDatabase(): Promise<string> {
-  const name = `mcai_bench_${Date.now()}`;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function dropDatabase(url: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-  await c.end();
 }
 
 /** Imports every demo file through datasets.import (streams, as `mcai import` does). */
@@ -98,7 +75,8 @@ async function lexicalSection(broker: ServiceBroker, mode: "lexical" | "hybrid" 
 }
 
 async function postgresRun(n: number): Promise<void> {
-  const url = await freshDatabase();
+  const bdb = await benchDatabase("mcai_bench");
+  const url = bdb.url;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-data-"));
   try {
     writeDemoFiles(n, dir);
@@ -122,7 +100,7 @@ async function postgresRun(n: number): Promise<void> {
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-    await dropDatabase(url);
+    await bdb.drop();
   }
 }
 
@@ -171,15 +149,9 @@ async function pgliteRun(n: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/datasets on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`);
+  console.log(`bench/datasets on ${machine()}`);
   for (const n of SIZES) await postgresRun(n);
   if (PGLITE_SIZE > 0) await pgliteRun(PGLITE_SIZE);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error((err as Error).stack ?? err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,32 +9,19 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
-const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const JOBS = Number(process.env.JOBS ?? 100);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typeof import("../compute/lib/art");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function start(args: string[], env: Record<string, string>): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
   const proc = spawn(process.execPath, [BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -65,13 +52,10 @@ async function timed(url: string, init?: RequestInit): Promise<[number, Response
 }
 
 async function run(workers: number, killOne: boolean): Promise<void> {
-  const name = `mcai_bench_jobs_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  const env = { TRANSPORTER: REDIS_URL, NAMESPACE: name, DATABASE_URL: u.toString(), HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "200", RATE_LIMIT: "0" };
+  const bdb = await benchDatabase("mcai_bench_jobs");
+  const name = new URL(bdb.url).pathname.slice(1);
+  const u = new URL(bdb.url);
+  const env = { TRANSPORTER: REDIS_URL, NAMESPACE: name, DATABASE_URL: bdb.url, HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "200", RATE_LIMIT: "0" };
   const port = await freePort();
   const gw = start(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env);
   await gw.ready;
@@ -126,12 +110,11 @@ async function run(workers: number, killOne: boolean): Promise<void> {
   await db.end();
   for (const p of [gw, ...ws]) p.proc.kill("SIGKILL");
   await sleep(300);
-  await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-  await admin.end();
+  await bdb.drop();
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/jobs on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`);
+  console.log(`bench/jobs on ${machine()}`);
   const t0 = performance.now();
   for (let i = 0; i < 10; i++) encodePng(renderArt({ prompt: `baseline ${i}`, style: "flow-field", width: 512, height: 512 }).rgba, 512, 512);
   const base = (performance.now() - t0) / 10;
@@ -141,10 +124,4 @@ async function main(): Promise<void> {
   await run(2, true);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

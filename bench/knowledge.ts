@@ -8,34 +8,22 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import Redis from "ioredis";
+import { benchDatabase, freePort, machine, pct, PG_URL, REDIS_URL, runMain, sleep } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
-const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const EXAMPLES = Number(process.env.EXAMPLES ?? 100_000);
 const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
 const DISTINCT = Number(process.env.DISTINCT ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 
-const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : NaN);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { mulberry32 } = require(path.join(ROOT, "dist/compute/lib/prng.js")) as typeof import("../compute/lib/prng");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** DISTINCT queries over the demo vocabulary, and a Zipf(1) sampler over them. */
+/** DISTINCT queries over the demo vocabulary, and a Zipf(1) sampler over them (the same sequence each time). */
 function queryMix(): { queries: string[]; sample: () => string } {
   const subjects = ["major scale", "minor scale", "perfect fifth", "tritone", "cadence", "Chladni plate", "standing wave", "nodal line", "alpha waves", "theta waves", "binaural beats", "flow fields", "mandalas", "joy", "awe", "calm", "A4", "C4"];
   const forms = ["what is", "how does", "explain", "tell me about", "where is", "why is", "history of", "music and", "sound of", "feel of"];
@@ -45,8 +33,7 @@ function queryMix(): { queries: string[]; sample: () => string } {
   const total = weights.reduce((a, b) => a + b, 0);
   const cdf: number[] = [];
   weights.reduce((acc, w, i) => (cdf[i] = acc + w / total), 0);
-  let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = mulberry32(42);
   return {
     queries,
     sample: () => {
@@ -70,8 +57,13 @@ function start(args: string[], env: Record<string, string>): { proc: ChildProces
   proc.stderr!.on("data", (d) => (out += d));
   const ready = new Promise<void>((resolve, reject) => {
     const t = setInterval(() => {
-      if (/ running /.test(out)) resolve(clearInterval(t));
-      else if (proc.exitCode !== null) reject(new Error(out), clearInterval(t) as never);
+      if (/ running /.test(out)) {
+        clearInterval(t);
+        resolve();
+      } else if (proc.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(out));
+      }
     }, 20);
   });
   return { proc, ready };
@@ -116,13 +108,9 @@ async function load(urls: string[], path: (q: string) => string, sample: () => s
 }
 
 async function run(nodes: number, baseline: boolean): Promise<void> {
-  const name = `mcai_bench_kn_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  const env = { DATABASE_URL: u.toString(), CACHER: REDIS_URL, NAMESPACE: name, RATE_LIMIT: "0", DEMO_DATA: "false" };
+  const db = await benchDatabase("mcai_bench_kn");
+  const name = new URL(db.url).pathname.slice(1);
+  const env = { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: name, RATE_LIMIT: "0", DEMO_DATA: "false" };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-kn-"));
   execFileSync(process.execPath, [BIN, "demo-data", "--examples", String(EXAMPLES), "--out", dir]);
   execFileSync(process.execPath, [BIN, "import", dir], { env: { ...process.env, ...env, LOG_LEVEL: "warn" }, stdio: "ignore" });
@@ -130,14 +118,13 @@ async function run(nodes: number, baseline: boolean): Promise<void> {
   const procs = ports.map((p, i) => start(["--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(p)], env));
   await Promise.all(procs.map((p) => p.ready));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const mix = queryMix();
   if (baseline) {
-    const b = await load(urls, (q) => `/api/search?q=${encodeURIComponent(q)}&k=5`, mix.sample);
+    const b = await load(urls, (q) => `/api/search?q=${encodeURIComponent(q)}&k=5`, queryMix().sample);
     const all = [...b.hits, ...b.misses];
     console.log(`  baseline, datasets search on every request (no cache): p50 ${pct(all, 50).toFixed(2)} ms, p95 ${pct(all, 95).toFixed(2)} ms, ${b.errors} errors`);
   }
   const t0 = performance.now();
-  const r = await load(urls, (q) => `/api/knowledge?q=${encodeURIComponent(q)}`, mix.sample);
+  const r = await load(urls, (q) => `/api/knowledge?q=${encodeURIComponent(q)}`, queryMix().sample);
   const secs = (performance.now() - t0) / 1000;
   const mem = await redisBytes(`${name}-cache`);
   console.log(`  ${nodes} node(s): ${REQUESTS} queries in ${secs.toFixed(1)} s (${Math.round(REQUESTS / secs)}/s), hit rate ${((r.hits.length / (r.hits.length + r.misses.length)) * 100).toFixed(1)}%, ${r.errors} errors`);
@@ -146,21 +133,14 @@ async function run(nodes: number, baseline: boolean): Promise<void> {
   console.log(`    Redis: ${mem.keys} cache keys, ${(mem.bytes / 1024 / 1024).toFixed(2)} MB`);
   for (const p of procs) p.proc.kill("SIGTERM");
   await sleep(1000);
-  await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-  await admin.end();
+  await db.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/knowledge on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}: ${EXAMPLES} examples, ${REQUESTS} requests over ${DISTINCT} distinct queries (Zipf s=1), ${CONCURRENCY} in flight`);
+  console.log(`bench/knowledge on ${machine()}: ${EXAMPLES} examples, ${REQUESTS} requests over ${DISTINCT} distinct queries (Zipf s=1), ${CONCURRENCY} in flight`);
   await run(1, true);
   await run(3, false);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

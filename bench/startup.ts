@@ -8,23 +8,13 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import net from "node:net";
-import pg from "pg";
+import { benchDatabase, freePort, machine, runMain } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
 const RUNS = Number(process.env.RUNS ?? 5);
-const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 interface Sample {
   ms: number;
@@ -71,19 +61,8 @@ async function series(label: string, make: () => Promise<Sample>): Promise<void>
   console.log(`${label.padEnd(46)} ${stats(out)}`);
 }
 
-async function freshDatabase(): Promise<string> {
-  const name = `mcai_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 async function main(): Promise<void> {
-  console.log(`bench/startup on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}, ${RUNS} runs each`);
+  console.log(`bench/startup on ${machine()}, ${RUNS} runs each`);
   const bare = path.join(os.tmpdir(), "mcai-bench-bare.js");
   fs.writeFileSync(bare, `require("http").createServer((q,s)=>s.end("{}")).listen(Number(process.env.PORT),"127.0.0.1")`);
   await series("baseline: bare node:http server", () => timeToHealthy([bare], {}));
@@ -99,12 +78,10 @@ async function main(): Promise<void> {
   await series("embedded, fresh data dir (initdb)", () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) }),
   );
-  const db = await freshDatabase();
-  await series("Postgres node (DATABASE_URL, migrated)", () => timeToHealthy([BIN, "start"], { DATABASE_URL: db }));
+  const db = await benchDatabase("mcai_bench_startup");
+  await series("Postgres node (DATABASE_URL, migrated)", () => timeToHealthy([BIN, "start"], { DATABASE_URL: db.url, DEMO_DATA: "false" }));
   await series("idle all-services embedded node, 3 s after up", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000));
+  await db.drop();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);
