@@ -272,6 +272,8 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       name: "mcai_jobs_waiting",
       help: "Jobs queued or processing in the cluster, by kind and status (read from the job store)",
       labelNames: ["kind", "status"] as const,
+      // Every jobs node reads the same store: merging node registries takes one value, not the sum.
+      aggregator: "max",
       registers: [registry],
       async collect() {
         this.reset();

@@ -1,21 +1,39 @@
 /**
  * Metrics of this node (prom-client) and of the whole cluster: `scrape` asks every live node
- * running this service for its registry, within a bound, and merges them.
+ * running this service (every node runs it) for its registry, within a bound, and merges them;
+ * `summary` turns the merged registry into the dashboard's figures. A memory guardrail warns when
+ * this node's RSS passes MEMORY_WARN_MB.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { AggregatorRegistry, Counter, type Registry } from "prom-client";
 import { metricsOf } from "./lib/metrics";
+import { runtimeOf } from "./lib/runtime";
+import { summarize, type Summary } from "./metrics/summary";
 
 type RegistryJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 /** A node that does not answer within this bound is skipped and counted. */
 export const SCRAPE_NODE_TIMEOUT_MS = 2000;
+const MEMORY_CHECK_MS = 5000;
+const MEMORY_WARN_EVERY_MS = 60_000;
 
-/** Params of metrics.snapshot and metrics.scrape (none). */
+/** Params of metrics.snapshot, scrape, summary and status (none). */
 export type SnapshotParams = Record<string, never>;
+
+/** This node's memory against its guardrail. */
+export interface NodeStatus {
+  node_id: string;
+  rss_bytes: number;
+  memory_warn_mb: number;
+  over: boolean;
+}
 
 interface MetricsThis extends Service {
   scrapeErrors: Counter<"scraped_node">;
+  memoryTimer?: NodeJS.Timeout;
+  lastWarn: number;
+  collect(ctx: Context): Promise<RegistryJson[]>;
+  status(): NodeStatus;
 }
 
 const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
@@ -38,30 +56,58 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     scrape: {
       params: {},
       async handler(this: MetricsThis, ctx: Context): Promise<string> {
-        const list = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as unknown as { name: string; nodeID: string }[];
-        const nodes = [...new Set(list.filter((s) => s.name === "metrics").map((s) => s.nodeID))];
-        const results = await Promise.allSettled(
-          nodes.map((nodeID) =>
-            ctx.call<RegistryJson, SnapshotParams>("metrics.snapshot", {}, { nodeID, timeout: SCRAPE_NODE_TIMEOUT_MS, retries: 0 }),
-          ),
-        );
-        const snapshots: RegistryJson[] = [];
-        results.forEach((r, i) => {
-          if (r.status === "fulfilled") snapshots.push(r.value);
-          else {
-            this.scrapeErrors.inc({ scraped_node: nodes[i] });
-            this.logger.warn(`scrape of node ${nodes[i]} failed: ${(r.reason as Error).message}`);
-          }
-        });
-        const merged = AggregatorRegistry.aggregate(snapshots);
+        const merged = AggregatorRegistry.aggregate(await this.collect(ctx));
         (ctx.meta as { $responseType?: string }).$responseType = merged.contentType;
         return merged.metrics();
       },
+    },
+
+    /** The dashboard's figures for the cluster: per route, cache tier, job kind and node. */
+    summary: {
+      params: {},
+      async handler(this: MetricsThis, ctx: Context): Promise<Summary> {
+        return summarize((await AggregatorRegistry.aggregate(await this.collect(ctx)).getMetricsAsJSON()) as never);
+      },
+    },
+
+    /** This node's memory and guardrail. */
+    status: {
+      params: {},
+      visibility: "public",
+      handler(this: MetricsThis): NodeStatus {
+        return this.status();
+      },
+    },
+  },
+
+  methods: {
+    async collect(this: MetricsThis, ctx: Context) {
+      const list = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as unknown as { name: string; nodeID: string }[];
+      const nodes = [...new Set(list.filter((s) => s.name === "metrics").map((s) => s.nodeID))];
+      const results = await Promise.allSettled(
+        nodes.map((nodeID) => ctx.call<RegistryJson, SnapshotParams>("metrics.snapshot", {}, { nodeID, timeout: SCRAPE_NODE_TIMEOUT_MS, retries: 0 })),
+      );
+      const snapshots: RegistryJson[] = [];
+      results.forEach((r, i) => {
+        if (r.status === "fulfilled") snapshots.push(r.value);
+        else {
+          this.scrapeErrors.inc({ scraped_node: nodes[i] });
+          this.logger.warn(`scrape of node ${nodes[i]} failed: ${(r.reason as Error).message}`);
+        }
+      });
+      return snapshots;
+    },
+
+    status(this: MetricsThis): NodeStatus {
+      const warnMb = runtimeOf(this.broker).config.memoryWarnMb;
+      const rss = process.memoryUsage.rss();
+      return { node_id: this.broker.nodeID, rss_bytes: rss, memory_warn_mb: warnMb, over: warnMb > 0 && rss > warnMb * 1024 * 1024 };
     },
   },
 
   created(this: MetricsThis) {
     const registry = metricsOf(this.broker).registry;
+    this.lastWarn = 0;
     // The registry outlives the service (a service reloaded on a running node finds it there).
     this.scrapeErrors =
       (registry.getSingleMetric("mcai_scrape_errors_total") as Counter<"scraped_node"> | undefined) ??
@@ -71,6 +117,24 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
         labelNames: ["scraped_node"] as const,
         registers: [registry],
       });
+  },
+
+  started(this: MetricsThis) {
+    const check = () => {
+      const s = this.status();
+      if (!s.over) return;
+      metricsOf(this.broker).memoryWarnings.inc();
+      if (Date.now() - this.lastWarn < MEMORY_WARN_EVERY_MS) return;
+      this.lastWarn = Date.now();
+      this.logger.warn(`memory: RSS ${Math.round(s.rss_bytes / 1048576)} MB is over MEMORY_WARN_MB=${s.memory_warn_mb}`);
+    };
+    check();
+    this.memoryTimer = setInterval(check, MEMORY_CHECK_MS);
+    this.memoryTimer.unref();
+  },
+
+  stopped(this: MetricsThis) {
+    clearInterval(this.memoryTimer);
   },
 };
 

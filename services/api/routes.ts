@@ -31,6 +31,7 @@ export const API_ALIASES: Record<string, string> = {
   "GET emotions/:name": "knowledge.emotion",
   "GET admin/cache/stats": "knowledge.cacheStats",
   "POST admin/knowledge/cache/clear": "knowledge.cacheClear",
+  "GET metrics/summary": "metrics.summary",
   "POST fft": "compute.fft",
   "POST cymatic/pattern": "compute.cymatic",
   "POST emotion/analyze": "compute.emotion",

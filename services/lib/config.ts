@@ -43,6 +43,8 @@ export interface Config {
   readonly heartbeatIntervalS: number;
   readonly heartbeatTimeoutS: number;
   readonly requestTimeoutMs: number;
+  /** RSS above which a node warns and shows degraded in health; 0 = off. */
+  readonly memoryWarnMb: number;
   readonly compute: ComputeLimits;
   readonly datasets: DatasetSettings;
   readonly embeddings: EmbeddingSettings;
@@ -267,6 +269,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatIntervalS,
     heartbeatTimeoutS,
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    memoryWarnMb: int(env, "MEMORY_WARN_MB", 1024, 0, 1_048_576),
     compute: Object.freeze({
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
       fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),

@@ -13,6 +13,10 @@ export interface NodeHealth {
   available: boolean;
   local: boolean;
   version?: string;
+  /** Resident memory, from the node's metrics service (absent when it did not answer in time). */
+  rss_mb?: number;
+  /** RSS over that node's MEMORY_WARN_MB. */
+  degraded?: boolean;
 }
 
 export interface Health {
@@ -44,6 +48,30 @@ function scheme(url: string | undefined): string | null {
 }
 
 const DB_PING_TIMEOUT_MS = 1000;
+const STATUS_TIMEOUT_MS = 500;
+
+interface NodeStatus {
+  rss_bytes: number;
+  memory_warn_mb: number;
+  over: boolean;
+}
+
+/** Each available node's memory status, through its metrics service, within a bound. */
+async function memoryOf(broker: ServiceBroker, nodes: NodeHealth[]): Promise<void> {
+  await Promise.all(
+    nodes
+      .filter((n) => n.available && n.services.includes("metrics"))
+      .map(async (n) => {
+        try {
+          const s = await broker.call<NodeStatus, Record<string, never>>("metrics.status", {}, { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 });
+          n.rss_mb = Math.round(s.rss_bytes / 1048576);
+          if (s.over) n.degraded = true;
+        } catch {
+          // a slow node shows without its memory; heartbeats decide whether it is available
+        }
+      }),
+  );
+}
 
 async function pingDb(broker: ServiceBroker): Promise<string | null> {
   const db = runtimeOf(broker).db;
@@ -67,7 +95,7 @@ export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
   const list = (broker.registry as unknown as NodeLister).getNodeList({ onlyAvailable: false, withServices: true });
   const nodes = list
     .filter((n) => n.metadata?.role !== "repl" || n.local)
-    .map((n) => ({
+    .map((n): NodeHealth => ({
       id: n.id,
       available: n.available,
       local: n.local,
@@ -76,8 +104,9 @@ export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
     }))
     .sort((a, b) => a.id.localeCompare(b.id));
   const problems: string[] = [];
-  const dbProblem = await pingDb(broker);
+  const [dbProblem] = await Promise.all([pingDb(broker), memoryOf(broker, nodes)]);
   if (dbProblem) problems.push(dbProblem);
+  for (const n of nodes) if (n.degraded) problems.push(`node ${n.id}: memory ${n.rss_mb} MB is over its MEMORY_WARN_MB`);
   const dbNode = db ? undefined : list.find((n) => n.available && n.metadata?.db);
   return {
     status: problems.length ? "degraded" : "ok",

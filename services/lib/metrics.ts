@@ -3,11 +3,12 @@
  * the metrics service serves it, and the gateway merges every node's.
  */
 import type { ServiceBroker } from "moleculer";
-import { Registry, collectDefaultMetrics, Histogram } from "prom-client";
+import { Registry, collectDefaultMetrics, Counter, Gauge, Histogram } from "prom-client";
 
 export interface NodeMetrics {
   registry: Registry;
   requestDuration: Histogram<"route" | "method" | "status">;
+  memoryWarnings: Counter<string>;
 }
 
 const byBroker = new WeakMap<ServiceBroker, NodeMetrics>();
@@ -28,7 +29,20 @@ export function metricsOf(broker: ServiceBroker): NodeMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    memoryWarnings: new Counter({
+      name: "mcai_memory_warnings_total",
+      help: "Times this node's resident memory was found above MEMORY_WARN_MB",
+      registers: [registry],
+    }),
   };
+  new Gauge({
+    name: "mcai_worker_memory_bytes",
+    help: "Resident memory of this node's process (RSS), bytes",
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
   byBroker.set(broker, m);
   return m;
 }

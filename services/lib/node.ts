@@ -50,13 +50,14 @@ export function builtServices(): ServiceName[] {
 
 /**
  * Which services a node runs. An explicit list must name built services only; the default
- * (every service) is whatever this build ships.
+ * (every service) is whatever this build ships. `metrics` runs on every node: the gateway's
+ * /metrics and health read each node's registry and memory through it.
  */
 export function resolveServices(config: Config, explicit: boolean): ServiceName[] {
-  if (!explicit) return config.services.filter((n) => serviceFile(n) !== undefined);
-  const missing = config.services.find((n) => serviceFile(n) === undefined);
+  const chosen = explicit ? [...config.services] : config.services.filter((n) => serviceFile(n) !== undefined);
+  const missing = chosen.find((n) => serviceFile(n) === undefined);
   if (missing) throw new UnknownServiceError(missing);
-  return [...config.services];
+  return SERVICE_NAMES.filter((n) => chosen.includes(n) || (n === "metrics" && serviceFile(n) !== undefined));
 }
 
 /**

@@ -35,17 +35,25 @@ describeWithRedis("cluster over the Redis transporter", () => {
     expect(h.transporter).toBe("redis");
     expect(h.db).toBeNull();
     expect(h.nodes.map((n) => [n.id, n.services])).toEqual([
-      ["gw", ["api"]],
+      ["gw", ["api", "metrics"]],
       ["w1", ["metrics"]],
       ["w2", ["metrics"]],
     ]);
   });
 
-  it("calls actions on the other nodes (/metrics merges both workers)", async () => {
+  it("merges every node's registry in /metrics, counters summed and series apart by node_id", async () => {
     const r = await getJson(`http://127.0.0.1:${port}/metrics`);
     expect(r.status).toBe(200);
-    expect(r.body).toContain('node_id="w1"');
-    expect(r.body).toContain('node_id="w2"');
+    for (const id of ["gw", "w1", "w2"]) expect(r.body).toContain(`mcai_worker_memory_bytes{node_id="${id}"}`);
+    // The gateway's own request counter is in it, and grows with requests.
+    const count = (text: string) => Number(/mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="gw"\} (\d+)/.exec(text)?.[1] ?? 0);
+    const before = count(r.body);
+    await getJson(`http://127.0.0.1:${port}/api/health`);
+    await getJson(`http://127.0.0.1:${port}/api/health`);
+    expect(count((await getJson(`http://127.0.0.1:${port}/metrics`)).body)).toBe(before + 2);
+    const summary = (await getJson(`http://127.0.0.1:${port}/api/metrics/summary`)).body;
+    expect(summary.nodes.map((n: { node_id: string }) => n.node_id)).toEqual(["gw", "w1", "w2"]);
+    expect(summary.routes.find((x: { route: string }) => x.route === "/api/health")).toMatchObject({ method: "GET", count: expect.any(Number), p95_ms: expect.any(Number) });
   });
 
   it("drops a node killed with -9 within the heartbeat timeout and sends calls to the survivor", async () => {

@@ -43,7 +43,7 @@ describe("api gateway", () => {
       transporter: null,
       cacher: "memory",
     });
-    expect(r.body.nodes).toEqual([{ id: "gw-test", available: true, local: true, version: r.body.version, services: ["api", "echo", "metrics"] }]);
+    expect(r.body.nodes).toEqual([{ id: "gw-test", available: true, local: true, version: r.body.version, services: ["api", "echo", "metrics"], rss_mb: expect.any(Number) }]);
   });
 
   it("answers an unknown route with 404 in the error shape", async () => {
@@ -198,5 +198,27 @@ describe("api gateway on stop", () => {
     expect(refused).toBe("ECONNREFUSED");
     expect(await inFlight).toMatchObject({ status: 200, body: { done: true } });
     await stopped;
+  });
+});
+
+describe("memory guardrail", () => {
+  it("warns, counts and shows the node degraded in health when RSS passes MEMORY_WARN_MB", async () => {
+    const t = await startTestNode({ RATE_LIMIT: "0", MEMORY_WARN_MB: "1", NODE_ID: "heavy" }, ["api", "metrics"], await memoryDb());
+    try {
+      const h = (await getJson(`${t.url}/api/health`)).body;
+      expect(h.status).toBe("degraded");
+      expect(h.nodes[0]).toMatchObject({ id: "heavy", degraded: true });
+      expect(h.problems.join()).toMatch(/node heavy: memory \d+ MB is over its MEMORY_WARN_MB/);
+      const text = (await getJson(`${t.url}/metrics`)).body as string;
+      expect(Number(/mcai_memory_warnings_total\{node_id="heavy"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+    } finally {
+      await t.node.stop();
+    }
+    const fine = await startTestNode({ RATE_LIMIT: "0", MEMORY_WARN_MB: "100000" }, ["api", "metrics"], await memoryDb());
+    try {
+      expect((await getJson(`${fine.url}/api/health`)).body.status).toBe("ok");
+    } finally {
+      await fine.node.stop();
+    }
   });
 });
