@@ -13,6 +13,7 @@ import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
 import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./lib/local-admin";
 import { JobEventHub, streamJobEvents } from "./api/job-events";
+import { serveDashboard } from "./api/static-files";
 import { NotFoundError as McaiNotFound } from "./lib/errors";
 import { isValidKey, keyId, presentedKey } from "./api/api-keys";
 import { sendHttpError, toHttpError } from "./api/http-errors";
@@ -225,11 +226,18 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       },
       onError: this.settings.onError,
     });
+    const dashboard = (name: string) => (req: GatewayReq, res: ServerResponse) => {
+      if (!serveDashboard(req, res, name)) this.settings.onError(req, res, new McaiNotFound(`no route ${req.method} ${req.url}`));
+    };
     this.addRoute({
       name: "root",
       path: "/",
       mappingPolicy: "restrict",
-      aliases: ROOT_ALIASES,
+      aliases: {
+        ...ROOT_ALIASES,
+        "GET dashboard": dashboard(""),
+        "GET dashboard/:file": (req: GatewayReq & { $params: { file: string } }, res: ServerResponse) => dashboard(String(req.$params.file))(req, res),
+      },
       bodyParsers: { json: false, urlencoded: false },
       callOptions: { timeout: config.requestTimeoutMs },
       onError: this.settings.onError,
