@@ -14,6 +14,8 @@ export interface PoolOptions {
   threads?: number;
   /** Tasks waiting beyond the running ones before `run` refuses more. */
   maxQueue: number;
+  /** Lower priority of the pool's threads (Unix nice), so request handling stays ahead of heavy work. */
+  nice?: number;
   /** Called after every task with its name and seconds (success or failure). */
   onTaskDone?: (task: TaskName, seconds: number, ok: boolean) => void;
 }
@@ -60,6 +62,7 @@ export class ComputePool {
       execArgv: EXT === ".ts" ? ["--import", "tsx"] : [],
       // Task errors are the caller's business; a worker's stderr stays the node's.
       recordTiming: true,
+      niceIncrement: opts.nice ?? 0,
     });
   }
 

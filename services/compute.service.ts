@@ -184,7 +184,7 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
   started(this: ComputeThis) {
     const { config } = runtimeOf(this.broker);
-    this.pool = new ComputePool({ threads: config.computeThreads, maxQueue: config.compute.queueMax, onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok) });
+    this.pool = new ComputePool({ threads: config.computeThreads, maxQueue: config.compute.queueMax, nice: config.compute.nice, onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok) });
     this.runner = new TaskRunner(this.pool, this.logger);
   },
 

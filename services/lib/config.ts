@@ -112,6 +112,8 @@ export interface EmbeddingSettings {
 
 /** Bounds on every size a caller chooses for compute work (beyond them: 413 naming the field). */
 export interface ComputeLimits {
+  /** Unix nice increment of the pool's threads (0 = same priority as the event loop). */
+  nice: number;
   /** Tasks that may wait for a thread before calls get 503. */
   queueMax: number;
   fftMaxPoints: number;
@@ -271,6 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
     memoryWarnMb: int(env, "MEMORY_WARN_MB", 1024, 0, 1_048_576),
     compute: Object.freeze({
+      nice: int(env, "COMPUTE_NICE", 10, 0, 19),
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
       fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),
       cymaticMaxSize: int(env, "CYMATIC_MAX_SIZE", 2048, 16, 4096),
