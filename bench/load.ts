@@ -114,6 +114,15 @@ async function run(nodes: number): Promise<void> {
   const total = results.reduce((a, r) => a + r.requests.average, 0);
   console.log(`  ${nodes} node(s), 100 connections for ${DURATION} s: ${Math.round(total)} req/s in all`);
   results.forEach((r, i) => console.log(row(shares[i].name, r)));
+  const scrapes: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    bytes = (await (await fetch(`${base}/metrics`)).arrayBuffer()).byteLength;
+    scrapes.push(performance.now() - t0);
+  }
+  scrapes.sort((a, b) => a - b);
+  console.log(`    /metrics over ${nodes} node(s), idle: p50 ${scrapes[10].toFixed(1)} ms, max ${scrapes[19].toFixed(1)} ms, ${Math.round(bytes / 1024)} KB`);
   for (const p of procs) p.proc.kill("SIGTERM");
   await sleep(1500);
   await db.drop();

@@ -76,3 +76,33 @@ describe("the Grafana dashboard", () => {
     }
   });
 });
+
+import { ServiceBroker } from "moleculer";
+import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
+
+describeWithRedis("the cluster scrape", () => {
+  it("skips a node that hangs within the bound, counting it, and still answers", async () => {
+    const namespace = uniqueName("hang");
+    const gw = await startTestNode({ RATE_LIMIT: "0", TRANSPORTER: REDIS_URL, NAMESPACE: namespace, NODE_ID: "gw-hang" }, ["api", "metrics"]);
+    const hanging = new ServiceBroker({ namespace, nodeID: "hung", transporter: REDIS_URL, logger: false });
+    hanging.createService({ name: "metrics", actions: { snapshot: { visibility: "public", handler: () => new Promise(() => undefined) }, status: () => new Promise(() => undefined) } });
+    await hanging.start();
+    try {
+      for (let i = 0; i < 50 && !(await getJson(`${gw.url}/api/health`)).body.nodes.some((n: { id: string }) => n.id === "hung"); i++) await new Promise((r) => setTimeout(r, 100));
+      const t0 = Date.now();
+      const r = await getJson(`${gw.url}/metrics`);
+      const took = Date.now() - t0;
+      expect(r.status).toBe(200);
+      expect(took).toBeLessThan(4000); // the bound is 2 s per node, in parallel
+      expect(r.body).toContain('node_id="gw-hang"');
+      // The skip is counted in the gateway's registry, which the next scrape reads.
+      expect((await getJson(`${gw.url}/metrics`)).body).toMatch(/mcai_scrape_errors_total\{scraped_node="hung",node_id="gw-hang"\} [1-9]/);
+      // Health does not wait for it either.
+      const h = await getJson(`${gw.url}/api/health`);
+      expect(h.body.nodes.find((n: { id: string }) => n.id === "hung").rss_mb).toBeUndefined();
+    } finally {
+      await hanging.stop();
+      await gw.node.stop();
+    }
+  });
+});
