@@ -7,15 +7,14 @@
  *
  *   npm run bench:jobs
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
+import { startMcai, benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
-const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
 const JOBS = Number(process.env.JOBS ?? 100);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typeof import("../compute/lib/art");
@@ -23,26 +22,15 @@ const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typ
 const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
 
 
-function start(args: string[], env: Record<string, string>): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
-  const ready = new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (/ running /.test(out)) {
-        clearInterval(t);
-        resolve();
-      } else if (proc.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(out));
-      }
-    }, 20);
-  });
-  return { proc, out: () => out, ready };
-}
 
-const peakMb = (pid: number) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
+function peakMb(pid: number): number | string {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Math.round(Number(m[1]) / 1024) : "?";
+  } catch {
+    return "gone";
+  }
+}
 
 async function timed(url: string, init?: RequestInit): Promise<[number, Response]> {
   const t0 = performance.now();
@@ -57,9 +45,9 @@ async function run(workers: number, killOne: boolean): Promise<void> {
   const u = new URL(bdb.url);
   const env = { TRANSPORTER: REDIS_URL, NAMESPACE: name, DATABASE_URL: bdb.url, HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "200", RATE_LIMIT: "0" };
   const port = await freePort();
-  const gw = start(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env);
+  const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");
   await gw.ready;
-  const ws = Array.from({ length: workers }, (_, i) => start(["--services", "jobs,compute", "--node-id", `w${i + 1}`], env));
+  const ws = Array.from({ length: workers }, (_, i) => startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], env, "info"));
   await Promise.all(ws.map((w) => w.ready));
   const url = `http://127.0.0.1:${port}`;
   while (((await (await fetch(`${url}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < workers + 1) await sleep(50);

@@ -6,15 +6,15 @@
  *
  *   npm run bench:knowledge          (EXAMPLES=100000 REQUESTS=20000 DISTINCT=10000)
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Redis from "ioredis";
-import { benchDatabase, freePort, machine, pct, PG_URL, REDIS_URL, runMain, sleep } from "./lib";
+import { MCAI_BIN, startMcai, benchDatabase, freePort, machine, pct, PG_URL, REDIS_URL, runMain, sleep } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
-const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
+const BIN = MCAI_BIN;
 const EXAMPLES = Number(process.env.EXAMPLES ?? 100_000);
 const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
 const DISTINCT = Number(process.env.DISTINCT ?? 10_000);
@@ -50,24 +50,6 @@ function queryMix(): { queries: string[]; sample: () => string } {
   };
 }
 
-function start(args: string[], env: Record<string, string>): { proc: ChildProcess; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
-  const ready = new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (/ running /.test(out)) {
-        clearInterval(t);
-        resolve();
-      } else if (proc.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(out));
-      }
-    }, 20);
-  });
-  return { proc, ready };
-}
 
 async function redisBytes(prefix: string): Promise<{ keys: number; bytes: number }> {
   const r = new Redis(REDIS_URL);
@@ -115,7 +97,7 @@ async function run(nodes: number, baseline: boolean): Promise<void> {
   execFileSync(process.execPath, [BIN, "demo-data", "--examples", String(EXAMPLES), "--out", dir]);
   execFileSync(process.execPath, [BIN, "import", dir], { env: { ...process.env, ...env, LOG_LEVEL: "warn" }, stdio: "ignore" });
   const ports = await Promise.all(Array.from({ length: nodes }, freePort));
-  const procs = ports.map((p, i) => start(["--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(p)], env));
+  const procs = ports.map((p, i) => startMcai(["--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(p)], env));
   await Promise.all(procs.map((p) => p.ready));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   if (baseline) {

@@ -56,3 +56,28 @@ export function runMain(main: () => Promise<void>): void {
     },
   );
 }
+
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+
+export const MCAI_BIN = path.resolve(__dirname, "..", "dist", "bin", "mcai.js");
+
+/** `mcai start …` as a child process; `ready` resolves when it prints that it runs. */
+export function startMcai(args: string[], env: Record<string, string>, logLevel = "warn"): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
+  const proc = spawn(process.execPath, [MCAI_BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: logLevel, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const ready = new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (/ running /.test(out)) {
+        clearInterval(t);
+        resolve();
+      } else if (proc.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(out));
+      }
+    }, 20);
+  });
+  return { proc, out: () => out, ready };
+}

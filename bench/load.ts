@@ -7,16 +7,16 @@
  *
  *   npm run bench:load          (DURATION=10 EXAMPLES=20000)
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { benchDatabase, freePort, machine, REDIS_URL, runMain, sleep } from "./lib";
+import { MCAI_BIN, startMcai, benchDatabase, freePort, machine, REDIS_URL, runMain, sleep } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
-const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
+const BIN = MCAI_BIN;
 const DURATION = Number(process.env.DURATION ?? 10);
 const EXAMPLES = Number(process.env.EXAMPLES ?? 20_000);
 
@@ -62,24 +62,6 @@ async function baseline(): Promise<void> {
   server.close();
 }
 
-function start(args: string[], env: Record<string, string>): { proc: ChildProcess; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
-  const ready = new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (/ running /.test(out)) {
-        clearInterval(t);
-        resolve();
-      } else if (proc.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(out));
-      }
-    }, 20);
-  });
-  return { proc, ready };
-}
 
 async function run(nodes: number): Promise<void> {
   const db = await benchDatabase("mcai_bench_load");
@@ -89,8 +71,8 @@ async function run(nodes: number): Promise<void> {
   execFileSync(process.execPath, [BIN, "demo-data", "--examples", String(EXAMPLES), "--out", dir]);
   execFileSync(process.execPath, [BIN, "import", dir], { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" }, stdio: "ignore" });
   const port = await freePort();
-  const procs = [start(["--services", "api,datasets,knowledge,jobs,compute", "--node-id", "n1", "--port", String(port)], env)];
-  for (let i = 2; i <= nodes; i++) procs.push(start(["--services", "datasets,knowledge,jobs,compute", "--node-id", `n${i}`], env));
+  const procs = [startMcai(["--services", "api,datasets,knowledge,jobs,compute", "--node-id", "n1", "--port", String(port)], env)];
+  for (let i = 2; i <= nodes; i++) procs.push(startMcai(["--services", "datasets,knowledge,jobs,compute", "--node-id", `n${i}`], env));
   await Promise.all(procs.map((p) => p.ready));
   const base = `http://127.0.0.1:${port}`;
   while (((await (await fetch(`${base}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < nodes) await sleep(50);
