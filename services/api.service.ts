@@ -13,7 +13,7 @@ import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
 import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./lib/local-admin";
 import { JobEventHub, streamJobEvents } from "./api/job-events";
-import { serveDashboard } from "./api/static-files";
+import { serveStatic } from "./api/static-files";
 import { NotFoundError as McaiNotFound } from "./lib/errors";
 import { isValidKey, keyId, presentedKey } from "./api/api-keys";
 import { sendHttpError, toHttpError } from "./api/http-errors";
@@ -226,8 +226,8 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       },
       onError: this.settings.onError,
     });
-    const dashboard = (name: string) => (req: GatewayReq, res: ServerResponse) => {
-      if (!serveDashboard(req, res, name)) this.settings.onError(req, res, new McaiNotFound(`no route ${req.method} ${req.url}`));
+    const file = (urlPath: (req: GatewayReq & { $params: Record<string, string> }) => string) => (req: GatewayReq & { $params: Record<string, string> }, res: ServerResponse) => {
+      if (!serveStatic(req, res, urlPath(req))) this.settings.onError(req, res, new McaiNotFound(`no route ${req.method} ${(req.url ?? "").split("?")[0]}`));
     };
     this.addRoute({
       name: "root",
@@ -235,8 +235,11 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       mappingPolicy: "restrict",
       aliases: {
         ...ROOT_ALIASES,
-        "GET dashboard": dashboard(""),
-        "GET dashboard/:file": (req: GatewayReq & { $params: { file: string } }, res: ServerResponse) => dashboard(String(req.$params.file))(req, res),
+        // The web client and the dashboard: static files, see api/static-files.ts.
+        "GET /": file(() => "/"),
+        "GET assets/:file": file((req) => `/assets/${req.$params.file}`),
+        "GET dashboard": file(() => "/dashboard"),
+        "GET dashboard/:file": file((req) => `/dashboard/${req.$params.file}`),
       },
       bodyParsers: { json: false, urlencoded: false },
       callOptions: { timeout: config.requestTimeoutMs },

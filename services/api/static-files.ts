@@ -1,47 +1,88 @@
-/** The dashboard's files, read once, served with an ETag and revalidation. */
+/**
+ * The static files the gateway serves: the web client at / (its assets under content-hashed
+ * names, immutable; the HTML revalidated by ETag) and the dashboard at /dashboard. Files are read
+ * and compressed (brotli, gzip) once, on first use.
+ */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PROJECT_ROOT } from "../lib/paths";
 
-interface StaticFile {
+interface Asset {
   body: Buffer;
+  br: Buffer;
+  gzip: Buffer;
   type: string;
   etag: string;
+  immutable: boolean;
 }
 
-const FILES: Record<string, [string, string]> = {
-  "": ["public/dashboard.html", "text/html; charset=utf-8"],
-  "dashboard.js": ["public/dashboard.js", "text/javascript; charset=utf-8"],
-  "uplot.js": ["node_modules/uplot/dist/uPlot.iife.min.js", "text/javascript; charset=utf-8"],
-  "uplot.css": ["node_modules/uplot/dist/uPlot.min.css", "text/css; charset=utf-8"],
-};
+const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
-const cache = new Map<string, StaticFile>();
+function asset(body: Buffer, type: string, immutable: boolean): Asset {
+  return {
+    body,
+    br: zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }),
+    gzip: zlib.gzipSync(body, { level: 9 }),
+    type,
+    etag: `"${crypto.createHash("sha256").update(body).digest("hex").slice(0, 20)}"`,
+    immutable,
+  };
+}
 
-function load(name: string): StaticFile | undefined {
-  const spec = FILES[name];
-  if (!spec) return undefined;
-  let f = cache.get(name);
-  if (!f) {
-    const body = fs.readFileSync(path.join(PROJECT_ROOT, spec[0]));
-    f = { body, type: spec[1], etag: `"${crypto.createHash("sha1").update(body).digest("hex").slice(0, 16)}"` };
-    cache.set(name, f);
+const read = (rel: string) => fs.readFileSync(path.join(PROJECT_ROOT, rel));
+
+let site: Map<string, Asset> | undefined;
+
+/** URL path → asset. The client's JS and CSS get their content hash in the name. */
+function load(): Map<string, Asset> {
+  if (site) return site;
+  const m = new Map<string, Asset>();
+  let html = read("public/index.html").toString("utf8");
+  for (const name of ["app.js", "app.css"]) {
+    const body = read(`public/${name}`);
+    const hash = crypto.createHash("sha256").update(body).digest("hex").slice(0, 12);
+    const hashed = name.replace(/\.(\w+)$/, `.${hash}.$1`);
+    m.set(`/assets/${hashed}`, asset(body, TYPES[path.extname(name)], true));
+    html = html.split(`/assets/${name}`).join(`/assets/${hashed}`);
   }
-  return f;
+  m.set("/", asset(Buffer.from(html), TYPES[".html"], false));
+  m.set("/dashboard", asset(read("public/dashboard.html"), TYPES[".html"], false));
+  m.set("/dashboard/dashboard.js", asset(read("public/dashboard.js"), TYPES[".js"], false));
+  m.set("/dashboard/uplot.js", asset(read("node_modules/uplot/dist/uPlot.iife.min.js"), TYPES[".js"], false));
+  m.set("/dashboard/uplot.css", asset(read("node_modules/uplot/dist/uPlot.min.css"), TYPES[".css"], false));
+  site = m;
+  return m;
 }
 
-/** Serves /dashboard and its assets; false when `name` is not one of them. */
-export function serveDashboard(req: IncomingMessage, res: ServerResponse, name: string): boolean {
-  const f = load(name);
-  if (!f) return false;
-  if (req.headers["if-none-match"] === f.etag) {
-    res.writeHead(304, { ETag: f.etag });
+/** Serves `urlPath` when it is one of the static files; false otherwise. */
+export function serveStatic(req: IncomingMessage, res: ServerResponse, urlPath: string): boolean {
+  const a = load().get(urlPath);
+  if (!a) return false;
+  const headers: Record<string, string | number> = {
+    "Content-Type": a.type,
+    ETag: a.etag,
+    Vary: "Accept-Encoding",
+    "Cache-Control": a.immutable ? "public, max-age=31536000, immutable" : "no-cache",
+  };
+  if (req.headers["if-none-match"] === a.etag) {
+    res.writeHead(304, headers);
     res.end();
     return true;
   }
-  res.writeHead(200, { "Content-Type": f.type, "Content-Length": f.body.length, ETag: f.etag, "Cache-Control": "no-cache" });
-  res.end(req.method === "HEAD" ? undefined : f.body);
+  const accept = String(req.headers["accept-encoding"] ?? "");
+  let body = a.body;
+  if (/\bbr\b/.test(accept)) {
+    body = a.br;
+    headers["Content-Encoding"] = "br";
+  } else if (/\bgzip\b/.test(accept)) {
+    body = a.gzip;
+    headers["Content-Encoding"] = "gzip";
+  }
+  headers["Content-Length"] = body.length;
+  res.writeHead(200, headers);
+  res.end(req.method === "HEAD" ? undefined : body);
   return true;
 }

@@ -1,0 +1,179 @@
+// MC AI web client: ask, browse (infinite scroll over keyset pages), create (jobs with live progress).
+// No framework: a few hundred lines of DOM code keep the first load small.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var errorBox = $("error");
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+  }
+  function clearError() { errorBox.hidden = true; }
+
+  /** fetch + JSON, turning the API's error shape into a readable message. */
+  function api(path, options) {
+    return fetch(path, options).then(function (r) {
+      return r.text().then(function (text) {
+        var body = null;
+        try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+        if (!r.ok) {
+          var msg = body && body.error ? body.error.message : "the server answered " + r.status;
+          throw new Error(msg);
+        }
+        return body;
+      });
+    }, function () { throw new Error("cannot reach the server: check your connection"); });
+  }
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  // Tabs
+  var tabs = document.querySelectorAll("[role=tab]");
+  Array.prototype.forEach.call(tabs, function (t) {
+    t.addEventListener("click", function () {
+      Array.prototype.forEach.call(tabs, function (o) { o.setAttribute("aria-selected", String(o === t)); });
+      Array.prototype.forEach.call(document.querySelectorAll("[data-panel]"), function (p) { p.hidden = p.id !== t.dataset.tab; });
+      clearError();
+      if (t.dataset.tab === "browse" && !$("domain").options.length) loadDomains();
+    });
+  });
+
+  // Ask
+  $("ask-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    clearError();
+    var q = $("q").value.trim();
+    if (!q) return;
+    var button = ev.target.querySelector("button");
+    button.disabled = true;
+    api("/api/knowledge/query", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: q }) })
+      .then(function (a) {
+        $("answer-text").textContent = a.answer;
+        $("emotion").textContent = "emotion: " + a.emotion.name;
+        $("freqs").textContent = a.frequencies.neuroscience_hz + " Hz brainwave · " + a.frequencies.metaphysical_hz + " Hz Solfeggio";
+        $("answer-source").textContent = a.cached ? "from cache" : "from " + a.source;
+        var list = $("sources");
+        list.textContent = "";
+        a.matches.forEach(function (m) {
+          var li = el("li", m.content);
+          if (m.response) li.appendChild(el("div", m.response, "meta"));
+          li.appendChild(el("small", m.domain));
+          list.appendChild(li);
+        });
+        $("answer").hidden = false;
+        document.body.dataset.answered = String(Number(document.body.dataset.answered || 0) + 1);
+      })
+      .catch(function (e) { showError(e.message); })
+      .then(function () { button.disabled = false; });
+  });
+
+  // Browse: keyset pages, the next one fetched when the end of the list comes into view.
+  var cursor = null;
+  var loading = false;
+  var done = false;
+  function loadDomains() {
+    api("/api/datasets").then(function (r) {
+      var sel = $("domain");
+      r.datasets.forEach(function (d) {
+        var o = el("option", d.domain + " (" + d.example_count + ")");
+        o.value = d.domain;
+        sel.appendChild(o);
+      });
+      resetBrowse();
+    }).catch(function (e) { showError(e.message); });
+  }
+  function resetBrowse() {
+    cursor = null;
+    done = false;
+    $("examples").textContent = "";
+    document.body.dataset.pages = "0";
+    loadPage();
+  }
+  function loadPage() {
+    var domain = $("domain").value;
+    if (loading || done || !domain) return;
+    loading = true;
+    api("/api/datasets/" + encodeURIComponent(domain) + "/examples?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""))
+      .then(function (page) {
+        var list = $("examples");
+        page.examples.forEach(function (x) {
+          var li = el("li", x.content);
+          li.dataset.id = x.id;
+          if (x.response) li.appendChild(el("div", x.response, "meta"));
+          list.appendChild(li);
+        });
+        cursor = page.next_cursor;
+        done = !cursor;
+        $("more").textContent = done ? "That is all." : "Scroll for more";
+        document.body.dataset.pages = String(Number(document.body.dataset.pages || 0) + 1);
+      })
+      .catch(function (e) { showError(e.message); })
+      .then(function () { loading = false; });
+  }
+  $("domain").addEventListener("change", resetBrowse);
+  new IntersectionObserver(function (entries) {
+    if (entries[0].isIntersecting && !$("browse").hidden) loadPage();
+  }).observe($("more"));
+
+  // Create: submit a job, follow its event stream, show the result.
+  function syncKind() {
+    var kind = $("kind").value;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-for]"), function (e) { e.hidden = e.dataset.for.split(" ").indexOf(kind) < 0; });
+  }
+  $("kind").addEventListener("change", syncKind);
+  syncKind();
+  $("job-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    clearError();
+    var kind = $("kind").value;
+    var body;
+    if (kind === "art") body = { prompt: $("prompt").value, style: $("style").value, options: { width: 512, height: 512 } };
+    else if (kind === "music") body = { prompt: $("prompt").value, duration: Number($("duration").value) };
+    else body = { frequencies: $("freqs-in").value.split(",").map(function (s) { return Number(s.trim()); }), options: { size: 512 } };
+    var path = kind === "cymatic" ? "/api/cymatic/analyze-async" : "/api/" + kind + "/generate-async";
+    $("job-result").textContent = "";
+    $("job-progress").value = 0;
+    api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (sub) { follow(sub); })
+      .catch(function (e) { showError(e.message); });
+  });
+  function follow(sub) {
+    $("job").hidden = false;
+    $("job-status").textContent = sub.status;
+    var es = new EventSource(sub.events_url);
+    var finish = function (job) {
+      es.close();
+      $("job-progress").value = job.progress;
+      $("job-status").textContent = job.status + (job.error ? ": " + job.error : "");
+      if (job.status !== "completed") return showError("the job " + job.status + (job.error ? ": " + job.error : ""));
+      var url = job.result.artifact_url;
+      var out = $("job-result");
+      if (job.result.content_type === "audio/wav") {
+        var audio = el("audio");
+        audio.controls = true;
+        audio.src = url;
+        out.appendChild(audio);
+      } else {
+        var img = el("img");
+        img.alt = job.kind + " result";
+        img.src = url;
+        out.appendChild(img);
+      }
+      document.body.dataset.jobDone = job.job_id;
+    };
+    es.addEventListener("progress", function (e) {
+      var job = JSON.parse(e.data);
+      $("job-progress").value = job.progress;
+      $("job-status").textContent = job.status + " " + Math.round(job.progress * 100) + "%";
+    });
+    ["completed", "failed", "cancelled"].forEach(function (name) {
+      es.addEventListener(name, function (e) { finish(JSON.parse(e.data)); });
+    });
+  }
+})();
