@@ -123,7 +123,7 @@ async function start(args: string[]): Promise<void> {
   await importDemoOnFirstStart(node);
   const api = node.broker.getLocalService("api") as unknown as { server?: { address(): { port: number } | string | null } } | undefined;
   const addr = api?.server?.address();
-  const where = addr && typeof addr === "object" ? `, API at http://localhost:${addr.port}/api/health` : "";
+  const where = addr && typeof addr === "object" ? `, API at http://localhost:${addr.port}/api/health, web client at http://localhost:${addr.port}/` : "";
   console.log(`mcai ${VERSION} node ${config.nodeId} running ${node.broker.services.map((s) => s.name).filter((n) => !n.startsWith("$")).join(", ")}${where}`);
   if (values.repl) await startRepl(node);
 }
