@@ -8,6 +8,7 @@ import { ART_STYLES } from "../../compute/lib/art";
 import { chooseModes, renderRows } from "../../compute/lib/chladni";
 import { patternRgba } from "../../compute/lib/cymatic-analysis";
 import { encodePng } from "../../compute/lib/png";
+import { metricsOf } from "../../services/lib/metrics";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
@@ -31,7 +32,7 @@ describe("compute.fft through the pool", () => {
     const signal = Array.from({ length: 6000 }, (_, i) => Math.sin((2 * Math.PI * 440.2 * i) / sr) + 0.4 * Math.sin((2 * Math.PI * 97.7 * i) / sr));
     const r = await post("/api/fft", { signal, sampleRate: sr, window: "hann", peaks: 2 });
     expect(r.status).toBe(200);
-    const body = await r.json();
+    const body = (await r.json()) as any;
     expect(body).toMatchObject({ size: 8192, padded: true, engine: "pffft" });
     expect(Math.abs(body.peaks[0].frequency - 440.2)).toBeLessThan(0.1);
     expect(Math.abs(body.peaks[1].frequency - 97.7)).toBeLessThan(0.1);
@@ -48,10 +49,9 @@ describe("compute.fft through the pool", () => {
   it("reuses FFT plans across calls (hits counted in mcai_fft_plans_total)", async () => {
     const signal = Array.from({ length: 4096 }, (_, i) => Math.sin(i / 3));
     for (let i = 0; i < 6; i++) await broker.call("compute.fft", { signal, sampleRate: 4096 });
-    const { metricsOf } = await import("../../services/lib/metrics");
     const m = await metricsOf(broker).registry.getSingleMetric("mcai_fft_plans_total")!.get();
-    const hits = m.values.find((v) => v.labels.result === "hit")?.value ?? 0;
-    const misses = m.values.find((v) => v.labels.result === "miss")?.value ?? 0;
+    const hits = m.values.find((v: { labels: Record<string, unknown> }) => v.labels.result === "hit")?.value ?? 0;
+    const misses = m.values.find((v: { labels: Record<string, unknown> }) => v.labels.result === "miss")?.value ?? 0;
     expect(misses).toBeLessThanOrEqual(4); // at most one per size per thread
     expect(hits).toBeGreaterThanOrEqual(2);
   });
@@ -60,10 +60,10 @@ describe("compute.fft through the pool", () => {
     const before = await poolCompleted();
     const tooLong = await post("/api/fft", { signal: new Array(1_100_000).fill(0), sampleRate: 8000 });
     expect(tooLong.status).toBe(413);
-    expect((await tooLong.json()).error).toMatchObject({ type: "ERR_PAYLOAD_TOO_LARGE", data: { field: "signal", limit: 1048576 } });
+    expect(((await tooLong.json()) as any).error).toMatchObject({ type: "ERR_PAYLOAD_TOO_LARGE", data: { field: "signal", limit: 1048576 } });
     const noRate = await post("/api/fft", { signal: [1, 2, 3] });
     expect(noRate.status).toBe(422);
-    expect((await noRate.json()).error.message).toMatch(/'sampleRate' field is required/);
+    expect(((await noRate.json()) as any).error.message).toMatch(/'sampleRate' field is required/);
     const badFrame = await post("/api/fft", { signal: new Array(512).fill(0), sampleRate: 8000, stft: { frameSize: 100, hop: 10 } });
     expect(badFrame.status).toBe(422);
     expect(await poolCompleted()).toBe(before);
@@ -74,7 +74,7 @@ describe("compute.cymatic", () => {
   it("answers JSON with the modes, the analysis and a 100×100 preview", async () => {
     const r = await post("/api/cymatic/pattern", { frequencies: [1000], size: 256 });
     expect(r.status).toBe(200);
-    const body = await r.json();
+    const body = (await r.json()) as any;
     expect(body).toMatchObject({ plate: "square", size: 256, modes: [{ n: 8, m: 6, sign: -1 }], symmetry_order: 4, bands: 2 });
     expect(body.preview).toHaveLength(100);
     expect(body.preview[0]).toHaveLength(100);
@@ -103,7 +103,7 @@ describe("compute.cymatic", () => {
   it("refuses a size over CYMATIC_MAX_SIZE with 413 naming the limit", async () => {
     const r = await post("/api/cymatic/pattern", { frequencies: [100], size: 2048 });
     expect(r.status).toBe(413);
-    expect((await r.json()).error.message).toBe("size is 2048, over the limit of 1024");
+    expect(((await r.json()) as any).error.message).toBe("size is 2048, over the limit of 1024");
     const bad = await post("/api/cymatic/pattern", { frequencies: [] });
     expect(bad.status).toBe(422);
   });
@@ -160,7 +160,7 @@ describe("compute.art", () => {
 
   it("reports progress events under its operation id", async () => {
     const seen: number[] = [];
-    broker.createService({ name: "progress-listener", events: { "compute.progress": (ctx: any) => ctx.params.id === "op-art-1" && seen.push(ctx.params.progress) } });
+    broker.createService({ name: "progress-listener", events: { "compute.progress": (ctx: any) => void (ctx.params.id === "op-art-1" && seen.push(ctx.params.progress)) } } as any);
     await broker.call("compute.art", { prompt: "progress", style: "flow-field", width: 1024, height: 1024, operation_id: "op-art-1" });
     await new Promise((r) => setTimeout(r, 300));
     expect(seen.length).toBeGreaterThan(0);
@@ -184,7 +184,7 @@ describe("compute.emotion", () => {
   it("POST /api/emotion/analyze answers dominant, scores and frequencies", async () => {
     const r = await post("/api/emotion/analyze", { text: "I feel so grateful and thankful today" });
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ dominant: "gratitude", frequencies: { neuroscience_hz: 10, metaphysical_hz: 639 } });
+    expect((await r.json()) as any).toMatchObject({ dominant: "gratitude", frequencies: { neuroscience_hz: 10, metaphysical_hz: 639 } });
     expect((await getJson(`${t.url}/api/emotion/analyze`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(422);
   });
 });
@@ -198,7 +198,7 @@ describe("a full compute queue", () => {
       const r = await fetch(`${small.url}/api/emotion/analyze`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hello" }) });
       expect(r.status).toBe(503);
       expect(r.headers.get("retry-after")).toBe("1");
-      expect((await r.json()).error.message).toMatch(/compute queue is full/);
+      expect(((await r.json()) as any).error.message).toMatch(/compute queue is full/);
       small.node.broker.broadcast("compute.abort", { id: "op-busy" });
       await expect(busy).rejects.toMatchObject({ type: "ERR_ABORTED" });
     } finally {

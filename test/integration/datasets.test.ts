@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { ServiceBroker } from "moleculer";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { getJson } from "../helpers/processes";
+import { eventually, getJson } from "../helpers/processes";
 import { ADMIN_KEY, loadCorpus, watchChanges } from "../helpers/datasets";
 
 let t: TestNode;
@@ -261,7 +261,6 @@ describe("scheduled rotation", () => {
     const n = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", DATASET_MAX_EXAMPLES_PER_DOMAIN: "5", DATASET_ROTATE_INTERVAL_S: "1" }, ["datasets", "compute"], await memoryDb());
     try {
       await n.node.broker.call("datasets.add", { domain: "sched", examples: Array.from({ length: 12 }, (_, i) => ({ content: `s${i}` })) });
-      const { eventually } = await import("../helpers/processes");
       await eventually(async () => {
         const d = ((await n.node.broker.call("datasets.list")) as { datasets: { domain: string; example_count: number; archived_count: number }[] }).datasets[0];
         return d.example_count === 5 && d.archived_count === 7;

@@ -109,7 +109,7 @@ describe("api gateway", () => {
     });
 
     it("refuse a wrong key with 403", async () => {
-      for (const headers of [{ authorization: "Bearer wrong-key-000000000" }, { "x-api-key": "wrong-key-000000000" }]) {
+      for (const headers of [{ authorization: "Bearer wrong-key-000000000" }, { "x-api-key": "wrong-key-000000000" }] as Record<string, string>[]) {
         const r = await getJson(url(), { method: "POST", headers });
         expect(r.status).toBe(403);
         expect(r.body.error.type).toBe("ERR_FORBIDDEN");

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { migrate, PgDb, readMigrations, type Migration } from "../../services/lib/db";
 import { memoryDb } from "../helpers/pglite";
-import { spawnMcai, killAll } from "../helpers/processes";
+import { freePort, getJson, spawnMcai, killAll } from "../helpers/processes";
 import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
 
 afterAll(killAll);
@@ -114,7 +114,6 @@ describeWithPg("a node on Postgres without pgvector", () => {
   it("comes up, says vector search is off, and shows it in /api/health", async () => {
     const url = await createDatabase();
     try {
-      const { freePort, getJson } = await import("../helpers/processes");
       const port = await freePort();
       const p = spawnMcai(["start", "--port", String(port)], { DATABASE_URL: url });
       await p.waitForOutput(/API at http/);

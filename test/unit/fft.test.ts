@@ -1,5 +1,5 @@
 import { isPowerOfTwo, loadPffft, nextPowerOfTwo, pffftTakes, PlanCache } from "../../compute/lib/fft";
-import { analyzeSpectrum, stft, windowCoefficients } from "../../compute/lib/spectrum";
+import { analyzeSpectrum, stft, transformBatch, windowCoefficients } from "../../compute/lib/spectrum";
 import { mulberry32 } from "../../compute/lib/prng";
 
 let plans: PlanCache;
@@ -131,7 +131,6 @@ describe("analyzeSpectrum", () => {
 
 describe("transformBatch", () => {
   it("writes each frame's packed spectrum, equal to the single-frame transform", async () => {
-    const { transformBatch } = await import("../../compute/lib/spectrum");
     const n = 256;
     const frames = 5;
     const rand = mulberry32(3);

@@ -9,6 +9,7 @@ export { PgDb } from "./pg-db";
 export { PgliteDb } from "./pglite-db";
 export { DataDirBusyError } from "./data-dir-lock";
 export { migrate, readMigrations, MIGRATIONS_DIR } from "./migrate";
+export type { Migration, MigrateResult, MigrationSettings } from "./migrate";
 
 /** Where embedded mode keeps its database: MCAI_DATA_DIR/db. */
 export function embeddedDbDir(config: Config): string {
