@@ -87,6 +87,14 @@ function configFrom(overrides: Record<string, string | undefined>): Config {
   }
 }
 
+/**
+ * A promise rejected with no handler (a driver's stray error while a server restarts) is logged,
+ * not allowed to take the whole node down with the requests it serves.
+ */
+function onStrayErrors(node: McaiNode): void {
+  process.on("unhandledRejection", (err) => node.broker.logger.error("unhandled rejection:", err));
+}
+
 function onSignals(node: McaiNode): void {
   let signalled = false;
   const handler = (signal: NodeJS.Signals) => {
@@ -120,6 +128,7 @@ async function start(args: string[]): Promise<void> {
   const explicit = values.services !== undefined || process.env.SERVICES !== undefined;
   const node = await run(() => startNode(config, resolveServices(config, explicit)));
   onSignals(node);
+  onStrayErrors(node);
   await importDemoOnFirstStart(node);
   const api = node.broker.getLocalService("api") as unknown as { server?: { address(): { port: number } | string | null } } | undefined;
   const addr = api?.server?.address();

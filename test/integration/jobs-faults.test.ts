@@ -118,6 +118,8 @@ describeWithPgAndRedis("jobs when Redis restarts", () => {
       expect(during.body.error.type).toBe("ERR_UNAVAILABLE");
       expect((await getJson(`${url}/api/job/${ids[0]}`)).status).toBe(503);
       await new Promise((r) => setTimeout(r, 1500));
+      // The node rode out the outage: it is still the same process.
+      expect({ exit: node.proc.exitCode, signal: node.proc.signalCode, output: node.proc.exitCode === null ? "" : node.output() }).toEqual({ exit: null, signal: null, output: "" });
       await pgsrv.start();
       await allCompleted(url, ids, 90_000);
     } finally {
