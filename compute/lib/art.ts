@@ -8,6 +8,7 @@
  */
 import { chooseModes, renderRows } from "./chladni";
 import { hashString, mulberry32 } from "./prng";
+import { scratch } from "./scratch";
 
 export const ART_STYLES = ["waves", "mandala", "cymatic", "flow-field"] as const;
 export type ArtStyle = (typeof ART_STYLES)[number];
@@ -90,7 +91,7 @@ function mandala(a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, pr
 function cymatic(a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, progress: Progress): void {
   const side = Math.max(a.width, a.height);
   const modes = chooseModes("square", [200 + rand() * 1800, 200 + rand() * 1800]);
-  const field = new Float32Array(side * side);
+  const field = scratch("art-field", Float32Array, side * side);
   renderRows(modes, side, 0, side, field);
   progress(0.5);
   for (let y = 0; y < a.height; y++) {
@@ -104,7 +105,8 @@ function cymatic(a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, pr
 /** Smooth value noise on a seeded lattice. */
 function valueNoise(rand: () => number): (x: number, y: number) => number {
   const n = 256;
-  const lattice = Float64Array.from({ length: n * n }, () => rand());
+  const lattice = scratch("art-lattice", Float64Array, n * n);
+  for (let i = 0; i < lattice.length; i++) lattice[i] = rand();
   const at = (i: number, j: number) => lattice[(((j % n) + n) % n) * n + (((i % n) + n) % n)];
   const fade = (t: number) => t * t * (3 - 2 * t);
   return (x, y) => {
@@ -122,7 +124,7 @@ function flowField(a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, 
   const noise = valueNoise(rand);
   const scale = 3 + rand() * 5;
   const turns = 1 + rand() * 3;
-  const density = new Float32Array(a.width * a.height);
+  const density = scratch("art-density", Float32Array, a.width * a.height);
   const particles = Math.round((a.width * a.height) / 40);
   const steps = 60;
   for (let p = 0; p < particles; p++) {
@@ -151,6 +153,7 @@ const RENDERERS: Record<ArtStyle, (a: ArtInput, rand: () => number, pal: Rgb[], 
 };
 
 export interface ArtResult {
+  /** This thread's scratch buffer: valid until the next render on the thread. */
   rgba: Uint8Array;
   seed: number;
   palette: string[];
@@ -162,7 +165,8 @@ export function renderArt(input: ArtInput, onProgress: Progress = () => undefine
   const seed = hashString(`${input.style}\u0000${input.prompt}\u0000${input.seed ?? ""}`);
   const rand = mulberry32(seed);
   const pal = palette(rand);
-  const rgba = new Uint8Array(input.width * input.height * 4);
+  // Reused on this thread: callers encode it before the next render (see ArtResult).
+  const rgba = scratch("art-rgba", Uint8Array, input.width * input.height * 4);
   RENDERERS[input.style](input, rand, pal, rgba, onProgress);
   onProgress(1);
   return { rgba, seed, palette: pal.map((c) => `#${c.map((v) => v.toString(16).padStart(2, "0")).join("")}`) };

@@ -4,5 +4,6 @@ import { PNG } from "pngjs";
 export function encodePng(rgba: Uint8Array, width: number, height: number): Uint8Array {
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  return new Uint8Array(PNG.sync.write(png, { colorType: 6 }));
+  // The Buffer pngjs returns is a Uint8Array already: no copy.
+  return PNG.sync.write(png, { colorType: 6 });
 }

@@ -56,21 +56,55 @@ interface NodeStatus {
   over: boolean;
 }
 
-/** Each available node's memory status, through its metrics service, within a bound. */
+interface Cached {
+  status?: NodeStatus;
+  at: number;
+  pending: boolean;
+}
+
+const remote = new WeakMap<ServiceBroker, Map<string, Cached>>();
+const REFRESH_MS = 2000;
+
+function apply(n: NodeHealth, s: NodeStatus): void {
+  n.rss_mb = Math.round(s.rss_bytes / 1048576);
+  if (s.over) n.degraded = true;
+}
+
+/**
+ * Each available node's memory, through its metrics service. The local node answers at once;
+ * other nodes' figures come from a cache refreshed in the background (at most every 2 s, each
+ * call bounded), so health never waits on a slow or dying node.
+ */
 async function memoryOf(broker: ServiceBroker, nodes: NodeHealth[]): Promise<void> {
-  await Promise.all(
-    nodes
-      .filter((n) => n.available && n.services.includes("metrics"))
-      .map(async (n) => {
-        try {
-          const s = await broker.call<NodeStatus, Record<string, never>>("metrics.status", {}, { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 });
-          n.rss_mb = Math.round(s.rss_bytes / 1048576);
-          if (s.over) n.degraded = true;
-        } catch {
-          // a slow node shows without its memory; heartbeats decide whether it is available
-        }
-      }),
-  );
+  let cache = remote.get(broker);
+  if (!cache) remote.set(broker, (cache = new Map()));
+  for (const n of nodes) {
+    if (!n.available || !n.services.includes("metrics")) continue;
+    if (n.local) {
+      try {
+        apply(n, await broker.call<NodeStatus, Record<string, never>>("metrics.status", {}, { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 }));
+      } catch {
+        // the local metrics service is stopping
+      }
+      continue;
+    }
+    const c = cache.get(n.id) ?? { at: 0, pending: false };
+    cache.set(n.id, c);
+    if (!c.pending && Date.now() - c.at > REFRESH_MS) {
+      c.pending = true;
+      broker
+        .call<NodeStatus, Record<string, never>>("metrics.status", {}, { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 })
+        .then(
+          (s) => (c.status = s),
+          () => (c.status = undefined),
+        )
+        .finally(() => {
+          c.at = Date.now();
+          c.pending = false;
+        });
+    }
+    if (c.status) apply(n, c.status);
+  }
 }
 
 async function pingDb(broker: ServiceBroker): Promise<string | null> {
