@@ -150,9 +150,10 @@ export function renderRows(modes: readonly Mode[], size: number, row0: number, r
  */
 function renderSquareRows(modes: readonly SquareMode[], size: number, row0: number, row1: number, out: Float32Array): void {
   const inv = 1 / modes.length;
+  // Float32 tables: the output is float32 anyway, and half the bytes read per cell.
   const tables = modes.map((md) => {
-    const cn = new Float64Array(size);
-    const cm = new Float64Array(size);
+    const cn = new Float32Array(size);
+    const cm = new Float32Array(size);
     for (let i = 0; i < size; i++) {
       cn[i] = Math.cos(md.n * Math.PI * unit(i, size));
       cm[i] = Math.cos(md.m * Math.PI * unit(i, size));
@@ -160,13 +161,22 @@ function renderSquareRows(modes: readonly SquareMode[], size: number, row0: numb
     return { cn, cm, s: md.sign };
   });
   const acc = new Float64Array(size);
+  const end4 = size - (size % 4);
   for (let j = row0; j < row1; j++) {
     const base = j * size;
     if (tables.length === 1) {
       const { cn, cm, s } = tables[0];
       const a = 0.5 * cm[j] * inv;
       const b = 0.5 * s * cn[j] * inv;
-      for (let i = 0; i < size; i++) out[base + i] = cn[i] * a + cm[i] * b;
+      // Unrolled by four: V8 does not vectorize, but fewer loop checks per cell still pay.
+      let i = 0;
+      for (; i < end4; i += 4) {
+        out[base + i] = cn[i] * a + cm[i] * b;
+        out[base + i + 1] = cn[i + 1] * a + cm[i + 1] * b;
+        out[base + i + 2] = cn[i + 2] * a + cm[i + 2] * b;
+        out[base + i + 3] = cn[i + 3] * a + cm[i + 3] * b;
+      }
+      for (; i < size; i++) out[base + i] = cn[i] * a + cm[i] * b;
       continue;
     }
     acc.fill(0);
