@@ -6,17 +6,17 @@
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { Errors } from "moleculer";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Counter, Histogram } from "prom-client";
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
-import { metricsOf } from "./lib/metrics";
 import { ConflictError, NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
 import { checkLimits, HEAVY_KINDS, PARAMS, type HeavyKind } from "./compute/params";
 import { jobParams } from "./jobs/kinds";
 import { JobWorker } from "./jobs/worker";
+import { jobMetrics } from "./jobs/metrics";
 import {
   cancelJob, expire, findReusable, FINAL, getArtifact, getByIdempotencyKey, getJob, insertJob, insertReused, listJobs,
-  paramsHash, requeueOrphans, retryJob, waitingByKind, type JobRow, type JobStatus,
+  paramsHash, requeueOrphans, retryJob, type JobRow, type JobStatus,
 } from "./jobs/store";
 
 /** What clients see of a job. */
@@ -87,9 +87,6 @@ function submitAction(kind: HeavyKind) {
   };
 }
 
-function registryMetric<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
 
 const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
   name: "jobs",
@@ -264,22 +261,9 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         return [k, this.broker.validator!.compile({ ...schema, $$strict: "remove" } as never) as (p: unknown) => true | { field?: string; message?: string }[]];
       }),
     );
-    const registry = metricsOf(this.broker).registry;
-    this.finished = registryMetric(registry, "mcai_jobs_total", () => new Counter({ name: "mcai_jobs_total", help: "Jobs finished on this node, by kind and final status", labelNames: ["kind", "status"] as const, registers: [registry] }));
-    this.duration = registryMetric(registry, "mcai_job_duration_seconds", () => new Histogram({ name: "mcai_job_duration_seconds", help: "Time from a job's start to its completion", labelNames: ["kind"] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers: [registry] }));
-    const db = this.db;
-    registryMetric(registry, "mcai_jobs_waiting", () => new Gauge({
-      name: "mcai_jobs_waiting",
-      help: "Jobs queued or processing in the cluster, by kind and status (read from the job store)",
-      labelNames: ["kind", "status"] as const,
-      // Every jobs node reads the same store: merging node registries takes one value, not the sum.
-      aggregator: "max",
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const r of await waitingByKind(db).catch(() => [])) this.set({ kind: r.kind, status: r.status }, r.n);
-      },
-    }));
+    const m = jobMetrics(this.broker, this.db);
+    this.finished = m.finished;
+    this.duration = m.duration;
   },
 
   async started(this: JobsThis) {

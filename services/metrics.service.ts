@@ -6,7 +6,7 @@
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { AggregatorRegistry, Counter, type Registry } from "prom-client";
-import { metricsOf } from "./lib/metrics";
+import { metricsOf, registered } from "./lib/metrics";
 import { runtimeOf } from "./lib/runtime";
 import { summarize, type Summary } from "./metrics/summary";
 
@@ -109,14 +109,12 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     const registry = metricsOf(this.broker).registry;
     this.lastWarn = 0;
     // The registry outlives the service (a service reloaded on a running node finds it there).
-    this.scrapeErrors =
-      (registry.getSingleMetric("mcai_scrape_errors_total") as Counter<"scraped_node"> | undefined) ??
-      new Counter({
-        name: "mcai_scrape_errors_total",
-        help: "Nodes skipped by a cluster scrape because they failed or did not answer in time",
-        labelNames: ["scraped_node"] as const,
-        registers: [registry],
-      });
+    this.scrapeErrors = registered(registry, "mcai_scrape_errors_total", () => new Counter({
+      name: "mcai_scrape_errors_total",
+      help: "Nodes skipped by a cluster scrape because they failed or did not answer in time",
+      labelNames: ["scraped_node"] as const,
+      registers: [registry],
+    }));
   },
 
   started(this: MetricsThis) {

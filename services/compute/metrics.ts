@@ -3,16 +3,13 @@ import type { ServiceBroker } from "moleculer";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ComputePool } from "../../compute/pool";
 import type { PlanStats } from "../../compute/lib/fft";
-import { metricsOf } from "../lib/metrics";
+import { metricsOf, registered } from "../lib/metrics";
 
 export interface ComputeMetrics {
   taskDone(task: string, seconds: number, ok: boolean): void;
   plans(stats: PlanStats): void;
 }
 
-function getOr<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
 
 // The gauges outlive a service that is stopped and created again: they read the current pool.
 const currentPool = new WeakMap<Registry, () => ComputePool | undefined>();
@@ -22,20 +19,20 @@ export function computeMetrics(broker: ServiceBroker, getPool: () => ComputePool
   const registry = metricsOf(broker).registry;
   currentPool.set(registry, getPool);
   const pool = () => currentPool.get(registry)?.();
-  const duration = getOr(registry, "mcai_compute_task_duration_seconds", () => new Histogram({
+  const duration = registered(registry, "mcai_compute_task_duration_seconds", () => new Histogram({
     name: "mcai_compute_task_duration_seconds",
     help: "Compute tasks run in the worker pool, by task and outcome",
     labelNames: ["task", "outcome"] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   }));
-  const planCounter = getOr(registry, "mcai_fft_plans_total", () => new Counter({
+  const planCounter = registered(registry, "mcai_fft_plans_total", () => new Counter({
     name: "mcai_fft_plans_total",
     help: "FFT plan lookups in the worker threads: hit (reused) or miss (built)",
     labelNames: ["result"] as const,
     registers: [registry],
   }));
-  getOr(registry, "mcai_compute_pool_utilization", () => new Gauge({
+  registered(registry, "mcai_compute_pool_utilization", () => new Gauge({
     name: "mcai_compute_pool_utilization",
     help: "Share of the pool's thread time spent running tasks since it started (0..1)",
     registers: [registry],
@@ -43,7 +40,7 @@ export function computeMetrics(broker: ServiceBroker, getPool: () => ComputePool
       this.set(pool()?.stats().utilization ?? 0);
     },
   }));
-  getOr(registry, "mcai_compute_queue_size", () => new Gauge({
+  registered(registry, "mcai_compute_queue_size", () => new Gauge({
     name: "mcai_compute_queue_size",
     help: "Compute tasks waiting for a thread",
     registers: [registry],

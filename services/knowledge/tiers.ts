@@ -6,7 +6,7 @@
 import type { ServiceBroker } from "moleculer";
 import { Counter, type Registry } from "prom-client";
 import type { Db } from "../lib/db";
-import { metricsOf } from "../lib/metrics";
+import { metricsOf, registered } from "../lib/metrics";
 
 const L1_TIMEOUT_MS = 100;
 
@@ -18,7 +18,7 @@ export interface TierStats {
 }
 
 function counter(registry: Registry, name: string, help: string): Counter<"tier"> {
-  return (registry.getSingleMetric(name) as Counter<"tier"> | undefined) ?? new Counter({ name, help, labelNames: ["tier"] as const, registers: [registry] });
+  return registered(registry, name, () => new Counter({ name, help, labelNames: ["tier"] as const, registers: [registry] }));
 }
 
 function bounded<T>(p: Promise<T> | undefined, fallback: T): Promise<T> {

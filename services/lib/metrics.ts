@@ -46,3 +46,11 @@ export function metricsOf(broker: ServiceBroker): NodeMetrics {
   byBroker.set(broker, m);
   return m;
 }
+
+/**
+ * The metric `name` of `registry`, made by `make` the first time. A registry outlives its
+ * services (a service stopped and created again on a running node finds its metrics there).
+ */
+export function registered<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
