@@ -47,7 +47,7 @@ async function importDir(broker: ServiceBroker, dir: string): Promise<number> {
   return added;
 }
 
-async function pageSection(broker: ServiceBroker, db: import("../services/lib/db").Db, n: number): Promise<void> {
+async function pageSection(broker: ServiceBroker, db: import("../services/lib/db").Db): Promise<void> {
   const d = (await db.query<{ id: string; n: number }>("SELECT id::text AS id, example_count::int AS n FROM datasets ORDER BY example_count DESC LIMIT 1")).rows[0];
   const ids = (await db.query<{ id: string }>("SELECT id::text AS id FROM examples WHERE dataset_id = $1 ORDER BY id", [d.id])).rows.map((r) => r.id);
   console.log(`  pages of 100 in the largest domain (${d.n} examples), p50 / p95 ms over ${SAMPLES} requests`);
@@ -65,7 +65,6 @@ async function pageSection(broker: ServiceBroker, db: import("../services/lib/db
     for (let i = 0; i < SAMPLES; i++) action.push((await time(() => broker.call("datasets.examples", { domain, limit: 100, cursor })))[0]);
     console.log(`    ${label.padEnd(6)} keyset SQL ${ms(pct(keyset, 50))} / ${ms(pct(keyset, 95))}   datasets.examples ${ms(pct(action, 50))} / ${ms(pct(action, 95))}   baseline OFFSET ${ms(pct(offset, 50))} / ${ms(pct(offset, 95))}`);
   }
-  void n;
 }
 
 async function lexicalSection(broker: ServiceBroker, mode: "lexical" | "hybrid" | "vector" = "lexical"): Promise<number[]> {
@@ -92,7 +91,7 @@ async function postgresRun(n: number): Promise<void> {
       });
       console.log(`  (what embeddings would add: compute.embed, 384-d, batches of 256: ${Math.round(texts.length / (te / 1000))} texts/s)`);
       await node.db!.query("ANALYZE");
-      await pageSection(node.broker, node.db!, n);
+      await pageSection(node.broker, node.db!);
       const lex = await lexicalSection(node.broker);
       console.log(`  lexical search k=10 over ${QUERIES.length} queries (rare and common terms): p50 ${pct(lex, 50).toFixed(2)} ms, p95 ${pct(lex, 95).toFixed(2)} ms, max ${Math.max(...lex).toFixed(1)} ms`);
     } finally {

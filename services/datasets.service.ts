@@ -54,7 +54,7 @@ interface DatasetsThis extends Service {
   db: Db;
   embedders: { bulk: Embedder; query: Embedder };
   rotateTimer?: NodeJS.Timeout;
-  settings2(): ReturnType<typeof runtimeOf>["config"];
+  config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
   runImport(ctx: Context, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>): Promise<ImportSummary>;
@@ -81,7 +81,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     examples: {
       params: { domain: DOMAIN, limit: { type: "number", integer: true, min: 1, optional: true, convert: true }, cursor: { type: "string", optional: true, max: 64 } },
       async handler(this: DatasetsThis, ctx: Context<ExamplesParams>) {
-        const max = this.settings2().datasets.pageMax;
+        const max = this.config().datasets.pageMax;
         const limit = ctx.params.limit ?? Math.min(100, max);
         if (limit > max) throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
@@ -127,9 +127,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       admin: true,
       params: { domain: DOMAIN, examples: { type: "array", min: 1 } },
       async handler(this: DatasetsThis, ctx: Context<AddParams>) {
-        const max = this.settings2().datasets.bodyMaxExamples;
+        const max = this.config().datasets.bodyMaxExamples;
         if (ctx.params.examples.length > max) throw new PayloadTooLargeError(`examples has ${ctx.params.examples.length} items, over the limit of ${max}`, { field: "examples", limit: max });
-        const maxChars = this.settings2().datasets.maxTextChars;
+        const maxChars = this.config().datasets.maxTextChars;
         return this.runImport(ctx, ctx.params.domain, "request body", ctx.params.examples.map((e) => toExample(e, maxChars)));
       },
     },
@@ -149,7 +149,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const file = String(m.filename ?? `upload.${format}`);
         if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(domain)) throw new BadRequestError("domain must be 1-64 of a-z, 0-9, '_', '-'", { field: "domain" });
         if (!FORMATS.includes(format)) throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
-        const maxChars = this.settings2().datasets.maxTextChars;
+        const maxChars = this.config().datasets.maxTextChars;
         return this.runImport(ctx, domain, file, parseStream(file, format, ctx.params, maxChars, JSON_MAX_BYTES));
       },
     },
@@ -166,7 +166,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         mode: { type: "enum", values: ["hybrid", "lexical", "vector"], optional: true },
       },
       async handler(this: DatasetsThis, ctx: Context<SearchParams>): Promise<{ mode: SearchMode; k: number; degraded?: string; hits: SearchHit[] }> {
-        const cfg = this.settings2().datasets;
+        const cfg = this.config().datasets;
         const k = ctx.params.k ?? 10;
         if (k > cfg.searchKMax) throw new UnprocessableError(`k must be at most ${cfg.searchKMax}, got ${k}`, { field: "k", limit: cfg.searchKMax });
         const mode = ctx.params.mode ?? "hybrid";
@@ -214,7 +214,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       admin: true,
       params: { max: { type: "number", integer: true, min: 1, optional: true, convert: true }, dryRun: { type: "boolean", optional: true, convert: true } },
       async handler(this: DatasetsThis, ctx: Context<RotateParams>): Promise<RotationResult> {
-        const max = ctx.params.max ?? this.settings2().datasets.maxExamplesPerDomain;
+        const max = ctx.params.max ?? this.config().datasets.maxExamplesPerDomain;
         if (!max) throw new UnprocessableError("no limit: pass max or set DATASET_MAX_EXAMPLES_PER_DOMAIN", { field: "max" });
         const r = await rotate(this.db, max, ctx.params.dryRun ?? false);
         for (const d of r.domains) if (d.version) await this.changed(ctx, d.domain, d.version);
@@ -229,7 +229,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 3, windowTime: 30, halfOpenTime: 10_000, check: () => true },
       async handler(this: DatasetsThis, ctx: Context<{ texts: string[] }>) {
         try {
-          return { vectors: await callEmbeddingsApi(this.settings2().embeddings, ctx.params.texts) };
+          return { vectors: await callEmbeddingsApi(this.config().embeddings, ctx.params.texts) };
         } catch (err) {
           throw new UnavailableError(`embeddings endpoint failed: ${(err as Error).message}`);
         }
@@ -238,7 +238,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
   },
 
   methods: {
-    settings2(this: DatasetsThis) {
+    config(this: DatasetsThis) {
       return runtimeOf(this.broker).config;
     },
 
@@ -252,7 +252,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
     async runImport(this: DatasetsThis, ctx: Context, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>) {
       try {
-        const s = await importRecords({ db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.settings2().embeddings.batchSize }, domain, file, records);
+        const s = await importRecords({ db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.config().embeddings.batchSize }, domain, file, records);
         await this.changed(ctx, domain, s.version);
         return s;
       } catch (err) {
@@ -264,11 +264,11 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
   created(this: DatasetsThis) {
     this.db = dbOf(this.broker);
-    this.embedders = createEmbedders(this.broker, this.settings2().embeddings);
+    this.embedders = createEmbedders(this.broker, this.config().embeddings);
   },
 
   started(this: DatasetsThis) {
-    const cfg = this.settings2().datasets;
+    const cfg = this.config().datasets;
     if (cfg.rotateIntervalS > 0 && cfg.maxExamplesPerDomain > 0) {
       this.rotateTimer = setInterval(() => {
         this.broker.call<RotationResult, RotateParams>("datasets.rotate", {}, { nodeID: this.broker.nodeID }).then(

@@ -15,7 +15,7 @@ import { jobParams } from "./jobs/kinds";
 import { JobWorker } from "./jobs/worker";
 import { jobMetrics } from "./jobs/metrics";
 import {
-  cancelJob, expire, findReusable, FINAL, getArtifact, getByIdempotencyKey, getJob, insertJob, insertReused, listJobs,
+  cancelJob, expire, findReusable, getArtifact, getByIdempotencyKey, getJob, insertJob, insertReused, listJobs,
   paramsHash, requeueOrphans, retryJob, type JobRow, type JobStatus,
 } from "./jobs/store";
 
@@ -204,7 +204,7 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     async submit(this: JobsThis, ctx: Context<Record<string, unknown>, SubmitMeta>, kind: HeavyKind) {
       const { config } = runtimeOf(this.broker);
       const fresh = Boolean((ctx.params.options as { fresh?: unknown } | undefined)?.fresh);
-      const params = jobParams(kind, ctx.params);
+      const params = jobParams(ctx.params);
       const check = await this.checkers[kind](params);
       if (check !== true) {
         const errors = check as { field?: string; message?: string }[];
@@ -298,5 +298,4 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
   },
 };
 
-export { FINAL };
 export default jobsService;

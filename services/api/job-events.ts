@@ -8,8 +8,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { EventEmitter } from "node:events";
 import type { ServiceBroker } from "moleculer";
 import type { JobView } from "../jobs.service";
+import { FINAL as FINAL_STATUSES } from "../jobs/store";
 
-const FINAL = new Set(["completed", "failed", "cancelled"]);
+const FINAL = new Set<string>(FINAL_STATUSES);
 const POLL_MS = 2000;
 const PING_MS = 15_000;
 
@@ -27,7 +28,7 @@ function sse(res: ServerResponse, job: JobView): void {
 }
 
 export async function streamJobEvents(broker: ServiceBroker, hub: JobEventHub, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-  let job = await broker.call<JobView, { id: string }>("jobs.get", { id });
+  const first = await broker.call<JobView, { id: string }>("jobs.get", { id });
   const last = Number(req.headers["last-event-id"] ?? 0);
   let sent = Number.isFinite(last) ? last : 0;
   res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
@@ -64,6 +65,5 @@ export async function streamJobEvents(broker: ServiceBroker, hub: JobEventHub, r
   const poll = setInterval(() => void refresh(), POLL_MS);
   const ping = setInterval(() => res.write(": ping\n\n"), PING_MS);
   req.on("close", finish);
-  push(job);
-  job = undefined as never;
+  push(first);
 }

@@ -18,13 +18,12 @@ export const KINDS: Record<HeavyKind, KindSpec> = {
 };
 
 /** The params a job keeps, from an HTTP body: the kind's fields at the top, tunables in `options`. */
-export function jobParams(kind: HeavyKind, body: Record<string, unknown>): Record<string, unknown> {
+export function jobParams(body: Record<string, unknown>): Record<string, unknown> {
   const { options, ...top } = body as { options?: Record<string, unknown> } & Record<string, unknown>;
   const o = { ...(options ?? {}) };
   delete o.fresh;
   const params = { ...top, ...o };
   for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
-  void kind;
   return params;
 }
 
