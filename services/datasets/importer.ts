@@ -7,8 +7,8 @@
 import type { Context } from "moleculer";
 import type { Db } from "../lib/db";
 import type { Embedder } from "../lib/embeddings";
-import { isRejected, type ExampleInput, type RecordResult } from "./records";
-import { bumpVersion, ensureDataset, insertExamples } from "./store";
+import { contentHash, isRejected, type ExampleInput, type RecordResult } from "./records";
+import { bumpVersion, ensureDataset, existingHashes, insertExamples } from "./store";
 
 export interface ImportSummary {
   domain: string;
@@ -33,12 +33,24 @@ export interface ImportOptions {
 export async function importRecords(o: ImportOptions, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>): Promise<ImportSummary> {
   const summary: ImportSummary = { domain, file, read: 0, added: 0, duplicates: 0, rejected: 0, version: null };
   return o.db.transaction(async (tx) => {
-    const datasetId = await ensureDataset(tx, domain);
+    // The dataset row is made with the first example to write: a source of only rejected
+    // records (or none) leaves the database as it was.
+    let datasetId: string | undefined;
     let batch: ExampleInput[] = [];
     const flush = async () => {
       if (!batch.length) return;
-      const vectors = o.embedder ? await o.embedder.embed(o.ctx, batch.map((b) => (b.response ? `${b.content}\n${b.response}` : b.content))) : undefined;
-      const added = await insertExamples(tx, datasetId, batch, vectors);
+      datasetId ??= await ensureDataset(tx, domain);
+      // Duplicates are dropped before embedding: re-importing a file costs hash lookups, not embeddings.
+      const known = await existingHashes(tx, datasetId, batch.map((b) => contentHash(b.content)));
+      const seen = new Set<string>();
+      const fresh = batch.filter((b) => {
+        const h = contentHash(b.content);
+        if (known.has(h) || seen.has(h)) return false;
+        seen.add(h);
+        return true;
+      });
+      const vectors = o.embedder && fresh.length ? await o.embedder.embed(o.ctx, fresh.map((b) => (b.response ? `${b.content}\n${b.response}` : b.content))) : undefined;
+      const added = await insertExamples(tx, datasetId, fresh, vectors);
       summary.added += added;
       summary.duplicates += batch.length - added;
       batch = [];
@@ -51,7 +63,7 @@ export async function importRecords(o: ImportOptions, domain: string, file: stri
       if (batch.length >= o.batchSize) await flush();
     }
     await flush();
-    if (summary.added > 0) summary.version = await bumpVersion(tx, datasetId, summary.added);
+    if (datasetId && summary.added > 0) summary.version = await bumpVersion(tx, datasetId, summary.added);
     return summary;
   });
 }

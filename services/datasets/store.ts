@@ -60,6 +60,12 @@ export async function globalVersion(db: Queryable): Promise<number> {
   return r.rows[0].v;
 }
 
+/** Which of `hashes` the dataset already has. */
+export async function existingHashes(tx: Queryable, datasetId: string, hashes: string[]): Promise<Set<string>> {
+  const r = await tx.query<{ h: string }>("SELECT content_hash AS h FROM examples WHERE dataset_id = $1 AND content_hash = ANY($2::text[])", [datasetId, hashes]);
+  return new Set(r.rows.map((x) => x.h));
+}
+
 /** Inserts examples, skipping those whose content hash the dataset has; returns how many were added. */
 export async function insertExamples(tx: Queryable, datasetId: string, rows: ExampleInput[], vectors?: ArrayLike<number>[]): Promise<number> {
   if (rows.length === 0) return 0;

@@ -144,6 +144,22 @@ describe("datasets writes, versions and events", () => {
     expect(list).toMatchObject({ example_count: 2, version: r.body.version });
   });
 
+  it("writes nothing, not even the domain, for a body of only rejected records", async () => {
+    const r = await getJson(`${t.url}/api/datasets/only-rejects/examples`, { method: "POST", headers: auth, body: JSON.stringify([{ nothing: 1 }, { content: "" }]) });
+    expect(r.body).toMatchObject({ domain: "only-rejects", read: 2, added: 0, rejected: 2, version: null });
+    expect((await getJson(`${t.url}/api/datasets`)).body.datasets.map((d: { domain: string }) => d.domain)).not.toContain("only-rejects");
+  });
+
+  it("does not embed again what a re-import already has", async () => {
+    const tasks = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+    const body = JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ content: `embedded once ${i}` })));
+    await getJson(`${t.url}/api/datasets/embed-once/examples`, { method: "POST", headers: auth, body });
+    const before = await tasks();
+    const again = await getJson(`${t.url}/api/datasets/embed-once/examples`, { method: "POST", headers: auth, body });
+    expect(again.body).toMatchObject({ read: 20, added: 0, duplicates: 20 });
+    expect(await tasks()).toBe(before);
+  });
+
   it("refuses writes without the admin key, too many examples, and bad domains, writing nothing", async () => {
     const v = ((await broker.call("datasets.version")) as { version: number }).version;
     expect((await getJson(`${t.url}/api/datasets/fresh/examples`, { method: "POST", headers: { "content-type": "application/json" }, body: "[]" })).status).toBe(401);
