@@ -72,3 +72,27 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
     });
   });
 });
+
+describe("mcai repl on an embedded data folder", () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-repl-"));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it("runs mcai's commands piped on stdin, one after another", async () => {
+    const file = path.join(dataDir, "poems.jsonl");
+    fs.writeFileSync(file, '{"content":"Ode to a nightingale","response":"Keats"}\n{"content":"The tyger","response":"Blake"}\n');
+    const script = [`import ${file}`, "datasets", "rotate --max 1 --dry-run", "call jobs.submitEmotion --text happy", "jobs", "cache stats", "cache clear", "job 00000000-0000-4000-8000-000000000000", "jobs bogus"].join("\n");
+    const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, COMPUTE_THREADS: "1" }, `${script}\n`);
+    expect(await repl.exited).toBe(0);
+    const out = repl.output();
+    expect(out).toMatch(/^poems\s+2\s+2\s+0\s+0$/m); // import's summary table
+    expect(out).toMatch(/^poems\s+v\d+\s+2 live\s+0 archived$/m); // datasets
+    expect(out).toMatch(/poems: would move 1 examples to the archive/); // rotate --dry-run
+    expect(out).toMatch(/[0-9a-f-]{36} {2}emotion\s+(queued|processing|completed)/); // jobs
+    expect(out).toMatch(/"l2": \{\s+"hits": 0/); // cache stats (Moleculer's cache command, extended)
+    expect(out).toMatch(/\{"cleared":true,"l2_entries":\d+\}/); // cache clear: both knowledge tiers
+    expect(out).toContain("error: no job 00000000-0000-4000-8000-000000000000");
+    expect(out).toContain('unknown action "bogus"');
+    // The commands ran in order: the import's table before the datasets listing.
+    expect(out.indexOf("poems  ")).toBeLessThan(out.search(/poems\s+v\d+/));
+  });
+});
