@@ -45,6 +45,8 @@ export interface Answer {
 
 interface KnowledgeThis extends Service {
   db: Db;
+  /** How this node's warm-up ended, for cacheStats. */
+  warmupOutcome: string;
   tiers: CacheTiers;
   emotions(): Promise<EmotionRow[]>;
   datasetVersion(ctx: Context): Promise<number>;
@@ -164,7 +166,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const { l1, l2 } = this.tiers.stats;
         const rate = (s: { hits: number; misses: number }) => (s.hits + s.misses ? Math.round((s.hits / (s.hits + s.misses)) * 1000) / 1000 : null);
         const l2Entries = (await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM knowledge_cache WHERE expires_at > now()")).rows[0].n;
-        return { node: this.broker.nodeID, l1: { ...l1, hit_rate: rate(l1) }, l2: { ...l2, hit_rate: rate(l2), entries: l2Entries } };
+        return { node: this.broker.nodeID, warmup: this.warmupOutcome, l1: { ...l1, hit_rate: rate(l1) }, l2: { ...l2, hit_rate: rate(l2), entries: l2Entries } };
       },
     },
 
@@ -242,7 +244,9 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
      */
     async warmup(this: KnowledgeThis) {
       const s = settings(this);
-      await this.broker.waitForServices(["datasets"], s.warmupMs, 20);
+      // Waits past the bound on purpose: started() stops waiting at the bound, and a warm-up that goes on
+      // in the background after it does no harm.
+      await this.broker.waitForServices(["datasets"], s.warmupMs * 5, 20);
       const version = (await this.broker.call<{ version: number }>("datasets.version")).version;
       const marker = `knowledge:warm:v${version}`;
       if (await this.tiers.getL1(marker)) return "skipped: the shared cache is already warm";
@@ -272,6 +276,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       new Promise<string>((r) => (timer = setTimeout(() => r(`stopped at the ${bound} ms bound`), bound))),
     ]);
     clearTimeout(timer);
+    this.warmupOutcome = outcome;
     this.logger.info(`warm-up ${outcome} (${Date.now() - t0} ms)`);
   },
 };
