@@ -52,7 +52,12 @@ export function brokerOptions(config: Config, metadata: NodeMetadata): BrokerOpt
     serializer: "JSON",
     logger: {
       type: "Console",
-      options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY === true, moduleColors: false },
+      options: {
+        level: config.logLevel,
+        formatter: "short",
+        colors: process.stdout.isTTY === true,
+        moduleColors: false,
+      },
     },
     requestTimeout: config.requestTimeoutMs,
     retryPolicy: { enabled: false },

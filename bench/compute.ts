@@ -58,7 +58,8 @@ async function poolFftRate(threads: number, n: number): Promise<number> {
   const view = new Float32Array(input);
   for (let i = 0; i < view.length; i++) view[i] = Math.sin(i / 7) + ((i * 7919) % 1000) / 1000;
   const ranges = chladni.rowBands(frames, threads);
-  const batch = () => Promise.all(ranges.map(([frame0, frame1]) => pool.run("fft-batch", { input, output, n, frame0, frame1 })));
+  const batch = () =>
+    Promise.all(ranges.map(([frame0, frame1]) => pool.run("fft-batch", { input, output, n, frame0, frame1 })));
   await batch(); // warm-up: threads up, plans built
   let done = 0;
   const t0 = performance.now();
@@ -95,10 +96,19 @@ async function fftSection(): Promise<void> {
     const w = fftw ? JSON.parse(execFileSync(fftw, [String(n), String(SECONDS)]).toString()) : undefined;
     console.log(`  n=${n}`);
     console.log(`    baseline fft.js, 1 thread           ${fmt(fftjsRate).padStart(8)}/s`);
-    console.log(`    PFFFT (wasm SIMD), 1 thread, direct ${fmt(pffftRate).padStart(8)}/s   ${(pffftRate / fftjsRate).toFixed(1)}x fft.js`);
-    console.log(`    pool, 1 thread (fft-batch tasks)    ${fmt(pool1).padStart(8)}/s   ${(pool1 / fftjsRate).toFixed(1)}x fft.js`);
-    console.log(`    pool, 2 threads (fft-batch tasks)   ${fmt(pool2).padStart(8)}/s   ${(pool2 / pool1).toFixed(2)}x 1 thread`);
-    if (w) console.log(`    FFTW float / double, 1 thread       ${fmt(w.float_per_s).padStart(8)}/s / ${fmt(w.double_per_s)}/s   pool 1 thread at ${(w.float_per_s / pool1).toFixed(1)}x below FFTW float`);
+    console.log(
+      `    PFFFT (wasm SIMD), 1 thread, direct ${fmt(pffftRate).padStart(8)}/s   ${(pffftRate / fftjsRate).toFixed(1)}x fft.js`,
+    );
+    console.log(
+      `    pool, 1 thread (fft-batch tasks)    ${fmt(pool1).padStart(8)}/s   ${(pool1 / fftjsRate).toFixed(1)}x fft.js`,
+    );
+    console.log(
+      `    pool, 2 threads (fft-batch tasks)   ${fmt(pool2).padStart(8)}/s   ${(pool2 / pool1).toFixed(2)}x 1 thread`,
+    );
+    if (w)
+      console.log(
+        `    FFTW float / double, 1 thread       ${fmt(w.float_per_s).padStart(8)}/s / ${fmt(w.double_per_s)}/s   pool 1 thread at ${(w.float_per_s / pool1).toFixed(1)}x below FFTW float`,
+      );
   }
   console.log(`  peak RSS so far: ${rssMb()} MB`);
 }
@@ -120,7 +130,14 @@ async function cymaticSection(): Promise<void> {
   const poolMs = async (threads: number) => {
     const pool = new ComputePool({ threads, maxQueue: 64 });
     const shared = new SharedArrayBuffer(size * size * 4);
-    const run = () => Promise.all(chladni.rowBands(size, threads).map(([row0, row1]) => pool.run("cymatic-field", { plate: "square", frequencies: [1000], size, row0, row1, field: shared })));
+    const run = () =>
+      Promise.all(
+        chladni
+          .rowBands(size, threads)
+          .map(([row0, row1]) =>
+            pool.run("cymatic-field", { plate: "square", frequencies: [1000], size, row0, row1, field: shared }),
+          ),
+      );
     // Warm-up: each thread's JIT reaches its optimized code for the kernel.
     for (let r = 0; r < 10; r++) await run();
     let best = Infinity;
@@ -135,9 +152,15 @@ async function cymaticSection(): Promise<void> {
   const p1 = await poolMs(1);
   const p2 = await poolMs(2);
   if (cMs !== undefined) console.log(`    baseline C -O3, 1 thread            ${cMs.toFixed(1).padStart(8)} ms`);
-  console.log(`    JS, main thread                     ${jsMs.toFixed(1).padStart(8)} ms${cMs ? `   ${(jsMs / cMs).toFixed(1)}x C` : ""}`);
-  console.log(`    pool, 1 thread                      ${p1.toFixed(1).padStart(8)} ms${cMs ? `   ${(p1 / cMs).toFixed(1)}x C` : ""}`);
-  console.log(`    pool, 2 threads (2 row bands)       ${p2.toFixed(1).padStart(8)} ms   ${(p1 / p2).toFixed(2)}x faster than 1 thread`);
+  console.log(
+    `    JS, main thread                     ${jsMs.toFixed(1).padStart(8)} ms${cMs ? `   ${(jsMs / cMs).toFixed(1)}x C` : ""}`,
+  );
+  console.log(
+    `    pool, 1 thread                      ${p1.toFixed(1).padStart(8)} ms${cMs ? `   ${(p1 / cMs).toFixed(1)}x C` : ""}`,
+  );
+  console.log(
+    `    pool, 2 threads (2 row bands)       ${p2.toFixed(1).padStart(8)} ms   ${(p1 / p2).toFixed(2)}x faster than 1 thread`,
+  );
   console.log(`  peak RSS so far: ${rssMb()} MB`);
 }
 
@@ -147,11 +170,15 @@ async function wallSection(): Promise<void> {
   for (const style of ["waves", "mandala", "cymatic", "flow-field"]) {
     const t0 = performance.now();
     await pool.run("art", { prompt: "bench", style, width: 1024, height: 1024 });
-    console.log(`    art ${style.padEnd(11)} 1024²          ${(performance.now() - t0).toFixed(0).padStart(8)} ms   (peak RSS ${rssMb()} MB)`);
+    console.log(
+      `    art ${style.padEnd(11)} 1024²          ${(performance.now() - t0).toFixed(0).padStart(8)} ms   (peak RSS ${rssMb()} MB)`,
+    );
   }
   const t0 = performance.now();
   await pool.run("music", { prompt: "a calm evening", duration: 30 });
-  console.log(`    music 30 s                          ${(performance.now() - t0).toFixed(0).padStart(8)} ms   (peak RSS ${rssMb()} MB)`);
+  console.log(
+    `    music 30 s                          ${(performance.now() - t0).toFixed(0).padStart(8)} ms   (peak RSS ${rssMb()} MB)`,
+  );
   await pool.destroy();
 }
 
@@ -160,7 +187,13 @@ async function cymaticMemory(): Promise<void> {
   const pool = new ComputePool({ threads: 2, maxQueue: 64 });
   const run = async (size: number) => {
     const field = new SharedArrayBuffer(size * size * 4);
-    await Promise.all(chladni.rowBands(size, 2).map(([row0, row1]) => pool.run("cymatic-field", { plate: "circle", frequencies: [900, 2500], size, row0, row1, field })));
+    await Promise.all(
+      chladni
+        .rowBands(size, 2)
+        .map(([row0, row1]) =>
+          pool.run("cymatic-field", { plate: "circle", frequencies: [900, 2500], size, row0, row1, field }),
+        ),
+    );
     await pool.run("cymatic-finish", { field, size, preview: 100, png: true });
   };
   await run(64); // threads, modules and plans loaded
@@ -168,7 +201,9 @@ async function cymaticMemory(): Promise<void> {
   const before = rssMb();
   const t0 = performance.now();
   await run(1000);
-  console.log(`\nCymatic 1000² with analysis and PNG: ${(performance.now() - t0).toFixed(0)} ms, peak RSS ${before} MB -> ${rssMb()} MB (+${rssMb() - before} MB)`);
+  console.log(
+    `\nCymatic 1000² with analysis and PNG: ${(performance.now() - t0).toFixed(0)} ms, peak RSS ${before} MB -> ${rssMb()} MB (+${rssMb() - before} MB)`,
+  );
   await pool.destroy();
 }
 

@@ -21,8 +21,6 @@ const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typ
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
 
-
-
 function peakMb(pid: number): number | string {
   try {
     const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -43,14 +41,25 @@ async function run(workers: number, killOne: boolean): Promise<void> {
   const bdb = await benchDatabase("mcai_bench_jobs");
   const name = new URL(bdb.url).pathname.slice(1);
   const u = new URL(bdb.url);
-  const env = { TRANSPORTER: REDIS_URL, NAMESPACE: name, DATABASE_URL: bdb.url, HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "200", RATE_LIMIT: "0" };
+  const env = {
+    TRANSPORTER: REDIS_URL,
+    NAMESPACE: name,
+    DATABASE_URL: bdb.url,
+    HEARTBEAT_INTERVAL_S: "1",
+    HEARTBEAT_TIMEOUT_S: "3",
+    JOBS_POLL_MS: "200",
+    RATE_LIMIT: "0",
+  };
   const port = await freePort();
   const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");
   await gw.ready;
-  const ws = Array.from({ length: workers }, (_, i) => startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], env, "info"));
+  const ws = Array.from({ length: workers }, (_, i) =>
+    startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], env, "info"),
+  );
   await Promise.all(ws.map((w) => w.ready));
   const url = `http://127.0.0.1:${port}`;
-  while (((await (await fetch(`${url}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < workers + 1) await sleep(50);
+  while (((await (await fetch(`${url}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < workers + 1)
+    await sleep(50);
   const db = new pg.Client({ connectionString: u.toString() });
   await db.connect();
   const health: number[] = [];
@@ -64,19 +73,29 @@ async function run(workers: number, killOne: boolean): Promise<void> {
   const submits: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < JOBS; i++) {
-    const [ms, r] = await timed(`${url}/api/art/generate-async`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: `bench ${i} ${name}`, style: "flow-field", options: { width: 512, height: 512 } }) });
+    const [ms, r] = await timed(`${url}/api/art/generate-async`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt: `bench ${i} ${name}`, style: "flow-field", options: { width: 512, height: 512 } }),
+    });
     if (r.status !== 202) throw new Error(`submit answered ${r.status}`);
     submits.push(ms);
   }
   let killNote = "";
   if (killOne) {
-    while (Number((await db.query("SELECT count(*) FROM jobs WHERE status = 'completed'")).rows[0].count) < 10) await sleep(20);
-    const victim = (await db.query<{ id: string }>("SELECT id FROM jobs WHERE status = 'processing' AND node_id = 'w1'")).rows.map((r) => r.id);
+    while (Number((await db.query("SELECT count(*) FROM jobs WHERE status = 'completed'")).rows[0].count) < 10)
+      await sleep(20);
+    const victim = (
+      await db.query<{ id: string }>("SELECT id FROM jobs WHERE status = 'processing' AND node_id = 'w1'")
+    ).rows.map((r) => r.id);
     const killedAt = performance.now();
     ws[0].proc.kill("SIGKILL");
     let elsewhere = NaN;
     while (victim.length) {
-      const r = await db.query("SELECT count(*) FROM jobs WHERE id = ANY($1::uuid[]) AND (node_id = 'w2' OR status = 'completed')", [victim]);
+      const r = await db.query(
+        "SELECT count(*) FROM jobs WHERE id = ANY($1::uuid[]) AND (node_id = 'w2' OR status = 'completed')",
+        [victim],
+      );
       if (Number(r.rows[0].count) > 0) {
         elsewhere = performance.now() - killedAt;
         break;
@@ -85,15 +104,25 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     }
     killNote = `, kill -9 of w1 with ${victim.length} job(s) running: first of them running on w2 after ${(elsewhere / 1000).toFixed(2)} s`;
   }
-  while (Number((await db.query("SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')")).rows[0].count) < JOBS) await sleep(50);
+  while (
+    Number((await db.query("SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')")).rows[0].count) < JOBS
+  )
+    await sleep(50);
   const elapsed = (performance.now() - t0) / 1000;
   probing = false;
   await prober;
   const failed = Number((await db.query("SELECT count(*) FROM jobs WHERE status = 'failed'")).rows[0].count);
   const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
-  const rss = [`gw ${peakMb(gw.proc.pid!)} MB`, ...ws.map((w, i) => (alive(w.proc) ? `w${i + 1} ${peakMb(w.proc.pid!)} MB` : `w${i + 1} killed`))].join(", ");
-  console.log(`\n${workers} worker node(s)${killOne ? " (one killed mid-run)" : ""}: ${JOBS} jobs in ${elapsed.toFixed(1)} s = ${(JOBS / elapsed).toFixed(2)} jobs/s, ${failed} failed${killNote}`);
-  console.log(`  submit p50 ${pct(submits, 50).toFixed(1)} ms, p99 ${pct(submits, 99).toFixed(1)} ms; GET /api/health during the run p50 ${pct(health, 50).toFixed(1)} ms, p99 ${pct(health, 99).toFixed(1)} ms (${health.length} probes)`);
+  const rss = [
+    `gw ${peakMb(gw.proc.pid!)} MB`,
+    ...ws.map((w, i) => (alive(w.proc) ? `w${i + 1} ${peakMb(w.proc.pid!)} MB` : `w${i + 1} killed`)),
+  ].join(", ");
+  console.log(
+    `\n${workers} worker node(s)${killOne ? " (one killed mid-run)" : ""}: ${JOBS} jobs in ${elapsed.toFixed(1)} s = ${(JOBS / elapsed).toFixed(2)} jobs/s, ${failed} failed${killNote}`,
+  );
+  console.log(
+    `  submit p50 ${pct(submits, 50).toFixed(1)} ms, p99 ${pct(submits, 99).toFixed(1)} ms; GET /api/health during the run p50 ${pct(health, 50).toFixed(1)} ms, p99 ${pct(health, 99).toFixed(1)} ms (${health.length} probes)`,
+  );
   console.log(`  peak RSS: ${rss}`);
   await db.end();
   for (const p of [gw, ...ws]) p.proc.kill("SIGKILL");
@@ -104,9 +133,12 @@ async function run(workers: number, killOne: boolean): Promise<void> {
 async function main(): Promise<void> {
   console.log(`bench/jobs on ${machine()}`);
   const t0 = performance.now();
-  for (let i = 0; i < 10; i++) encodePng(renderArt({ prompt: `baseline ${i}`, style: "flow-field", width: 512, height: 512 }).rgba, 512, 512);
+  for (let i = 0; i < 10; i++)
+    encodePng(renderArt({ prompt: `baseline ${i}`, style: "flow-field", width: 512, height: 512 }).rgba, 512, 512);
   const base = (performance.now() - t0) / 10;
-  console.log(`baseline: one 512² flow-field art rendered and encoded in-process, one thread: ${base.toFixed(0)} ms = ${(1000 / base).toFixed(2)} jobs/s`);
+  console.log(
+    `baseline: one 512² flow-field art rendered and encoded in-process, one thread: ${base.toFixed(0)} ms = ${(1000 / base).toFixed(2)} jobs/s`,
+  );
   await run(1, false);
   await run(2, false);
   await run(2, true);

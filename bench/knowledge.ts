@@ -25,10 +25,43 @@ const { mulberry32 } = require(path.join(ROOT, "dist/compute/lib/prng.js")) as t
 
 /** DISTINCT queries over the demo vocabulary, and a Zipf(1) sampler over them (the same sequence each time). */
 function queryMix(): { queries: string[]; sample: () => string } {
-  const subjects = ["major scale", "minor scale", "perfect fifth", "tritone", "cadence", "Chladni plate", "standing wave", "nodal line", "alpha waves", "theta waves", "binaural beats", "flow fields", "mandalas", "joy", "awe", "calm", "A4", "C4"];
-  const forms = ["what is", "how does", "explain", "tell me about", "where is", "why is", "history of", "music and", "sound of", "feel of"];
+  const subjects = [
+    "major scale",
+    "minor scale",
+    "perfect fifth",
+    "tritone",
+    "cadence",
+    "Chladni plate",
+    "standing wave",
+    "nodal line",
+    "alpha waves",
+    "theta waves",
+    "binaural beats",
+    "flow fields",
+    "mandalas",
+    "joy",
+    "awe",
+    "calm",
+    "A4",
+    "C4",
+  ];
+  const forms = [
+    "what is",
+    "how does",
+    "explain",
+    "tell me about",
+    "where is",
+    "why is",
+    "history of",
+    "music and",
+    "sound of",
+    "feel of",
+  ];
   const queries: string[] = [];
-  for (let i = 0; queries.length < DISTINCT; i++) queries.push(`${forms[i % forms.length]} ${subjects[Math.floor(i / forms.length) % subjects.length]} ${Math.floor(i / (forms.length * subjects.length)) || ""}`.trim());
+  for (let i = 0; queries.length < DISTINCT; i++)
+    queries.push(
+      `${forms[i % forms.length]} ${subjects[Math.floor(i / forms.length) % subjects.length]} ${Math.floor(i / (forms.length * subjects.length)) || ""}`.trim(),
+    );
   const weights = queries.map((_, i) => 1 / (i + 1));
   const total = weights.reduce((a, b) => a + b, 0);
   const cdf: number[] = [];
@@ -50,7 +83,6 @@ function queryMix(): { queries: string[]; sample: () => string } {
   };
 }
 
-
 async function redisBytes(prefix: string): Promise<{ keys: number; bytes: number }> {
   const r = new Redis(REDIS_URL);
   let cursor = "0";
@@ -68,7 +100,11 @@ async function redisBytes(prefix: string): Promise<{ keys: number; bytes: number
   return { keys, bytes };
 }
 
-async function load(urls: string[], path: (q: string) => string, sample: () => string): Promise<{ hits: number[]; misses: number[]; errors: number }> {
+async function load(
+  urls: string[],
+  path: (q: string) => string,
+  sample: () => string,
+): Promise<{ hits: number[]; misses: number[]; errors: number }> {
   const hits: number[] = [];
   const misses: number[] = [];
   let errors = 0;
@@ -95,23 +131,36 @@ async function run(nodes: number, baseline: boolean): Promise<void> {
   const env = { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: name, RATE_LIMIT: "0", DEMO_DATA: "false" };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-kn-"));
   execFileSync(process.execPath, [BIN, "demo-data", "--examples", String(EXAMPLES), "--out", dir]);
-  execFileSync(process.execPath, [BIN, "import", dir], { env: { ...process.env, ...env, LOG_LEVEL: "warn" }, stdio: "ignore" });
+  execFileSync(process.execPath, [BIN, "import", dir], {
+    env: { ...process.env, ...env, LOG_LEVEL: "warn" },
+    stdio: "ignore",
+  });
   const ports = await Promise.all(Array.from({ length: nodes }, freePort));
-  const procs = ports.map((p, i) => startMcai(["--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(p)], env));
+  const procs = ports.map((p, i) =>
+    startMcai(["--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(p)], env),
+  );
   await Promise.all(procs.map((p) => p.ready));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   if (baseline) {
     const b = await load(urls, (q) => `/api/search?q=${encodeURIComponent(q)}&k=5`, queryMix().sample);
     const all = [...b.hits, ...b.misses];
-    console.log(`  baseline, datasets search on every request (no cache): p50 ${pct(all, 50).toFixed(2)} ms, p95 ${pct(all, 95).toFixed(2)} ms, ${b.errors} errors`);
+    console.log(
+      `  baseline, datasets search on every request (no cache): p50 ${pct(all, 50).toFixed(2)} ms, p95 ${pct(all, 95).toFixed(2)} ms, ${b.errors} errors`,
+    );
   }
   const t0 = performance.now();
   const r = await load(urls, (q) => `/api/knowledge?q=${encodeURIComponent(q)}`, queryMix().sample);
   const secs = (performance.now() - t0) / 1000;
   const mem = await redisBytes(`${name}-cache`);
-  console.log(`  ${nodes} node(s): ${REQUESTS} queries in ${secs.toFixed(1)} s (${Math.round(REQUESTS / secs)}/s), hit rate ${((r.hits.length / (r.hits.length + r.misses.length)) * 100).toFixed(1)}%, ${r.errors} errors`);
-  console.log(`    hits   p50 ${pct(r.hits, 50).toFixed(2)} ms, p95 ${pct(r.hits, 95).toFixed(2)} ms (${r.hits.length})`);
-  console.log(`    misses p50 ${pct(r.misses, 50).toFixed(2)} ms, p95 ${pct(r.misses, 95).toFixed(2)} ms (${r.misses.length})`);
+  console.log(
+    `  ${nodes} node(s): ${REQUESTS} queries in ${secs.toFixed(1)} s (${Math.round(REQUESTS / secs)}/s), hit rate ${((r.hits.length / (r.hits.length + r.misses.length)) * 100).toFixed(1)}%, ${r.errors} errors`,
+  );
+  console.log(
+    `    hits   p50 ${pct(r.hits, 50).toFixed(2)} ms, p95 ${pct(r.hits, 95).toFixed(2)} ms (${r.hits.length})`,
+  );
+  console.log(
+    `    misses p50 ${pct(r.misses, 50).toFixed(2)} ms, p95 ${pct(r.misses, 95).toFixed(2)} ms (${r.misses.length})`,
+  );
   console.log(`    Redis: ${mem.keys} cache keys, ${(mem.bytes / 1024 / 1024).toFixed(2)} MB`);
   for (const p of procs) p.proc.kill("SIGTERM");
   await sleep(1000);
@@ -120,7 +169,9 @@ async function run(nodes: number, baseline: boolean): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/knowledge on ${machine()}: ${EXAMPLES} examples, ${REQUESTS} requests over ${DISTINCT} distinct queries (Zipf s=1), ${CONCURRENCY} in flight`);
+  console.log(
+    `bench/knowledge on ${machine()}: ${EXAMPLES} examples, ${REQUESTS} requests over ${DISTINCT} distinct queries (Zipf s=1), ${CONCURRENCY} in flight`,
+  );
   await run(1, true);
   await run(3, false);
 }

@@ -63,8 +63,15 @@ import path from "node:path";
 export const MCAI_BIN = path.resolve(__dirname, "..", "dist", "bin", "mcai.js");
 
 /** `mcai start …` as a child process; `ready` resolves when it prints that it runs. */
-export function startMcai(args: string[], env: Record<string, string>, logLevel = "warn"): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [MCAI_BIN, "start", ...args], { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: logLevel, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function startMcai(
+  args: string[],
+  env: Record<string, string>,
+  logLevel = "warn",
+): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
+  const proc = spawn(process.execPath, [MCAI_BIN, "start", ...args], {
+    env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: logLevel, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

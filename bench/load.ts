@@ -44,7 +44,18 @@ function cannon(base: string, s: Share): Promise<autocannon.Result> {
         method: s.method ?? "GET",
         headers: { "content-type": "application/json" },
         ...(dynamic
-          ? { requests: [{ method: s.method ?? "GET", setupRequest: (req: Record<string, unknown>) => ({ ...req, path: typeof s.path === "function" ? s.path() : s.path, body: s.body?.() }) }] }
+          ? {
+              requests: [
+                {
+                  method: s.method ?? "GET",
+                  setupRequest: (req: Record<string, unknown>) => ({
+                    ...req,
+                    path: typeof s.path === "function" ? s.path() : s.path,
+                    body: s.body?.(),
+                  }),
+                },
+              ],
+            }
           : { path: s.path as string }),
       } as autocannon.Options,
       (err, result) => (err ? reject(err) : resolve(result)),
@@ -62,33 +73,79 @@ async function baseline(): Promise<void> {
   server.close();
 }
 
-
 async function run(nodes: number): Promise<void> {
   const db = await benchDatabase("mcai_bench_load");
   const name = new URL(db.url).pathname.slice(1);
-  const env = { DATABASE_URL: db.url, CACHER: REDIS_URL, TRANSPORTER: REDIS_URL, NAMESPACE: name, RATE_LIMIT: "0", DEMO_DATA: "false" };
+  const env = {
+    DATABASE_URL: db.url,
+    CACHER: REDIS_URL,
+    TRANSPORTER: REDIS_URL,
+    NAMESPACE: name,
+    RATE_LIMIT: "0",
+    DEMO_DATA: "false",
+  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-load-"));
   execFileSync(process.execPath, [BIN, "demo-data", "--examples", String(EXAMPLES), "--out", dir]);
-  execFileSync(process.execPath, [BIN, "import", dir], { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" }, stdio: "ignore" });
+  execFileSync(process.execPath, [BIN, "import", dir], {
+    env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" },
+    stdio: "ignore",
+  });
   const port = await freePort();
-  const procs = [startMcai(["--services", "api,datasets,knowledge,jobs,compute", "--node-id", "n1", "--port", String(port)], env)];
-  for (let i = 2; i <= nodes; i++) procs.push(startMcai(["--services", "datasets,knowledge,jobs,compute", "--node-id", `n${i}`], env));
+  const procs = [
+    startMcai(["--services", "api,datasets,knowledge,jobs,compute", "--node-id", "n1", "--port", String(port)], env),
+  ];
+  for (let i = 2; i <= nodes; i++)
+    procs.push(startMcai(["--services", "datasets,knowledge,jobs,compute", "--node-id", `n${i}`], env));
   await Promise.all(procs.map((p) => p.ready));
   const base = `http://127.0.0.1:${port}`;
-  while (((await (await fetch(`${base}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < nodes) await sleep(50);
-  const cursor = ((await (await fetch(`${base}/api/datasets/emotions/examples?limit=100`)).json()) as { next_cursor: string }).next_cursor;
+  while (((await (await fetch(`${base}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < nodes)
+    await sleep(50);
+  const cursor = (
+    (await (await fetch(`${base}/api/datasets/emotions/examples?limit=100`)).json()) as { next_cursor: string }
+  ).next_cursor;
   const jobIds: string[] = [];
   for (let i = 0; i < 20; i++) {
-    const r = await fetch(`${base}/api/emotion/analyze-async`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: `poll target ${i}` }) });
+    const r = await fetch(`${base}/api/emotion/analyze-async`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: `poll target ${i}` }),
+    });
     jobIds.push(((await r.json()) as { job_id: string }).job_id);
   }
-  const popular = ["what is a perfect fifth", "binaural beats", "chladni plate", "alpha waves", "flow fields", "joy", "tempo", "mandalas"];
+  const popular = [
+    "what is a perfect fifth",
+    "binaural beats",
+    "chladni plate",
+    "alpha waves",
+    "flow fields",
+    "joy",
+    "tempo",
+    "mandalas",
+  ];
   let n = 0;
   const shares: Share[] = [
-    { name: "GET examples page", connections: 30, path: () => `/api/datasets/emotions/examples?limit=100${n++ % 2 ? `&cursor=${cursor}` : ""}` },
-    { name: "GET search", connections: 15, path: () => `/api/search?q=${encodeURIComponent(popular[n++ % popular.length])}&k=10` },
-    { name: "GET knowledge (cached)", connections: 30, path: () => `/api/knowledge?q=${encodeURIComponent(popular[n++ % popular.length])}` },
-    { name: "POST job submit", connections: 10, method: "POST", path: "/api/art/generate-async", body: () => JSON.stringify({ prompt: `load ${n++}`, style: "waves", options: { width: 64, height: 64 } }) },
+    {
+      name: "GET examples page",
+      connections: 30,
+      path: () => `/api/datasets/emotions/examples?limit=100${n++ % 2 ? `&cursor=${cursor}` : ""}`,
+    },
+    {
+      name: "GET search",
+      connections: 15,
+      path: () => `/api/search?q=${encodeURIComponent(popular[n++ % popular.length])}&k=10`,
+    },
+    {
+      name: "GET knowledge (cached)",
+      connections: 30,
+      path: () => `/api/knowledge?q=${encodeURIComponent(popular[n++ % popular.length])}`,
+    },
+    {
+      name: "POST job submit",
+      connections: 10,
+      method: "POST",
+      path: "/api/art/generate-async",
+      body: () => JSON.stringify({ prompt: `load ${n++}`, style: "waves", options: { width: 64, height: 64 } }),
+    },
     { name: "GET job poll", connections: 15, path: () => `/api/job/${jobIds[n++ % jobIds.length]}` },
   ];
   for (const q of popular) await fetch(`${base}/api/knowledge?q=${encodeURIComponent(q)}`); // the cache is warm, as in steady state
@@ -104,7 +161,9 @@ async function run(nodes: number): Promise<void> {
     scrapes.push(performance.now() - t0);
   }
   scrapes.sort((a, b) => a - b);
-  console.log(`    /metrics over ${nodes} node(s), idle: p50 ${scrapes[10].toFixed(1)} ms, max ${scrapes[19].toFixed(1)} ms, ${Math.round(bytes / 1024)} KB`);
+  console.log(
+    `    /metrics over ${nodes} node(s), idle: p50 ${scrapes[10].toFixed(1)} ms, max ${scrapes[19].toFixed(1)} ms, ${Math.round(bytes / 1024)} KB`,
+  );
   for (const p of procs) p.proc.kill("SIGTERM");
   await sleep(1500);
   await db.drop();

@@ -15,7 +15,6 @@ const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
 const RUNS = Number(process.env.RUNS ?? 5);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-
 interface Sample {
   ms: number;
   peakRssMb: number;
@@ -25,7 +24,10 @@ interface Sample {
 async function timeToHealthy(args: string[], env: Record<string, string>, idleMs = 0): Promise<Sample> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", PORT: String(port), ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", PORT: String(port), ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   const url = `http://127.0.0.1:${port}/api/health`;
@@ -64,7 +66,10 @@ async function series(label: string, make: () => Promise<Sample>): Promise<void>
 async function main(): Promise<void> {
   console.log(`bench/startup on ${machine()}, ${RUNS} runs each`);
   const bare = path.join(os.tmpdir(), "mcai-bench-bare.js");
-  fs.writeFileSync(bare, `require("http").createServer((q,s)=>s.end("{}")).listen(Number(process.env.PORT),"127.0.0.1")`);
+  fs.writeFileSync(
+    bare,
+    `require("http").createServer((q,s)=>s.end("{}")).listen(Number(process.env.PORT),"127.0.0.1")`,
+  );
   await series("baseline: bare node:http server", () => timeToHealthy([bare], {}));
 
   const ns = `bench${Date.now()}`;
@@ -79,8 +84,12 @@ async function main(): Promise<void> {
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) }),
   );
   const db = await benchDatabase("mcai_bench_startup");
-  await series("Postgres node (DATABASE_URL, migrated)", () => timeToHealthy([BIN, "start"], { DATABASE_URL: db.url, DEMO_DATA: "false" }));
-  await series("idle all-services embedded node, 3 s after up", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000));
+  await series("Postgres node (DATABASE_URL, migrated)", () =>
+    timeToHealthy([BIN, "start"], { DATABASE_URL: db.url, DEMO_DATA: "false" }),
+  );
+  await series("idle all-services embedded node, 3 s after up", () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000),
+  );
   await db.drop();
 }
 

@@ -102,7 +102,10 @@ function onSignals(node: McaiNode): void {
     signalled = true;
     node.broker.logger.info(`${signal}: draining requests and stopping`);
     // A stop that hangs past its bound must not keep the process alive.
-    setTimeout(() => fail(`stop took longer than ${node.config.shutdownTimeoutMs + 5000} ms`, 1), node.config.shutdownTimeoutMs + 5000).unref();
+    setTimeout(
+      () => fail(`stop took longer than ${node.config.shutdownTimeoutMs + 5000} ms`, 1),
+      node.config.shutdownTimeoutMs + 5000,
+    ).unref();
     node.stop().then(
       () => process.exit(0),
       (err) => fail(`stop failed: ${(err as Error).message}`, 1),
@@ -130,10 +133,19 @@ async function start(args: string[]): Promise<void> {
   onSignals(node);
   onStrayErrors(node);
   await importDemoOnFirstStart(node);
-  const api = node.broker.getLocalService("api") as unknown as { server?: { address(): { port: number } | string | null } } | undefined;
+  const api = node.broker.getLocalService("api") as unknown as
+    { server?: { address(): { port: number } | string | null } } | undefined;
   const addr = api?.server?.address();
-  const where = addr && typeof addr === "object" ? `, API at http://localhost:${addr.port}/api/health, web client at http://localhost:${addr.port}/` : "";
-  console.log(`mcai ${VERSION} node ${config.nodeId} running ${node.broker.services.map((s) => s.name).filter((n) => !n.startsWith("$")).join(", ")}${where}`);
+  const where =
+    addr && typeof addr === "object"
+      ? `, API at http://localhost:${addr.port}/api/health, web client at http://localhost:${addr.port}/`
+      : "";
+  console.log(
+    `mcai ${VERSION} node ${config.nodeId} running ${node.broker.services
+      .map((s) => s.name)
+      .filter((n) => !n.startsWith("$"))
+      .join(", ")}${where}`,
+  );
   if (values.repl) await startRepl(node);
 }
 
@@ -141,8 +153,13 @@ async function repl(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
   if (values.help) return void console.log(HELP.repl);
   const joining = Boolean(process.env.TRANSPORTER);
-  const config = configFrom({ NODE_ID: process.env.NODE_ID ?? (joining ? `repl-${os.hostname()}-${process.pid}` : undefined), LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
-  const node = await run(() => startNode(config, joining ? [] : resolveServices(config, false), { role: joining ? "repl" : undefined }));
+  const config = configFrom({
+    NODE_ID: process.env.NODE_ID ?? (joining ? `repl-${os.hostname()}-${process.pid}` : undefined),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+  });
+  const node = await run(() =>
+    startNode(config, joining ? [] : resolveServices(config, false), { role: joining ? "repl" : undefined }),
+  );
   await startRepl(node, { waitForPeers: joining });
 }
 
@@ -161,10 +178,15 @@ async function migrateCmd(args: string[]): Promise<void> {
 }
 
 async function importCmd(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { domain: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { domain: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) return void console.log(HELP.import);
   if (positionals.length === 0) fail("import needs at least one file or folder; run 'mcai import --help'", EXIT_USAGE);
-  if (values.domain !== undefined && !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(values.domain)) fail("--domain must be 1-64 of a-z, 0-9, '_', '-'", EXIT_USAGE);
+  if (values.domain !== undefined && !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(values.domain))
+    fail("--domain must be 1-64 of a-z, 0-9, '_', '-'", EXIT_USAGE);
   const missing = positionals.find((p) => !fs.existsSync(p));
   if (missing) fail(`no such file or folder: ${missing}`, EXIT_USAGE);
   const config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
@@ -172,20 +194,29 @@ async function importCmd(args: string[]): Promise<void> {
 }
 
 async function rotateCmd(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { max: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({
+    args,
+    options: { max: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) return void console.log(HELP.rotate);
   const max = values.max === undefined ? undefined : Number(values.max);
-  if (max !== undefined && (!Number.isInteger(max) || max < 1)) fail(`--max must be a positive integer, got "${values.max}"`, EXIT_USAGE);
+  if (max !== undefined && (!Number.isInteger(max) || max < 1))
+    fail(`--max must be a positive integer, got "${values.max}"`, EXIT_USAGE);
   const config = configFrom({ LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
-  if (max === undefined && !config.datasets.maxExamplesPerDomain) fail("no limit: pass --max N or set DATASET_MAX_EXAMPLES_PER_DOMAIN", EXIT_USAGE);
+  if (max === undefined && !config.datasets.maxExamplesPerDomain)
+    fail("no limit: pass --max N or set DATASET_MAX_EXAMPLES_PER_DOMAIN", EXIT_USAGE);
   process.exitCode = await run(() => runRotate(config, max, values["dry-run"] ?? false));
 }
 
 async function demoDataCmd(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { examples: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseArgs({
+    args,
+    options: { examples: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
   if (values.help) return void console.log(HELP["demo-data"]);
   const n = Number(values.examples);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000_000) fail("--examples must be an integer from 1 to 100000000", EXIT_USAGE);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000_000)
+    fail("--examples must be an integer from 1 to 100000000", EXIT_USAGE);
   if (!values.out) fail("--out DIR is required", EXIT_USAGE);
   const files = writeDemoFiles(n, values.out);
   console.log(`wrote ${n} examples in ${files.length} files under ${values.out}`);
@@ -229,6 +260,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) fail(`${(err as Error).message}; run 'mcai --help'`, EXIT_USAGE);
+  if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
+    fail(`${(err as Error).message}; run 'mcai --help'`, EXIT_USAGE);
   fail((err as Error).stack ?? String(err), 1);
 });

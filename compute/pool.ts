@@ -7,7 +7,17 @@ import path from "node:path";
 import { Piscina } from "piscina";
 
 /** Task names: compute/tasks/<name>.task.(ts|js). */
-export type TaskName = "fft" | "fft-batch" | "embed" | "cymatic-field" | "cymatic-finish" | "art" | "music" | "video-frames" | "video-encode" | "emotion";
+export type TaskName =
+  | "fft"
+  | "fft-batch"
+  | "embed"
+  | "cymatic-field"
+  | "cymatic-finish"
+  | "art"
+  | "music"
+  | "video-frames"
+  | "video-encode"
+  | "emotion";
 
 export interface PoolOptions {
   /** Worker threads (default: available parallelism). */
@@ -86,7 +96,11 @@ export class ComputePool {
     this.running++;
     let ok = false;
     try {
-      const r = (await this.piscina.run(input, { filename: taskFile(task), signal: signal ?? null, transferList })) as R;
+      const r = (await this.piscina.run(input, {
+        filename: taskFile(task),
+        signal: signal ?? null,
+        transferList,
+      })) as R;
       ok = true;
       return r;
     } finally {

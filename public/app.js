@@ -2,28 +2,41 @@
 // No framework: a few hundred lines of DOM code keep the first load small.
 (function () {
   "use strict";
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
   var errorBox = $("error");
 
   function showError(message) {
     errorBox.textContent = message;
     errorBox.hidden = false;
   }
-  function clearError() { errorBox.hidden = true; }
+  function clearError() {
+    errorBox.hidden = true;
+  }
 
   /** fetch + JSON, turning the API's error shape into a readable message. */
   function api(path, options) {
-    return fetch(path, options).then(function (r) {
-      return r.text().then(function (text) {
-        var body = null;
-        try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
-        if (!r.ok) {
-          var msg = body && body.error ? body.error.message : "the server answered " + r.status;
-          throw new Error(msg);
-        }
-        return body;
-      });
-    }, function () { throw new Error("cannot reach the server: check your connection"); });
+    return fetch(path, options).then(
+      function (r) {
+        return r.text().then(function (text) {
+          var body = null;
+          try {
+            body = text ? JSON.parse(text) : null;
+          } catch (e) {
+            body = null;
+          }
+          if (!r.ok) {
+            var msg = body && body.error ? body.error.message : "the server answered " + r.status;
+            throw new Error(msg);
+          }
+          return body;
+        });
+      },
+      function () {
+        throw new Error("cannot reach the server: check your connection");
+      },
+    );
   }
 
   function el(tag, text, cls) {
@@ -37,8 +50,12 @@
   var tabs = document.querySelectorAll("[role=tab]");
   Array.prototype.forEach.call(tabs, function (t) {
     t.addEventListener("click", function () {
-      Array.prototype.forEach.call(tabs, function (o) { o.setAttribute("aria-selected", String(o === t)); });
-      Array.prototype.forEach.call(document.querySelectorAll("[data-panel]"), function (p) { p.hidden = p.id !== t.dataset.tab; });
+      Array.prototype.forEach.call(tabs, function (o) {
+        o.setAttribute("aria-selected", String(o === t));
+      });
+      Array.prototype.forEach.call(document.querySelectorAll("[data-panel]"), function (p) {
+        p.hidden = p.id !== t.dataset.tab;
+      });
       clearError();
       if (t.dataset.tab === "browse" && !$("domain").options.length) loadDomains();
     });
@@ -52,11 +69,16 @@
     if (!q) return;
     var button = ev.target.querySelector("button");
     button.disabled = true;
-    api("/api/knowledge/query", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: q }) })
+    api("/api/knowledge/query", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: q }),
+    })
       .then(function (a) {
         $("answer-text").textContent = a.answer;
         $("emotion").textContent = "emotion: " + a.emotion.name;
-        $("freqs").textContent = a.frequencies.neuroscience_hz + " Hz brainwave · " + a.frequencies.metaphysical_hz + " Hz Solfeggio";
+        $("freqs").textContent =
+          a.frequencies.neuroscience_hz + " Hz brainwave · " + a.frequencies.metaphysical_hz + " Hz Solfeggio";
         $("answer-source").textContent = a.cached ? "from cache" : "from " + a.source;
         var list = $("sources");
         list.textContent = "";
@@ -69,8 +91,12 @@
         $("answer").hidden = false;
         document.body.dataset.answered = String(Number(document.body.dataset.answered || 0) + 1);
       })
-      .catch(function (e) { showError(e.message); })
-      .then(function () { button.disabled = false; });
+      .catch(function (e) {
+        showError(e.message);
+      })
+      .then(function () {
+        button.disabled = false;
+      });
   });
 
   // Browse: keyset pages, the next one fetched when the end of the list comes into view.
@@ -78,15 +104,19 @@
   var loading = false;
   var done = false;
   function loadDomains() {
-    api("/api/datasets").then(function (r) {
-      var sel = $("domain");
-      r.datasets.forEach(function (d) {
-        var o = el("option", d.domain + " (" + d.example_count + ")");
-        o.value = d.domain;
-        sel.appendChild(o);
+    api("/api/datasets")
+      .then(function (r) {
+        var sel = $("domain");
+        r.datasets.forEach(function (d) {
+          var o = el("option", d.domain + " (" + d.example_count + ")");
+          o.value = d.domain;
+          sel.appendChild(o);
+        });
+        resetBrowse();
+      })
+      .catch(function (e) {
+        showError(e.message);
       });
-      resetBrowse();
-    }).catch(function (e) { showError(e.message); });
   }
   function resetBrowse() {
     cursor = null;
@@ -99,7 +129,12 @@
     var domain = $("domain").value;
     if (loading || done || !domain) return;
     loading = true;
-    api("/api/datasets/" + encodeURIComponent(domain) + "/examples?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""))
+    api(
+      "/api/datasets/" +
+        encodeURIComponent(domain) +
+        "/examples?limit=50" +
+        (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""),
+    )
       .then(function (page) {
         var list = $("examples");
         page.examples.forEach(function (x) {
@@ -113,8 +148,12 @@
         $("more").textContent = done ? "That is all." : "Scroll for more";
         document.body.dataset.pages = String(Number(document.body.dataset.pages || 0) + 1);
       })
-      .catch(function (e) { showError(e.message); })
-      .then(function () { loading = false; });
+      .catch(function (e) {
+        showError(e.message);
+      })
+      .then(function () {
+        loading = false;
+      });
   }
   $("domain").addEventListener("change", resetBrowse);
   new IntersectionObserver(function (entries) {
@@ -124,7 +163,9 @@
   // Create: submit a job, follow its event stream, show the result.
   function syncKind() {
     var kind = $("kind").value;
-    Array.prototype.forEach.call(document.querySelectorAll("[data-for]"), function (e) { e.hidden = e.dataset.for.split(" ").indexOf(kind) < 0; });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-for]"), function (e) {
+      e.hidden = e.dataset.for.split(" ").indexOf(kind) < 0;
+    });
   }
   $("kind").addEventListener("change", syncKind);
   syncKind();
@@ -133,15 +174,28 @@
     clearError();
     var kind = $("kind").value;
     var body;
-    if (kind === "art") body = { prompt: $("prompt").value, style: $("style").value, options: { width: 512, height: 512 } };
+    if (kind === "art")
+      body = { prompt: $("prompt").value, style: $("style").value, options: { width: 512, height: 512 } };
     else if (kind === "music") body = { prompt: $("prompt").value, duration: Number($("duration").value) };
-    else body = { frequencies: $("freqs-in").value.split(",").map(function (s) { return Number(s.trim()); }), options: { size: 512 } };
+    else
+      body = {
+        frequencies: $("freqs-in")
+          .value.split(",")
+          .map(function (s) {
+            return Number(s.trim());
+          }),
+        options: { size: 512 },
+      };
     var path = kind === "cymatic" ? "/api/cymatic/analyze-async" : "/api/" + kind + "/generate-async";
     $("job-result").textContent = "";
     $("job-progress").value = 0;
     api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (sub) { follow(sub); })
-      .catch(function (e) { showError(e.message); });
+      .then(function (sub) {
+        follow(sub);
+      })
+      .catch(function (e) {
+        showError(e.message);
+      });
   });
   function follow(sub) {
     $("job").hidden = false;
@@ -173,7 +227,9 @@
       $("job-status").textContent = job.status + " " + Math.round(job.progress * 100) + "%";
     });
     ["completed", "failed", "cancelled"].forEach(function (name) {
-      es.addEventListener(name, function (e) { finish(JSON.parse(e.data)); });
+      es.addEventListener(name, function (e) {
+        finish(JSON.parse(e.data));
+      });
     });
   }
 })();

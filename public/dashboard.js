@@ -12,7 +12,10 @@
 
   function push(chart, name, value) {
     var s = (series[chart] = series[chart] || {});
-    if (!s[name]) s[name] = times.slice(0, -1).map(function () { return null; });
+    if (!s[name])
+      s[name] = times.slice(0, -1).map(function () {
+        return null;
+      });
     s[name].push(value);
   }
 
@@ -28,9 +31,22 @@
     var el = document.getElementById(chart);
     var s = series[chart] || {};
     var names = Object.keys(s).sort();
-    var data = [times.slice()].concat(names.map(function (n) { return s[n].slice(); }));
+    var data = [times.slice()].concat(
+      names.map(function (n) {
+        return s[n].slice();
+      }),
+    );
     el.dataset.series = String(names.length);
-    el.dataset.points = String(names.reduce(function (acc, n) { return acc + s[n].filter(function (v) { return v !== null; }).length; }, 0));
+    el.dataset.points = String(
+      names.reduce(function (acc, n) {
+        return (
+          acc +
+          s[n].filter(function (v) {
+            return v !== null;
+          }).length
+        );
+      }, 0),
+    );
     var key = names.join("|");
     if (charts[chart] && charts[chart].key === key) {
       charts[chart].plot.setData(data);
@@ -40,8 +56,15 @@
     var opts = {
       width: Math.max(300, el.clientWidth || 440),
       height: 200,
-      axes: [{ stroke: "#9aa3b8", grid: { stroke: "#242a3d" } }, { stroke: "#9aa3b8", grid: { stroke: "#242a3d" } }],
-      series: [{}].concat(names.map(function (n, i) { return { label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }; })),
+      axes: [
+        { stroke: "#9aa3b8", grid: { stroke: "#242a3d" } },
+        { stroke: "#9aa3b8", grid: { stroke: "#242a3d" } },
+      ],
+      series: [{}].concat(
+        names.map(function (n, i) {
+          return { label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true };
+        }),
+      ),
     };
     charts[chart] = { key: key, plot: new uPlot(opts, data, el) };
   }
@@ -51,7 +74,10 @@
     times.push(t);
     var dt = previous ? (sum.at - previous.at) / 1000 : null;
     var before = {};
-    if (previous) previous.routes.forEach(function (r) { before[r.method + " " + r.route] = r.count; });
+    if (previous)
+      previous.routes.forEach(function (r) {
+        before[r.method + " " + r.route] = r.count;
+      });
     sum.routes.slice(0, 6).forEach(function (r) {
       var k = r.method + " " + r.route;
       push("rps", k, dt && before[k] !== undefined ? Math.max(0, (r.count - before[k]) / dt) : null);
@@ -70,10 +96,27 @@
       if (n.pool_utilization !== null) push("pool", n.node_id, n.pool_utilization);
     });
     if (times.length > KEEP) times.shift();
-    ["rps", "p95", "cache", "jobs", "memory", "pool"].forEach(function (c) { pad(c); draw(c); });
-    var table = "<tr><th>kind</th><th>queued</th><th>running</th><th>completed</th><th>failed</th><th>cancelled</th></tr>";
+    ["rps", "p95", "cache", "jobs", "memory", "pool"].forEach(function (c) {
+      pad(c);
+      draw(c);
+    });
+    var table =
+      "<tr><th>kind</th><th>queued</th><th>running</th><th>completed</th><th>failed</th><th>cancelled</th></tr>";
     sum.jobs.forEach(function (j) {
-      table += "<tr><td>" + j.kind + "</td><td>" + j.queued + "</td><td>" + j.processing + "</td><td>" + j.completed + "</td><td>" + j.failed + "</td><td>" + j.cancelled + "</td></tr>";
+      table +=
+        "<tr><td>" +
+        j.kind +
+        "</td><td>" +
+        j.queued +
+        "</td><td>" +
+        j.processing +
+        "</td><td>" +
+        j.completed +
+        "</td><td>" +
+        j.failed +
+        "</td><td>" +
+        j.cancelled +
+        "</td></tr>";
     });
     document.getElementById("jobtable").innerHTML = table;
     previous = sum;
@@ -99,7 +142,9 @@
         st.className = "error";
         st.textContent = "cannot read metrics: " + err.message;
       })
-      .then(function () { setTimeout(poll, POLL_MS); });
+      .then(function () {
+        setTimeout(poll, POLL_MS);
+      });
   }
   poll();
 })();

@@ -39,7 +39,8 @@ interface ApiThis extends Service {
 }
 
 // moleculer-web's own request handler, called from ours after the request id is set.
-const gatewayHttpHandler = (ApiGateway as unknown as { methods: Record<string, (...a: unknown[]) => unknown> }).methods.httpHandler;
+const gatewayHttpHandler = (ApiGateway as unknown as { methods: Record<string, (...a: unknown[]) => unknown> }).methods
+  .httpHandler;
 
 function clientKey(req: IncomingMessage): string {
   const key = presentedKey(req);
@@ -100,7 +101,10 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       res.once("finish", () => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const route = req.$alias?.fullPath ?? "unmatched";
-        metricsOf(this.broker).requestDuration.observe({ route, method: req.method ?? "GET", status: String(res.statusCode) }, seconds);
+        metricsOf(this.broker).requestDuration.observe(
+          { route, method: req.method ?? "GET", status: String(res.statusCode) },
+          seconds,
+        );
       });
       return gatewayHttpHandler.call(this, req, res, next);
     },
@@ -168,14 +172,32 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       this.settings.cors = {
         origin: config.corsOrigins.includes("*") ? "*" : [...config.corsOrigins],
         methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-        allowedHeaders: ["Content-Type", "Authorization", "X-Api-Key", "X-Request-Id", "Idempotency-Key", "Last-Event-ID"],
-        exposedHeaders: ["X-Request-Id", "Retry-After", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"],
+        allowedHeaders: [
+          "Content-Type",
+          "Authorization",
+          "X-Api-Key",
+          "X-Request-Id",
+          "Idempotency-Key",
+          "Last-Event-ID",
+        ],
+        exposedHeaders: [
+          "X-Request-Id",
+          "Retry-After",
+          "X-Rate-Limit-Limit",
+          "X-Rate-Limit-Remaining",
+          "X-Rate-Limit-Reset",
+        ],
         maxAge: 600,
       };
     }
     if (config.rateLimit > 0) {
       this.rateLimitStore = config.redisUrl
-        ? new RedisRateLimitStore({ url: config.redisUrl, windowMs: config.rateLimitWindowMs, prefix: `${config.namespace}:ratelimit`, logger })
+        ? new RedisRateLimitStore({
+            url: config.redisUrl,
+            windowMs: config.rateLimitWindowMs,
+            prefix: `${config.namespace}:ratelimit`,
+            logger,
+          })
         : new MemoryRateLimitStore(config.rateLimitWindowMs);
     }
     const store = this.rateLimitStore;
@@ -211,7 +233,11 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
         : undefined,
       callOptions: { timeout: config.requestTimeoutMs },
       // Actions that can answer in another format (a PNG) look at what the client accepts.
-      onBeforeCall(ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string }>, _route: unknown, req: IncomingMessage & { body?: unknown; $params?: Record<string, unknown>; $action?: { name?: string } }) {
+      onBeforeCall(
+        ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string }>,
+        _route: unknown,
+        req: IncomingMessage & { body?: unknown; $params?: Record<string, unknown>; $action?: { name?: string } },
+      ) {
         ctx.meta.accept = req.headers.accept;
         const key = req.headers["idempotency-key"];
         if (typeof key === "string") ctx.meta.idempotencyKey = key;
@@ -226,9 +252,12 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       },
       onError: this.settings.onError,
     });
-    const file = (urlPath: (req: GatewayReq & { $params: Record<string, string> }) => string) => (req: GatewayReq & { $params: Record<string, string> }, res: ServerResponse) => {
-      if (!serveStatic(req, res, urlPath(req))) this.settings.onError(req, res, new McaiNotFound(`no route ${req.method} ${(req.url ?? "").split("?")[0]}`));
-    };
+    const file =
+      (urlPath: (req: GatewayReq & { $params: Record<string, string> }) => string) =>
+      (req: GatewayReq & { $params: Record<string, string> }, res: ServerResponse) => {
+        if (!serveStatic(req, res, urlPath(req)))
+          this.settings.onError(req, res, new McaiNotFound(`no route ${req.method} ${(req.url ?? "").split("?")[0]}`));
+      };
     this.addRoute({
       name: "root",
       path: "/",

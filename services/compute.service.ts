@@ -4,7 +4,7 @@
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ComputePool } from "../compute/pool";
-import { WINDOWS, } from "../compute/lib/spectrum";
+import { WINDOWS } from "../compute/lib/spectrum";
 import type { EmotionAnalysis } from "../compute/lib/emotions";
 import { isPowerOfTwo } from "../compute/lib/fft";
 import { runtimeOf } from "./lib/runtime";
@@ -13,7 +13,18 @@ import { checkLimit } from "./compute/limits";
 import { checkLimits, PARAMS } from "./compute/params";
 import { TaskRunner } from "./compute/runner";
 import { computeMetrics, type ComputeMetrics } from "./compute/metrics";
-import { runArt, runCymatic, runFft, runMusic, runVideo, type ArtParams, type CymaticParams, type FftParams, type MusicParams, type VideoParams } from "./compute/operations";
+import {
+  runArt,
+  runCymatic,
+  runFft,
+  runMusic,
+  runVideo,
+  type ArtParams,
+  type CymaticParams,
+  type FftParams,
+  type MusicParams,
+  type VideoParams,
+} from "./compute/operations";
 
 export type { ArtParams, CymaticParams, FftParams, MusicParams, VideoParams };
 /** Params of compute.embed. */
@@ -42,7 +53,6 @@ interface AcceptMeta {
   $responseType?: string;
 }
 
-
 const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
   name: "compute",
 
@@ -59,13 +69,26 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
         window: { type: "enum", values: [...WINDOWS], optional: true },
         peaks: { type: "number", integer: true, min: 1, max: 50, optional: true },
         spectrum: { type: "boolean", optional: true },
-        stft: { type: "object", optional: true, props: { frameSize: { type: "number", integer: true, min: 16, max: 65_536 }, hop: { type: "number", integer: true, min: 1 } } },
+        stft: {
+          type: "object",
+          optional: true,
+          props: {
+            frameSize: { type: "number", integer: true, min: 16, max: 65_536 },
+            hop: { type: "number", integer: true, min: 1 },
+          },
+        },
       },
       async handler(this: ComputeThis, ctx: Context<FftParams>) {
         const p = ctx.params;
         checkLimit("signal", p.signal.length, this.limits().fftMaxPoints, " points");
-        if (p.stft && !isPowerOfTwo(p.stft.frameSize)) throw new UnprocessableError(`stft.frameSize must be a power of two, got ${p.stft.frameSize}`, { field: "stft.frameSize" });
-        if (p.stft && p.stft.frameSize > p.signal.length) throw new UnprocessableError("stft.frameSize must not exceed the signal's length", { field: "stft.frameSize" });
+        if (p.stft && !isPowerOfTwo(p.stft.frameSize))
+          throw new UnprocessableError(`stft.frameSize must be a power of two, got ${p.stft.frameSize}`, {
+            field: "stft.frameSize",
+          });
+        if (p.stft && p.stft.frameSize > p.signal.length)
+          throw new UnprocessableError("stft.frameSize must not exceed the signal's length", {
+            field: "stft.frameSize",
+          });
         this.runner.admit();
         return runFft(this.runner, p, (s) => this.metrics.plans(s));
       },
@@ -81,7 +104,13 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
         const p = ctx.params;
         checkLimits("cymatic", p as never, this.limits());
         const wantsImage = /\bimage\/png\b/.test(ctx.meta.accept ?? "");
-        const r = await runCymatic(this.runner, p, wantsImage || p.png === true, (s) => this.metrics.plans(s), p.operation_id);
+        const r = await runCymatic(
+          this.runner,
+          p,
+          wantsImage || p.png === true,
+          (s) => this.metrics.plans(s),
+          p.operation_id,
+        );
         if (wantsImage) {
           ctx.meta.$responseType = "image/png";
           return r.png;
@@ -142,9 +171,17 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
         dim: { type: "number", integer: true, min: 8, max: 4096 },
       },
       visibility: "public",
-      async handler(this: ComputeThis, ctx: Context<EmbedParams>): Promise<{ dim: number; count: number; vectors_base64: string }> {
+      async handler(
+        this: ComputeThis,
+        ctx: Context<EmbedParams>,
+      ): Promise<{ dim: number; count: number; vectors_base64: string }> {
         const { texts, dim } = ctx.params;
-        checkLimit("texts", texts.reduce((n, t) => n + t.length, 0), this.limits().textMaxChars * 1000, " characters");
+        checkLimit(
+          "texts",
+          texts.reduce((n, t) => n + t.length, 0),
+          this.limits().textMaxChars * 1000,
+          " characters",
+        );
         this.runner.admit();
         const out = new SharedArrayBuffer(texts.length * dim * 4);
         await this.runner.run("embed", { texts, dim, out });
@@ -184,7 +221,12 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
   started(this: ComputeThis) {
     const { config } = runtimeOf(this.broker);
-    this.pool = new ComputePool({ threads: config.computeThreads, maxQueue: config.compute.queueMax, nice: config.compute.nice, onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok) });
+    this.pool = new ComputePool({
+      threads: config.computeThreads,
+      maxQueue: config.compute.queueMax,
+      nice: config.compute.nice,
+      onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok),
+    });
     this.runner = new TaskRunner(this.pool, this.logger);
   },
 

@@ -8,15 +8,43 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
 import { createEmbedders, callEmbeddingsApi, type Embedder } from "./lib/embeddings";
-import { BadRequestError, NotFoundError, NotImplementedError, PayloadTooLargeError, UnavailableError, UnprocessableError } from "./lib/errors";
+import {
+  BadRequestError,
+  NotFoundError,
+  NotImplementedError,
+  PayloadTooLargeError,
+  UnavailableError,
+  UnprocessableError,
+} from "./lib/errors";
 import { decodeCursor, encodeCursor } from "./datasets/cursor";
-import { FORMATS, MalformedFileError, parseStream, toExample, type FileFormat, type RecordResult } from "./datasets/records";
+import {
+  FORMATS,
+  MalformedFileError,
+  parseStream,
+  toExample,
+  type FileFormat,
+  type RecordResult,
+} from "./datasets/records";
 import { importRecords, type ImportSummary } from "./datasets/importer";
 import { fuse, lexicalSearch, toHits, vectorSearch, type SearchHit, type SearchMode } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
-import { bumpVersion, deleteExample, getDataset, getExample, globalVersion, listDatasets, pageExamples, type DatasetRow, type ExampleRow } from "./datasets/store";
+import {
+  bumpVersion,
+  deleteExample,
+  getDataset,
+  getExample,
+  globalVersion,
+  listDatasets,
+  pageExamples,
+  type DatasetRow,
+  type ExampleRow,
+} from "./datasets/store";
 
-const DOMAIN = { type: "string", pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/, messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-', starting with a letter or digit" } } as const;
+const DOMAIN = {
+  type: "string",
+  pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/,
+  messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-', starting with a letter or digit" },
+} as const;
 /** Largest JSON file read whole (JSONL and TXT stream). */
 const JSON_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -57,7 +85,12 @@ interface DatasetsThis extends Service {
   config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
-  runImport(ctx: Context, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>): Promise<ImportSummary>;
+  runImport(
+    ctx: Context,
+    domain: string,
+    file: string,
+    records: AsyncIterable<RecordResult> | Iterable<RecordResult>,
+  ): Promise<ImportSummary>;
 }
 
 const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
@@ -79,23 +112,39 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
      * @throws 404 unknown domain, 400 bad cursor, 422 bad limit.
      */
     examples: {
-      params: { domain: DOMAIN, limit: { type: "number", integer: true, min: 1, optional: true, convert: true }, cursor: { type: "string", optional: true, max: 64 } },
+      params: {
+        domain: DOMAIN,
+        limit: { type: "number", integer: true, min: 1, optional: true, convert: true },
+        cursor: { type: "string", optional: true, max: 64 },
+      },
       async handler(this: DatasetsThis, ctx: Context<ExamplesParams>) {
         const max = this.config().datasets.pageMax;
         const limit = ctx.params.limit ?? Math.min(100, max);
-        if (limit > max) throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
+        if (limit > max)
+          throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
         const dataset = await getDataset(this.db, ctx.params.domain);
         if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
         const page = await pageExamples(this.db, dataset.id, dataset.domain, after, limit);
         const last = page.rows[page.rows.length - 1];
-        return { domain: dataset.domain, version: dataset.version, examples: page.rows, next_cursor: page.more && last ? encodeCursor(last.id) : null };
+        return {
+          domain: dataset.domain,
+          version: dataset.version,
+          examples: page.rows,
+          next_cursor: page.more && last ? encodeCursor(last.id) : null,
+        };
       },
     },
 
     /** One example. @throws 404 */
     get: {
-      params: { id: { type: "string", pattern: /^\d{1,18}$/, messages: { stringPattern: "'id' must be an example id (digits)" } } },
+      params: {
+        id: {
+          type: "string",
+          pattern: /^\d{1,18}$/,
+          messages: { stringPattern: "'id' must be an example id (digits)" },
+        },
+      },
       async handler(this: DatasetsThis, ctx: Context<{ id: string }>): Promise<ExampleRow> {
         const row = await getExample(this.db, ctx.params.id);
         if (!row) throw new NotFoundError(`no example ${ctx.params.id}`, { id: ctx.params.id });
@@ -106,7 +155,13 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     /** Deletes an example (admin); bumps its dataset's version. @throws 404 */
     remove: {
       admin: true,
-      params: { id: { type: "string", pattern: /^\d{1,18}$/, messages: { stringPattern: "'id' must be an example id (digits)" } } },
+      params: {
+        id: {
+          type: "string",
+          pattern: /^\d{1,18}$/,
+          messages: { stringPattern: "'id' must be an example id (digits)" },
+        },
+      },
       async handler(this: DatasetsThis, ctx: Context<{ id: string }>) {
         const done = await this.db.transaction(async (tx) => {
           const d = await deleteExample(tx, ctx.params.id);
@@ -128,9 +183,18 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       params: { domain: DOMAIN, examples: { type: "array", min: 1 } },
       async handler(this: DatasetsThis, ctx: Context<AddParams>) {
         const max = this.config().datasets.bodyMaxExamples;
-        if (ctx.params.examples.length > max) throw new PayloadTooLargeError(`examples has ${ctx.params.examples.length} items, over the limit of ${max}`, { field: "examples", limit: max });
+        if (ctx.params.examples.length > max)
+          throw new PayloadTooLargeError(`examples has ${ctx.params.examples.length} items, over the limit of ${max}`, {
+            field: "examples",
+            limit: max,
+          });
         const maxChars = this.config().datasets.maxTextChars;
-        return this.runImport(ctx, ctx.params.domain, "request body", ctx.params.examples.map((e) => toExample(e, maxChars)));
+        return this.runImport(
+          ctx,
+          ctx.params.domain,
+          "request body",
+          ctx.params.examples.map((e) => toExample(e, maxChars)),
+        );
       },
     },
 
@@ -147,8 +211,10 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const domain = String(m.domain ?? "");
         const format = String(m.format ?? "") as FileFormat;
         const file = String(m.filename ?? `upload.${format}`);
-        if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(domain)) throw new BadRequestError("domain must be 1-64 of a-z, 0-9, '_', '-'", { field: "domain" });
-        if (!FORMATS.includes(format)) throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
+        if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(domain))
+          throw new BadRequestError("domain must be 1-64 of a-z, 0-9, '_', '-'", { field: "domain" });
+        if (!FORMATS.includes(format))
+          throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
         const maxChars = this.config().datasets.maxTextChars;
         return this.runImport(ctx, domain, file, parseStream(file, format, ctx.params, maxChars, JSON_MAX_BYTES));
       },
@@ -165,10 +231,17 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         k: { type: "number", integer: true, min: 1, optional: true, convert: true },
         mode: { type: "enum", values: ["hybrid", "lexical", "vector"], optional: true },
       },
-      async handler(this: DatasetsThis, ctx: Context<SearchParams>): Promise<{ mode: SearchMode; k: number; degraded?: string; hits: SearchHit[] }> {
+      async handler(
+        this: DatasetsThis,
+        ctx: Context<SearchParams>,
+      ): Promise<{ mode: SearchMode; k: number; degraded?: string; hits: SearchHit[] }> {
         const cfg = this.config().datasets;
         const k = ctx.params.k ?? 10;
-        if (k > cfg.searchKMax) throw new UnprocessableError(`k must be at most ${cfg.searchKMax}, got ${k}`, { field: "k", limit: cfg.searchKMax });
+        if (k > cfg.searchKMax)
+          throw new UnprocessableError(`k must be at most ${cfg.searchKMax}, got ${k}`, {
+            field: "k",
+            limit: cfg.searchKMax,
+          });
         const mode = ctx.params.mode ?? "hybrid";
         let datasetId: string | undefined;
         if (ctx.params.domain) {
@@ -177,11 +250,18 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           datasetId = d.id;
         }
         const vector = this.db.capabilities.vector;
-        if (mode === "vector" && !vector) throw new NotImplementedError("vector search needs pgvector, which this database does not have", { mode });
+        if (mode === "vector" && !vector)
+          throw new NotImplementedError("vector search needs pgvector, which this database does not have", { mode });
         const wide = { datasetId, k: Math.max(k * 4, 40), candidates: cfg.lexicalCandidates, efSearch: cfg.efSearch };
-        const lexical = mode === "vector" ? [] : await lexicalSearch(this.db, ctx.params.q, mode === "lexical" || !vector ? { ...wide, k } : wide);
+        const lexical =
+          mode === "vector"
+            ? []
+            : await lexicalSearch(this.db, ctx.params.q, mode === "lexical" || !vector ? { ...wide, k } : wide);
         if (mode === "lexical" || !vector) {
-          const hits = await toHits(this.db, lexical.map((r, i) => ({ ...r, lexical: i + 1, vector: null })));
+          const hits = await toHits(
+            this.db,
+            lexical.map((r, i) => ({ ...r, lexical: i + 1, vector: null })),
+          );
           return mode === "hybrid" ? { mode, k, degraded: "no pgvector", hits } : { mode, k, hits };
         }
         let qv: Float32Array;
@@ -189,11 +269,22 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           [qv] = await this.embedders.query.embed(ctx, [ctx.params.q]);
         } catch (err) {
           if (mode === "vector") throw new UnavailableError(`embeddings unavailable: ${(err as Error).message}`);
-          const hits = await toHits(this.db, lexical.slice(0, k).map((r, i) => ({ ...r, lexical: i + 1, vector: null })));
+          const hits = await toHits(
+            this.db,
+            lexical.slice(0, k).map((r, i) => ({ ...r, lexical: i + 1, vector: null })),
+          );
           return { mode, k, degraded: "embeddings unavailable", hits };
         }
         const near = await vectorSearch(this.db, qv, mode === "vector" ? { ...wide, k } : wide);
-        if (mode === "vector") return { mode, k, hits: await toHits(this.db, near.map((r, i) => ({ ...r, lexical: null, vector: i + 1 }))) };
+        if (mode === "vector")
+          return {
+            mode,
+            k,
+            hits: await toHits(
+              this.db,
+              near.map((r, i) => ({ ...r, lexical: null, vector: i + 1 })),
+            ),
+          };
         return { mode, k, hits: await toHits(this.db, fuse(lexical, near, k)) };
       },
     },
@@ -212,10 +303,14 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
      */
     rotate: {
       admin: true,
-      params: { max: { type: "number", integer: true, min: 1, optional: true, convert: true }, dryRun: { type: "boolean", optional: true, convert: true } },
+      params: {
+        max: { type: "number", integer: true, min: 1, optional: true, convert: true },
+        dryRun: { type: "boolean", optional: true, convert: true },
+      },
       async handler(this: DatasetsThis, ctx: Context<RotateParams>): Promise<RotationResult> {
         const max = ctx.params.max ?? this.config().datasets.maxExamplesPerDomain;
-        if (!max) throw new UnprocessableError("no limit: pass max or set DATASET_MAX_EXAMPLES_PER_DOMAIN", { field: "max" });
+        if (!max)
+          throw new UnprocessableError("no limit: pass max or set DATASET_MAX_EXAMPLES_PER_DOMAIN", { field: "max" });
         const r = await rotate(this.db, max, ctx.params.dryRun ?? false);
         for (const d of r.domains) if (d.version) await this.changed(ctx, d.domain, d.version);
         return r;
@@ -226,7 +321,14 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     embedRemote: {
       visibility: "public",
       params: { texts: { type: "array", items: "string", min: 1 } },
-      circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 3, windowTime: 30, halfOpenTime: 10_000, check: () => true },
+      circuitBreaker: {
+        enabled: true,
+        threshold: 0.5,
+        minRequestCount: 3,
+        windowTime: 30,
+        halfOpenTime: 10_000,
+        check: () => true,
+      },
       async handler(this: DatasetsThis, ctx: Context<{ texts: string[] }>) {
         try {
           return { vectors: await callEmbeddingsApi(this.config().embeddings, ctx.params.texts) };
@@ -250,13 +352,25 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       if (version !== null) await ctx.broadcast<ChangedEvent>("datasets.changed", { domain, version });
     },
 
-    async runImport(this: DatasetsThis, ctx: Context, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>) {
+    async runImport(
+      this: DatasetsThis,
+      ctx: Context,
+      domain: string,
+      file: string,
+      records: AsyncIterable<RecordResult> | Iterable<RecordResult>,
+    ) {
       try {
-        const s = await importRecords({ db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.config().embeddings.batchSize }, domain, file, records);
+        const s = await importRecords(
+          { db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.config().embeddings.batchSize },
+          domain,
+          file,
+          records,
+        );
         await this.changed(ctx, domain, s.version);
         return s;
       } catch (err) {
-        if (err instanceof MalformedFileError) throw new UnprocessableError(err.message, { file: err.file, where: err.where });
+        if (err instanceof MalformedFileError)
+          throw new UnprocessableError(err.message, { file: err.file, where: err.where });
         throw err;
       }
     },
@@ -272,7 +386,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     if (cfg.rotateIntervalS > 0 && cfg.maxExamplesPerDomain > 0) {
       this.rotateTimer = setInterval(() => {
         this.broker.call<RotationResult, RotateParams>("datasets.rotate", {}, { nodeID: this.broker.nodeID }).then(
-          (r) => r.domains.length && this.logger.info(`rotation moved ${r.domains.map((d) => `${d.moved} from ${d.domain}`).join(", ")}`),
+          (r) =>
+            r.domains.length &&
+            this.logger.info(`rotation moved ${r.domains.map((d) => `${d.moved} from ${d.domain}`).join(", ")}`),
           (err) => this.logger.warn(`scheduled rotation failed: ${(err as Error).message}`),
         );
       }, cfg.rotateIntervalS * 1000);

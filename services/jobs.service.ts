@@ -15,8 +15,20 @@ import { jobParams } from "./jobs/kinds";
 import { JobWorker } from "./jobs/worker";
 import { jobMetrics } from "./jobs/metrics";
 import {
-  cancelJob, expire, findReusable, getArtifact, getByIdempotencyKey, getJob, insertJob, insertReused, listJobs,
-  paramsHash, requeueOrphans, retryJob, type JobRow, type JobStatus,
+  cancelJob,
+  expire,
+  findReusable,
+  getArtifact,
+  getByIdempotencyKey,
+  getJob,
+  insertJob,
+  insertReused,
+  listJobs,
+  paramsHash,
+  requeueOrphans,
+  retryJob,
+  type JobRow,
+  type JobStatus,
 } from "./jobs/store";
 
 /** What clients see of a job. */
@@ -52,7 +64,11 @@ interface JobsThis extends Service {
   requeue(by: Parameters<typeof requeueOrphans>[1], why: string): Promise<void>;
 }
 
-const UUID = { type: "string", pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, messages: { stringPattern: "'id' must be a job id (a UUID)" } } as const;
+const UUID = {
+  type: "string",
+  pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+  messages: { stringPattern: "'id' must be a job id (a UUID)" },
+} as const;
 
 export function view(j: JobRow): JobView {
   const v: JobView = {
@@ -87,7 +103,6 @@ function submitAction(kind: HeavyKind) {
   };
 }
 
-
 const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
   name: "jobs",
 
@@ -118,12 +133,25 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       params: {
         status: { type: "enum", values: ["queued", "processing", "completed", "failed", "cancelled"], optional: true },
         kind: { type: "enum", values: [...HEAVY_KINDS], optional: true },
-        cursor: { type: "string", optional: true, pattern: /^\d{1,19}$/, messages: { stringPattern: "'cursor' must be the next_cursor of the previous page" } },
+        cursor: {
+          type: "string",
+          optional: true,
+          pattern: /^\d{1,19}$/,
+          messages: { stringPattern: "'cursor' must be the next_cursor of the previous page" },
+        },
         limit: { type: "number", integer: true, min: 1, max: 200, optional: true, convert: true },
       },
-      async handler(this: JobsThis, ctx: Context<{ status?: JobStatus; kind?: string; cursor?: string; limit?: number }>) {
+      async handler(
+        this: JobsThis,
+        ctx: Context<{ status?: JobStatus; kind?: string; cursor?: string; limit?: number }>,
+      ) {
         const limit = ctx.params.limit ?? 50;
-        const page = await listJobs(this.db, { status: ctx.params.status, kind: ctx.params.kind, beforeSeq: ctx.params.cursor, limit }).catch(dbFault);
+        const page = await listJobs(this.db, {
+          status: ctx.params.status,
+          kind: ctx.params.kind,
+          beforeSeq: ctx.params.cursor,
+          limit,
+        }).catch(dbFault);
         return { jobs: page.rows.map(view), next_cursor: page.more ? page.rows[page.rows.length - 1].seq : null };
       },
     },
@@ -139,7 +167,10 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         if (!before) {
           const j = await getJob(this.db, ctx.params.id);
           if (!j) throw new NotFoundError(`no job ${ctx.params.id}`, { id: ctx.params.id });
-          throw new ConflictError(`job ${ctx.params.id} has already ${j.status === "completed" ? "completed" : j.status === "failed" ? "failed" : "been cancelled"}`, { status: j.status });
+          throw new ConflictError(
+            `job ${ctx.params.id} has already ${j.status === "completed" ? "completed" : j.status === "failed" ? "failed" : "been cancelled"}`,
+            { status: j.status },
+          );
         }
         if (before.status === "processing") await ctx.broadcast("compute.abort", { id: ctx.params.id });
         const j = (await getJob(this.db, ctx.params.id))!;
@@ -156,7 +187,9 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         if (!(await retryJob(this.db, ctx.params.id))) {
           const j = await getJob(this.db, ctx.params.id);
           if (!j) throw new NotFoundError(`no job ${ctx.params.id}`, { id: ctx.params.id });
-          throw new ConflictError(`job ${ctx.params.id} is ${j.status}: only failed or cancelled jobs are retried`, { status: j.status });
+          throw new ConflictError(`job ${ctx.params.id} is ${j.status}: only failed or cancelled jobs are retried`, {
+            status: j.status,
+          });
         }
         const queued = view((await getJob(this.db, ctx.params.id))!);
         await ctx.broadcast("jobs.submitted", {});
@@ -166,8 +199,21 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 
     /** A result file, with its content type; immutable (content-addressed). @throws 404 */
     artifact: {
-      params: { id: { type: "string", pattern: /^[0-9a-f]{64}$/, messages: { stringPattern: "'id' must be an artifact id" } } },
-      async handler(this: JobsThis, ctx: Context<{ id: string }, { ifNoneMatch?: string; $statusCode?: number; $responseType?: string; $responseHeaders?: Record<string, string> }>) {
+      params: {
+        id: { type: "string", pattern: /^[0-9a-f]{64}$/, messages: { stringPattern: "'id' must be an artifact id" } },
+      },
+      async handler(
+        this: JobsThis,
+        ctx: Context<
+          { id: string },
+          {
+            ifNoneMatch?: string;
+            $statusCode?: number;
+            $responseType?: string;
+            $responseHeaders?: Record<string, string>;
+          }
+        >,
+      ) {
         const etag = `"${ctx.params.id}"`;
         ctx.meta.$responseHeaders = { ETag: etag, "Cache-Control": "public, max-age=31536000, immutable" };
         if (ctx.meta.ifNoneMatch === etag) {
@@ -213,30 +259,53 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       checkLimits(kind, params, config.compute);
       const hash = paramsHash(kind, params);
       const key = ctx.meta.idempotencyKey;
-      if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new UnprocessableError("Idempotency-Key must be 1-200 visible ASCII characters", { field: "Idempotency-Key" });
+      if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key))
+        throw new UnprocessableError("Idempotency-Key must be 1-200 visible ASCII characters", {
+          field: "Idempotency-Key",
+        });
       const job = await this.db
         .transaction(async (tx) => {
           if (key) {
             const existing = await getByIdempotencyKey(tx, key);
             if (existing) {
-              if (existing.kind !== kind || existing.params_hash !== hash) throw new ConflictError("this Idempotency-Key was used for a different request", { field: "Idempotency-Key" });
+              if (existing.kind !== kind || existing.params_hash !== hash)
+                throw new ConflictError("this Idempotency-Key was used for a different request", {
+                  field: "Idempotency-Key",
+                });
               return existing;
             }
           }
-          const spec = { kind, params, maxAttempts: config.jobs.attempts[kind] ?? config.jobs.attempts.default, timeoutS: config.jobs.timeoutS[kind] ?? config.jobs.timeoutS.default, idempotencyKey: key };
+          const spec = {
+            kind,
+            params,
+            maxAttempts: config.jobs.attempts[kind] ?? config.jobs.attempts.default,
+            timeoutS: config.jobs.timeoutS[kind] ?? config.jobs.timeoutS.default,
+            idempotencyKey: key,
+          };
           const earlier = fresh ? undefined : await findReusable(tx, kind, hash);
           return earlier ? insertReused(tx, spec, earlier) : insertJob(tx, spec);
         })
         .catch(dbFault);
       if (job.status === "queued") await ctx.broadcast("jobs.submitted", {});
       ctx.meta.$statusCode = 202;
-      return { job_id: job.id, status: job.status, poll_url: `/api/job/${job.id}`, events_url: `/api/job/${job.id}/events`, ...(job.reused_from ? { reused_from: job.reused_from } : {}) };
+      return {
+        job_id: job.id,
+        status: job.status,
+        poll_url: `/api/job/${job.id}`,
+        events_url: `/api/job/${job.id}/events`,
+        ...(job.reused_from ? { reused_from: job.reused_from } : {}),
+      };
     },
 
     onFinished(this: JobsThis, job: JobRow, status: string) {
       this.finished.inc({ kind: job.kind, status });
-      if (status === "completed" && job.started_at) this.duration.observe({ kind: job.kind }, (Date.now() - new Date(job.started_at).getTime()) / 1000);
-      void this.broker.broadcast("job.progress", { job_id: job.id, status, progress: status === "completed" ? 1 : job.progress });
+      if (status === "completed" && job.started_at)
+        this.duration.observe({ kind: job.kind }, (Date.now() - new Date(job.started_at).getTime()) / 1000);
+      void this.broker.broadcast("job.progress", {
+        job_id: job.id,
+        status,
+        progress: status === "completed" ? 1 : job.progress,
+      });
     },
 
     async requeue(this: JobsThis, by: Parameters<typeof requeueOrphans>[1], why: string) {
@@ -258,7 +327,12 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     this.checkers = Object.fromEntries(
       HEAVY_KINDS.map((k) => {
         const { operation_id: _omit, ...schema } = PARAMS[k] as Record<string, unknown>;
-        return [k, this.broker.validator!.compile({ ...schema, $$strict: "remove" } as never) as (p: unknown) => true | { field?: string; message?: string }[]];
+        return [
+          k,
+          this.broker.validator!.compile({ ...schema, $$strict: "remove" } as never) as (
+            p: unknown,
+          ) => true | { field?: string; message?: string }[],
+        ];
       }),
     );
     const m = jobMetrics(this.broker, this.db);
@@ -272,20 +346,43 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     // cannot be running now.
     await this.requeue(config.transporter ? { nodeId: this.broker.nodeID } : { staleS: 0 }, "start");
     if (this.broker.getLocalService("compute")) {
-      this.worker = new JobWorker(this.broker, this.db, config.jobs, () => config.computeThreads, this.logger, (job, status) => this.onFinished(job, status));
+      this.worker = new JobWorker(
+        this.broker,
+        this.db,
+        config.jobs,
+        () => config.computeThreads,
+        this.logger,
+        (job, status) => this.onFinished(job, status),
+      );
       this.worker.start();
     }
     // Jobs whose node stopped beating: gone without a disconnect seen, or this node's own whose
     // result could not be stored (the database was away).
-    this.timers.push(setInterval(() => void this.requeue({ staleS: config.jobs.staleS, exceptIds: this.worker?.runningIds ?? [] }, "stale heartbeat"), config.jobs.heartbeatS * 2000));
+    this.timers.push(
+      setInterval(
+        () =>
+          void this.requeue(
+            { staleS: config.jobs.staleS, exceptIds: this.worker?.runningIds ?? [] },
+            "stale heartbeat",
+          ),
+        config.jobs.heartbeatS * 2000,
+      ),
+    );
     this.timers.push(
       setInterval(() => {
         void this.db
           .transaction(async (tx) => {
-            const lock = await tx.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('mcai.jobs.expire')) AS ok");
+            const lock = await tx.query<{ ok: boolean }>(
+              "SELECT pg_try_advisory_xact_lock(hashtext('mcai.jobs.expire')) AS ok",
+            );
             return lock.rows[0].ok ? expire(tx, config.jobs.retentionDays) : undefined;
           })
-          .then((r) => r && (r.jobs || r.artifacts) && this.logger.info(`retention: removed ${r.jobs} jobs and ${r.artifacts} artifacts`))
+          .then(
+            (r) =>
+              r &&
+              (r.jobs || r.artifacts) &&
+              this.logger.info(`retention: removed ${r.jobs} jobs and ${r.artifacts} artifacts`),
+          )
           .catch((err) => this.logger.warn(`retention sweep failed: ${(err as Error).message}`));
       }, 3_600_000),
     );

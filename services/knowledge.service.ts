@@ -50,13 +50,23 @@ interface KnowledgeThis extends Service {
   tiers: CacheTiers;
   emotions(): Promise<EmotionRow[]>;
   datasetVersion(ctx: Context): Promise<number>;
-  compose(ctx: Context<QueryParams>, normalized: string, k: number, version: number): Promise<Omit<Answer, "took_ms" | "cached">>;
+  compose(
+    ctx: Context<QueryParams>,
+    normalized: string,
+    k: number,
+    version: number,
+  ): Promise<Omit<Answer, "took_ms" | "cached">>;
   warmup(): Promise<string>;
 }
 
 const settings = (s: Service) => runtimeOf(s.broker).config.knowledge;
 const l1Key = (hash: string, version: number) => `knowledge:q:${hash}:v${version}`;
-const DOMAIN = { type: "string", pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/, optional: true, messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-'" } } as const;
+const DOMAIN = {
+  type: "string",
+  pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/,
+  optional: true,
+  messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-'" },
+} as const;
 
 function extractive(matches: Match[]): string {
   if (!matches.length) return "I found nothing about that in the datasets yet.";
@@ -104,7 +114,9 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         // A degraded answer (the model failed) is not kept: the next asker gets the model's answer.
         if (!fresh.degraded) {
           await this.tiers.setL1(l1Key(hash, version), fresh, settings(this).l1TtlS);
-          await this.tiers.setL2(hash, version, normalized, ctx.params.domain, fresh, fresh.source, settings(this).l2TtlS).catch((err) => this.logger.warn(`L2 write failed: ${(err as Error).message}`));
+          await this.tiers
+            .setL2(hash, version, normalized, ctx.params.domain, fresh, fresh.source, settings(this).l2TtlS)
+            .catch((err) => this.logger.warn(`L2 write failed: ${(err as Error).message}`));
         }
         return { ...fresh, cached: false, took_ms: performance.now() - t0 };
       },
@@ -114,8 +126,18 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     complete: {
       visibility: "public",
       params: { messages: { type: "array", items: "object", min: 1 } },
-      circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 3, windowTime: 30, halfOpenTime: 5000, check: () => true },
-      async handler(this: KnowledgeThis, ctx: Context<{ messages: { role: string; content: string }[] }>): Promise<{ text: string }> {
+      circuitBreaker: {
+        enabled: true,
+        threshold: 0.5,
+        minRequestCount: 3,
+        windowTime: 30,
+        halfOpenTime: 5000,
+        check: () => true,
+      },
+      async handler(
+        this: KnowledgeThis,
+        ctx: Context<{ messages: { role: string; content: string }[] }>,
+      ): Promise<{ text: string }> {
         try {
           return { text: await complete(settings(this), ctx.params.messages) };
         } catch (err) {
@@ -150,7 +172,10 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const key = `knowledge:ds:${ctx.params.domain}:v${version}`;
         const hit = await this.tiers.getL1<Record<string, unknown>>(key);
         if (hit) return { ...hit, cached: true };
-        const page = await ctx.call<Record<string, unknown>, { domain: string; limit: number }>("datasets.examples", { domain: ctx.params.domain, limit: 20 });
+        const page = await ctx.call<Record<string, unknown>, { domain: string; limit: number }>("datasets.examples", {
+          domain: ctx.params.domain,
+          limit: 20,
+        });
         const list = await ctx.call<{ datasets: { domain: string }[] }>("datasets.list");
         const meta = list.datasets.find((d) => d.domain === ctx.params.domain);
         const value = { dataset: meta, examples: page.examples, next_cursor: page.next_cursor };
@@ -164,9 +189,17 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       params: {},
       async handler(this: KnowledgeThis) {
         const { l1, l2 } = this.tiers.stats;
-        const rate = (s: { hits: number; misses: number }) => (s.hits + s.misses ? Math.round((s.hits / (s.hits + s.misses)) * 1000) / 1000 : null);
-        const l2Entries = (await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM knowledge_cache WHERE expires_at > now()")).rows[0].n;
-        return { node: this.broker.nodeID, warmup: this.warmupOutcome, l1: { ...l1, hit_rate: rate(l1) }, l2: { ...l2, hit_rate: rate(l2), entries: l2Entries } };
+        const rate = (s: { hits: number; misses: number }) =>
+          s.hits + s.misses ? Math.round((s.hits / (s.hits + s.misses)) * 1000) / 1000 : null;
+        const l2Entries = (
+          await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM knowledge_cache WHERE expires_at > now()")
+        ).rows[0].n;
+        return {
+          node: this.broker.nodeID,
+          warmup: this.warmupOutcome,
+          l1: { ...l1, hit_rate: rate(l1) },
+          l2: { ...l2, hit_rate: rate(l2), entries: l2Entries },
+        };
       },
     },
 
@@ -205,7 +238,11 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     async emotions(this: KnowledgeThis) {
       const hit = await this.tiers.getL1<EmotionRow[]>("knowledge:emotions");
       if (hit) return hit;
-      const rows = (await this.db.query<EmotionRow & Record<string, unknown>>("SELECT name, neuroscience_hz::float8 AS neuroscience_hz, band, metaphysical_hz::float8 AS metaphysical_hz, counterpart, personality, music FROM emotions ORDER BY name")).rows;
+      const rows = (
+        await this.db.query<EmotionRow & Record<string, unknown>>(
+          "SELECT name, neuroscience_hz::float8 AS neuroscience_hz, band, metaphysical_hz::float8 AS metaphysical_hz, counterpart, personality, music FROM emotions ORDER BY name",
+        )
+      ).rows;
       await this.tiers.setL1("knowledge:emotions", rows, settings(this).l1TtlS);
       return rows;
     },
@@ -216,11 +253,24 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
 
     async compose(this: KnowledgeThis, ctx: Context<QueryParams>, normalized: string, k: number, version: number) {
       const [search, emotion, catalog] = await Promise.all([
-        ctx.call<{ hits: Match[] }, Record<string, unknown>>("datasets.search", { q: normalized, domain: ctx.params.domain, k, mode: "hybrid" }),
-        ctx.call<{ dominant: string; scores: Record<string, number> }, { text: string }>("compute.emotion", { text: ctx.params.query }),
+        ctx.call<{ hits: Match[] }, Record<string, unknown>>("datasets.search", {
+          q: normalized,
+          domain: ctx.params.domain,
+          k,
+          mode: "hybrid",
+        }),
+        ctx.call<{ dominant: string; scores: Record<string, number> }, { text: string }>("compute.emotion", {
+          text: ctx.params.query,
+        }),
         this.emotions(),
       ]);
-      const matches = search.hits.map((h) => ({ id: h.id, domain: h.domain, content: h.content, response: h.response, score: h.score }));
+      const matches = search.hits.map((h) => ({
+        id: h.id,
+        domain: h.domain,
+        content: h.content,
+        response: h.response,
+        score: h.score,
+      }));
       const e = catalog.find((x) => x.name === emotion.dominant) ?? catalog[0];
       const base = {
         matches,
@@ -228,9 +278,14 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         frequencies: { neuroscience_hz: e.neuroscience_hz, metaphysical_hz: e.metaphysical_hz },
         dataset_version: version,
       };
-      if (!settings(this).llmUrl || !matches.length) return { ...base, answer: extractive(matches), source: "dataset" as const };
+      if (!settings(this).llmUrl || !matches.length)
+        return { ...base, answer: extractive(matches), source: "dataset" as const };
       try {
-        const r = await ctx.call<{ text: string }, { messages: unknown[] }>("knowledge.complete", { messages: llmMessages(ctx.params.query, matches, e.personality) }, { timeout: settings(this).llmTimeoutMs + 1000 });
+        const r = await ctx.call<{ text: string }, { messages: unknown[] }>(
+          "knowledge.complete",
+          { messages: llmMessages(ctx.params.query, matches, e.personality) },
+          { timeout: settings(this).llmTimeoutMs + 1000 },
+        );
         return { ...base, answer: r.text, source: "llm" as const };
       } catch (err) {
         this.logger.warn(`LLM answer failed, answering from the datasets: ${(err as Error).message}`);

@@ -82,10 +82,19 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
 
   methods: {
     async collect(this: MetricsThis, ctx: Context) {
-      const list = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as unknown as { name: string; nodeID: string }[];
+      const list = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as unknown as {
+        name: string;
+        nodeID: string;
+      }[];
       const nodes = [...new Set(list.filter((s) => s.name === "metrics").map((s) => s.nodeID))];
       const results = await Promise.allSettled(
-        nodes.map((nodeID) => ctx.call<RegistryJson, SnapshotParams>("metrics.snapshot", {}, { nodeID, timeout: SCRAPE_NODE_TIMEOUT_MS, retries: 0 })),
+        nodes.map((nodeID) =>
+          ctx.call<RegistryJson, SnapshotParams>(
+            "metrics.snapshot",
+            {},
+            { nodeID, timeout: SCRAPE_NODE_TIMEOUT_MS, retries: 0 },
+          ),
+        ),
       );
       const snapshots: RegistryJson[] = [];
       results.forEach((r, i) => {
@@ -101,7 +110,12 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     status(this: MetricsThis): NodeStatus {
       const warnMb = runtimeOf(this.broker).config.memoryWarnMb;
       const rss = process.memoryUsage.rss();
-      return { node_id: this.broker.nodeID, rss_bytes: rss, memory_warn_mb: warnMb, over: warnMb > 0 && rss > warnMb * 1024 * 1024 };
+      return {
+        node_id: this.broker.nodeID,
+        rss_bytes: rss,
+        memory_warn_mb: warnMb,
+        over: warnMb > 0 && rss > warnMb * 1024 * 1024,
+      };
     },
   },
 
@@ -109,12 +123,17 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     const registry = metricsOf(this.broker).registry;
     this.lastWarn = 0;
     // The registry outlives the service (a service reloaded on a running node finds it there).
-    this.scrapeErrors = registered(registry, "mcai_scrape_errors_total", () => new Counter({
-      name: "mcai_scrape_errors_total",
-      help: "Nodes skipped by a cluster scrape because they failed or did not answer in time",
-      labelNames: ["scraped_node"] as const,
-      registers: [registry],
-    }));
+    this.scrapeErrors = registered(
+      registry,
+      "mcai_scrape_errors_total",
+      () =>
+        new Counter({
+          name: "mcai_scrape_errors_total",
+          help: "Nodes skipped by a cluster scrape because they failed or did not answer in time",
+          labelNames: ["scraped_node"] as const,
+          registers: [registry],
+        }),
+    );
   },
 
   started(this: MetricsThis) {
@@ -124,7 +143,9 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
       metricsOf(this.broker).memoryWarnings.inc();
       if (Date.now() - this.lastWarn < MEMORY_WARN_EVERY_MS) return;
       this.lastWarn = Date.now();
-      this.logger.warn(`memory: RSS ${Math.round(s.rss_bytes / 1048576)} MB is over MEMORY_WARN_MB=${s.memory_warn_mb}`);
+      this.logger.warn(
+        `memory: RSS ${Math.round(s.rss_bytes / 1048576)} MB is over MEMORY_WARN_MB=${s.memory_warn_mb}`,
+      );
     };
     check();
     this.memoryTimer = setInterval(check, MEMORY_CHECK_MS);

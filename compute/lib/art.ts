@@ -55,13 +55,18 @@ function setPx(px: Uint8Array, o: number, c: Rgb): void {
 type Progress = (p: number) => void;
 
 function waves(a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, progress: Progress): void {
-  const comps = Array.from({ length: 5 + Math.floor(rand() * 4) }, () => ({ angle: rand() * Math.PI * 2, freq: 2 + rand() * 14, phase: rand() * Math.PI * 2 }));
+  const comps = Array.from({ length: 5 + Math.floor(rand() * 4) }, () => ({
+    angle: rand() * Math.PI * 2,
+    freq: 2 + rand() * 14,
+    phase: rand() * Math.PI * 2,
+  }));
   for (let y = 0; y < a.height; y++) {
     for (let x = 0; x < a.width; x++) {
       const u = x / a.width;
       const v = y / a.height;
       let s = 0;
-      for (const c of comps) s += Math.sin(2 * Math.PI * c.freq * (u * Math.cos(c.angle) + v * Math.sin(c.angle)) + c.phase);
+      for (const c of comps)
+        s += Math.sin(2 * Math.PI * c.freq * (u * Math.cos(c.angle) + v * Math.sin(c.angle)) + c.phase);
       setPx(px, (y * a.width + x) * 4, shade(pal, 0.5 + s / (2 * comps.length)));
     }
     if (y % 64 === 63) progress(y / a.height);
@@ -145,7 +150,10 @@ function flowField(a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, 
   for (let i = 0; i < density.length; i++) setPx(px, i * 4, shade(pal, 0.08 + 0.92 * (Math.log1p(density[i]) / norm)));
 }
 
-const RENDERERS: Record<ArtStyle, (a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, progress: Progress) => void> = {
+const RENDERERS: Record<
+  ArtStyle,
+  (a: ArtInput, rand: () => number, pal: Rgb[], px: Uint8Array, progress: Progress) => void
+> = {
   waves,
   mandala,
   cymatic,

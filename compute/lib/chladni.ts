@@ -74,7 +74,8 @@ export function circleMode(hz: number): CircleMode {
     for (let n = 1; n <= CIRCLE_MAX_N; n++) {
       const zero = zeros[m][n - 1];
       const f = CIRCLE_HZ * zero * zero;
-      if (!best || Math.abs(f - hz) < Math.abs(best.frequency - hz)) best = { plate: "circle", m, n, zero, frequency: f, requested: hz };
+      if (!best || Math.abs(f - hz) < Math.abs(best.frequency - hz))
+        best = { plate: "circle", m, n, zero, frequency: f, requested: hz };
     }
   }
   return best!;
@@ -148,7 +149,13 @@ export function renderRows(modes: readonly Mode[], size: number, row0: number, r
  * The square plate, separably: per mode a cosine table per axis, then per row one multiply-add
  * per cell and mode, in plain typed-array loops V8 compiles tightly.
  */
-function renderSquareRows(modes: readonly SquareMode[], size: number, row0: number, row1: number, out: Float32Array): void {
+function renderSquareRows(
+  modes: readonly SquareMode[],
+  size: number,
+  row0: number,
+  row1: number,
+  out: Float32Array,
+): void {
   const inv = 1 / modes.length;
   // Float32 tables: the output is float32 anyway, and half the bytes read per cell.
   const tables = modes.map((md) => {
@@ -197,5 +204,8 @@ function renderSquareRows(modes: readonly SquareMode[], size: number, row0: numb
 /** Splits `size` rows into `parts` contiguous bands of near-equal height. */
 export function rowBands(size: number, parts: number): [number, number][] {
   const n = Math.max(1, Math.min(parts, size));
-  return Array.from({ length: n }, (_, b) => [Math.floor((b * size) / n), Math.floor(((b + 1) * size) / n)] as [number, number]);
+  return Array.from(
+    { length: n },
+    (_, b) => [Math.floor((b * size) / n), Math.floor(((b + 1) * size) / n)] as [number, number],
+  );
 }

@@ -104,7 +104,12 @@ export interface SpatialFrequency {
  * The strongest spatial frequencies of the pattern, from a 2D FFT of a 256² resample:
  * real FFTs along rows, complex FFTs along columns. Frequencies ±k are folded together.
  */
-export function dominantSpatialFrequencies(plans: PlanCache, field: Float32Array, size: number, count: number): SpatialFrequency[] {
+export function dominantSpatialFrequencies(
+  plans: PlanCache,
+  field: Float32Array,
+  size: number,
+  count: number,
+): SpatialFrequency[] {
   const n = SPECTRUM_GRID;
   const half = n / 2;
   const grid = resample(field, size, n);

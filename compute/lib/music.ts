@@ -47,7 +47,8 @@ export interface MusicInput {
 
 /** What will be played, decided from the prompt alone. */
 export function planMusic(input: MusicInput): MusicPlan {
-  const emotion: Emotion = (input.emotion && emotionByName(input.emotion)) || emotionByName(analyzeEmotion(input.prompt).dominant)!;
+  const emotion: Emotion =
+    (input.emotion && emotionByName(input.emotion)) || emotionByName(analyzeEmotion(input.prompt).dominant)!;
   const { mode, tempo, root, progression } = emotion.music;
   const scale = SCALES[mode];
   return {
@@ -122,7 +123,10 @@ export function renderMusic(input: MusicInput, onProgress?: (p: number) => void)
     const padEnv = Math.min(1, inBar / 0.25) * Math.min(1, (barS - inBar) / 0.25);
     const melEnv = Math.exp(-inBeat * 4) * Math.min(1, inBeat / 0.01);
     const edge = Math.min(1, i / fade, (frames - 1 - i) / fade);
-    const common = 0.22 * drone.next() + 0.05 * padEnv * (pad[0].next() + pad[1].next() + pad[2].next()) + 0.08 * melEnv * melody.next();
+    const common =
+      0.22 * drone.next() +
+      0.05 * padEnv * (pad[0].next() + pad[1].next() + pad[2].next()) +
+      0.08 * melEnv * melody.next();
     const l = edge * (common + 0.05 * left.next());
     const r = edge * (common + 0.05 * right.next());
     view.setInt16(WAV_HEADER_BYTES + i * 4, Math.round(Math.max(-1, Math.min(1, l)) * 32767), true);

@@ -10,7 +10,11 @@ const KEEP = 6;
 const cache = new Map<string, ArrayBufferView>();
 
 /** A zero-filled array of `length`, reused across calls on this thread. */
-export function scratch<T extends Float32Array | Float64Array | Uint8Array>(name: string, ctor: Ctor<T>, length: number): T {
+export function scratch<T extends Float32Array | Float64Array | Uint8Array>(
+  name: string,
+  ctor: Ctor<T>,
+  length: number,
+): T {
   const key = `${name}:${ctor.name}:${length}`;
   let a = cache.get(key) as T | undefined;
   if (a) {

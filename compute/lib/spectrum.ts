@@ -64,7 +64,13 @@ export function analyzeSpectrum(
     const scale = k === 0 || k === half ? 1 : 2;
     mags[k] = (scale * Math.sqrt(re[k] * re[k] + im[k] * im[k])) / gain;
   }
-  return { size, padded: size !== len, resolution: sampleRate / size, peaks: findPeaks(mags, sampleRate / size, maxPeaks), magnitudes: mags };
+  return {
+    size,
+    padded: size !== len,
+    resolution: sampleRate / size,
+    peaks: findPeaks(mags, sampleRate / size, maxPeaks),
+    magnitudes: mags,
+  };
 }
 
 /** Local maxima above 1e-3 of the largest, strongest first, with log-parabolic refinement. */
@@ -130,8 +136,16 @@ export function stft(plans: PlanCache, signal: ArrayLike<number>, frameSize: num
  * Transforms frames [frame0, frame1) of a batch: frame f is input[f·n, (f+1)·n); its spectrum goes
  * to output[f·n, (f+1)·n) in the packed order of RealFftPlan.forwardPacked. Returns the count.
  */
-export function transformBatch(plans: PlanCache, input: Float32Array, output: Float32Array, n: number, frame0: number, frame1: number): number {
+export function transformBatch(
+  plans: PlanCache,
+  input: Float32Array,
+  output: Float32Array,
+  n: number,
+  frame0: number,
+  frame1: number,
+): number {
   const plan = plans.get(n);
-  for (let f = frame0; f < frame1; f++) plan.forwardPacked(input.subarray(f * n, (f + 1) * n), output.subarray(f * n, (f + 1) * n));
+  for (let f = frame0; f < frame1; f++)
+    plan.forwardPacked(input.subarray(f * n, (f + 1) * n), output.subarray(f * n, (f + 1) * n));
   return frame1 - frame0;
 }

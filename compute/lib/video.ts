@@ -48,7 +48,12 @@ export function encodeSweepGif(frames: Uint8Array, count: number, size: number, 
   const gif = GIFEncoder();
   const pal = sandPalette();
   for (let f = 0; f < count; f++) {
-    gif.writeFrame(frames.subarray(f * size * size, (f + 1) * size * size), size, size, f === 0 ? { palette: pal, delay: delayMs, repeat: 0 } : { delay: delayMs });
+    gif.writeFrame(
+      frames.subarray(f * size * size, (f + 1) * size * size),
+      size,
+      size,
+      f === 0 ? { palette: pal, delay: delayMs, repeat: 0 } : { delay: delayMs },
+    );
   }
   gif.finish();
   return gif.bytes();

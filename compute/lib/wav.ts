@@ -33,11 +33,19 @@ export interface WavInfo {
 export function readWavHeader(bytes: Uint8Array): WavInfo {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (off: number) => String.fromCharCode(...bytes.subarray(off, off + 4));
-  if (tag(0) !== "RIFF" || tag(8) !== "WAVE" || tag(12) !== "fmt " || tag(36) !== "data") throw new Error("not a canonical PCM WAV file");
+  if (tag(0) !== "RIFF" || tag(8) !== "WAVE" || tag(12) !== "fmt " || tag(36) !== "data")
+    throw new Error("not a canonical PCM WAV file");
   if (v.getUint16(20, true) !== 1) throw new Error("not PCM");
   const channels = v.getUint16(22, true);
   const bitsPerSample = v.getUint16(34, true);
   const dataBytes = v.getUint32(40, true);
-  if (v.getUint32(4, true) !== 36 + dataBytes || bytes.length !== 44 + dataBytes) throw new Error("WAV sizes do not match the file");
-  return { channels, sampleRate: v.getUint32(24, true), bitsPerSample, frames: dataBytes / (channels * (bitsPerSample / 8)), dataOffset: 44 };
+  if (v.getUint32(4, true) !== 36 + dataBytes || bytes.length !== 44 + dataBytes)
+    throw new Error("WAV sizes do not match the file");
+  return {
+    channels,
+    sampleRate: v.getUint32(24, true),
+    bitsPerSample,
+    frames: dataBytes / (channels * (bitsPerSample / 8)),
+    dataOffset: 44,
+  };
 }

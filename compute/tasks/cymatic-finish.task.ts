@@ -1,5 +1,12 @@
 import { threadPlans, type PlanStats } from "../lib/fft";
-import { dominantSpatialFrequencies, nodalFraction, patternRgba, resample, symmetryOrder, type SpatialFrequency } from "../lib/cymatic-analysis";
+import {
+  dominantSpatialFrequencies,
+  nodalFraction,
+  patternRgba,
+  resample,
+  symmetryOrder,
+  type SpatialFrequency,
+} from "../lib/cymatic-analysis";
 import { encodePng } from "../lib/png";
 
 export interface CymaticFinishInput {
@@ -27,7 +34,9 @@ export default async function cymaticFinishTask(input: CymaticFinishInput): Prom
   const small = resample(field, input.size, input.preview);
   const preview: number[][] = [];
   for (let j = 0; j < input.preview; j++) {
-    preview.push(Array.from(small.subarray(j * input.preview, (j + 1) * input.preview), (v) => Math.round(v * 1000) / 1000 || 0));
+    preview.push(
+      Array.from(small.subarray(j * input.preview, (j + 1) * input.preview), (v) => Math.round(v * 1000) / 1000 || 0),
+    );
   }
   const result: CymaticFinishResult = {
     nodal_fraction: Math.round(nodalFraction(field) * 1e4) / 1e4,

@@ -14,6 +14,13 @@ export interface FftBatchInput {
 /** Real FFTs of a range of equal-length frames, in shared memory (threads take disjoint ranges). */
 export default async function fftBatchTask(input: FftBatchInput): Promise<{ frames: number; plans: PlanStats }> {
   const plans = await threadPlans();
-  const frames = transformBatch(plans, new Float32Array(input.input), new Float32Array(input.output), input.n, input.frame0, input.frame1);
+  const frames = transformBatch(
+    plans,
+    new Float32Array(input.input),
+    new Float32Array(input.output),
+    input.n,
+    input.frame0,
+    input.frame1,
+  );
   return { frames, plans: plans.takeStats() };
 }

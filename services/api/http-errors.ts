@@ -4,7 +4,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors } from "moleculer";
-import { ERR_BAD_REQUEST, ERR_INTERNAL, ERR_NOT_FOUND, ERR_PAYLOAD_TOO_LARGE, ERR_RATE_LIMITED, ERR_UNAVAILABLE, ERR_VALIDATION } from "../lib/errors";
+import {
+  ERR_BAD_REQUEST,
+  ERR_INTERNAL,
+  ERR_NOT_FOUND,
+  ERR_PAYLOAD_TOO_LARGE,
+  ERR_RATE_LIMITED,
+  ERR_UNAVAILABLE,
+  ERR_VALIDATION,
+} from "../lib/errors";
 
 export interface HttpError {
   status: number;
@@ -39,7 +47,13 @@ export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: n
   const e = (err instanceof Error ? err : new Error(String(err))) as AnyError;
   // body-parser's errors carry `type` strings and an HTTP `status`.
   if (e.type === "entity.too.large") {
-    return { status: 413, type: ERR_PAYLOAD_TOO_LARGE, message: `request body is larger than ${bodyLimitBytes} bytes`, data: { limit: bodyLimitBytes }, headers: {} };
+    return {
+      status: 413,
+      type: ERR_PAYLOAD_TOO_LARGE,
+      message: `request body is larger than ${bodyLimitBytes} bytes`,
+      data: { limit: bodyLimitBytes },
+      headers: {},
+    };
   }
   if (e.type === "entity.parse.failed") {
     return { status: 400, type: ERR_BAD_REQUEST, message: `request body is not valid JSON: ${e.message}`, headers: {} };
@@ -48,23 +62,45 @@ export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: n
     return { status: e.status, type: ERR_BAD_REQUEST, message: e.message, headers: {} };
   }
   if (e instanceof Errors.ValidationError) {
-    const fields = Array.isArray(e.data) ? (e.data as { field?: string; message?: string; type?: string; expected?: unknown; actual?: unknown }[]) : [];
+    const fields = Array.isArray(e.data)
+      ? (e.data as { field?: string; message?: string; type?: string; expected?: unknown; actual?: unknown }[])
+      : [];
     const message = fields.length ? fields.map((f) => f.message ?? `${f.field} is invalid`).join("; ") : e.message;
     return { status: 422, type: ERR_VALIDATION, message, data: { fields }, headers: {} };
   }
   const code = typeof e.code === "number" ? e.code : 500;
   if (code === 429) {
-    return { status: 429, type: ERR_RATE_LIMITED, message: "too many requests: try again later", headers: { "Retry-After": retryAfter(req) } };
+    return {
+      status: 429,
+      type: ERR_RATE_LIMITED,
+      message: "too many requests: try again later",
+      headers: { "Retry-After": retryAfter(req) },
+    };
   }
   if (code === 404 && e.type === "NOT_FOUND") {
-    return { status: 404, type: ERR_NOT_FOUND, message: `no route ${req.method} ${(req.originalUrl ?? req.url ?? "").split("?")[0]}`, headers: {} };
+    return {
+      status: 404,
+      type: ERR_NOT_FOUND,
+      message: `no route ${req.method} ${(req.originalUrl ?? req.url ?? "").split("?")[0]}`,
+      headers: {},
+    };
   }
-  if (e instanceof Errors.ServiceNotAvailableError || e instanceof Errors.ServiceNotFoundError || (code === 503 && e.type === "SERVICE_UNAVAILABLE")) {
-    return { status: 503, type: ERR_UNAVAILABLE, message: "the service for this route is not running on any node", headers: { "Retry-After": "5" } };
+  if (
+    e instanceof Errors.ServiceNotAvailableError ||
+    e instanceof Errors.ServiceNotFoundError ||
+    (code === 503 && e.type === "SERVICE_UNAVAILABLE")
+  ) {
+    return {
+      status: 503,
+      type: ERR_UNAVAILABLE,
+      message: "the service for this route is not running on any node",
+      headers: { "Retry-After": "5" },
+    };
   }
   if (code >= 400 && code < 600 && e instanceof Errors.MoleculerError) {
     const retry = (e.data as { retryAfter?: unknown } | undefined)?.retryAfter;
-    const headers: Record<string, string> = code === 503 ? { "Retry-After": String(typeof retry === "number" ? retry : 5) } : {};
+    const headers: Record<string, string> =
+      code === 503 ? { "Retry-After": String(typeof retry === "number" ? retry : 5) } : {};
     return { status: code, type: String(e.type ?? "ERR"), message: e.message, data: e.data, headers };
   }
   return { status: 500, type: ERR_INTERNAL, message: "internal error", headers: {} };

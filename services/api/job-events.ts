@@ -27,11 +27,22 @@ function sse(res: ServerResponse, job: JobView): void {
   res.write(`id: ${job.version}\nevent: ${event}\ndata: ${JSON.stringify(job)}\n\n`);
 }
 
-export async function streamJobEvents(broker: ServiceBroker, hub: JobEventHub, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+export async function streamJobEvents(
+  broker: ServiceBroker,
+  hub: JobEventHub,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+): Promise<void> {
   const first = await broker.call<JobView, { id: string }>("jobs.get", { id });
   const last = Number(req.headers["last-event-id"] ?? 0);
   let sent = Number.isFinite(last) ? last : 0;
-  res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-store",
+    Connection: "keep-alive",
+    "X-Accel-Buffering": "no",
+  });
   res.write("retry: 2000\n\n");
   let closed = false;
   let busy = false;

@@ -46,7 +46,11 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.resetTime = (window + 1) * this.opts.windowMs;
     const redisKey = `${this.opts.prefix}:${window}:${key}`;
     try {
-      const res = await this.redis.multi().incr(redisKey).pexpire(redisKey, this.opts.windowMs * 2).exec();
+      const res = await this.redis
+        .multi()
+        .incr(redisKey)
+        .pexpire(redisKey, this.opts.windowMs * 2)
+        .exec();
       const count = res?.[0]?.[1];
       return typeof count === "number" ? count : 0;
     } catch (err) {

@@ -5,6 +5,10 @@ import { PayloadTooLargeError } from "../lib/errors";
  */
 export function checkLimit(field: string, value: number, limit: number, unit = ""): void {
   if (value > limit) {
-    throw new PayloadTooLargeError(`${field} is ${value}${unit}, over the limit of ${limit}${unit}`, { field, limit, actual: value });
+    throw new PayloadTooLargeError(`${field} is ${value}${unit}, over the limit of ${limit}${unit}`, {
+      field,
+      limit,
+      actual: value,
+    });
   }
 }

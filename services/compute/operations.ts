@@ -61,7 +61,13 @@ export async function runFft(runner: TaskRunner, p: FftParams, onPlans: (s: Plan
   if (r.spectrum) out.spectrum = r.spectrum;
   if (r.stft) {
     const { frames, bins, data } = r.stft;
-    out.stft = { frame_size: r.stft.frameSize, hop: r.stft.hop, frames, bins, data: Array.from({ length: frames }, (_, f) => Array.from(data.subarray(f * bins, (f + 1) * bins))) };
+    out.stft = {
+      frame_size: r.stft.frameSize,
+      hop: r.stft.hop,
+      frames,
+      bins,
+      data: Array.from({ length: frames }, (_, f) => Array.from(data.subarray(f * bins, (f + 1) * bins))),
+    };
   }
   return out;
 }
@@ -86,16 +92,32 @@ export interface CymaticResult {
 }
 
 /** Renders the field in one row band per thread, into one SharedArrayBuffer, then analyzes it. */
-export async function runCymatic(runner: TaskRunner, p: CymaticParams, png: boolean, onPlans: (s: PlanStats) => void, id?: string): Promise<CymaticResult> {
+export async function runCymatic(
+  runner: TaskRunner,
+  p: CymaticParams,
+  png: boolean,
+  onPlans: (s: PlanStats) => void,
+  id?: string,
+): Promise<CymaticResult> {
   const size = p.size ?? 512;
   const plate = p.plate ?? "square";
   const bands = rowBands(size, runner.pool.threads);
   runner.admit(bands.length + 1);
   const field = new SharedArrayBuffer(size * size * 4);
   const parts = await Promise.all(
-    bands.map(([row0, row1]) => runner.run<{ modes: Mode[] }>("cymatic-field", { plate, frequencies: p.frequencies, size, row0, row1, field }, id)),
+    bands.map(([row0, row1]) =>
+      runner.run<{ modes: Mode[] }>(
+        "cymatic-field",
+        { plate, frequencies: p.frequencies, size, row0, row1, field },
+        id,
+      ),
+    ),
   );
-  const fin = await runner.run<CymaticFinishResult>("cymatic-finish", { field, size, preview: p.preview ?? 100, png }, id);
+  const fin = await runner.run<CymaticFinishResult>(
+    "cymatic-finish",
+    { field, size, preview: p.preview ?? 100, png },
+    id,
+  );
   onPlans(fin.plans);
   return {
     plate,
@@ -124,7 +146,11 @@ export async function runArt(ctx: Context, runner: TaskRunner, p: ArtParams, id?
   const height = p.height ?? 512;
   const watch = watchProgress(ctx, "art", id);
   try {
-    const r = await runner.run<{ png: Uint8Array; seed: number; palette: string[] }>("art", { ...p, width, height, progress: watch.buffer }, id);
+    const r = await runner.run<{ png: Uint8Array; seed: number; palette: string[] }>(
+      "art",
+      { ...p, width, height, progress: watch.buffer },
+      id,
+    );
     return { style: p.style, width, height, seed: r.seed, palette: r.palette, png: toBuffer(r.png) };
   } finally {
     watch.stop();
@@ -138,7 +164,12 @@ export interface MusicParams {
   emotion?: string;
 }
 
-export async function runMusic(ctx: Context, runner: TaskRunner, p: MusicParams, id?: string): Promise<{ plan: MusicPlan; wav: Buffer; duration: number }> {
+export async function runMusic(
+  ctx: Context,
+  runner: TaskRunner,
+  p: MusicParams,
+  id?: string,
+): Promise<{ plan: MusicPlan; wav: Buffer; duration: number }> {
   runner.admit();
   const watch = watchProgress(ctx, "music", id);
   try {
@@ -159,8 +190,19 @@ export interface VideoParams {
 }
 
 /** Frames rendered in parallel (one range per thread) into shared memory, then encoded. */
-export async function runVideo(ctx: Context, runner: TaskRunner, p: VideoParams, id?: string): Promise<{ gif: Buffer; frames: number; size: number; fps: number }> {
-  const spec = { from: p.from_hz, to: p.to_hz, frames: p.frames ?? 60, size: p.size ?? 256, plate: p.plate ?? "square" };
+export async function runVideo(
+  ctx: Context,
+  runner: TaskRunner,
+  p: VideoParams,
+  id?: string,
+): Promise<{ gif: Buffer; frames: number; size: number; fps: number }> {
+  const spec = {
+    from: p.from_hz,
+    to: p.to_hz,
+    frames: p.frames ?? 60,
+    size: p.size ?? 256,
+    plate: p.plate ?? "square",
+  };
   const fps = p.fps ?? 15;
   const ranges = rowBands(spec.frames, runner.pool.threads);
   runner.admit(ranges.length + 1);
@@ -176,7 +218,11 @@ export async function runVideo(ctx: Context, runner: TaskRunner, p: VideoParams,
         Atomics.store(cell, 0, Math.round((900 * done) / spec.frames));
       }),
     );
-    const r = await runner.run<{ gif: Uint8Array }>("video-encode", { out, frames: spec.frames, size: spec.size, delayMs: Math.round(1000 / fps) }, id);
+    const r = await runner.run<{ gif: Uint8Array }>(
+      "video-encode",
+      { out, frames: spec.frames, size: spec.size, delayMs: Math.round(1000 / fps) },
+      id,
+    );
     Atomics.store(cell, 0, 1000);
     return { gif: toBuffer(r.gif), frames: spec.frames, size: spec.size, fps };
   } finally {

@@ -22,7 +22,10 @@ import type { RotationResult } from "./rotate";
 /** Where the work goes. */
 export interface Target {
   describe: string;
-  importStream(stream: Readable, meta: { domain: string; format: FileFormat; filename: string }): Promise<ImportSummary>;
+  importStream(
+    stream: Readable,
+    meta: { domain: string; format: FileFormat; filename: string },
+  ): Promise<ImportSummary>;
   rotate(params: { max?: number; dryRun?: boolean }): Promise<RotationResult>;
   close(): Promise<void>;
 }
@@ -31,30 +34,49 @@ export interface Target {
 export function brokerTarget(node: McaiNode, describe: string, owned = true): Target {
   return {
     describe,
-    importStream: (stream, meta) => node.broker.call<ImportSummary, Readable>("datasets.import", stream, { meta, timeout: 0 }),
+    importStream: (stream, meta) =>
+      node.broker.call<ImportSummary, Readable>("datasets.import", stream, { meta, timeout: 0 }),
     rotate: (params) => node.broker.call<RotationResult, typeof params>("datasets.rotate", params, { timeout: 0 }),
     close: async () => void (owned && (await node.stop())),
   };
 }
 
-function httpJson<T>(port: number, token: string, method: string, urlPath: string, body?: Readable | string): Promise<T> {
+function httpJson<T>(
+  port: number,
+  token: string,
+  method: string,
+  urlPath: string,
+  body?: Readable | string,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, method, path: urlPath, headers: { authorization: `Bearer ${token}`, "content-type": typeof body === "string" ? "application/json" : "application/octet-stream" } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => (text += d));
-      res.on("end", () => {
-        const parsed = (() => {
-          try {
-            return JSON.parse(text);
-          } catch {
-            return { error: { message: text } };
-          }
-        })();
-        if ((res.statusCode ?? 500) >= 400) reject(new Error(parsed.error?.message ?? `HTTP ${res.statusCode}`));
-        else resolve(parsed as T);
-      });
-    });
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path: urlPath,
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": typeof body === "string" ? "application/json" : "application/octet-stream",
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => (text += d));
+        res.on("end", () => {
+          const parsed = (() => {
+            try {
+              return JSON.parse(text);
+            } catch {
+              return { error: { message: text } };
+            }
+          })();
+          if ((res.statusCode ?? 500) >= 400) reject(new Error(parsed.error?.message ?? `HTTP ${res.statusCode}`));
+          else resolve(parsed as T);
+        });
+      },
+    );
     req.on("error", reject);
     if (typeof body === "string") req.end(body);
     else if (body) body.pipe(req);
@@ -65,7 +87,14 @@ function httpJson<T>(port: number, token: string, method: string, urlPath: strin
 function httpTarget(port: number, token: string): Target {
   return {
     describe: `the running node's API on port ${port}`,
-    importStream: (stream, meta) => httpJson(port, token, "POST", `/api/datasets/${meta.domain}/import?format=${meta.format}&filename=${encodeURIComponent(meta.filename)}`, stream),
+    importStream: (stream, meta) =>
+      httpJson(
+        port,
+        token,
+        "POST",
+        `/api/datasets/${meta.domain}/import?format=${meta.format}&filename=${encodeURIComponent(meta.filename)}`,
+        stream,
+      ),
     rotate: (params) => httpJson(port, token, "POST", "/api/admin/datasets/rotate", JSON.stringify(params)),
     close: async () => undefined,
   };
@@ -160,12 +189,24 @@ export async function importTo(target: Target, paths: string[], domain?: string)
       }
       const d = domain ?? domainOf(plan.file);
       const size = fs.statSync(plan.file).size;
-      const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${path.basename(plan.file)} [{bar}] {percentage}% | {value}/{total} bytes`, stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+      const bar = process.stderr.isTTY
+        ? new cliProgress.SingleBar(
+            {
+              format: `${path.basename(plan.file)} [{bar}] {percentage}% | {value}/{total} bytes`,
+              stream: process.stderr,
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
       bar?.start(size, 0);
       const source = fs.createReadStream(plan.file);
       try {
         const counter = counting(size, bar);
-        const done = target.importStream(counter, { domain: d, format: plan.format, filename: path.basename(plan.file) });
+        const done = target.importStream(counter, {
+          domain: d,
+          format: plan.format,
+          filename: path.basename(plan.file),
+        });
         await Promise.all([pipeline(source, counter).catch(() => undefined), done]);
         const s = await done;
         const t = totals.get(d) ?? { domain: d, read: 0, added: 0, duplicates: 0, rejected: 0 };
@@ -200,7 +241,10 @@ export async function rotateWith(target: Target, max: number | undefined, dryRun
       return 0;
     }
     if (!r.domains.length) console.log(`no domain has more than ${r.max} examples`);
-    for (const d of r.domains) console.log(`${d.domain}: ${dryRun ? "would move" : "moved"} ${d.moved} examples to the archive${d.version ? ` (version ${d.version})` : ""}`);
+    for (const d of r.domains)
+      console.log(
+        `${d.domain}: ${dryRun ? "would move" : "moved"} ${d.moved} examples to the archive${d.version ? ` (version ${d.version})` : ""}`,
+      );
     return 0;
   } finally {
     await target.close();

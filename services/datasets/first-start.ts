@@ -12,13 +12,26 @@ export const FIRST_START_EXAMPLES = 600;
  */
 export async function importDemoOnFirstStart(node: McaiNode): Promise<void> {
   const { config, ownsDataDir } = runtimeOf(node.broker);
-  if (!ownsDataDir || !config.datasets.demoOnFirstStart || !node.applied.includes("0002_datasets") || !node.broker.getLocalService("datasets")) return;
+  if (
+    !ownsDataDir ||
+    !config.datasets.demoOnFirstStart ||
+    !node.applied.includes("0002_datasets") ||
+    !node.broker.getLocalService("datasets")
+  )
+    return;
   const byDomain = new Map<string, unknown[]>();
   for (const ex of demoExamples(FIRST_START_EXAMPLES)) {
     const list = byDomain.get(ex.domain) ?? [];
-    list.push(ex.response ? { content: ex.content, response: ex.response, source: "demo" } : { content: ex.content, source: "demo" });
+    list.push(
+      ex.response
+        ? { content: ex.content, response: ex.response, source: "demo" }
+        : { content: ex.content, source: "demo" },
+    );
     byDomain.set(ex.domain, list);
   }
-  for (const [domain, examples] of byDomain) await node.broker.call<unknown, AddParams>("datasets.add", { domain, examples });
-  node.broker.logger.info(`fresh data folder: imported ${FIRST_START_EXAMPLES} demo examples in ${byDomain.size} domains (DEMO_DATA=false to skip)`);
+  for (const [domain, examples] of byDomain)
+    await node.broker.call<unknown, AddParams>("datasets.add", { domain, examples });
+  node.broker.logger.info(
+    `fresh data folder: imported ${FIRST_START_EXAMPLES} demo examples in ${byDomain.size} domains (DEMO_DATA=false to skip)`,
+  );
 }

@@ -30,7 +30,12 @@ export interface ImportOptions {
   onBatch?: (summary: ImportSummary) => void;
 }
 
-export async function importRecords(o: ImportOptions, domain: string, file: string, records: AsyncIterable<RecordResult> | Iterable<RecordResult>): Promise<ImportSummary> {
+export async function importRecords(
+  o: ImportOptions,
+  domain: string,
+  file: string,
+  records: AsyncIterable<RecordResult> | Iterable<RecordResult>,
+): Promise<ImportSummary> {
   const summary: ImportSummary = { domain, file, read: 0, added: 0, duplicates: 0, rejected: 0, version: null };
   return o.db.transaction(async (tx) => {
     // The dataset row is made with the first example to write: a source of only rejected
@@ -41,7 +46,11 @@ export async function importRecords(o: ImportOptions, domain: string, file: stri
       if (!batch.length) return;
       datasetId ??= await ensureDataset(tx, domain);
       // Duplicates are dropped before embedding: re-importing a file costs hash lookups, not embeddings.
-      const known = await existingHashes(tx, datasetId, batch.map((b) => contentHash(b.content)));
+      const known = await existingHashes(
+        tx,
+        datasetId,
+        batch.map((b) => contentHash(b.content)),
+      );
       const seen = new Set<string>();
       const fresh = batch.filter((b) => {
         const h = contentHash(b.content);
@@ -49,7 +58,13 @@ export async function importRecords(o: ImportOptions, domain: string, file: stri
         seen.add(h);
         return true;
       });
-      const vectors = o.embedder && fresh.length ? await o.embedder.embed(o.ctx, fresh.map((b) => (b.response ? `${b.content}\n${b.response}` : b.content))) : undefined;
+      const vectors =
+        o.embedder && fresh.length
+          ? await o.embedder.embed(
+              o.ctx,
+              fresh.map((b) => (b.response ? `${b.content}\n${b.response}` : b.content)),
+            )
+          : undefined;
       const added = await insertExamples(tx, datasetId, fresh, vectors);
       summary.added += added;
       summary.duplicates += batch.length - added;

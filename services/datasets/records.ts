@@ -68,11 +68,14 @@ export function toExample(obj: unknown, maxChars: number): RecordResult {
   if (typeof obj === "string") obj = { content: obj };
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return { rejected: "not an object" };
   const o = obj as Record<string, unknown>;
-  const key = ["content", "completion", "prompt"].find((k) => typeof o[k] === "string" && (o[k] as string).trim() !== "");
+  const key = ["content", "completion", "prompt"].find(
+    (k) => typeof o[k] === "string" && (o[k] as string).trim() !== "",
+  );
   if (!key) return { rejected: "no content, completion or prompt" };
   const content = (o[key] as string).trim();
   const response = typeof o.response === "string" ? o.response : o.response == null ? null : JSON.stringify(o.response);
-  if (content.length > maxChars || (response?.length ?? 0) > maxChars) return { rejected: `longer than ${maxChars} characters` };
+  if (content.length > maxChars || (response?.length ?? 0) > maxChars)
+    return { rejected: `longer than ${maxChars} characters` };
   const metadata: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (k !== key && k !== "response") metadata[k] = v;
   return { content, response, metadata };
@@ -85,7 +88,11 @@ function jsonError(file: string, text: string, err: Error): MalformedFileError {
   const before = text.slice(0, pos);
   const line = before.split("\n").length;
   const col = pos - before.lastIndexOf("\n");
-  return new MalformedFileError(file, `line ${line}, column ${col} (position ${pos})`, err.message.replace(/ in JSON at position \d+.*$/, ""));
+  return new MalformedFileError(
+    file,
+    `line ${line}, column ${col} (position ${pos})`,
+    err.message.replace(/ in JSON at position \d+.*$/, ""),
+  );
 }
 
 /** Parses a whole JSON document: `{"examples": [...]}` or a bare array. */
@@ -143,14 +150,21 @@ async function readAll(input: Readable, maxBytes: number, file: string): Promise
   let size = 0;
   for await (const c of input) {
     size += (c as Buffer).length;
-    if (size > maxBytes) throw new MalformedFileError(file, "JSON", `larger than ${maxBytes} bytes: use JSONL for large files`);
+    if (size > maxBytes)
+      throw new MalformedFileError(file, "JSON", `larger than ${maxBytes} bytes: use JSONL for large files`);
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The records of a file in `format`, streaming where the format allows. */
-export async function* parseStream(file: string, format: FileFormat, input: Readable, maxChars: number, maxJsonBytes: number): AsyncGenerator<RecordResult> {
+export async function* parseStream(
+  file: string,
+  format: FileFormat,
+  input: Readable,
+  maxChars: number,
+  maxJsonBytes: number,
+): AsyncGenerator<RecordResult> {
   if (format === "jsonl") yield* parseJsonl(file, input, maxChars);
   else if (format === "txt") yield* parseTxt(file, input, maxChars);
   else yield* parseJson(file, await readAll(input, maxJsonBytes, file), maxChars);

@@ -54,7 +54,10 @@ export async function lexicalSearch(db: Queryable, query: string, o: SearchOptio
 export async function vectorSearch(db: Db, vector: ArrayLike<number>, o: SearchOptions): Promise<RankedId[]> {
   return db.transaction(async (tx) => {
     // Iterative scans (pgvector 0.8) keep reading the index until k rows pass the domain filter.
-    await tx.query(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`, [String(o.efSearch)]);
+    await tx.query(
+      `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+      [String(o.efSearch)],
+    );
     const filter = o.datasetId ? "AND dataset_id = $3" : "";
     const params: unknown[] = [vectorLiteral(vector), o.k];
     if (o.datasetId) params.push(o.datasetId);
@@ -69,7 +72,11 @@ export async function vectorSearch(db: Db, vector: ArrayLike<number>, o: SearchO
 }
 
 /** Reciprocal rank fusion: score = Σ 1 / (RRF_K + rank) over the lists an id is in (ranks from 1). */
-export function fuse(lexical: RankedId[], vector: RankedId[], k: number): { id: string; score: number; lexical: number | null; vector: number | null }[] {
+export function fuse(
+  lexical: RankedId[],
+  vector: RankedId[],
+  k: number,
+): { id: string; score: number; lexical: number | null; vector: number | null }[] {
   const all = new Map<string, { id: string; score: number; lexical: number | null; vector: number | null }>();
   const add = (list: RankedId[], which: "lexical" | "vector") =>
     list.forEach((r, i) => {
@@ -84,12 +91,25 @@ export function fuse(lexical: RankedId[], vector: RankedId[], k: number): { id: 
 }
 
 /** Turns ranked ids into hits with their rows. */
-export async function toHits(db: Queryable, ranked: { id: string; score: number; lexical: number | null; vector: number | null }[]): Promise<SearchHit[]> {
-  const rows = await getExamplesByIds(db, ranked.map((r) => r.id));
+export async function toHits(
+  db: Queryable,
+  ranked: { id: string; score: number; lexical: number | null; vector: number | null }[],
+): Promise<SearchHit[]> {
+  const rows = await getExamplesByIds(
+    db,
+    ranked.map((r) => r.id),
+  );
   return ranked
     .filter((r) => rows.has(r.id))
     .map((r) => {
       const row = rows.get(r.id)!;
-      return { id: r.id, domain: row.domain, content: row.content, response: row.response, score: r.score, ranks: { lexical: r.lexical, vector: r.vector } };
+      return {
+        id: r.id,
+        domain: row.domain,
+        content: row.content,
+        response: row.response,
+        score: r.score,
+        ranks: { lexical: r.lexical, vector: r.vector },
+      };
     });
 }

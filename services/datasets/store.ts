@@ -28,11 +28,16 @@ const DATASET_COLUMNS = `domain_name AS domain, version::float8 AS version, exam
 const EXAMPLE_COLUMNS = "e.id::text AS id, d.domain_name AS domain, e.content, e.response, e.metadata, e.created_at";
 
 export async function listDatasets(db: Queryable): Promise<DatasetRow[]> {
-  return (await db.query<DatasetRow & Record<string, unknown>>(`SELECT ${DATASET_COLUMNS} FROM datasets ORDER BY domain_name`)).rows;
+  return (
+    await db.query<DatasetRow & Record<string, unknown>>(`SELECT ${DATASET_COLUMNS} FROM datasets ORDER BY domain_name`)
+  ).rows;
 }
 
 export async function getDataset(db: Queryable, domain: string): Promise<(DatasetRow & { id: string }) | undefined> {
-  const r = await db.query<DatasetRow & { id: string } & Record<string, unknown>>(`SELECT id::text AS id, ${DATASET_COLUMNS} FROM datasets WHERE domain_name = $1`, [domain]);
+  const r = await db.query<DatasetRow & { id: string } & Record<string, unknown>>(
+    `SELECT id::text AS id, ${DATASET_COLUMNS} FROM datasets WHERE domain_name = $1`,
+    [domain],
+  );
   return r.rows[0];
 }
 
@@ -44,7 +49,12 @@ export async function ensureDataset(tx: Queryable, domain: string): Promise<stri
 }
 
 /** Gives the dataset a new version (larger than every one before) and moves its counts. */
-export async function bumpVersion(tx: Queryable, datasetId: string, liveDelta: number, archivedDelta = 0): Promise<number> {
+export async function bumpVersion(
+  tx: Queryable,
+  datasetId: string,
+  liveDelta: number,
+  archivedDelta = 0,
+): Promise<number> {
   const r = await tx.query<{ version: number }>(
     `UPDATE datasets SET version = nextval('dataset_version_seq'), example_count = example_count + $2,
        archived_count = archived_count + $3, updated_at = now()
@@ -62,12 +72,20 @@ export async function globalVersion(db: Queryable): Promise<number> {
 
 /** Which of `hashes` the dataset already has. */
 export async function existingHashes(tx: Queryable, datasetId: string, hashes: string[]): Promise<Set<string>> {
-  const r = await tx.query<{ h: string }>("SELECT content_hash AS h FROM examples WHERE dataset_id = $1 AND content_hash = ANY($2::text[])", [datasetId, hashes]);
+  const r = await tx.query<{ h: string }>(
+    "SELECT content_hash AS h FROM examples WHERE dataset_id = $1 AND content_hash = ANY($2::text[])",
+    [datasetId, hashes],
+  );
   return new Set(r.rows.map((x) => x.h));
 }
 
 /** Inserts examples, skipping those whose content hash the dataset has; returns how many were added. */
-export async function insertExamples(tx: Queryable, datasetId: string, rows: ExampleInput[], vectors?: ArrayLike<number>[]): Promise<number> {
+export async function insertExamples(
+  tx: Queryable,
+  datasetId: string,
+  rows: ExampleInput[],
+  vectors?: ArrayLike<number>[],
+): Promise<number> {
   if (rows.length === 0) return 0;
   const params: unknown[] = [
     datasetId,
@@ -95,7 +113,13 @@ export async function insertExamples(tx: Queryable, datasetId: string, rows: Exa
  * id" it walks the primary key and filters, reading every other domain's rows on the way (ids of
  * one domain are contiguous after an import), 30-100 ms at 1M rows instead of 0.1 ms.
  */
-export async function pageExamples(db: Queryable, datasetId: string, domain: string, afterId: string, limit: number): Promise<{ rows: ExampleRow[]; more: boolean }> {
+export async function pageExamples(
+  db: Queryable,
+  datasetId: string,
+  domain: string,
+  afterId: string,
+  limit: number,
+): Promise<{ rows: ExampleRow[]; more: boolean }> {
   const r = await db.query<ExampleRow & Record<string, unknown>>(
     `SELECT e.id::text AS id, $4::text AS domain, e.content, e.response, e.metadata, e.created_at FROM examples e
      WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
@@ -106,18 +130,27 @@ export async function pageExamples(db: Queryable, datasetId: string, domain: str
 }
 
 export async function getExample(db: Queryable, id: string): Promise<ExampleRow | undefined> {
-  const r = await db.query<ExampleRow & Record<string, unknown>>(`SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = $1`, [id]);
+  const r = await db.query<ExampleRow & Record<string, unknown>>(
+    `SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = $1`,
+    [id],
+  );
   return r.rows[0];
 }
 
 export async function getExamplesByIds(db: Queryable, ids: string[]): Promise<Map<string, ExampleRow>> {
   if (ids.length === 0) return new Map();
-  const r = await db.query<ExampleRow & Record<string, unknown>>(`SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = ANY($1::bigint[])`, [ids]);
+  const r = await db.query<ExampleRow & Record<string, unknown>>(
+    `SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = ANY($1::bigint[])`,
+    [ids],
+  );
   return new Map(r.rows.map((row) => [row.id, row]));
 }
 
 /** Deletes an example; returns its dataset id, or undefined when there was none. */
-export async function deleteExample(tx: Queryable, id: string): Promise<{ datasetId: string; domain: string } | undefined> {
+export async function deleteExample(
+  tx: Queryable,
+  id: string,
+): Promise<{ datasetId: string; domain: string } | undefined> {
   const r = await tx.query<{ dataset_id: string; domain: string }>(
     `DELETE FROM examples e USING datasets d WHERE e.id = $1 AND d.id = e.dataset_id RETURNING e.dataset_id::text AS dataset_id, d.domain_name AS domain`,
     [id],

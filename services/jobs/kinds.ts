@@ -28,7 +28,10 @@ export function jobParams(body: Record<string, unknown>): Record<string, unknown
 }
 
 /** Splits a compute result into the job's summary and its file. */
-export function splitResult(kind: HeavyKind, out: Record<string, unknown>): { summary: Record<string, unknown>; file?: { bytes: Buffer; contentType: string } } {
+export function splitResult(
+  kind: HeavyKind,
+  out: Record<string, unknown>,
+): { summary: Record<string, unknown>; file?: { bytes: Buffer; contentType: string } } {
   const spec = KINDS[kind];
   if (!spec.fileField || typeof out[spec.fileField] !== "string") return { summary: out };
   const { [spec.fileField]: b64, ...summary } = out;

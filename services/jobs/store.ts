@@ -34,8 +34,19 @@ const COLUMNS = `id::text AS id, seq::text AS seq, kind, params, params_hash, st
 /** A stable hash of a job's kind and params (key order does not matter). */
 export function paramsHash(kind: string, params: Record<string, unknown>): string {
   const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-  return crypto.createHash("sha256").update(JSON.stringify([kind, canon(params)])).digest("hex");
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === "object"
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return crypto
+    .createHash("sha256")
+    .update(JSON.stringify([kind, canon(params)]))
+    .digest("hex");
 }
 
 export interface NewJob {
@@ -50,7 +61,15 @@ export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
   const r = await tx.query<JobRow & Record<string, unknown>>(
     `INSERT INTO jobs (id, kind, params, params_hash, status, max_attempts, timeout_s, idempotency_key)
      VALUES ($1, $2, $3::jsonb, $4, 'queued', $5, $6, $7) RETURNING ${COLUMNS}`,
-    [crypto.randomUUID(), j.kind, JSON.stringify(j.params), paramsHash(j.kind, j.params), j.maxAttempts, j.timeoutS, j.idempotencyKey ?? null],
+    [
+      crypto.randomUUID(),
+      j.kind,
+      JSON.stringify(j.params),
+      paramsHash(j.kind, j.params),
+      j.maxAttempts,
+      j.timeoutS,
+      j.idempotencyKey ?? null,
+    ],
   );
   return r.rows[0];
 }
@@ -60,7 +79,18 @@ export async function insertReused(tx: Queryable, j: NewJob, from: JobRow): Prom
   const r = await tx.query<JobRow & Record<string, unknown>>(
     `INSERT INTO jobs (id, kind, params, params_hash, status, progress, max_attempts, timeout_s, idempotency_key, result, artifact_id, reused_from, started_at, finished_at)
      VALUES ($1, $2, $3::jsonb, $4, 'completed', 1, $5, $6, $7, $8::jsonb, $9, $10, now(), now()) RETURNING ${COLUMNS}`,
-    [crypto.randomUUID(), j.kind, JSON.stringify(j.params), from.params_hash, j.maxAttempts, j.timeoutS, j.idempotencyKey ?? null, JSON.stringify(from.result), from.artifact_id, from.id],
+    [
+      crypto.randomUUID(),
+      j.kind,
+      JSON.stringify(j.params),
+      from.params_hash,
+      j.maxAttempts,
+      j.timeoutS,
+      j.idempotencyKey ?? null,
+      JSON.stringify(from.result),
+      from.artifact_id,
+      from.id,
+    ],
   );
   return r.rows[0];
 }
@@ -78,7 +108,9 @@ export async function getJob(db: Queryable, id: string): Promise<JobRow | undefi
 }
 
 export async function getByIdempotencyKey(db: Queryable, key: string): Promise<JobRow | undefined> {
-  return (await db.query<JobRow & Record<string, unknown>>(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = $1`, [key])).rows[0];
+  return (
+    await db.query<JobRow & Record<string, unknown>>(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = $1`, [key])
+  ).rows[0];
 }
 
 export interface ListFilter {
@@ -116,7 +148,13 @@ export async function claimJobs(db: Queryable, nodeId: string, n: number): Promi
 }
 
 /** Updates progress of a job this node still holds; false when it no longer does. */
-export async function setProgress(db: Queryable, id: string, nodeId: string, attempt: number, progress: number): Promise<boolean> {
+export async function setProgress(
+  db: Queryable,
+  id: string,
+  nodeId: string,
+  attempt: number,
+  progress: number,
+): Promise<boolean> {
   const r = await db.query(
     `UPDATE jobs SET progress = $4, heartbeat_at = now(), version = version + 1
      WHERE id = $1 AND node_id = $2 AND attempts = $3 AND status = 'processing' AND progress < $4`,
@@ -126,24 +164,44 @@ export async function setProgress(db: Queryable, id: string, nodeId: string, att
 }
 
 export async function heartbeat(db: Queryable, nodeId: string, ids: string[]): Promise<void> {
-  if (ids.length) await db.query(`UPDATE jobs SET heartbeat_at = now() WHERE node_id = $1 AND status = 'processing' AND id = ANY($2::uuid[])`, [nodeId, ids]);
+  if (ids.length)
+    await db.query(
+      `UPDATE jobs SET heartbeat_at = now() WHERE node_id = $1 AND status = 'processing' AND id = ANY($2::uuid[])`,
+      [nodeId, ids],
+    );
 }
 
 /** Stores bytes once by their sha256; returns the id. */
 export async function putArtifact(tx: Queryable, bytes: Buffer, contentType: string): Promise<string> {
   const id = crypto.createHash("sha256").update(bytes).digest("hex");
-  await tx.query(`INSERT INTO artifacts (id, content_type, size, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`, [id, contentType, bytes.length, bytes]);
+  await tx.query(
+    `INSERT INTO artifacts (id, content_type, size, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+    [id, contentType, bytes.length, bytes],
+  );
   return id;
 }
 
-export async function getArtifact(db: Queryable, id: string): Promise<{ content_type: string; bytes: Buffer } | undefined> {
-  const r = await db.query<{ content_type: string; bytes: Buffer | Uint8Array }>(`SELECT content_type, bytes FROM artifacts WHERE id = $1`, [id]);
+export async function getArtifact(
+  db: Queryable,
+  id: string,
+): Promise<{ content_type: string; bytes: Buffer } | undefined> {
+  const r = await db.query<{ content_type: string; bytes: Buffer | Uint8Array }>(
+    `SELECT content_type, bytes FROM artifacts WHERE id = $1`,
+    [id],
+  );
   const row = r.rows[0];
   return row ? { content_type: row.content_type, bytes: Buffer.from(row.bytes) } : undefined;
 }
 
 /** Completes a job this node holds in this attempt; false when it no longer holds it (requeued, cancelled). */
-export async function completeJob(tx: Queryable, id: string, nodeId: string, attempt: number, result: Record<string, unknown>, artifactId: string | null): Promise<boolean> {
+export async function completeJob(
+  tx: Queryable,
+  id: string,
+  nodeId: string,
+  attempt: number,
+  result: Record<string, unknown>,
+  artifactId: string | null,
+): Promise<boolean> {
   const r = await tx.query(
     `UPDATE jobs SET status = 'completed', progress = 1, result = $4::jsonb, artifact_id = $5, error = NULL, finished_at = now(), version = version + 1
      WHERE id = $1 AND node_id = $2 AND attempts = $3 AND status = 'processing'`,
@@ -153,7 +211,14 @@ export async function completeJob(tx: Queryable, id: string, nodeId: string, att
 }
 
 /** After a failed attempt: back to the queue after `delayS`, or failed for good. */
-export async function failAttempt(db: Queryable, id: string, nodeId: string, attempt: number, error: string, delayS: number | null): Promise<JobStatus | undefined> {
+export async function failAttempt(
+  db: Queryable,
+  id: string,
+  nodeId: string,
+  attempt: number,
+  error: string,
+  delayS: number | null,
+): Promise<JobStatus | undefined> {
   const r = await db.query<{ status: JobStatus }>(
     delayS === null
       ? `UPDATE jobs SET status = 'failed', error = $4, finished_at = now(), version = version + 1
@@ -191,8 +256,14 @@ export async function retryJob(db: Queryable, id: string): Promise<boolean> {
  * heartbeat is older than `staleS` (except `exceptIds`, running here now). The lost attempt is
  * not counted against the job.
  */
-export async function requeueOrphans(db: Queryable, by: { nodeId?: string; staleS?: number; exceptIds?: string[] }): Promise<string[]> {
-  const cond = by.nodeId !== undefined ? "node_id = $1" : "heartbeat_at < now() - make_interval(secs => $1) AND NOT (id = ANY($2::uuid[]))";
+export async function requeueOrphans(
+  db: Queryable,
+  by: { nodeId?: string; staleS?: number; exceptIds?: string[] },
+): Promise<string[]> {
+  const cond =
+    by.nodeId !== undefined
+      ? "node_id = $1"
+      : "heartbeat_at < now() - make_interval(secs => $1) AND NOT (id = ANY($2::uuid[]))";
   const params = by.nodeId !== undefined ? [by.nodeId] : [by.staleS, by.exceptIds ?? []];
   const r = await db.query<{ id: string }>(
     `UPDATE jobs SET status = 'queued', node_id = NULL, attempts = greatest(attempts - 1, 0), progress = 0, run_after = now(), version = version + 1
@@ -204,11 +275,21 @@ export async function requeueOrphans(db: Queryable, by: { nodeId?: string; stale
 
 /** Deletes finished jobs older than the retention, then artifacts no job refers to. */
 export async function expire(tx: Queryable, retentionDays: number): Promise<{ jobs: number; artifacts: number }> {
-  const jobs = await tx.query(`DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < now() - make_interval(days => $1)`, [retentionDays]);
-  const artifacts = await tx.query(`DELETE FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.artifact_id = a.id) AND a.created_at < now() - make_interval(days => $1)`, [retentionDays]);
+  const jobs = await tx.query(
+    `DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < now() - make_interval(days => $1)`,
+    [retentionDays],
+  );
+  const artifacts = await tx.query(
+    `DELETE FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.artifact_id = a.id) AND a.created_at < now() - make_interval(days => $1)`,
+    [retentionDays],
+  );
   return { jobs: jobs.rowCount, artifacts: artifacts.rowCount };
 }
 
 export async function waitingByKind(db: Queryable): Promise<{ kind: string; status: string; n: number }[]> {
-  return (await db.query<{ kind: string; status: string; n: number }>(`SELECT kind, status, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'processing') GROUP BY kind, status`)).rows;
+  return (
+    await db.query<{ kind: string; status: string; n: number }>(
+      `SELECT kind, status, count(*)::int AS n FROM jobs WHERE status IN ('queued', 'processing') GROUP BY kind, status`,
+    )
+  ).rows;
 }

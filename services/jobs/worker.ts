@@ -43,7 +43,9 @@ export class JobWorker {
   start(): void {
     this.pollTimer = setInterval(() => this.wake(), this.settings.pollMs);
     this.beatTimer = setInterval(() => {
-      void heartbeat(this.db, this.broker.nodeID, [...this.running.keys()]).catch((err) => this.logger.warn(`job heartbeat failed: ${(err as Error).message}`));
+      void heartbeat(this.db, this.broker.nodeID, [...this.running.keys()]).catch((err) =>
+        this.logger.warn(`job heartbeat failed: ${(err as Error).message}`),
+      );
     }, this.settings.heartbeatS * 1000);
     this.wake();
   }
@@ -96,7 +98,8 @@ export class JobWorker {
     const r = this.running.get(id);
     if (!r || progress <= r.lastProgress) return;
     r.lastProgress = progress;
-    if (await setProgress(this.db, id, this.broker.nodeID, r.job.attempts, progress)) this.emit(r.job, "processing", progress);
+    if (await setProgress(this.db, id, this.broker.nodeID, r.job.attempts, progress))
+      this.emit(r.job, "processing", progress);
   }
 
   private emit(job: JobRow, status: string, progress: number): void {
@@ -121,7 +124,14 @@ export class JobWorker {
       const { summary, file } = splitResult(kind, out);
       const done = await this.db.transaction(async (tx) => {
         const artifactId = file ? await putArtifact(tx, file.bytes, file.contentType) : null;
-        const result = artifactId ? { ...summary, artifact_url: `/api/artifacts/${artifactId}`, content_type: file!.contentType, bytes: file!.bytes.length } : summary;
+        const result = artifactId
+          ? {
+              ...summary,
+              artifact_url: `/api/artifacts/${artifactId}`,
+              content_type: file!.contentType,
+              bytes: file!.bytes.length,
+            }
+          : summary;
         return completeJob(tx, job.id, this.broker.nodeID, job.attempts, result, artifactId);
       });
       if (done) this.onFinished(job, "completed");
@@ -130,7 +140,9 @@ export class JobWorker {
       const message = timedOut ? `timed out after ${job.timeout_s} s` : (err as Error).message;
       const last = job.attempts >= job.max_attempts || (err as { code?: number }).code === 422;
       const delay = last ? null : this.settings.retryDelayS * 2 ** (job.attempts - 1);
-      const status = await failAttempt(this.db, job.id, this.broker.nodeID, job.attempts, message, delay).catch(() => undefined);
+      const status = await failAttempt(this.db, job.id, this.broker.nodeID, job.attempts, message, delay).catch(
+        () => undefined,
+      );
       if (status === "failed") this.onFinished(job, "failed");
       else if (status === "queued") {
         this.logger.info(`job ${job.id} attempt ${job.attempts} failed (${message}); retry in ${delay} s`);

@@ -10,9 +10,14 @@ export interface Match {
 }
 
 export function llmMessages(query: string, matches: Match[], personality: string): { role: string; content: string }[] {
-  const sources = matches.map((m, i) => `[${i + 1}] (${m.domain}) ${m.content}${m.response ? `\n    ${m.response}` : ""}`).join("\n");
+  const sources = matches
+    .map((m, i) => `[${i + 1}] (${m.domain}) ${m.content}${m.response ? `\n    ${m.response}` : ""}`)
+    .join("\n");
   return [
-    { role: "system", content: `You are MC AI. Tone: ${personality}. Answer from the sources only, briefly, citing them as [n].` },
+    {
+      role: "system",
+      content: `You are MC AI. Tone: ${personality}. Answer from the sources only, briefly, citing them as [n].`,
+    },
     { role: "user", content: `Question: ${query}\n\nSources:\n${sources}` },
   ];
 }

@@ -15,5 +15,8 @@ export function normalizeQuery(q: string): string {
 
 /** The key of a query within a dataset version: normalized query, domain and k. */
 export function queryHash(normalized: string, domain: string | undefined, k: number): string {
-  return crypto.createHash("sha1").update(`${normalized}\u0000${domain ?? ""}\u0000${k}`).digest("hex");
+  return crypto
+    .createHash("sha1")
+    .update(`${normalized}\u0000${domain ?? ""}\u0000${k}`)
+    .digest("hex");
 }

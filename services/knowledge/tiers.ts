@@ -18,13 +18,20 @@ export interface TierStats {
 }
 
 function counter(registry: Registry, name: string, help: string): Counter<"tier"> {
-  return registered(registry, name, () => new Counter({ name, help, labelNames: ["tier"] as const, registers: [registry] }));
+  return registered(
+    registry,
+    name,
+    () => new Counter({ name, help, labelNames: ["tier"] as const, registers: [registry] }),
+  );
 }
 
 function bounded<T>(p: Promise<T> | undefined, fallback: T): Promise<T> {
   if (!p) return Promise.resolve(fallback);
   let timer: NodeJS.Timeout;
-  return Promise.race([p.catch(() => fallback), new Promise<T>((r) => (timer = setTimeout(() => r(fallback), L1_TIMEOUT_MS)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.catch(() => fallback),
+    new Promise<T>((r) => (timer = setTimeout(() => r(fallback), L1_TIMEOUT_MS))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 export class CacheTiers {
@@ -37,7 +44,11 @@ export class CacheTiers {
     private readonly db: Db,
   ) {
     const registry = metricsOf(broker).registry;
-    this.hitsTotal = counter(registry, "mcai_cache_hits_total", "Knowledge cache hits, by tier (l1: the shared cacher, l2: Postgres)");
+    this.hitsTotal = counter(
+      registry,
+      "mcai_cache_hits_total",
+      "Knowledge cache hits, by tier (l1: the shared cacher, l2: Postgres)",
+    );
     this.missesTotal = counter(registry, "mcai_cache_misses_total", "Knowledge cache misses, by tier");
   }
 
@@ -65,7 +76,15 @@ export class CacheTiers {
     return r.rows[0]?.response ?? null;
   }
 
-  async setL2(hash: string, version: number, query: string, domain: string | undefined, response: unknown, source: string, ttlS: number): Promise<void> {
+  async setL2(
+    hash: string,
+    version: number,
+    query: string,
+    domain: string | undefined,
+    response: unknown,
+    source: string,
+    ttlS: number,
+  ): Promise<void> {
     await this.db.query(
       `INSERT INTO knowledge_cache (query_hash, dataset_version, query_text, domain, response, source, expires_at)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + make_interval(secs => $7))

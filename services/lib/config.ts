@@ -158,8 +158,15 @@ function perKind(env: Env, name: string, def: number, min: number, max: number):
   const v = raw(env, name);
   const out: Record<string, number> = { default: def };
   if (v === undefined) return out;
-  const bad = () => new ConfigError(name, `${name} must be a number from ${min} to ${max}, or kind=number pairs such as "art=2,default=3", got "${v}"`);
-  for (const part of v.split(",").map((x) => x.trim()).filter(Boolean)) {
+  const bad = () =>
+    new ConfigError(
+      name,
+      `${name} must be a number from ${min} to ${max}, or kind=number pairs such as "art=2,default=3", got "${v}"`,
+    );
+  for (const part of v
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const [k, n] = part.includes("=") ? part.split("=").map((x) => x.trim()) : ["default", part];
     if (!/^[a-z]+$/.test(k) || !/^\d+$/.test(n) || Number(n) < min || Number(n) > max) throw bad();
     out[k] = Number(n);
@@ -191,7 +198,10 @@ function url(env: Env, name: string, protocols: string[], what: string): string 
 function services(env: Env): ServiceName[] {
   const v = raw(env, "SERVICES");
   if (v === undefined) return [...SERVICE_NAMES];
-  const names = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(SERVICE_NAMES as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) {
     throw new ConfigError(
@@ -205,30 +215,36 @@ function services(env: Env): ServiceName[] {
 function cacher(env: Env): string {
   const v = raw(env, "CACHER");
   if (v === undefined || v === "memory") return "memory";
-  return url(env, "CACHER", ["redis:", "rediss:"], 'memory or a redis:// URL') as string;
+  return url(env, "CACHER", ["redis:", "rediss:"], "memory or a redis:// URL") as string;
 }
 
 function list(env: Env, name: string): string[] {
-  return (raw(env, name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (raw(env, name) ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function apiKeys(env: Env): string[] {
   const keys = list(env, "API_KEYS");
   const short = keys.find((k) => k.length < 16);
-  if (short !== undefined) throw new ConfigError("API_KEYS", "API_KEYS must be comma-separated keys of at least 16 characters");
+  if (short !== undefined)
+    throw new ConfigError("API_KEYS", "API_KEYS must be comma-separated keys of at least 16 characters");
   return keys;
 }
 
 function nodeId(env: Env): string {
   const v = raw(env, "NODE_ID");
   if (v === undefined) return `${os.hostname()}-${process.pid}`;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) throw new ConfigError("NODE_ID", `NODE_ID must be 1-64 letters, digits, ".", "_" or "-", got "${v}"`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(v))
+    throw new ConfigError("NODE_ID", `NODE_ID must be 1-64 letters, digits, ".", "_" or "-", got "${v}"`);
   return v;
 }
 
 function logLevel(env: Env): LogLevel {
   const v = raw(env, "LOG_LEVEL") ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError("LOG_LEVEL", `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${v}"`);
+  if (!(LOG_LEVELS as readonly string[]).includes(v))
+    throw new ConfigError("LOG_LEVEL", `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${v}"`);
   return v as LogLevel;
 }
 
@@ -241,13 +257,21 @@ function firstRedis(...urls: (string | undefined)[]): string | undefined {
  * @throws ConfigError naming the first bad variable.
  */
 export function loadConfig(env: Env = process.env): Config {
-  const transporter = url(env, "TRANSPORTER", ["redis:", "rediss:", "nats:"], "a redis:// or nats:// URL (unset = one process)");
+  const transporter = url(
+    env,
+    "TRANSPORTER",
+    ["redis:", "rediss:", "nats:"],
+    "a redis:// or nats:// URL (unset = one process)",
+  );
   const cache = cacher(env);
   const redisUrl = url(env, "REDIS_URL", ["redis:", "rediss:"], "a redis:// URL");
   const heartbeatIntervalS = int(env, "HEARTBEAT_INTERVAL_S", 5, 1, 60);
   const heartbeatTimeoutS = int(env, "HEARTBEAT_TIMEOUT_S", 15, 2, 600);
   if (heartbeatTimeoutS <= heartbeatIntervalS) {
-    throw new ConfigError("HEARTBEAT_TIMEOUT_S", `HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S (${heartbeatIntervalS})`);
+    throw new ConfigError(
+      "HEARTBEAT_TIMEOUT_S",
+      `HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S (${heartbeatIntervalS})`,
+    );
   }
   const config: Config = {
     port: int(env, "PORT", 3000, 0, 65535),
@@ -297,7 +321,12 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     embeddings: Object.freeze({
       dim: int(env, "EMBEDDING_DIM", 384, 8, 4096),
-      url: url(env, "EMBEDDINGS_URL", ["http:", "https:"], "an http(s):// URL of an OpenAI-compatible API (unset = local embeddings)"),
+      url: url(
+        env,
+        "EMBEDDINGS_URL",
+        ["http:", "https:"],
+        "an http(s):// URL of an OpenAI-compatible API (unset = local embeddings)",
+      ),
       model: raw(env, "EMBEDDINGS_MODEL") ?? "text-embedding-3-small",
       key: raw(env, "EMBEDDINGS_KEY"),
       timeoutMs: int(env, "EMBEDDINGS_TIMEOUT_MS", 10_000, 100, 600_000),
@@ -306,7 +335,12 @@ export function loadConfig(env: Env = process.env): Config {
     knowledge: Object.freeze({
       l1TtlS: int(env, "KNOWLEDGE_L1_TTL_S", 3600, 1, 30 * 86_400),
       l2TtlS: int(env, "KNOWLEDGE_L2_TTL_S", 86_400, 1, 365 * 86_400),
-      llmUrl: url(env, "LLM_URL", ["http:", "https:"], "an http(s):// URL of an OpenAI-compatible API (unset = extractive answers)"),
+      llmUrl: url(
+        env,
+        "LLM_URL",
+        ["http:", "https:"],
+        "an http(s):// URL of an OpenAI-compatible API (unset = extractive answers)",
+      ),
       llmModel: raw(env, "LLM_MODEL") ?? "gpt-4o-mini",
       llmKey: raw(env, "LLM_KEY"),
       llmTimeoutMs: int(env, "LLM_TIMEOUT_MS", 8000, 100, 600_000),

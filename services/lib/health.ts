@@ -82,7 +82,14 @@ async function memoryOf(broker: ServiceBroker, nodes: NodeHealth[]): Promise<voi
     if (!n.available || !n.services.includes("metrics")) continue;
     if (n.local) {
       try {
-        apply(n, await broker.call<NodeStatus, Record<string, never>>("metrics.status", {}, { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 }));
+        apply(
+          n,
+          await broker.call<NodeStatus, Record<string, never>>(
+            "metrics.status",
+            {},
+            { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 },
+          ),
+        );
       } catch {
         // the local metrics service is stopping
       }
@@ -93,7 +100,11 @@ async function memoryOf(broker: ServiceBroker, nodes: NodeHealth[]): Promise<voi
     if (!c.pending && Date.now() - c.at > REFRESH_MS) {
       c.pending = true;
       broker
-        .call<NodeStatus, Record<string, never>>("metrics.status", {}, { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 })
+        .call<NodeStatus, Record<string, never>>(
+          "metrics.status",
+          {},
+          { nodeID: n.id, timeout: STATUS_TIMEOUT_MS, retries: 0 },
+        )
         .then(
           (s) => (c.status = s),
           () => (c.status = undefined),
@@ -134,13 +145,17 @@ export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
       available: n.available,
       local: n.local,
       version: n.metadata?.version,
-      services: (n.services ?? []).map((s) => s.name).filter((s) => !s.startsWith("$")).sort(),
+      services: (n.services ?? [])
+        .map((s) => s.name)
+        .filter((s) => !s.startsWith("$"))
+        .sort(),
     }))
     .sort((a, b) => a.id.localeCompare(b.id));
   const problems: string[] = [];
   const [dbProblem] = await Promise.all([pingDb(broker), memoryOf(broker, nodes)]);
   if (dbProblem) problems.push(dbProblem);
-  for (const n of nodes) if (n.degraded) problems.push(`node ${n.id}: memory ${n.rss_mb} MB is over its MEMORY_WARN_MB`);
+  for (const n of nodes)
+    if (n.degraded) problems.push(`node ${n.id}: memory ${n.rss_mb} MB is over its MEMORY_WARN_MB`);
   const dbNode = db ? undefined : list.find((n) => n.available && n.metadata?.db);
   return {
     status: problems.length ? "degraded" : "ok",

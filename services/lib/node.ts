@@ -76,13 +76,20 @@ function loadSchema(file: string): ServiceSchema {
 }
 
 /** Starts a node running `services`. */
-export async function startNode(config: Config, services: readonly ServiceName[], opts: StartOptions = {}): Promise<McaiNode> {
+export async function startNode(
+  config: Config,
+  services: readonly ServiceName[],
+  opts: StartOptions = {},
+): Promise<McaiNode> {
   const metadata: NodeMetadata = { version: VERSION, startedAt: new Date().toISOString(), db: null, role: opts.role };
   let db = opts.db;
   let applied: string[] = [];
   // Whoever stops the broker (SIGTERM, the REPL's exit, a test) also closes the database:
   // PGlite must be closed to leave its folder clean.
-  const broker = new ServiceBroker({ ...brokerOptions(config, metadata), stopped: async () => void (await db?.close()) });
+  const broker = new ServiceBroker({
+    ...brokerOptions(config, metadata),
+    stopped: async () => void (await db?.close()),
+  });
   try {
     if (!db && nodeNeedsDb(config, services)) db = await openDb(config);
     if (db) {
@@ -90,7 +97,9 @@ export async function startNode(config: Config, services: readonly ServiceName[]
       applied = res.applied;
       if (res.applied.length) broker.logger.info(`migrations applied: ${res.applied.join(", ")}`);
       if (!db.capabilities.vector) {
-        broker.logger.warn("pgvector is not installed in this database: vector search is off, search runs lexical only");
+        broker.logger.warn(
+          "pgvector is not installed in this database: vector search is off, search runs lexical only",
+        );
       }
       metadata.db = { driver: db.driver, vector: db.capabilities.vector };
     }

@@ -29,16 +29,36 @@ export const REPL_COMMANDS: ReplCommand[] = [
       const action = args.action as string | undefined;
       if (action === "retry" || action === "cancel") {
         if (!args.id) return void console.log(`usage: jobs ${action} <id>`);
-        const j = await broker.call<{ job_id: string; status: string }, { id: unknown }>(`jobs.${action}`, { id: args.id });
+        const j = await broker.call<{ job_id: string; status: string }, { id: unknown }>(`jobs.${action}`, {
+          id: args.id,
+        });
         return void console.log(`${j.job_id} ${j.status}`);
       }
-      if (action) return void console.log(`unknown action "${action}": use jobs [--status s] [--kind k], jobs retry <id>, jobs cancel <id>`);
-      const r = await broker.call<{ jobs: { job_id: string; kind: string; status: string; progress: number; attempts: number; created_at: string }[] }, Record<string, unknown>>("jobs.list", {
+      if (action)
+        return void console.log(
+          `unknown action "${action}": use jobs [--status s] [--kind k], jobs retry <id>, jobs cancel <id>`,
+        );
+      const r = await broker.call<
+        {
+          jobs: {
+            job_id: string;
+            kind: string;
+            status: string;
+            progress: number;
+            attempts: number;
+            created_at: string;
+          }[];
+        },
+        Record<string, unknown>
+      >("jobs.list", {
         status: args.options.status as string | undefined,
         kind: args.options.kind as string | undefined,
         limit: 50,
       });
-      for (const j of r.jobs) console.log(`${j.job_id}  ${j.kind.padEnd(8)} ${j.status.padEnd(11)} ${String(Math.round(j.progress * 100)).padStart(3)}%  attempts ${j.attempts}  ${new Date(j.created_at).toISOString()}`);
+      for (const j of r.jobs)
+        console.log(
+          `${j.job_id}  ${j.kind.padEnd(8)} ${j.status.padEnd(11)} ${String(Math.round(j.progress * 100)).padStart(3)}%  attempts ${j.attempts}  ${new Date(j.created_at).toISOString()}`,
+        );
       if (!r.jobs.length) console.log("no jobs");
     },
   },
@@ -53,9 +73,15 @@ export const REPL_COMMANDS: ReplCommand[] = [
     command: "datasets",
     description: "every dataset: domain, version, live and archived examples",
     async action(broker) {
-      const r = await broker.call<{ version: number; datasets: { domain: string; version: number; example_count: number; archived_count: number }[] }>("datasets.list");
+      const r = await broker.call<{
+        version: number;
+        datasets: { domain: string; version: number; example_count: number; archived_count: number }[];
+      }>("datasets.list");
       console.log(`global version ${r.version}`);
-      for (const d of r.datasets) console.log(`${d.domain.padEnd(24)} v${String(d.version).padEnd(8)} ${String(d.example_count).padStart(9)} live ${String(d.archived_count).padStart(9)} archived`);
+      for (const d of r.datasets)
+        console.log(
+          `${d.domain.padEnd(24)} v${String(d.version).padEnd(8)} ${String(d.example_count).padStart(9)} live ${String(d.archived_count).padStart(9)} archived`,
+        );
     },
   },
   {
@@ -63,7 +89,11 @@ export const REPL_COMMANDS: ReplCommand[] = [
     description: "import a dataset file or folder (JSON, JSONL, TXT) through this node",
     options: [{ option: "--domain <name>", description: "the domain for every file (default: each file's stem)" }],
     async action(broker, args) {
-      await importTo(brokerTarget({ broker } as McaiNode, "this node", false), [String(args.path)], args.options.domain as string | undefined);
+      await importTo(
+        brokerTarget({ broker } as McaiNode, "this node", false),
+        [String(args.path)],
+        args.options.domain as string | undefined,
+      );
     },
   },
   {
@@ -93,7 +123,10 @@ interface NodeLister {
 
 async function waitForPeers(broker: ServiceBroker, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const others = () => (broker.registry as unknown as NodeLister).getNodeList({ onlyAvailable: true, withServices: false }).filter((n) => !n.local).length;
+  const others = () =>
+    (broker.registry as unknown as NodeLister)
+      .getNodeList({ onlyAvailable: true, withServices: false })
+      .filter((n) => !n.local).length;
   while (Date.now() < deadline && others() === 0) await new Promise((r) => setTimeout(r, 50));
   // Discovery answers arrive one by one: give the rest of the cluster a moment after the first.
   await new Promise((r) => setTimeout(r, 300));
@@ -143,7 +176,12 @@ export async function startRepl(node: McaiNode, opts: ReplOptions = {}): Promise
 
 interface CacheCommandModule {
   register(program: CommanderLike, broker: ServiceBroker): void;
-  declaration(program: CommanderLike, broker: ServiceBroker, keys: unknown, clear: (broker: ServiceBroker, args: { pattern?: string }) => Promise<void>): void;
+  declaration(
+    program: CommanderLike,
+    broker: ServiceBroker,
+    keys: unknown,
+    clear: (broker: ServiceBroker, args: { pattern?: string }) => Promise<void>,
+  ): void;
   cacheKeysHandler: unknown;
   cacheClearHandler: (broker: ServiceBroker, args: { pattern?: string }) => Promise<void>;
 }

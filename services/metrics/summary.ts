@@ -17,7 +17,7 @@ export interface Summary {
 }
 
 function values(all: MetricJson[], name: string): Value[] {
-  return ((all.find((m) => m.name === name)?.values ?? []) as Value[]);
+  return (all.find((m) => m.name === name)?.values ?? []) as Value[];
 }
 
 /** The 95th percentile from cumulative histogram buckets, interpolated within the bucket. */
@@ -41,10 +41,19 @@ export function p95FromBuckets(buckets: { le: number; count: number }[]): number
 }
 
 export function summarize(all: MetricJson[]): Summary {
-  const routes = new Map<string, { route: string; method: string; count: number; errors: number; buckets: Map<number, number> }>();
+  const routes = new Map<
+    string,
+    { route: string; method: string; count: number; errors: number; buckets: Map<number, number> }
+  >();
   for (const v of values(all, "mcai_request_duration_seconds")) {
     const key = `${v.labels.method} ${v.labels.route}`;
-    const r = routes.get(key) ?? { route: String(v.labels.route), method: String(v.labels.method), count: 0, errors: 0, buckets: new Map() };
+    const r = routes.get(key) ?? {
+      route: String(v.labels.route),
+      method: String(v.labels.method),
+      count: 0,
+      errors: 0,
+      buckets: new Map(),
+    };
     if (v.metricName?.endsWith("_count")) {
       r.count += v.value;
       if (Number(v.labels.status) >= 500) r.errors += v.value;
@@ -55,7 +64,10 @@ export function summarize(all: MetricJson[]): Summary {
     routes.set(key, r);
   }
   const cache: Summary["cache"] = {};
-  for (const [name, field] of [["mcai_cache_hits_total", "hits"], ["mcai_cache_misses_total", "misses"]] as const) {
+  for (const [name, field] of [
+    ["mcai_cache_hits_total", "hits"],
+    ["mcai_cache_misses_total", "misses"],
+  ] as const) {
     for (const v of values(all, name)) {
       const tier = String(v.labels.tier);
       cache[tier] ??= { hits: 0, misses: 0 };
@@ -63,11 +75,20 @@ export function summarize(all: MetricJson[]): Summary {
     }
   }
   const jobs = new Map<string, Summary["jobs"][number]>();
-  const job = (kind: string) => jobs.get(kind) ?? jobs.set(kind, { kind, queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 }).get(kind)!;
-  for (const v of values(all, "mcai_jobs_waiting")) job(String(v.labels.kind))[v.labels.status as "queued" | "processing"] += v.value;
-  for (const v of values(all, "mcai_jobs_total")) job(String(v.labels.kind))[v.labels.status as "completed" | "failed" | "cancelled"] += v.value;
+  const job = (kind: string) =>
+    jobs.get(kind) ??
+    jobs.set(kind, { kind, queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 }).get(kind)!;
+  for (const v of values(all, "mcai_jobs_waiting"))
+    job(String(v.labels.kind))[v.labels.status as "queued" | "processing"] += v.value;
+  for (const v of values(all, "mcai_jobs_total"))
+    job(String(v.labels.kind))[v.labels.status as "completed" | "failed" | "cancelled"] += v.value;
   const nodes = new Map<string, Summary["nodes"][number]>();
-  for (const v of values(all, "mcai_worker_memory_bytes")) nodes.set(String(v.labels.node_id), { node_id: String(v.labels.node_id), rss_bytes: v.value, pool_utilization: null });
+  for (const v of values(all, "mcai_worker_memory_bytes"))
+    nodes.set(String(v.labels.node_id), {
+      node_id: String(v.labels.node_id),
+      rss_bytes: v.value,
+      pool_utilization: null,
+    });
   for (const v of values(all, "mcai_compute_pool_utilization")) {
     const n = nodes.get(String(v.labels.node_id));
     if (n) n.pool_utilization = v.value;
@@ -75,7 +96,16 @@ export function summarize(all: MetricJson[]): Summary {
   return {
     at: Date.now(),
     routes: [...routes.values()]
-      .map((r) => ({ route: r.route, method: r.method, count: r.count, errors: r.errors, p95_ms: (() => { const p = p95FromBuckets([...r.buckets].map(([le, count]) => ({ le, count }))); return p === null ? null : Math.round(p * 1e5) / 100; })() }))
+      .map((r) => ({
+        route: r.route,
+        method: r.method,
+        count: r.count,
+        errors: r.errors,
+        p95_ms: (() => {
+          const p = p95FromBuckets([...r.buckets].map(([le, count]) => ({ le, count })));
+          return p === null ? null : Math.round(p * 1e5) / 100;
+        })(),
+      }))
       .sort((a, b) => b.count - a.count),
     cache,
     jobs: [...jobs.values()].sort((a, b) => a.kind.localeCompare(b.kind)),

@@ -11,7 +11,10 @@ export const CORPUS: Record<string, { content: string; response?: string }[]> = 
     { content: "Tempo is measured in beats per minute" },
     { content: "Allegro is a fast tempo marking" },
   ],
-  art: [{ content: "Mandala patterns repeat around a center" }, { content: "Flow fields trace particles through noise" }],
+  art: [
+    { content: "Mandala patterns repeat around a center" },
+    { content: "Flow fields trace particles through noise" },
+  ],
 };
 
 export async function loadCorpus(broker: ServiceBroker): Promise<void> {
@@ -21,6 +24,11 @@ export async function loadCorpus(broker: ServiceBroker): Promise<void> {
 /** Collects datasets.changed events on a broker. */
 export function watchChanges(broker: ServiceBroker, name: string): { domain: string; version: number }[] {
   const seen: { domain: string; version: number }[] = [];
-  broker.createService({ name, events: { "datasets.changed": (ctx: { params: { domain: string; version: number } }) => void seen.push(ctx.params) } } as never);
+  broker.createService({
+    name,
+    events: {
+      "datasets.changed": (ctx: { params: { domain: string; version: number } }) => void seen.push(ctx.params),
+    },
+  } as never);
   return seen;
 }

@@ -26,13 +26,22 @@ function reachable(url: string, defPort: number): Promise<boolean> {
   });
 }
 
-async function resolveServer(name: string, envVar: string, fallback: string, port: number, testVar: string): Promise<void> {
+async function resolveServer(
+  name: string,
+  envVar: string,
+  fallback: string,
+  port: number,
+  testVar: string,
+): Promise<void> {
   const given = process.env[envVar];
   const url = given || fallback;
   const ok = await reachable(url, port);
-  if (!ok && given) throw new Error(`${envVar}=${given} is set but ${name} does not answer: the suites that need it cannot run`);
+  if (!ok && given)
+    throw new Error(`${envVar}=${given} is set but ${name} does not answer: the suites that need it cannot run`);
   if (!ok) {
-    process.stdout.write(`\n[mcai tests] ${name} does not answer at ${fallback}: the suites that need ${name} are SKIPPED (set ${envVar} to run them)\n`);
+    process.stdout.write(
+      `\n[mcai tests] ${name} does not answer at ${fallback}: the suites that need ${name} are SKIPPED (set ${envVar} to run them)\n`,
+    );
     process.env[testVar] = "";
     return;
   }
@@ -40,7 +49,16 @@ async function resolveServer(name: string, envVar: string, fallback: string, por
 }
 
 export default async function globalSetup(): Promise<void> {
-  execFileSync(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
-  await resolveServer("Postgres", "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test", 5432, "MCAI_TEST_DATABASE_URL");
+  execFileSync(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  await resolveServer(
+    "Postgres",
+    "DATABASE_URL",
+    "postgres://postgres@127.0.0.1:5432/test",
+    5432,
+    "MCAI_TEST_DATABASE_URL",
+  );
   await resolveServer("Redis", "REDIS_URL", "redis://127.0.0.1:6379", 6379, "MCAI_TEST_REDIS_URL");
 }

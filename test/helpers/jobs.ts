@@ -3,14 +3,22 @@ import http from "node:http";
 import { eventually, getJson } from "./processes";
 
 export async function submit(url: string, path: string, body: unknown, headers: Record<string, string> = {}) {
-  return getJson(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  return getJson(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 export async function waitFor(url: string, id: string, statuses: string[], timeoutMs = 20_000): Promise<any> {
-  return eventually(async () => {
-    const r = await getJson(`${url}/api/job/${id}`);
-    return statuses.includes(r.body.status) ? r.body : undefined;
-  }, timeoutMs, `job ${id} to be ${statuses.join(" or ")}`);
+  return eventually(
+    async () => {
+      const r = await getJson(`${url}/api/job/${id}`);
+      return statuses.includes(r.body.status) ? r.body : undefined;
+    },
+    timeoutMs,
+    `job ${id} to be ${statuses.join(" or ")}`,
+  );
 }
 
 export interface SseEvent {
@@ -20,7 +28,11 @@ export interface SseEvent {
 }
 
 /** Reads an SSE stream to its end (or the timeout), parsing events. */
-export function readSse(url: string, headers: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ status: number; events: SseEvent[] }> {
+export function readSse(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<{ status: number; events: SseEvent[] }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers }, (res) => {
       let buf = "";

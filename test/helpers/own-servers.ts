@@ -33,7 +33,11 @@ export async function ownRedis(): Promise<OwnServer> {
   const server: OwnServer = {
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+      proc = spawn(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        { stdio: "ignore" },
+      );
       await eventually(() => answers(port), 10_000, `redis on ${port}`);
     },
     async stop() {
@@ -62,14 +66,28 @@ export async function ownPostgres(): Promise<OwnServer & { dir: string }> {
   const bin = postgresBin()!;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-pg-"));
-  fs.chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
-  const asPostgres = (cmd: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", path.join(bin, cmd), ...args], { stdio: "pipe" });
+  fs.chownSync(
+    dir,
+    Number(execFileSync("id", ["-u", "postgres"]).toString().trim()),
+    Number(execFileSync("id", ["-g", "postgres"]).toString().trim()),
+  );
+  const asPostgres = (cmd: string, args: string[]) =>
+    execFileSync("runuser", ["-u", "postgres", "--", path.join(bin, cmd), ...args], { stdio: "pipe" });
   asPostgres("initdb", ["-D", path.join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync"]);
   const server = {
     dir,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async start() {
-      asPostgres("pg_ctl", ["-D", path.join(dir, "data"), "-l", path.join(dir, "log"), "-w", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+      asPostgres("pg_ctl", [
+        "-D",
+        path.join(dir, "data"),
+        "-l",
+        path.join(dir, "log"),
+        "-w",
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        "start",
+      ]);
       await eventually(() => answers(port), 10_000, `postgres on ${port}`);
     },
     async stop() {

@@ -23,17 +23,26 @@ const running = new Set<McaiProcess>();
 
 /** Spawns `node dist/bin/mcai.js ...args` with `env` on top of a clean environment. */
 export function spawnMcai(args: string[], env: Record<string, string | undefined>, input?: string): McaiProcess {
-  const base: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info" };
+  const base: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "/tmp",
+    LOG_LEVEL: "info",
+  };
   const proc = spawn(process.execPath, [MCAI_BIN, ...args], {
     cwd: ROOT,
-    env: { ...base, ...(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>) },
+    env: {
+      ...base,
+      ...(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>),
+    },
     stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
   if (input !== undefined) proc.stdin!.end(input);
-  const exited = new Promise<number | string>((resolve) => proc.once("exit", (code, sig) => resolve(code ?? sig ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once("exit", (code, sig) => resolve(code ?? sig ?? -1)),
+  );
   const handle: McaiProcess = {
     proc,
     pid: proc.pid!,
@@ -80,7 +89,11 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `fn` until it returns a truthy value, at most `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs: number, what: string): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false | null>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -90,13 +103,17 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false | nu
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
     await sleep(100);
   }
 }
 
 /** GET a JSON document; rejects on network errors. */
-export async function getJson(url: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
+export async function getJson(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; headers: Headers; body: any }> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   let body: unknown = text;

@@ -11,7 +11,13 @@ interface HealthNode {
 
 describeWithRedis("cluster over the Redis transporter", () => {
   const namespace = uniqueName("cluster");
-  const env = { TRANSPORTER: REDIS_URL, NAMESPACE: namespace, HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", RATE_LIMIT: "0" };
+  const env = {
+    TRANSPORTER: REDIS_URL,
+    NAMESPACE: namespace,
+    HEARTBEAT_INTERVAL_S: "1",
+    HEARTBEAT_TIMEOUT_S: "3",
+    RATE_LIMIT: "0",
+  };
   let port: number;
   let gateway: McaiProcess;
   const workers: Record<string, McaiProcess> = {};
@@ -20,7 +26,12 @@ describeWithRedis("cluster over the Redis transporter", () => {
     workers[id] = spawnMcai(["start", "--services", "metrics", "--node-id", id], env);
     return workers[id].waitForOutput(/running metrics/);
   };
-  const health = async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body as { nodes: HealthNode[]; db: unknown; transporter: string };
+  const health = async () =>
+    (await getJson(`http://127.0.0.1:${port}/api/health`)).body as {
+      nodes: HealthNode[];
+      db: unknown;
+      transporter: string;
+    };
   const available = async () => (await health()).nodes.filter((n) => n.available).map((n) => n.id);
 
   beforeAll(async () => {
@@ -46,14 +57,23 @@ describeWithRedis("cluster over the Redis transporter", () => {
     expect(r.status).toBe(200);
     for (const id of ["gw", "w1", "w2"]) expect(r.body).toContain(`mcai_worker_memory_bytes{node_id="${id}"}`);
     // The gateway's own request counter is in it, and grows with requests.
-    const count = (text: string) => Number(/mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="gw"\} (\d+)/.exec(text)?.[1] ?? 0);
+    const count = (text: string) =>
+      Number(
+        /mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="gw"\} (\d+)/.exec(
+          text,
+        )?.[1] ?? 0,
+      );
     const before = count(r.body);
     await getJson(`http://127.0.0.1:${port}/api/health`);
     await getJson(`http://127.0.0.1:${port}/api/health`);
     expect(count((await getJson(`http://127.0.0.1:${port}/metrics`)).body)).toBe(before + 2);
     const summary = (await getJson(`http://127.0.0.1:${port}/api/metrics/summary`)).body;
     expect(summary.nodes.map((n: { node_id: string }) => n.node_id)).toEqual(["gw", "w1", "w2"]);
-    expect(summary.routes.find((x: { route: string }) => x.route === "/api/health")).toMatchObject({ method: "GET", count: expect.any(Number), p95_ms: expect.any(Number) });
+    expect(summary.routes.find((x: { route: string }) => x.route === "/api/health")).toMatchObject({
+      method: "GET",
+      count: expect.any(Number),
+      p95_ms: expect.any(Number),
+    });
   });
 
   it("drops a node killed with -9 within the heartbeat timeout and sends calls to the survivor", async () => {
@@ -74,7 +94,11 @@ describeWithRedis("cluster over the Redis transporter", () => {
   it("takes a restarted node back", async () => {
     await startWorker("w1");
     await eventually(async () => (await available()).includes("w1"), 10_000, "w1 back in health");
-    await eventually(async () => String((await getJson(`http://127.0.0.1:${port}/metrics`)).body).includes('node_id="w1"'), 10_000, "w1 in /metrics");
+    await eventually(
+      async () => String((await getJson(`http://127.0.0.1:${port}/metrics`)).body).includes('node_id="w1"'),
+      10_000,
+      "w1 in /metrics",
+    );
   });
 
   it("`echo health | mcai repl` joins the cluster and prints its health", async () => {
@@ -82,7 +106,9 @@ describeWithRedis("cluster over the Redis transporter", () => {
     expect(await repl.exited).toBe(0);
     const out = repl.output();
     const json = JSON.parse(out.slice(out.indexOf("{"), out.lastIndexOf("}") + 1));
-    expect(json.nodes.filter((n: HealthNode) => n.available).map((n: HealthNode) => n.id)).toEqual(expect.arrayContaining(["gw", "w1", "w2"]));
+    expect(json.nodes.filter((n: HealthNode) => n.available).map((n: HealthNode) => n.id)).toEqual(
+      expect.arrayContaining(["gw", "w1", "w2"]),
+    );
     expect(json.transporter).toBe("redis");
   });
 });
@@ -95,9 +121,17 @@ describeWithRedis("rate limit shared by two gateways over Redis", () => {
     // Counters live in fixed windows: do not start within 5 s of a window's end.
     const left = windowMs - (Date.now() % windowMs);
     if (left < 5_000) await new Promise((r) => setTimeout(r, left + 50));
-    const env = { REDIS_URL, NAMESPACE: namespace, TRANSPORTER: REDIS_URL, RATE_LIMIT: "4", RATE_LIMIT_WINDOW_MS: String(windowMs) };
+    const env = {
+      REDIS_URL,
+      NAMESPACE: namespace,
+      TRANSPORTER: REDIS_URL,
+      RATE_LIMIT: "4",
+      RATE_LIMIT_WINDOW_MS: String(windowMs),
+    };
     const ports = [await freePort(), await freePort()];
-    const gws = ports.map((p, i) => spawnMcai(["start", "--services", "api", "--node-id", `gw${i}`, "--port", String(p)], env));
+    const gws = ports.map((p, i) =>
+      spawnMcai(["start", "--services", "api", "--node-id", `gw${i}`, "--port", String(p)], env),
+    );
     await Promise.all(gws.map((g) => g.waitForOutput(/running api/)));
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await getJson(`http://127.0.0.1:${ports[i % 2]}/api/health`)).status);

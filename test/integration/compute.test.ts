@@ -18,18 +18,35 @@ let broker: ServiceBroker;
 const poolCompleted = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
 
 beforeAll(async () => {
-  t = await startTestNode({ COMPUTE_THREADS: "2", CYMATIC_MAX_SIZE: "1024", MUSIC_MAX_SECONDS: "300", RATE_LIMIT: "0", BODY_LIMIT_BYTES: "4000000" }, ["api", "compute"], await memoryDb());
+  t = await startTestNode(
+    {
+      COMPUTE_THREADS: "2",
+      CYMATIC_MAX_SIZE: "1024",
+      MUSIC_MAX_SECONDS: "300",
+      RATE_LIMIT: "0",
+      BODY_LIMIT_BYTES: "4000000",
+    },
+    ["api", "compute"],
+    await memoryDb(),
+  );
   broker = t.node.broker;
 });
 afterAll(() => t.node.stop());
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${t.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  fetch(`${t.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe("compute.fft through the pool", () => {
   it("POST /api/fft finds the sinusoids of a signal and says when it padded", async () => {
     const sr = 8000;
-    const signal = Array.from({ length: 6000 }, (_, i) => Math.sin((2 * Math.PI * 440.2 * i) / sr) + 0.4 * Math.sin((2 * Math.PI * 97.7 * i) / sr));
+    const signal = Array.from(
+      { length: 6000 },
+      (_, i) => Math.sin((2 * Math.PI * 440.2 * i) / sr) + 0.4 * Math.sin((2 * Math.PI * 97.7 * i) / sr),
+    );
     const r = await post("/api/fft", { signal, sampleRate: sr, window: "hann", peaks: 2 });
     expect(r.status).toBe(200);
     const body = (await r.json()) as any;
@@ -40,7 +57,13 @@ describe("compute.fft through the pool", () => {
 
   it("returns the spectrum and an STFT when asked", async () => {
     const signal = Array.from({ length: 1024 }, (_, i) => Math.cos((2 * Math.PI * 64 * i) / 1024));
-    const r = (await broker.call("compute.fft", { signal, sampleRate: 1024, window: "none", spectrum: true, stft: { frameSize: 256, hop: 128 } })) as any;
+    const r = (await broker.call("compute.fft", {
+      signal,
+      sampleRate: 1024,
+      window: "none",
+      spectrum: true,
+      stft: { frameSize: 256, hop: 128 },
+    })) as any;
     expect(r.spectrum).toHaveLength(513);
     expect(r.spectrum[64]).toBeCloseTo(1, 5);
     expect(r.stft).toMatchObject({ frame_size: 256, hop: 128, frames: 7, bins: 129 });
@@ -60,11 +83,18 @@ describe("compute.fft through the pool", () => {
     const before = await poolCompleted();
     const tooLong = await post("/api/fft", { signal: new Array(1_100_000).fill(0), sampleRate: 8000 });
     expect(tooLong.status).toBe(413);
-    expect(((await tooLong.json()) as any).error).toMatchObject({ type: "ERR_PAYLOAD_TOO_LARGE", data: { field: "signal", limit: 1048576 } });
+    expect(((await tooLong.json()) as any).error).toMatchObject({
+      type: "ERR_PAYLOAD_TOO_LARGE",
+      data: { field: "signal", limit: 1048576 },
+    });
     const noRate = await post("/api/fft", { signal: [1, 2, 3] });
     expect(noRate.status).toBe(422);
     expect(((await noRate.json()) as any).error.message).toMatch(/'sampleRate' field is required/);
-    const badFrame = await post("/api/fft", { signal: new Array(512).fill(0), sampleRate: 8000, stft: { frameSize: 100, hop: 10 } });
+    const badFrame = await post("/api/fft", {
+      signal: new Array(512).fill(0),
+      sampleRate: 8000,
+      stft: { frameSize: 100, hop: 10 },
+    });
     expect(badFrame.status).toBe(422);
     expect(await poolCompleted()).toBe(before);
   });
@@ -75,14 +105,24 @@ describe("compute.cymatic", () => {
     const r = await post("/api/cymatic/pattern", { frequencies: [1000], size: 256 });
     expect(r.status).toBe(200);
     const body = (await r.json()) as any;
-    expect(body).toMatchObject({ plate: "square", size: 256, modes: [{ n: 8, m: 6, sign: -1 }], symmetry_order: 4, bands: 2 });
+    expect(body).toMatchObject({
+      plate: "square",
+      size: 256,
+      modes: [{ n: 8, m: 6, sign: -1 }],
+      symmetry_order: 4,
+      bands: 2,
+    });
     expect(body.preview).toHaveLength(100);
     expect(body.preview[0]).toHaveLength(100);
     expect(body.nodal_fraction).toBeGreaterThan(0);
   });
 
   it("answers a PNG of the requested size when the client accepts image/png", async () => {
-    const r = await post("/api/cymatic/pattern", { frequencies: [900, 2500], size: 300, plate: "circle" }, { accept: "image/png" });
+    const r = await post(
+      "/api/cymatic/pattern",
+      { frequencies: [900, 2500], size: 300, plate: "circle" },
+      { accept: "image/png" },
+    );
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toBe("image/png");
     const png = PNG.sync.read(Buffer.from(await r.arrayBuffer()));
@@ -160,8 +200,19 @@ describe("compute.art", () => {
 
   it("reports progress events under its operation id", async () => {
     const seen: number[] = [];
-    broker.createService({ name: "progress-listener", events: { "compute.progress": (ctx: any) => void (ctx.params.id === "op-art-1" && seen.push(ctx.params.progress)) } } as any);
-    await broker.call("compute.art", { prompt: "progress", style: "flow-field", width: 1024, height: 1024, operation_id: "op-art-1" });
+    broker.createService({
+      name: "progress-listener",
+      events: {
+        "compute.progress": (ctx: any) => void (ctx.params.id === "op-art-1" && seen.push(ctx.params.progress)),
+      },
+    } as any);
+    await broker.call("compute.art", {
+      prompt: "progress",
+      style: "flow-field",
+      width: 1024,
+      height: 1024,
+      operation_id: "op-art-1",
+    });
     await new Promise((r) => setTimeout(r, 300));
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((p) => p >= 0 && p <= 1)).toBe(true);
@@ -184,18 +235,37 @@ describe("compute.emotion", () => {
   it("POST /api/emotion/analyze answers dominant, scores and frequencies", async () => {
     const r = await post("/api/emotion/analyze", { text: "I feel so grateful and thankful today" });
     expect(r.status).toBe(200);
-    expect((await r.json()) as any).toMatchObject({ dominant: "gratitude", frequencies: { neuroscience_hz: 10, metaphysical_hz: 639 } });
-    expect((await getJson(`${t.url}/api/emotion/analyze`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(422);
+    expect((await r.json()) as any).toMatchObject({
+      dominant: "gratitude",
+      frequencies: { neuroscience_hz: 10, metaphysical_hz: 639 },
+    });
+    expect(
+      (
+        await getJson(`${t.url}/api/emotion/analyze`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "{}",
+        })
+      ).status,
+    ).toBe(422);
   });
 });
 
 describe("a full compute queue", () => {
   it("answers 503 with Retry-After instead of piling work up", async () => {
-    const small = await startTestNode({ COMPUTE_THREADS: "1", COMPUTE_QUEUE_MAX: "0", RATE_LIMIT: "0" }, ["api", "compute"], await memoryDb());
+    const small = await startTestNode(
+      { COMPUTE_THREADS: "1", COMPUTE_QUEUE_MAX: "0", RATE_LIMIT: "0" },
+      ["api", "compute"],
+      await memoryDb(),
+    );
     try {
       const busy = small.node.broker.call("compute.music", { prompt: "x", duration: 120, operation_id: "op-busy" });
       await new Promise((r) => setTimeout(r, 200));
-      const r = await fetch(`${small.url}/api/emotion/analyze`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hello" }) });
+      const r = await fetch(`${small.url}/api/emotion/analyze`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: "hello" }),
+      });
       expect(r.status).toBe(503);
       expect(r.headers.get("retry-after")).toBe("1");
       expect(((await r.json()) as any).error.message).toMatch(/compute queue is full/);

@@ -10,7 +10,11 @@ describeWithBrowser("the dashboard in Chromium", () => {
   let traffic: NodeJS.Timeout;
 
   beforeAll(async () => {
-    t = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", NODE_ID: "dash" }, ["api", "datasets", "knowledge", "jobs", "compute", "metrics"], await memoryDb());
+    t = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", NODE_ID: "dash" },
+      ["api", "datasets", "knowledge", "jobs", "compute", "metrics"],
+      await memoryDb(),
+    );
     browser = await launch();
     let i = 0;
     traffic = setInterval(() => {
@@ -41,7 +45,12 @@ describeWithBrowser("the dashboard in Chromium", () => {
     await page.goto(`${t.url}/dashboard`);
     await page.waitForFunction(() => Number(document.body.dataset.samples) >= 4, undefined, { timeout: 20_000 });
     const points = await page.evaluate(() =>
-      Object.fromEntries(["rps", "p95", "cache", "memory", "pool"].map((id) => [id, Number((document.getElementById(id) as HTMLElement).dataset.points)])),
+      Object.fromEntries(
+        ["rps", "p95", "cache", "memory", "pool"].map((id) => [
+          id,
+          Number((document.getElementById(id) as HTMLElement).dataset.points),
+        ]),
+      ),
     );
     expect(points.rps).toBeGreaterThan(0);
     expect(points.p95).toBeGreaterThan(0);

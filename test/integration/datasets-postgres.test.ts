@@ -17,7 +17,11 @@ describeWithPg("datasets on Postgres without pgvector", () => {
 
   beforeAll(async () => {
     url = await createDatabase();
-    t = await startTestNode({ DATABASE_URL: url, API_KEYS: ADMIN_KEY, RATE_LIMIT: "0", COMPUTE_THREADS: "1" }, ["api", "datasets", "compute"]);
+    t = await startTestNode({ DATABASE_URL: url, API_KEYS: ADMIN_KEY, RATE_LIMIT: "0", COMPUTE_THREADS: "1" }, [
+      "api",
+      "datasets",
+      "compute",
+    ]);
     broker = t.node.broker;
     await loadCorpus(broker);
   });
@@ -29,18 +33,31 @@ describeWithPg("datasets on Postgres without pgvector", () => {
   it("answers hybrid search with lexical results and degraded: no pgvector", async () => {
     const r = (await getJson(`${t.url}/api/search?q=tempo`)).body;
     expect(r).toMatchObject({ mode: "hybrid", degraded: "no pgvector" });
-    expect(r.hits.map((h: { content: string }) => h.content)).toEqual(["Tempo is measured in beats per minute", "Allegro is a fast tempo marking"]);
+    expect(r.hits.map((h: { content: string }) => h.content)).toEqual([
+      "Tempo is measured in beats per minute",
+      "Allegro is a fast tempo marking",
+    ]);
   });
 
   it("answers vector search with a clear 501", async () => {
     const r = await getJson(`${t.url}/api/search?q=tempo&mode=vector`);
     expect(r.status).toBe(501);
-    expect(r.body.error).toMatchObject({ type: "ERR_NOT_IMPLEMENTED", message: "vector search needs pgvector, which this database does not have" });
+    expect(r.body.error).toMatchObject({
+      type: "ERR_NOT_IMPLEMENTED",
+      message: "vector search needs pgvector, which this database does not have",
+    });
   });
 
   it("walks pages exactly once while another connection inserts rows", async () => {
-    await broker.call("datasets.add", { domain: "walk", examples: Array.from({ length: 400 }, (_, i) => ({ content: `walk ${i}` })) });
-    const before = (await t.node.db!.query<{ id: string }>("SELECT e.id::text AS id FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'walk'")).rows.map((r) => r.id);
+    await broker.call("datasets.add", {
+      domain: "walk",
+      examples: Array.from({ length: 400 }, (_, i) => ({ content: `walk ${i}` })),
+    });
+    const before = (
+      await t.node.db!.query<{ id: string }>(
+        "SELECT e.id::text AS id FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'walk'",
+      )
+    ).rows.map((r) => r.id);
     const other = new pg.Client({ connectionString: url });
     await other.connect();
     let stop = false;
@@ -55,7 +72,9 @@ describeWithPg("datasets on Postgres without pgvector", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(`${t.url}/api/datasets/walk/examples?limit=7${cursor ? `&cursor=${cursor}` : ""}`);
+      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(
+        `${t.url}/api/datasets/walk/examples?limit=7${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       seen.push(...r.body.examples.map((e) => e.id));
       cursor = r.body.next_cursor;
     } while (cursor);
@@ -67,7 +86,10 @@ describeWithPg("datasets on Postgres without pgvector", () => {
   });
 
   it("rotates on one node at a time: a held lock skips, two nodes together move the excess once", async () => {
-    await broker.call("datasets.add", { domain: "rot", examples: Array.from({ length: 50 }, (_, i) => ({ content: `rot ${i}` })) });
+    await broker.call("datasets.add", {
+      domain: "rot",
+      examples: Array.from({ length: 50 }, (_, i) => ({ content: `rot ${i}` })),
+    });
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     await holder.query("SELECT pg_advisory_lock(hashtext('mcai.rotate'))");
@@ -77,13 +99,20 @@ describeWithPg("datasets on Postgres without pgvector", () => {
 
     const second = await startTestNode({ DATABASE_URL: url, RATE_LIMIT: "0" }, ["datasets"]);
     try {
-      const results = (await Promise.all([broker.call("datasets.rotate", { max: 20 }), second.node.broker.call("datasets.rotate", { max: 20 })])) as { skipped: boolean; domains: { domain: string; moved: number }[] }[];
-      const moved = results.flatMap((r) => r.domains.filter((d) => d.domain === "rot").map((d) => d.moved)).reduce((a, b) => a + b, 0);
+      const results = (await Promise.all([
+        broker.call("datasets.rotate", { max: 20 }),
+        second.node.broker.call("datasets.rotate", { max: 20 }),
+      ])) as { skipped: boolean; domains: { domain: string; moved: number }[] }[];
+      const moved = results
+        .flatMap((r) => r.domains.filter((d) => d.domain === "rot").map((d) => d.moved))
+        .reduce((a, b) => a + b, 0);
       expect(moved).toBe(30);
     } finally {
       await second.node.stop();
     }
-    const d = (await getJson(`${t.url}/api/datasets`)).body.datasets.find((x: { domain: string }) => x.domain === "rot");
+    const d = (await getJson(`${t.url}/api/datasets`)).body.datasets.find(
+      (x: { domain: string }) => x.domain === "rot",
+    );
     expect(d).toMatchObject({ example_count: 20, archived_count: 30 });
     const counts = await t.node.db!.query<{ live: number; archived: number }>(
       `SELECT (SELECT count(*) FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'rot')::int AS live,
@@ -99,7 +128,12 @@ describeWithPg("mcai import on Postgres", () => {
 
   beforeAll(async () => {
     url = await createDatabase();
-    fs.writeFileSync(path.join(dir, "alpha.json"), JSON.stringify({ examples: [{ content: "a1", response: "r1" }, { prompt: "a2" }, { content: "a1" }, { nope: 1 }] }));
+    fs.writeFileSync(
+      path.join(dir, "alpha.json"),
+      JSON.stringify({
+        examples: [{ content: "a1", response: "r1" }, { prompt: "a2" }, { content: "a1" }, { nope: 1 }],
+      }),
+    );
     fs.writeFileSync(path.join(dir, "beta.jsonl"), '{"content":"b1"}\n\n{"completion":"b2","prompt":"q"}\n');
     fs.writeFileSync(path.join(dir, "gamma.txt"), "first paragraph\nstill first\n\nsecond paragraph\n");
     fs.writeFileSync(path.join(dir, "broken.jsonl"), '{"content":"never written"}\n{oops\n');
@@ -141,7 +175,11 @@ describeWithPg("mcai import on Postgres", () => {
   });
 
   it("puts every file in one domain with --domain, and refuses bad usage with exit 2", async () => {
-    const p = spawnMcai(["import", path.join(dir, "beta.jsonl"), path.join(dir, "gamma.txt"), "--domain", "merged"], { DATABASE_URL: url, LOG_LEVEL: "warn", COMPUTE_THREADS: "1" });
+    const p = spawnMcai(["import", path.join(dir, "beta.jsonl"), path.join(dir, "gamma.txt"), "--domain", "merged"], {
+      DATABASE_URL: url,
+      LOG_LEVEL: "warn",
+      COMPUTE_THREADS: "1",
+    });
     expect(await p.exited).toBe(0);
     expect(p.output()).toMatch(/^merged\s+4\s+4\s+0\s+0$/m);
     expect(await spawnMcai(["import"], { DATABASE_URL: url }).exited).toBe(2);

@@ -11,7 +11,17 @@ let broker: ServiceBroker;
 const auth = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 
 beforeAll(async () => {
-  t = await startTestNode({ API_KEYS: ADMIN_KEY, RATE_LIMIT: "0", COMPUTE_THREADS: "1", IMPORT_BODY_MAX_EXAMPLES: "100", DATASET_PAGE_MAX: "50" }, ["api", "datasets", "compute"], await memoryDb());
+  t = await startTestNode(
+    {
+      API_KEYS: ADMIN_KEY,
+      RATE_LIMIT: "0",
+      COMPUTE_THREADS: "1",
+      IMPORT_BODY_MAX_EXAMPLES: "100",
+      DATASET_PAGE_MAX: "50",
+    },
+    ["api", "datasets", "compute"],
+    await memoryDb(),
+  );
   broker = t.node.broker;
   await loadCorpus(broker);
 });
@@ -25,11 +35,14 @@ describe("datasets search on PGlite with pgvector", () => {
     const r = (await getJson(`${t.url}/api/search?q=tempo&mode=lexical`)).body;
     expect(content(r)).toEqual(["Tempo is measured in beats per minute", "Allegro is a fast tempo marking"]);
     expect(r.hits[0].ranks).toEqual({ lexical: 1, vector: null });
-    expect(content((await getJson(`${t.url}/api/search?q=fast%20tempo&mode=lexical`)).body)).toEqual(["Allegro is a fast tempo marking"]);
+    expect(content((await getJson(`${t.url}/api/search?q=fast%20tempo&mode=lexical`)).body)).toEqual([
+      "Allegro is a fast tempo marking",
+    ]);
   });
 
   it("ranks vector matches by cosine similarity of the query's embedding", async () => {
-    const r = (await getJson(`${t.url}/api/search?q=${encodeURIComponent("a fast tempo marking")}&mode=vector&k=2`)).body;
+    const r = (await getJson(`${t.url}/api/search?q=${encodeURIComponent("a fast tempo marking")}&mode=vector&k=2`))
+      .body;
     expect(content(r)).toEqual(["Allegro is a fast tempo marking", "Tempo is measured in beats per minute"]);
     expect(r.hits[0].score).toBeGreaterThan(r.hits[1].score);
     expect(r.hits[0].ranks).toEqual({ lexical: null, vector: 1 });
@@ -52,16 +65,27 @@ describe("datasets search on PGlite with pgvector", () => {
 
   it("still returns k hits when a domain filter removes most index neighbours", async () => {
     const big = Array.from({ length: 1500 }, (_, i) => ({ content: `common words about sound waves number ${i}` }));
-    for (let i = 0; i < big.length; i += 100) await broker.call("datasets.add", { domain: "big", examples: big.slice(i, i + 100) });
-    await broker.call("datasets.add", { domain: "small", examples: Array.from({ length: 25 }, (_, i) => ({ content: `rare entry ${i} on sound` })) });
-    const r = (await getJson(`${t.url}/api/search?q=${encodeURIComponent("common words about sound waves")}&mode=vector&domain=small&k=20`)).body;
+    for (let i = 0; i < big.length; i += 100)
+      await broker.call("datasets.add", { domain: "big", examples: big.slice(i, i + 100) });
+    await broker.call("datasets.add", {
+      domain: "small",
+      examples: Array.from({ length: 25 }, (_, i) => ({ content: `rare entry ${i} on sound` })),
+    });
+    const r = (
+      await getJson(
+        `${t.url}/api/search?q=${encodeURIComponent("common words about sound waves")}&mode=vector&domain=small&k=20`,
+      )
+    ).body;
     expect(r.hits).toHaveLength(20);
     expect(r.hits.every((h: { domain: string }) => h.domain === "small")).toBe(true);
   });
 
   it("refuses bad queries with 4xx", async () => {
     expect((await getJson(`${t.url}/api/search?q=`)).status).toBe(422);
-    expect((await getJson(`${t.url}/api/search?q=x&k=1000`)).body.error).toMatchObject({ type: "VALIDATION_ERROR", message: "k must be at most 100, got 1000" });
+    expect((await getJson(`${t.url}/api/search?q=x&k=1000`)).body.error).toMatchObject({
+      type: "VALIDATION_ERROR",
+      message: "k must be at most 100, got 1000",
+    });
     expect((await getJson(`${t.url}/api/search?q=x&mode=fuzzy`)).status).toBe(422);
     expect((await getJson(`${t.url}/api/search?q=x&domain=nope`)).status).toBe(404);
     expect((await getJson(`${t.url}/api/search?q=x&domain=Bad%20Name`)).status).toBe(422);
@@ -74,7 +98,9 @@ describe("datasets pages", () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(`${t.url}/api/datasets/big/examples?limit=37${cursor ? `&cursor=${cursor}` : ""}`);
+      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(
+        `${t.url}/api/datasets/big/examples?limit=37${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       seen.push(...r.body.examples.map((e) => e.id));
       cursor = r.body.next_cursor;
       pages++;
@@ -88,17 +114,25 @@ describe("datasets pages", () => {
   it("returns each row at most once, and every earlier row, while rows are being added", async () => {
     const before = new Set<string>();
     for (let c: string | null = null, first = true; first || c; first = false) {
-      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(`${t.url}/api/datasets/small/examples?limit=50${c ? `&cursor=${c}` : ""}`);
+      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(
+        `${t.url}/api/datasets/small/examples?limit=50${c ? `&cursor=${c}` : ""}`,
+      );
       r.body.examples.forEach((e) => before.add(e.id));
       c = r.body.next_cursor;
     }
     const writer = (async () => {
-      for (let i = 0; i < 10; i++) await broker.call("datasets.add", { domain: "small", examples: Array.from({ length: 10 }, (_, j) => ({ content: `added while walking ${i}-${j}` })) });
+      for (let i = 0; i < 10; i++)
+        await broker.call("datasets.add", {
+          domain: "small",
+          examples: Array.from({ length: 10 }, (_, j) => ({ content: `added while walking ${i}-${j}` })),
+        });
     })();
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(`${t.url}/api/datasets/small/examples?limit=3${cursor ? `&cursor=${cursor}` : ""}`);
+      const r: { body: { examples: { id: string }[]; next_cursor: string | null } } = await getJson(
+        `${t.url}/api/datasets/small/examples?limit=3${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       seen.push(...r.body.examples.map((e) => e.id));
       cursor = r.body.next_cursor;
     } while (cursor);
@@ -109,16 +143,25 @@ describe("datasets pages", () => {
 
   it("refuses bad limits and cursors with 4xx", async () => {
     expect((await getJson(`${t.url}/api/datasets/big/examples?limit=0`)).status).toBe(422);
-    expect((await getJson(`${t.url}/api/datasets/big/examples?limit=51`)).body.error.message).toBe("limit must be at most 50, got 51");
+    expect((await getJson(`${t.url}/api/datasets/big/examples?limit=51`)).body.error.message).toBe(
+      "limit must be at most 50, got 51",
+    );
     expect((await getJson(`${t.url}/api/datasets/big/examples?limit=abc`)).status).toBe(422);
-    expect((await getJson(`${t.url}/api/datasets/big/examples?cursor=not-a-cursor`)).body.error).toMatchObject({ type: "ERR_BAD_REQUEST" });
+    expect((await getJson(`${t.url}/api/datasets/big/examples?cursor=not-a-cursor`)).body.error).toMatchObject({
+      type: "ERR_BAD_REQUEST",
+    });
     expect((await getJson(`${t.url}/api/datasets/none/examples`)).status).toBe(404);
   });
 
   it("gets one example, and 404s a missing one", async () => {
     const page = (await getJson(`${t.url}/api/datasets/music/examples?limit=1`)).body;
     const one = (await getJson(`${t.url}/api/examples/${page.examples[0].id}`)).body;
-    expect(one).toMatchObject({ id: page.examples[0].id, domain: "music", content: "The C major scale has no sharps or flats", response: "C D E F G A B" });
+    expect(one).toMatchObject({
+      id: page.examples[0].id,
+      domain: "music",
+      content: "The C major scale has no sharps or flats",
+      response: "C D E F G A B",
+    });
     expect((await getJson(`${t.url}/api/examples/999999`)).status).toBe(404);
     expect((await getJson(`${t.url}/api/examples/abc`)).status).toBe(422);
   });
@@ -128,26 +171,47 @@ describe("datasets writes, versions and events", () => {
   it("adds through the admin API, skipping duplicates and rejecting non-examples, with exact counts", async () => {
     const seen = watchChanges(broker, "watch-add");
     const v0 = ((await broker.call("datasets.version")) as { version: number }).version;
-    const body = [{ content: "new one" }, { prompt: "new two", response: "r", tag: "x" }, { content: "new one" }, { nothing: true }];
-    const r = await getJson(`${t.url}/api/datasets/fresh/examples`, { method: "POST", headers: auth, body: JSON.stringify(body) });
+    const body = [
+      { content: "new one" },
+      { prompt: "new two", response: "r", tag: "x" },
+      { content: "new one" },
+      { nothing: true },
+    ];
+    const r = await getJson(`${t.url}/api/datasets/fresh/examples`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify(body),
+    });
     expect(r.body).toMatchObject({ domain: "fresh", read: 4, added: 2, duplicates: 1, rejected: 1 });
     expect(r.body.version).toBeGreaterThan(v0);
     expect(((await broker.call("datasets.version")) as { version: number }).version).toBe(r.body.version);
     await new Promise((res) => setTimeout(res, 50));
     expect(seen).toEqual([{ domain: "fresh", version: r.body.version }]);
     // The same again adds nothing: no new version, no event.
-    const again = await getJson(`${t.url}/api/datasets/fresh/examples`, { method: "POST", headers: auth, body: JSON.stringify(body) });
+    const again = await getJson(`${t.url}/api/datasets/fresh/examples`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify(body),
+    });
     expect(again.body).toMatchObject({ read: 4, added: 0, duplicates: 3, rejected: 1, version: null });
     await new Promise((res) => setTimeout(res, 50));
     expect(seen).toHaveLength(1);
-    const list = (await getJson(`${t.url}/api/datasets`)).body.datasets.find((d: { domain: string }) => d.domain === "fresh");
+    const list = (await getJson(`${t.url}/api/datasets`)).body.datasets.find(
+      (d: { domain: string }) => d.domain === "fresh",
+    );
     expect(list).toMatchObject({ example_count: 2, version: r.body.version });
   });
 
   it("writes nothing, not even the domain, for a body of only rejected records", async () => {
-    const r = await getJson(`${t.url}/api/datasets/only-rejects/examples`, { method: "POST", headers: auth, body: JSON.stringify([{ nothing: 1 }, { content: "" }]) });
+    const r = await getJson(`${t.url}/api/datasets/only-rejects/examples`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify([{ nothing: 1 }, { content: "" }]),
+    });
     expect(r.body).toMatchObject({ domain: "only-rejects", read: 2, added: 0, rejected: 2, version: null });
-    expect((await getJson(`${t.url}/api/datasets`)).body.datasets.map((d: { domain: string }) => d.domain)).not.toContain("only-rejects");
+    expect(
+      (await getJson(`${t.url}/api/datasets`)).body.datasets.map((d: { domain: string }) => d.domain),
+    ).not.toContain("only-rejects");
   });
 
   it("does not embed again what a re-import already has", async () => {
@@ -162,18 +226,51 @@ describe("datasets writes, versions and events", () => {
 
   it("refuses writes without the admin key, too many examples, and bad domains, writing nothing", async () => {
     const v = ((await broker.call("datasets.version")) as { version: number }).version;
-    expect((await getJson(`${t.url}/api/datasets/fresh/examples`, { method: "POST", headers: { "content-type": "application/json" }, body: "[]" })).status).toBe(401);
+    expect(
+      (
+        await getJson(`${t.url}/api/datasets/fresh/examples`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "[]",
+        })
+      ).status,
+    ).toBe(401);
     const many = Array.from({ length: 101 }, (_, i) => ({ content: `x${i}` }));
-    const r = await getJson(`${t.url}/api/datasets/fresh/examples`, { method: "POST", headers: auth, body: JSON.stringify(many) });
+    const r = await getJson(`${t.url}/api/datasets/fresh/examples`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify(many),
+    });
     expect(r.status).toBe(413);
     expect(r.body.error.message).toBe("examples has 101 items, over the limit of 100");
-    expect((await getJson(`${t.url}/api/datasets/Bad!/examples`, { method: "POST", headers: auth, body: '[{"content":"a"}]' })).status).toBe(422);
-    expect((await getJson(`${t.url}/api/datasets/fresh/examples`, { method: "POST", headers: auth, body: '{"examples": "no"}' })).status).toBe(422);
+    expect(
+      (
+        await getJson(`${t.url}/api/datasets/Bad!/examples`, {
+          method: "POST",
+          headers: auth,
+          body: '[{"content":"a"}]',
+        })
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await getJson(`${t.url}/api/datasets/fresh/examples`, {
+          method: "POST",
+          headers: auth,
+          body: '{"examples": "no"}',
+        })
+      ).status,
+    ).toBe(422);
     expect(((await broker.call("datasets.version")) as { version: number }).version).toBe(v);
   });
 
   it("imports a JSONL stream through the admin API, and rolls back a malformed one whole", async () => {
-    const post = (body: string, q: string) => getJson(`${t.url}/api/datasets/streamed/import?${q}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/octet-stream" }, body });
+    const post = (body: string, q: string) =>
+      getJson(`${t.url}/api/datasets/streamed/import?${q}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/octet-stream" },
+        body,
+      });
     const ok = await post('{"content":"s1"}\n{"content":"s2","response":"r"}\n', "format=jsonl&filename=s.jsonl");
     expect(ok.body).toMatchObject({ domain: "streamed", file: "s.jsonl", read: 2, added: 2 });
     const bad = await post('{"content":"s3"}\n{"content":\n', "format=jsonl&filename=bad.jsonl");
@@ -198,18 +295,41 @@ describe("datasets writes, versions and events", () => {
 
 describe("rotation", () => {
   it("moves the oldest examples beyond the limit to the archive, keeping live + archived", async () => {
-    await broker.call("datasets.add", { domain: "rot", examples: Array.from({ length: 30 }, (_, i) => ({ content: `r${i}` })) });
-    const dry = (await broker.call("datasets.rotate", { max: 10, dryRun: true })) as { domains: { domain: string; moved: number }[] };
+    await broker.call("datasets.add", {
+      domain: "rot",
+      examples: Array.from({ length: 30 }, (_, i) => ({ content: `r${i}` })),
+    });
+    const dry = (await broker.call("datasets.rotate", { max: 10, dryRun: true })) as {
+      domains: { domain: string; moved: number }[];
+    };
     expect(dry.domains.find((d) => d.domain === "rot")).toEqual({ domain: "rot", moved: 20 });
-    const r = (await getJson(`${t.url}/api/admin/datasets/rotate`, { method: "POST", headers: auth, body: JSON.stringify({ max: 10 }) })).body;
+    const r = (
+      await getJson(`${t.url}/api/admin/datasets/rotate`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ max: 10 }),
+      })
+    ).body;
     expect(r.domains.find((d: { domain: string }) => d.domain === "rot")).toMatchObject({ moved: 20 });
-    const d = (await getJson(`${t.url}/api/datasets`)).body.datasets.find((x: { domain: string }) => x.domain === "rot");
+    const d = (await getJson(`${t.url}/api/datasets`)).body.datasets.find(
+      (x: { domain: string }) => x.domain === "rot",
+    );
     expect(d).toMatchObject({ example_count: 10, archived_count: 20 });
-    const left = (await getJson(`${t.url}/api/datasets/rot/examples`)).body.examples.map((e: { content: string }) => e.content);
+    const left = (await getJson(`${t.url}/api/datasets/rot/examples`)).body.examples.map(
+      (e: { content: string }) => e.content,
+    );
     expect(left).toEqual(Array.from({ length: 10 }, (_, i) => `r${i + 20}`));
     const db = t.node.db!;
-    expect((await db.query("SELECT count(*)::int AS n FROM examples_archive a JOIN datasets d ON d.id = a.dataset_id WHERE d.domain_name = 'rot'")).rows[0].n).toBe(20);
-    expect((await db.query("SELECT count(*)::int AS n FROM examples_archive WHERE embedding IS NOT NULL")).rows[0].n).toBeGreaterThanOrEqual(20);
+    expect(
+      (
+        await db.query(
+          "SELECT count(*)::int AS n FROM examples_archive a JOIN datasets d ON d.id = a.dataset_id WHERE d.domain_name = 'rot'",
+        )
+      ).rows[0].n,
+    ).toBe(20);
+    expect(
+      (await db.query("SELECT count(*)::int AS n FROM examples_archive WHERE embedding IS NOT NULL")).rows[0].n,
+    ).toBeGreaterThanOrEqual(20);
   });
 });
 
@@ -227,18 +347,35 @@ describe("OpenAI-compatible embeddings", () => {
           return;
         }
         const { input, dimensions } = JSON.parse(body) as { input: string[]; dimensions: number };
-        const data = input.map((s, index) => ({ index, embedding: Array.from({ length: dimensions }, (_, i) => (i === s.length % dimensions ? 1 : 0)) }));
+        const data = input.map((s, index) => ({
+          index,
+          embedding: Array.from({ length: dimensions }, (_, i) => (i === s.length % dimensions ? 1 : 0)),
+        }));
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data }));
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as AddressInfo).port;
-    const n = await startTestNode({ RATE_LIMIT: "0", EMBEDDINGS_URL: `http://127.0.0.1:${port}/v1`, EMBEDDING_DIM: "384", EMBEDDINGS_TIMEOUT_MS: "2000" }, ["datasets"], await memoryDb());
+    const n = await startTestNode(
+      {
+        RATE_LIMIT: "0",
+        EMBEDDINGS_URL: `http://127.0.0.1:${port}/v1`,
+        EMBEDDING_DIM: "384",
+        EMBEDDINGS_TIMEOUT_MS: "2000",
+      },
+      ["datasets"],
+      await memoryDb(),
+    );
     try {
-      const ok = (await n.node.broker.call("datasets.add", { domain: "remote", examples: [{ content: "abc" }, { content: "abcd" }] })) as { added: number };
+      const ok = (await n.node.broker.call("datasets.add", {
+        domain: "remote",
+        examples: [{ content: "abc" }, { content: "abcd" }],
+      })) as { added: number };
       expect(ok.added).toBe(2);
       expect(calls).toBe(1);
-      const near = (await n.node.broker.call("datasets.search", { q: "xyz", mode: "vector", k: 1 })) as { hits: { content: string }[] };
+      const near = (await n.node.broker.call("datasets.search", { q: "xyz", mode: "vector", k: 1 })) as {
+        hits: { content: string }[];
+      };
       expect(near.hits[0].content).toBe("abc"); // same length: the stand-in's same unit vector
       failing = true;
       // Each failing import answers 503 and writes nothing; after enough failures the breaker
@@ -246,7 +383,9 @@ describe("OpenAI-compatible embeddings", () => {
       const reached: number[] = [];
       for (let i = 0; i < 6; i++) {
         const before = calls;
-        await expect(n.node.broker.call("datasets.add", { domain: "remote", examples: [{ content: `fails ${i}` }] })).rejects.toMatchObject({ code: 503, type: "ERR_UNAVAILABLE" });
+        await expect(
+          n.node.broker.call("datasets.add", { domain: "remote", examples: [{ content: `fails ${i}` }] }),
+        ).rejects.toMatchObject({ code: 503, type: "ERR_UNAVAILABLE" });
         reached.push(calls - before);
       }
       expect(reached[0]).toBe(1);
@@ -274,13 +413,28 @@ describe("query embeddings", () => {
 
 describe("scheduled rotation", () => {
   it("runs by itself when a limit and an interval are set", async () => {
-    const n = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", DATASET_MAX_EXAMPLES_PER_DOMAIN: "5", DATASET_ROTATE_INTERVAL_S: "1" }, ["datasets", "compute"], await memoryDb());
+    const n = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", DATASET_MAX_EXAMPLES_PER_DOMAIN: "5", DATASET_ROTATE_INTERVAL_S: "1" },
+      ["datasets", "compute"],
+      await memoryDb(),
+    );
     try {
-      await n.node.broker.call("datasets.add", { domain: "sched", examples: Array.from({ length: 12 }, (_, i) => ({ content: `s${i}` })) });
-      await eventually(async () => {
-        const d = ((await n.node.broker.call("datasets.list")) as { datasets: { domain: string; example_count: number; archived_count: number }[] }).datasets[0];
-        return d.example_count === 5 && d.archived_count === 7;
-      }, 5000, "scheduled rotation");
+      await n.node.broker.call("datasets.add", {
+        domain: "sched",
+        examples: Array.from({ length: 12 }, (_, i) => ({ content: `s${i}` })),
+      });
+      await eventually(
+        async () => {
+          const d = (
+            (await n.node.broker.call("datasets.list")) as {
+              datasets: { domain: string; example_count: number; archived_count: number }[];
+            }
+          ).datasets[0];
+          return d.example_count === 5 && d.archived_count === 7;
+        },
+        5000,
+        "scheduled rotation",
+      );
     } finally {
       await n.node.stop();
     }

@@ -65,7 +65,11 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
     p.kill("SIGKILL");
     await p.exited;
     const { p: again, port } = await startNode();
-    await eventually(async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body.status === "ok", 10_000, "health after takeover");
+    await eventually(
+      async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body.status === "ok",
+      10_000,
+      "health after takeover",
+    );
     await stop(again);
     await withDb(async (db) => {
       expect((await db.query("SELECT count(*)::int AS n FROM kept")).rows[0].n).toBe(1);
@@ -79,8 +83,21 @@ describe("mcai repl on an embedded data folder", () => {
 
   it("runs mcai's commands piped on stdin, one after another", async () => {
     const file = path.join(dataDir, "poems.jsonl");
-    fs.writeFileSync(file, '{"content":"Ode to a nightingale","response":"Keats"}\n{"content":"The tyger","response":"Blake"}\n');
-    const script = [`import ${file}`, "datasets", "rotate --max 1 --dry-run", "call jobs.submitEmotion --text happy", "jobs", "cache stats", "cache clear", "job 00000000-0000-4000-8000-000000000000", "jobs bogus"].join("\n");
+    fs.writeFileSync(
+      file,
+      '{"content":"Ode to a nightingale","response":"Keats"}\n{"content":"The tyger","response":"Blake"}\n',
+    );
+    const script = [
+      `import ${file}`,
+      "datasets",
+      "rotate --max 1 --dry-run",
+      "call jobs.submitEmotion --text happy",
+      "jobs",
+      "cache stats",
+      "cache clear",
+      "job 00000000-0000-4000-8000-000000000000",
+      "jobs bogus",
+    ].join("\n");
     const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, COMPUTE_THREADS: "1" }, `${script}\n`);
     expect(await repl.exited).toBe(0);
     const out = repl.output();

@@ -20,14 +20,23 @@ async function withEcho(t: TestNode): Promise<void> {
   t.node.broker.createService(echoService);
   await t.node.broker.waitForServices("echo");
   const api = t.node.broker.getLocalService("api") as unknown as { addRoute(r: object): void };
-  api.addRoute({ path: "/test", mappingPolicy: "restrict", aliases: { "POST echo": "echo.echo" }, bodyParsers: { json: { limit: 2048 } } });
+  api.addRoute({
+    path: "/test",
+    mappingPolicy: "restrict",
+    aliases: { "POST echo": "echo.echo" },
+    bodyParsers: { json: { limit: 2048 } },
+  });
 }
 
 describe("api gateway", () => {
   let t: TestNode;
 
   beforeAll(async () => {
-    t = await startTestNode({ API_KEYS: KEY, BODY_LIMIT_BYTES: "2048", RATE_LIMIT: "0", NODE_ID: "gw-test" }, ["api", "metrics"], await memoryDb());
+    t = await startTestNode(
+      { API_KEYS: KEY, BODY_LIMIT_BYTES: "2048", RATE_LIMIT: "0", NODE_ID: "gw-test" },
+      ["api", "metrics"],
+      await memoryDb(),
+    );
     await withEcho(t);
   });
   afterAll(() => t.node.stop());
@@ -43,7 +52,16 @@ describe("api gateway", () => {
       transporter: null,
       cacher: "memory",
     });
-    expect(r.body.nodes).toEqual([{ id: "gw-test", available: true, local: true, version: r.body.version, services: ["api", "echo", "metrics"], rss_mb: expect.any(Number) }]);
+    expect(r.body.nodes).toEqual([
+      {
+        id: "gw-test",
+        available: true,
+        local: true,
+        version: r.body.version,
+        services: ["api", "echo", "metrics"],
+        rss_mb: expect.any(Number),
+      },
+    ]);
   });
 
   it("answers an unknown route with 404 in the error shape", async () => {
@@ -56,23 +74,43 @@ describe("api gateway", () => {
   });
 
   it("answers a body over the limit with 413 and does not call the action", async () => {
-    const r = await getJson(`${t.url}/test/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n: 1, pad: "x".repeat(4096) }) });
+    const r = await getJson(`${t.url}/test/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ n: 1, pad: "x".repeat(4096) }),
+    });
     expect(r.status).toBe(413);
-    expect(r.body.error).toEqual({ type: "ERR_PAYLOAD_TOO_LARGE", message: "request body is larger than 2048 bytes", data: { limit: 2048 } });
+    expect(r.body.error).toEqual({
+      type: "ERR_PAYLOAD_TOO_LARGE",
+      message: "request body is larger than 2048 bytes",
+      data: { limit: 2048 },
+    });
   });
 
   it("answers params that break a rule with 422 naming the field", async () => {
-    const r = await getJson(`${t.url}/test/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n: 11 }) });
+    const r = await getJson(`${t.url}/test/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ n: 11 }),
+    });
     expect(r.status).toBe(422);
     expect(r.body.error.type).toBe("VALIDATION_ERROR");
     expect(r.body.error.message).toMatch(/'n' field must be less than or equal to 10/);
     expect(r.body.error.data.fields[0]).toMatchObject({ field: "n", type: "numberMax" });
-    const ok = await getJson(`${t.url}/test/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n: 3 }) });
+    const ok = await getJson(`${t.url}/test/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ n: 3 }),
+    });
     expect(ok).toMatchObject({ status: 200, body: { n: 3 } });
   });
 
   it("answers malformed JSON with 400", async () => {
-    const r = await getJson(`${t.url}/test/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: "{n:" });
+    const r = await getJson(`${t.url}/test/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{n:",
+    });
     expect(r.status).toBe(400);
     expect(r.body.error.type).toBe("ERR_BAD_REQUEST");
   });
@@ -109,7 +147,10 @@ describe("api gateway", () => {
     });
 
     it("refuse a wrong key with 403", async () => {
-      for (const headers of [{ authorization: "Bearer wrong-key-000000000" }, { "x-api-key": "wrong-key-000000000" }] as Record<string, string>[]) {
+      for (const headers of [
+        { authorization: "Bearer wrong-key-000000000" },
+        { "x-api-key": "wrong-key-000000000" },
+      ] as Record<string, string>[]) {
         const r = await getJson(url(), { method: "POST", headers });
         expect(r.status).toBe(403);
         expect(r.body.error.type).toBe("ERR_FORBIDDEN");
@@ -138,8 +179,12 @@ describe("api gateway", () => {
   it("records each request in mcai_request_duration_seconds", async () => {
     await getJson(`${t.url}/api/health`);
     const text = (await getJson(`${t.url}/metrics`)).body as string;
-    expect(text).toMatch(/mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="gw-test"\} [1-9]/);
-    expect(text).toMatch(/mcai_request_duration_seconds_count\{route="unmatched",method="GET",status="404",node_id="gw-test"\} [1-9]/);
+    expect(text).toMatch(
+      /mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="gw-test"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /mcai_request_duration_seconds_count\{route="unmatched",method="GET",status="404",node_id="gw-test"\} [1-9]/,
+    );
   });
 });
 
@@ -147,12 +192,19 @@ describe("api gateway with CORS and a rate limit", () => {
   let t: TestNode;
 
   beforeAll(async () => {
-    t = await startTestNode({ CORS_ORIGINS: "https://app.example", RATE_LIMIT: "3", RATE_LIMIT_WINDOW_MS: "60000" }, ["api"], await memoryDb());
+    t = await startTestNode(
+      { CORS_ORIGINS: "https://app.example", RATE_LIMIT: "3", RATE_LIMIT_WINDOW_MS: "60000" },
+      ["api"],
+      await memoryDb(),
+    );
   });
   afterAll(() => t.node.stop());
 
   it("allows a configured origin", async () => {
-    const r = await fetch(`${t.url}/api/health`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "GET" } });
+    const r = await fetch(`${t.url}/api/health`, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example", "access-control-request-method": "GET" },
+    });
     expect(r.status).toBe(204);
     expect(r.headers.get("access-control-allow-origin")).toBe("https://app.example");
     expect(r.headers.get("access-control-expose-headers")).toContain("X-Request-Id");
@@ -185,7 +237,10 @@ describe("api gateway on stop", () => {
       actions: { wait: { params: {}, handler: () => new Promise((r) => setTimeout(() => r({ done: true }), 800)) } },
     });
     await t.node.broker.waitForServices("slow");
-    (t.node.broker.getLocalService("api") as unknown as { addRoute(r: object): void }).addRoute({ path: "/test", aliases: { "GET slow": "slow.wait" } });
+    (t.node.broker.getLocalService("api") as unknown as { addRoute(r: object): void }).addRoute({
+      path: "/test",
+      aliases: { "GET slow": "slow.wait" },
+    });
 
     const inFlight = getJson(`${t.url}/test/slow`);
     await new Promise((r) => setTimeout(r, 200));
@@ -203,7 +258,11 @@ describe("api gateway on stop", () => {
 
 describe("memory guardrail", () => {
   it("warns, counts and shows the node degraded in health when RSS passes MEMORY_WARN_MB", async () => {
-    const t = await startTestNode({ RATE_LIMIT: "0", MEMORY_WARN_MB: "1", NODE_ID: "heavy" }, ["api", "metrics"], await memoryDb());
+    const t = await startTestNode(
+      { RATE_LIMIT: "0", MEMORY_WARN_MB: "1", NODE_ID: "heavy" },
+      ["api", "metrics"],
+      await memoryDb(),
+    );
     try {
       const h = (await getJson(`${t.url}/api/health`)).body;
       expect(h.status).toBe("degraded");
@@ -214,7 +273,11 @@ describe("memory guardrail", () => {
     } finally {
       await t.node.stop();
     }
-    const fine = await startTestNode({ RATE_LIMIT: "0", MEMORY_WARN_MB: "100000" }, ["api", "metrics"], await memoryDb());
+    const fine = await startTestNode(
+      { RATE_LIMIT: "0", MEMORY_WARN_MB: "100000" },
+      ["api", "metrics"],
+      await memoryDb(),
+    );
     try {
       expect((await getJson(`${fine.url}/api/health`)).body.status).toBe("ok");
     } finally {

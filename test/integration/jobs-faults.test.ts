@@ -11,12 +11,26 @@ import { canRunOwnPostgres, ownPostgres, ownRedis } from "../helpers/own-servers
 afterAll(killAll);
 jest.setTimeout(120_000);
 
-const FAST = { HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "3", JOBS_POLL_MS: "100", JOBS_HEARTBEAT_S: "1", JOBS_STALE_S: "4", JOBS_RETRY_DELAY_S: "1", COMPUTE_THREADS: "1", RATE_LIMIT: "0", LOG_LEVEL: "info" };
+const FAST = {
+  HEARTBEAT_INTERVAL_S: "1",
+  HEARTBEAT_TIMEOUT_S: "3",
+  JOBS_POLL_MS: "100",
+  JOBS_HEARTBEAT_S: "1",
+  JOBS_STALE_S: "4",
+  JOBS_RETRY_DELAY_S: "1",
+  COMPUTE_THREADS: "1",
+  RATE_LIMIT: "0",
+  LOG_LEVEL: "info",
+};
 
 async function submitMany(url: string, n: number, tag: string): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await submit(url, "/api/art/generate-async", { prompt: `${tag} ${i}`, style: "flow-field", options: { width: 384, height: 384 } });
+    const r = await submit(url, "/api/art/generate-async", {
+      prompt: `${tag} ${i}`,
+      style: "flow-field",
+      options: { width: 384, height: 384 },
+    });
     expect(r.status).toBe(202);
     ids.push(r.body.job_id);
   }
@@ -33,7 +47,11 @@ async function statuses(url: string, ids: string[]): Promise<Record<string, numb
 }
 
 async function allCompleted(url: string, ids: string[], timeoutMs: number): Promise<void> {
-  await eventually(async () => (await statuses(url, ids)).completed === ids.length, timeoutMs, `all ${ids.length} jobs completed`);
+  await eventually(
+    async () => (await statuses(url, ids)).completed === ids.length,
+    timeoutMs,
+    `all ${ids.length} jobs completed`,
+  );
   for (const id of ids) {
     const j = (await getJson(`${url}/api/job/${id}`)).body;
     expect(j.result.artifact_url).toMatch(/^\/api\/artifacts\//);
@@ -53,14 +71,25 @@ describeWithPgAndRedis("jobs when a worker node is killed with -9", () => {
       const w2 = spawnMcai(["start", "--services", "jobs,compute", "--node-id", "w2"], env);
       await Promise.all([w1, w2].map((p: McaiProcess) => p.waitForOutput(/running/)));
       const url = `http://127.0.0.1:${port}`;
-      await eventually(async () => (await getJson(`${url}/api/health`)).body.nodes.filter((n: { available: boolean }) => n.available).length === 3, 10_000, "three nodes");
+      await eventually(
+        async () =>
+          (await getJson(`${url}/api/health`)).body.nodes.filter((n: { available: boolean }) => n.available).length ===
+          3,
+        10_000,
+        "three nodes",
+      );
       const ids = await submitMany(url, 50, "kill");
       await eventually(async () => ((await statuses(url, ids)).completed ?? 0) >= 5, 30_000, "5 jobs done");
       // Kill w1 while it holds jobs: "mid-run" must mean something.
       const store = new pg.Client({ connectionString: db });
       await store.connect();
       try {
-        const held = async () => (await store.query<{ id: string }>("SELECT id::text AS id FROM jobs WHERE status = 'processing' AND node_id = 'w1'")).rows.map((r) => r.id);
+        const held = async () =>
+          (
+            await store.query<{ id: string }>(
+              "SELECT id::text AS id FROM jobs WHERE status = 'processing' AND node_id = 'w1'",
+            )
+          ).rows.map((r) => r.id);
         await eventually(async () => (await held()).length > 0, 15_000, "w1 holding a job");
         w1.kill("SIGKILL");
         const killedAt = Date.now();
@@ -100,7 +129,13 @@ describeWithPgAndRedis("jobs when Redis restarts", () => {
       const w = spawnMcai(["start", "--services", "jobs,compute", "--node-id", "w"], env);
       await w.waitForOutput(/running/);
       const url = `http://127.0.0.1:${port}`;
-      await eventually(async () => (await getJson(`${url}/api/health`)).body.nodes.filter((n: { available: boolean }) => n.available).length === 2, 10_000, "two nodes");
+      await eventually(
+        async () =>
+          (await getJson(`${url}/api/health`)).body.nodes.filter((n: { available: boolean }) => n.available).length ===
+          2,
+        10_000,
+        "two nodes",
+      );
       const ids = await submitMany(url, 30, "redis");
       await eventually(async () => ((await statuses(url, ids)).completed ?? 0) >= 3, 30_000, "3 jobs done");
       await redis.stop();
@@ -120,7 +155,10 @@ describeWithPgAndRedis("jobs when Redis restarts", () => {
     const pgsrv = await ownPostgres();
     const port = await freePort();
     try {
-      const node = spawnMcai(["start", "--services", "api,jobs,compute", "--node-id", "solo", "--port", String(port)], { ...FAST, DATABASE_URL: pgsrv.url });
+      const node = spawnMcai(["start", "--services", "api,jobs,compute", "--node-id", "solo", "--port", String(port)], {
+        ...FAST,
+        DATABASE_URL: pgsrv.url,
+      });
       await node.waitForOutput(/running/);
       const url = `http://127.0.0.1:${port}`;
       const ids = await submitMany(url, 20, "pg");
@@ -133,7 +171,11 @@ describeWithPgAndRedis("jobs when Redis restarts", () => {
       expect((await getJson(`${url}/api/job/${ids[0]}`)).status).toBe(503);
       await new Promise((r) => setTimeout(r, 1500));
       // The node rode out the outage: it is still the same process.
-      expect({ exit: node.proc.exitCode, signal: node.proc.signalCode, output: node.proc.exitCode === null ? "" : node.output() }).toEqual({ exit: null, signal: null, output: "" });
+      expect({
+        exit: node.proc.exitCode,
+        signal: node.proc.signalCode,
+        output: node.proc.exitCode === null ? "" : node.output(),
+      }).toEqual({ exit: null, signal: null, output: "" });
       await pgsrv.start();
       await allCompleted(url, ids, 90_000);
     } finally {

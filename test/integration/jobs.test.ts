@@ -12,7 +12,14 @@ let broker: ServiceBroker;
 
 beforeAll(async () => {
   t = await startTestNode(
-    { API_KEYS: ADMIN_KEY, RATE_LIMIT: "0", COMPUTE_THREADS: "2", JOBS_POLL_MS: "100", JOBS_RETRY_DELAY_S: "1", JOBS_ATTEMPTS: "3,music=2", },
+    {
+      API_KEYS: ADMIN_KEY,
+      RATE_LIMIT: "0",
+      COMPUTE_THREADS: "2",
+      JOBS_POLL_MS: "100",
+      JOBS_RETRY_DELAY_S: "1",
+      JOBS_ATTEMPTS: "3,music=2",
+    },
     ["api", "jobs", "compute"],
     await memoryDb(),
   );
@@ -22,7 +29,11 @@ afterAll(() => t.node.stop());
 
 describe("job endpoints", () => {
   it.each([
-    ["/api/art/generate-async", { prompt: "a lighthouse", style: "waves", options: { width: 64, height: 48, seed: 7 } }, "image/png"],
+    [
+      "/api/art/generate-async",
+      { prompt: "a lighthouse", style: "waves", options: { width: 64, height: 48, seed: 7 } },
+      "image/png",
+    ],
     ["/api/music/generate-async", { prompt: "calm sea", duration: 1 }, "audio/wav"],
     ["/api/cymatic/analyze-async", { frequencies: [440], options: { size: 64 } }, "image/png"],
     ["/api/video/generate-async", { from_hz: 200, to_hz: 800, options: { frames: 3, size: 32 } }, "image/gif"],
@@ -30,12 +41,25 @@ describe("job endpoints", () => {
   ] as const)("%s answers 202 at once and the job completes with its result", async (path, body, contentType) => {
     const r = await submit(t.url, path, body);
     expect(r.status).toBe(202);
-    expect(r.body).toEqual({ job_id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: "queued", poll_url: `/api/job/${r.body.job_id}`, events_url: `/api/job/${r.body.job_id}/events` });
+    expect(r.body).toEqual({
+      job_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: "queued",
+      poll_url: `/api/job/${r.body.job_id}`,
+      events_url: `/api/job/${r.body.job_id}/events`,
+    });
     const job = await waitFor(t.url, r.body.job_id, ["completed", "failed"]);
-    expect(job).toMatchObject({ status: "completed", progress: 1, attempts: 1, kind: path.split("/")[2].replace("generate-async", "").replace("analyze-async", "") || expect.any(String) });
+    expect(job).toMatchObject({
+      status: "completed",
+      progress: 1,
+      attempts: 1,
+      kind: path.split("/")[2].replace("generate-async", "").replace("analyze-async", "") || expect.any(String),
+    });
     expect(job.finished_at).toBeTruthy();
     if (contentType) {
-      expect(job.result).toMatchObject({ artifact_url: expect.stringMatching(/^\/api\/artifacts\/[0-9a-f]{64}$/), content_type: contentType });
+      expect(job.result).toMatchObject({
+        artifact_url: expect.stringMatching(/^\/api\/artifacts\/[0-9a-f]{64}$/),
+        content_type: contentType,
+      });
       expect(job.result.png_base64 ?? job.result.wav_base64 ?? job.result.gif_base64).toBeUndefined();
       const a = await fetch(`${t.url}${job.result.artifact_url}`);
       expect(a.status).toBe(200);
@@ -58,7 +82,11 @@ describe("job endpoints", () => {
     const bad = await submit(t.url, "/api/art/generate-async", { prompt: "x", style: "cubism" });
     expect(bad.status).toBe(422);
     expect(bad.body.error.data.fields[0]).toMatchObject({ field: "style" });
-    const big = await submit(t.url, "/api/art/generate-async", { prompt: "x", style: "waves", options: { width: 100000 } });
+    const big = await submit(t.url, "/api/art/generate-async", {
+      prompt: "x",
+      style: "waves",
+      options: { width: 100000 },
+    });
     expect(big.status).toBe(413);
     expect(big.body.error.message).toBe("width is 100000, over the limit of 2048");
     expect((await submit(t.url, "/api/music/generate-async", { prompt: "x", duration: 301 })).status).toBe(413);
@@ -71,7 +99,9 @@ describe("job endpoints", () => {
   it("lists jobs newest first, by status and kind, in keyset pages", async () => {
     const all = (await getJson(`${t.url}/api/jobs?kind=art&status=completed`)).body;
     expect(all.jobs.length).toBeGreaterThan(0);
-    expect(all.jobs.every((j: { kind: string; status: string }) => j.kind === "art" && j.status === "completed")).toBe(true);
+    expect(all.jobs.every((j: { kind: string; status: string }) => j.kind === "art" && j.status === "completed")).toBe(
+      true,
+    );
     const p1 = (await getJson(`${t.url}/api/jobs?limit=2`)).body;
     const p2 = (await getJson(`${t.url}/api/jobs?limit=2&cursor=${p1.next_cursor}`)).body;
     expect(p1.jobs).toHaveLength(2);
@@ -89,12 +119,21 @@ describe("job semantics", () => {
     const second = await submit(t.url, "/api/art/generate-async", body);
     expect(second.body).toMatchObject({ status: "completed", reused_from: first.body.job_id });
     expect((await getJson(`${t.url}/api/job/${second.body.job_id}`)).body.result).toEqual(done.result);
-    const fresh = await submit(t.url, "/api/art/generate-async", { ...body, options: { ...body.options, fresh: true } });
+    const fresh = await submit(t.url, "/api/art/generate-async", {
+      ...body,
+      options: { ...body.options, fresh: true },
+    });
     expect(fresh.body.status).toBe("queued");
     const ran = await waitFor(t.url, fresh.body.job_id, ["completed"]);
     // Identical bytes: the artifact is stored once and shared.
     expect(ran.result.artifact_url).toBe(done.result.artifact_url);
-    expect((await t.node.db!.query("SELECT count(*)::int AS n FROM artifacts WHERE id = $1", [done.result.artifact_url.split("/").pop()])).rows[0].n).toBe(1);
+    expect(
+      (
+        await t.node.db!.query("SELECT count(*)::int AS n FROM artifacts WHERE id = $1", [
+          done.result.artifact_url.split("/").pop(),
+        ])
+      ).rows[0].n,
+    ).toBe(1);
   });
 
   it("gives the same job for the same Idempotency-Key, and 409 for another request with it", async () => {
@@ -102,12 +141,21 @@ describe("job semantics", () => {
     const a = await submit(t.url, "/api/art/generate-async", body, { "idempotency-key": "key-123" });
     const b = await submit(t.url, "/api/art/generate-async", body, { "idempotency-key": "key-123" });
     expect(b.body.job_id).toBe(a.body.job_id);
-    const c = await submit(t.url, "/api/art/generate-async", { ...body, prompt: "other" }, { "idempotency-key": "key-123" });
+    const c = await submit(
+      t.url,
+      "/api/art/generate-async",
+      { ...body, prompt: "other" },
+      { "idempotency-key": "key-123" },
+    );
     expect(c.status).toBe(409);
   });
 
   it("streams progress and the final state over SSE, resumable with Last-Event-ID", async () => {
-    const r = await submit(t.url, "/api/art/generate-async", { prompt: "stream", style: "flow-field", options: { width: 1024, height: 1024, fresh: true } });
+    const r = await submit(t.url, "/api/art/generate-async", {
+      prompt: "stream",
+      style: "flow-field",
+      options: { width: 1024, height: 1024, fresh: true },
+    });
     const { status, events } = await readSse(`${t.url}${r.body.events_url}`);
     expect(status).toBe(200);
     const last = events[events.length - 1];
@@ -119,30 +167,55 @@ describe("job semantics", () => {
     // Resuming after the last event: nothing to resend, the stream just ends.
     expect((await readSse(`${t.url}${r.body.events_url}`, { "last-event-id": last.id! })).events).toEqual([]);
     // Resuming from an earlier event: the current (final) state comes again.
-    expect((await readSse(`${t.url}${r.body.events_url}`, { "last-event-id": "1" })).events.map((e) => e.event)).toEqual(["completed"]);
+    expect(
+      (await readSse(`${t.url}${r.body.events_url}`, { "last-event-id": "1" })).events.map((e) => e.event),
+    ).toEqual(["completed"]);
     expect((await readSse(`${t.url}/api/job/00000000-0000-4000-8000-000000000000/events`)).status).toBe(404);
   });
 
   it("cancels a running job, aborting its task within a second", async () => {
-    const r = await submit(t.url, "/api/music/generate-async", { prompt: "very long", duration: 300, options: { fresh: true } });
+    const r = await submit(t.url, "/api/music/generate-async", {
+      prompt: "very long",
+      duration: 300,
+      options: { fresh: true },
+    });
     await waitFor(t.url, r.body.job_id, ["processing"]);
-    await eventually(async () => ((await broker.call("compute.stats")) as { running: number }).running > 0, 5000, "the task to run");
+    await eventually(
+      async () => ((await broker.call("compute.stats")) as { running: number }).running > 0,
+      5000,
+      "the task to run",
+    );
     const cancelled = await getJson(`${t.url}/api/job/${r.body.job_id}`, { method: "DELETE" });
     expect(cancelled.body).toMatchObject({ status: "cancelled" });
     const t0 = Date.now();
-    await eventually(async () => ((await broker.call("compute.stats")) as { running: number }).running === 0, 1000, "the task to stop");
+    await eventually(
+      async () => ((await broker.call("compute.stats")) as { running: number }).running === 0,
+      1000,
+      "the task to stop",
+    );
     expect(Date.now() - t0).toBeLessThan(1000);
     await new Promise((res) => setTimeout(res, 300));
     expect((await getJson(`${t.url}/api/job/${r.body.job_id}`)).body.status).toBe("cancelled");
     expect((await getJson(`${t.url}/api/job/${r.body.job_id}`, { method: "DELETE" })).status).toBe(409);
   });
-
 });
 
 describe("timeouts", () => {
   it("aborts a job's task past its kind's limit and fails it after its attempts", async () => {
     // Music of 900 s takes several seconds to render on any machine; its limit here is 1 s.
-    const n = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", JOBS_POLL_MS: "100", JOBS_RETRY_DELAY_S: "0", JOBS_ATTEMPTS: "2", JOBS_TIMEOUT_S: "300,music=1", MUSIC_MAX_SECONDS: "900" }, ["api", "jobs", "compute"], await memoryDb());
+    const n = await startTestNode(
+      {
+        RATE_LIMIT: "0",
+        COMPUTE_THREADS: "1",
+        JOBS_POLL_MS: "100",
+        JOBS_RETRY_DELAY_S: "0",
+        JOBS_ATTEMPTS: "2",
+        JOBS_TIMEOUT_S: "300,music=1",
+        MUSIC_MAX_SECONDS: "900",
+      },
+      ["api", "jobs", "compute"],
+      await memoryDb(),
+    );
     try {
       const r = await submit(n.url, "/api/music/generate-async", { prompt: "endless", duration: 900 });
       const job = await waitFor(n.url, r.body.job_id, ["failed", "completed"], 30_000);
@@ -158,7 +231,15 @@ describe("retries", () => {
   let small: TestNode;
   beforeAll(async () => {
     small = await startTestNode(
-      { API_KEYS: ADMIN_KEY, RATE_LIMIT: "0", COMPUTE_THREADS: "1", COMPUTE_QUEUE_MAX: "0", JOBS_POLL_MS: "100", JOBS_RETRY_DELAY_S: "1", JOBS_ATTEMPTS: "2" },
+      {
+        API_KEYS: ADMIN_KEY,
+        RATE_LIMIT: "0",
+        COMPUTE_THREADS: "1",
+        COMPUTE_QUEUE_MAX: "0",
+        JOBS_POLL_MS: "100",
+        JOBS_RETRY_DELAY_S: "1",
+        JOBS_ATTEMPTS: "2",
+      },
       ["api", "jobs", "compute"],
       await memoryDb(),
     );
@@ -166,13 +247,22 @@ describe("retries", () => {
   afterAll(() => small.node.stop());
 
   // A direct call that occupies the only thread: job attempts then find the pool full (503).
-  const occupy = (id: string) => small.node.broker.call("compute.music", { prompt: "busy", duration: 300, operation_id: id }).catch(() => undefined);
+  const occupy = (id: string) =>
+    small.node.broker.call("compute.music", { prompt: "busy", duration: 300, operation_id: id }).catch(() => undefined);
 
   it("retries after a transient failure, then succeeds", async () => {
     const busy = occupy("busy-1");
-    await eventually(async () => ((await small.node.broker.call("compute.stats")) as { running: number }).running === 1, 5000, "pool busy");
+    await eventually(
+      async () => ((await small.node.broker.call("compute.stats")) as { running: number }).running === 1,
+      5000,
+      "pool busy",
+    );
     const r = await submit(small.url, "/api/emotion/analyze-async", { text: "retry me" });
-    await eventually(async () => (await getJson(`${small.url}/api/job/${r.body.job_id}`)).body.error?.includes("queue is full"), 5000, "a failed first attempt");
+    await eventually(
+      async () => (await getJson(`${small.url}/api/job/${r.body.job_id}`)).body.error?.includes("queue is full"),
+      5000,
+      "a failed first attempt",
+    );
     small.node.broker.broadcast("compute.abort", { id: "busy-1" });
     await busy;
     const job = await waitFor(small.url, r.body.job_id, ["completed", "failed"]);
@@ -182,7 +272,11 @@ describe("retries", () => {
 
   it("fails the job after its last attempt, keeps it, and lets an operator retry it", async () => {
     const busy = occupy("busy-2");
-    await eventually(async () => ((await small.node.broker.call("compute.stats")) as { running: number }).running === 1, 5000, "pool busy");
+    await eventually(
+      async () => ((await small.node.broker.call("compute.stats")) as { running: number }).running === 1,
+      5000,
+      "pool busy",
+    );
     const r = await submit(small.url, "/api/emotion/analyze-async", { text: "exhaust me" });
     const failed = await waitFor(small.url, r.body.job_id, ["failed"]);
     expect(failed).toMatchObject({ status: "failed", attempts: 2 });
@@ -190,11 +284,13 @@ describe("retries", () => {
     small.node.broker.broadcast("compute.abort", { id: "busy-2" });
     await busy;
     expect((await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, { method: "POST" })).status).toBe(401);
-    const retried = await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, { method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const retried = await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(retried.body).toMatchObject({ status: "queued", attempts: 0 });
     expect(await waitFor(small.url, r.body.job_id, ["completed"])).toMatchObject({ attempts: 1 });
   });
-
 });
 
 describeWithPg("jobs on Postgres", () => {
@@ -203,11 +299,25 @@ describeWithPg("jobs on Postgres", () => {
     const submitter = await startTestNode({ DATABASE_URL: url, RATE_LIMIT: "0" }, ["api", "jobs"]);
     let worker: TestNode | undefined;
     try {
-      const r = await submit(submitter.url, "/api/art/generate-async", { prompt: "never", style: "waves", options: { width: 16, height: 16 } });
+      const r = await submit(submitter.url, "/api/art/generate-async", {
+        prompt: "never",
+        style: "waves",
+        options: { width: 16, height: 16 },
+      });
       expect(r.body.status).toBe("queued");
-      expect((await getJson(`${submitter.url}/api/job/${r.body.job_id}`, { method: "DELETE" })).body.status).toBe("cancelled");
-      worker = await startTestNode({ DATABASE_URL: url, RATE_LIMIT: "0", JOBS_POLL_MS: "50" }, ["api", "jobs", "compute"]);
-      const other = await submit(worker.url, "/api/art/generate-async", { prompt: "runs", style: "waves", options: { width: 16, height: 16 } });
+      expect((await getJson(`${submitter.url}/api/job/${r.body.job_id}`, { method: "DELETE" })).body.status).toBe(
+        "cancelled",
+      );
+      worker = await startTestNode({ DATABASE_URL: url, RATE_LIMIT: "0", JOBS_POLL_MS: "50" }, [
+        "api",
+        "jobs",
+        "compute",
+      ]);
+      const other = await submit(worker.url, "/api/art/generate-async", {
+        prompt: "runs",
+        style: "waves",
+        options: { width: 16, height: 16 },
+      });
       await waitFor(worker.url, other.body.job_id, ["completed"]);
       const job = (await getJson(`${worker.url}/api/job/${r.body.job_id}`)).body;
       expect(job).toMatchObject({ status: "cancelled", attempts: 0 });

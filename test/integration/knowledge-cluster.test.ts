@@ -10,15 +10,28 @@ describeWithPgAndRedis("knowledge across processes sharing a Redis cacher", () =
   let db: string;
   const ports: number[] = [];
   const nodes: McaiProcess[] = [];
-  const ask = (i: number, q: string) => getJson(`http://127.0.0.1:${ports[i]}/api/knowledge?q=${encodeURIComponent(q)}`);
+  const ask = (i: number, q: string) =>
+    getJson(`http://127.0.0.1:${ports[i]}/api/knowledge?q=${encodeURIComponent(q)}`);
 
   beforeAll(async () => {
     redis = await ownRedis();
     db = await createDatabase();
-    const env = { CACHER: redis.url, DATABASE_URL: db, NAMESPACE: uniqueName("kn"), RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY };
+    const env = {
+      CACHER: redis.url,
+      DATABASE_URL: db,
+      NAMESPACE: uniqueName("kn"),
+      RATE_LIMIT: "0",
+      COMPUTE_THREADS: "1",
+      API_KEYS: ADMIN_KEY,
+    };
     for (let i = 0; i < 2; i++) {
       ports.push(await freePort());
-      nodes.push(spawnMcai(["start", "--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(ports[i])], env));
+      nodes.push(
+        spawnMcai(
+          ["start", "--services", "api,datasets,compute,knowledge", "--node-id", `k${i}`, "--port", String(ports[i])],
+          env,
+        ),
+      );
       await nodes[i].waitForOutput(/running/);
     }
     const add = await getJson(`http://127.0.0.1:${ports[0]}/api/datasets/music/examples`, {
@@ -41,7 +54,11 @@ describeWithPgAndRedis("knowledge across processes sharing a Redis cacher", () =
 
   it("serves on one node a query answered on the other, from L1", async () => {
     expect((await ask(0, "fast tempo")).body.cached).toBe(false);
-    expect((await ask(1, "fast tempo")).body).toMatchObject({ cached: true, cache_tier: "l1", answer: "Allegro is a fast tempo marking [1]" });
+    expect((await ask(1, "fast tempo")).body).toMatchObject({
+      cached: true,
+      cache_tier: "l1",
+      answer: "Allegro is a fast tempo marking [1]",
+    });
   });
 
   it("keeps answering while Redis is down (L2 or fresh), and serves from L1 again once it is back", async () => {
@@ -53,7 +70,11 @@ describeWithPgAndRedis("knowledge across processes sharing a Redis cacher", () =
     expect((await ask(1, "slow tempo")).body).toMatchObject({ cached: true, cache_tier: "l2" });
     await redis.start();
     // The cacher reconnects by itself.
-    await eventually(async () => (await ask(1, "slow tempo")).body.cache_tier === "l1", 15_000, "an L1 hit after Redis returned");
+    await eventually(
+      async () => (await ask(1, "slow tempo")).body.cache_tier === "l1",
+      15_000,
+      "an L1 hit after Redis returned",
+    );
     expect((await ask(0, "slow tempo")).body.cache_tier).toBe("l1");
   });
 });

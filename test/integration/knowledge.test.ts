@@ -13,7 +13,11 @@ let broker: ServiceBroker;
 const ask = (q: string, extra = "") => getJson(`${t.url}/api/knowledge?q=${encodeURIComponent(q)}${extra}`);
 
 beforeAll(async () => {
-  t = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1" }, ["api", "datasets", "compute", "knowledge"], await memoryDb());
+  t = await startTestNode(
+    { RATE_LIMIT: "0", COMPUTE_THREADS: "1" },
+    ["api", "datasets", "compute", "knowledge"],
+    await memoryDb(),
+  );
   broker = t.node.broker;
   await loadCorpus(broker);
 });
@@ -36,7 +40,11 @@ describe("knowledge.query", () => {
     expect(first.body.cached).toBe(false);
     const again = await ask("what scale has no sharps");
     expect(again.body).toMatchObject({ cached: true, source: "cache", cache_tier: "l1", answer: first.body.answer });
-    const variant = await getJson(`${t.url}/api/knowledge/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "  WHAT scale, has no   sharps?! " }) });
+    const variant = await getJson(`${t.url}/api/knowledge/query`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "  WHAT scale, has no   sharps?! " }),
+    });
     expect(variant.body).toMatchObject({ cached: true, answer: first.body.answer });
     expect((await ask("what scale has sharps")).body.cached).toBe(false);
     expect((await ask("what scale has no sharps", "&k=3")).body.cached).toBe(false);
@@ -54,11 +62,16 @@ describe("knowledge.query", () => {
     const before = await ask("mandala patterns");
     const cached = await ask("mandala patterns");
     expect(cached.body.cached).toBe(true);
-    await broker.call("datasets.add", { domain: "art", examples: [{ content: "Mandala patterns are drawn from the center outwards", response: "radial" }] });
+    await broker.call("datasets.add", {
+      domain: "art",
+      examples: [{ content: "Mandala patterns are drawn from the center outwards", response: "radial" }],
+    });
     const after = await ask("mandala patterns");
     expect(after.body.cached).toBe(false);
     expect(after.body.dataset_version).toBeGreaterThan(before.body.dataset_version);
-    expect(after.body.matches.map((m: { content: string }) => m.content)).toContain("Mandala patterns are drawn from the center outwards");
+    expect(after.body.matches.map((m: { content: string }) => m.content)).toContain(
+      "Mandala patterns are drawn from the center outwards",
+    );
   });
 
   it("answers from L2 when L1 lost the entry, and puts it back in L1", async () => {
@@ -66,7 +79,10 @@ describe("knowledge.query", () => {
     await broker.cacher!.clean("knowledge:q:**");
     expect((await ask("flow fields particles")).body).toMatchObject({ cached: true, cache_tier: "l2" });
     expect((await ask("flow fields particles")).body).toMatchObject({ cached: true, cache_tier: "l1" });
-    const stats = (await broker.call("knowledge.cacheStats")) as { l1: { hits: number; misses: number }; l2: { hits: number; entries: number } };
+    const stats = (await broker.call("knowledge.cacheStats")) as {
+      l1: { hits: number; misses: number };
+      l2: { hits: number; entries: number };
+    };
     expect(stats.l1.hits).toBeGreaterThan(0);
     expect(stats.l2.hits).toBeGreaterThan(0);
     expect(stats.l2.entries).toBeGreaterThan(0);
@@ -87,7 +103,12 @@ describe("emotions", () => {
     const r = (await getJson(`${t.url}/api/emotions`)).body.emotions;
     expect(r.length).toBeGreaterThanOrEqual(12);
     for (const e of EMOTIONS) {
-      expect(r.find((x: { name: string }) => x.name === e.name)).toMatchObject({ neuroscience_hz: e.neuroscience_hz, band: e.band, metaphysical_hz: e.metaphysical_hz, personality: e.personality });
+      expect(r.find((x: { name: string }) => x.name === e.name)).toMatchObject({
+        neuroscience_hz: e.neuroscience_hz,
+        band: e.band,
+        metaphysical_hz: e.metaphysical_hz,
+        personality: e.personality,
+      });
     }
     expect((await getJson(`${t.url}/api/emotions/AWE`)).body).toMatchObject({ name: "awe", metaphysical_hz: 963 });
     expect((await getJson(`${t.url}/api/emotions/boredom`)).status).toBe(404);
@@ -123,7 +144,9 @@ describe("warm-up", () => {
     expect(((await broker.call("knowledge.cacheStats")) as { warmup: string }).warmup).toMatch(/^primed the emotions/);
     const n = await startTestNode({ RATE_LIMIT: "0", KNOWLEDGE_WARMUP_MS: "300" }, ["knowledge"], await memoryDb());
     try {
-      expect(((await n.node.broker.call("knowledge.cacheStats")) as { warmup: string }).warmup).toBe("stopped at the 300 ms bound");
+      expect(((await n.node.broker.call("knowledge.cacheStats")) as { warmup: string }).warmup).toBe(
+        "stopped at the 300 ms bound",
+      );
     } finally {
       await n.node.stop();
     }
@@ -142,7 +165,14 @@ describe("answers written by an LLM", () => {
       req.on("data", (d) => (body += d));
       req.on("end", () => {
         calls++;
-        const reply = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ choices: [{ message: { content: `model answer to: ${JSON.parse(body).messages[1].content.split("\n")[0]}` } }] }));
+        const reply = () =>
+          res.writeHead(200, { "content-type": "application/json" }).end(
+            JSON.stringify({
+              choices: [
+                { message: { content: `model answer to: ${JSON.parse(body).messages[1].content.split("\n")[0]}` } },
+              ],
+            }),
+          );
         if (mode === "fail") res.writeHead(500).end("{}");
         else if (mode === "slow") setTimeout(reply, 1500);
         else reply();
@@ -150,7 +180,11 @@ describe("answers written by an LLM", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-    n = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", LLM_URL: url, LLM_TIMEOUT_MS: "300" }, ["api", "datasets", "compute", "knowledge"], await memoryDb());
+    n = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", LLM_URL: url, LLM_TIMEOUT_MS: "300" },
+      ["api", "datasets", "compute", "knowledge"],
+      await memoryDb(),
+    );
     await loadCorpus(n.node.broker);
   });
   afterAll(async () => {
@@ -158,15 +192,28 @@ describe("answers written by an LLM", () => {
     server.closeAllConnections();
     server.close();
   });
-  const q = (s: string) => n.node.broker.call("knowledge.query", { query: s }) as Promise<{ source: string; answer: string; degraded?: boolean; cached: boolean }>;
+  const q = (s: string) =>
+    n.node.broker.call("knowledge.query", { query: s }) as Promise<{
+      source: string;
+      answer: string;
+      degraded?: boolean;
+      cached: boolean;
+    }>;
 
   it("uses the model's answer when the endpoint answers", async () => {
-    expect(await q("tempo marking")).toMatchObject({ source: "llm", answer: "model answer to: Question: tempo marking" });
+    expect(await q("tempo marking")).toMatchObject({
+      source: "llm",
+      answer: "model answer to: Question: tempo marking",
+    });
   });
 
   it("falls back to the extractive answer, degraded and not cached, when the endpoint is slow or fails", async () => {
     mode = "slow";
-    expect(await q("minor scale sound")).toMatchObject({ source: "dataset", degraded: true, answer: "A minor scale sounds sad and dark [1]" });
+    expect(await q("minor scale sound")).toMatchObject({
+      source: "dataset",
+      degraded: true,
+      answer: "A minor scale sounds sad and dark [1]",
+    });
     mode = "fail";
     expect(await q("minor scale sound")).toMatchObject({ source: "dataset", degraded: true, cached: false });
   });

@@ -38,7 +38,10 @@ describe("migrate on PGlite", () => {
     try {
       const first = await migrate(db);
       expect(first.applied).toEqual([]);
-      const extra = [...readMigrations(), { id: readMigrations().length + 1, name: "9999_probe", sql: "CREATE TABLE probe (x int);" }];
+      const extra = [
+        ...readMigrations(),
+        { id: readMigrations().length + 1, name: "9999_probe", sql: "CREATE TABLE probe (x int);" },
+      ];
       expect((await migrate(db, extra)).applied).toEqual(["9999_probe"]);
       expect((await migrate(db, extra)).applied).toEqual([]);
       expect(db.capabilities.vector).toBe(true);
@@ -51,7 +54,10 @@ describe("migrate on PGlite", () => {
     const db = await memoryDb();
     try {
       const base = readMigrations();
-      const bad = [...base, { id: base.length + 1, name: "0002_bad", sql: "CREATE TABLE half (x int); SELECT * FROM missing_table;" }];
+      const bad = [
+        ...base,
+        { id: base.length + 1, name: "0002_bad", sql: "CREATE TABLE half (x int); SELECT * FROM missing_table;" },
+      ];
       await expect(migrate(db, bad)).rejects.toThrow(/missing_table/);
       const t = await db.query("SELECT to_regclass('half') AS t");
       expect(t.rows[0].t).toBeNull();

@@ -11,14 +11,23 @@ let t: TestNode;
 let text: string;
 
 beforeAll(async () => {
-  t = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "1", NODE_ID: "obs" }, ["api", "datasets", "knowledge", "jobs", "compute", "metrics"], await memoryDb());
+  t = await startTestNode(
+    { RATE_LIMIT: "0", COMPUTE_THREADS: "1", NODE_ID: "obs" },
+    ["api", "datasets", "knowledge", "jobs", "compute", "metrics"],
+    await memoryDb(),
+  );
   // Traffic that makes every family appear: requests, a cache miss and hit, a job, an FFT.
   await getJson(`${t.url}/api/health`);
   await getJson(`${t.url}/api/knowledge?q=anything`);
   await getJson(`${t.url}/api/knowledge?q=anything`);
   await t.node.broker.call("compute.fft", { signal: [0, 1, 0, -1, 0, 1, 0, -1], sampleRate: 8 });
-  const job = await getJson(`${t.url}/api/emotion/analyze-async`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"text":"happy"}' });
-  for (let i = 0; i < 50 && (await getJson(`${t.url}/api/job/${job.body.job_id}`)).body.status !== "completed"; i++) await new Promise((r) => setTimeout(r, 100));
+  const job = await getJson(`${t.url}/api/emotion/analyze-async`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"text":"happy"}',
+  });
+  for (let i = 0; i < 50 && (await getJson(`${t.url}/api/job/${job.body.job_id}`)).body.status !== "completed"; i++)
+    await new Promise((r) => setTimeout(r, 100));
   text = (await getJson(`${t.url}/metrics`)).body as string;
 });
 afterAll(() => t.node.stop());
@@ -42,8 +51,19 @@ describe("metrics", () => {
   });
 
   it("summarize p95 from histogram buckets", () => {
-    expect(p95FromBuckets([{ le: 0.1, count: 0 }, { le: 0.2, count: 100 }, { le: Infinity, count: 100 }])).toBeCloseTo(0.195, 6);
-    expect(p95FromBuckets([{ le: 1, count: 0 }, { le: Infinity, count: 0 }])).toBeNull();
+    expect(
+      p95FromBuckets([
+        { le: 0.1, count: 0 },
+        { le: 0.2, count: 100 },
+        { le: Infinity, count: 100 },
+      ]),
+    ).toBeCloseTo(0.195, 6);
+    expect(
+      p95FromBuckets([
+        { le: 1, count: 0 },
+        { le: Infinity, count: 0 },
+      ]),
+    ).toBeNull();
   });
 
   const promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => fs.existsSync(p));
@@ -52,7 +72,11 @@ describe("metrics", () => {
   if (!promtool) console.log("[mcai tests] promtool not installed (apt-get install prometheus): its check is SKIPPED");
   (promtool ? it : it.skip)("pass promtool check metrics for the mcai series and every label name", () => {
     // prom-client's own default metrics name some gauges *_total (its authors' choice): those are left out.
-    const ours = text.split("\n").filter((l) => /^(# (HELP|TYPE) )?mcai_/.test(l)).join("\n") + "\n";
+    const ours =
+      text
+        .split("\n")
+        .filter((l) => /^(# (HELP|TYPE) )?mcai_/.test(l))
+        .join("\n") + "\n";
     const file = path.join(os.tmpdir(), `mcai-metrics-${process.pid}.txt`);
     fs.writeFileSync(file, ours);
     const out = execFileSync("sh", ["-c", `${promtool} check metrics < ${file} 2>&1; true`]).toString();
@@ -64,14 +88,49 @@ describe("metrics", () => {
 
 describe("the Grafana dashboard", () => {
   it("queries only metrics that /metrics exports", () => {
-    const dash = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "grafana", "mcai-dashboard.json"), "utf8"));
-    const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)/gm)].flatMap(([, name, type]) => (type === "histogram" ? [name, `${name}_bucket`, `${name}_count`, `${name}_sum`] : [name])));
-    const functions = new Set(["sum", "by", "rate", "increase", "histogram_quantile", "max", "le", "route", "method", "tier", "kind", "status", "task", "result", "node_id", "scraped_node"]);
+    const dash = JSON.parse(
+      fs.readFileSync(path.join(__dirname, "..", "..", "grafana", "mcai-dashboard.json"), "utf8"),
+    );
+    const exported = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\w+)/gm)].flatMap(([, name, type]) =>
+        type === "histogram" ? [name, `${name}_bucket`, `${name}_count`, `${name}_sum`] : [name],
+      ),
+    );
+    const functions = new Set([
+      "sum",
+      "by",
+      "rate",
+      "increase",
+      "histogram_quantile",
+      "max",
+      "le",
+      "route",
+      "method",
+      "tier",
+      "kind",
+      "status",
+      "task",
+      "result",
+      "node_id",
+      "scraped_node",
+    ]);
     expect(dash.panels.length).toBeGreaterThanOrEqual(10);
     for (const p of dash.panels) {
       for (const target of p.targets) {
-        const names = [...target.expr.replace(/\{[^}]*\}/g, "").replace(/\[[^\]]*\]/g, "").matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]).filter((n) => !functions.has(n) && !/^\d/.test(n));
-        for (const n of names) expect({ panel: p.title, metric: n, exported: exported.has(n) }).toEqual({ panel: p.title, metric: n, exported: true });
+        const names = [
+          ...target.expr
+            .replace(/\{[^}]*\}/g, "")
+            .replace(/\[[^\]]*\]/g, "")
+            .matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g),
+        ]
+          .map((m) => m[0])
+          .filter((n) => !functions.has(n) && !/^\d/.test(n));
+        for (const n of names)
+          expect({ panel: p.title, metric: n, exported: exported.has(n) }).toEqual({
+            panel: p.title,
+            metric: n,
+            exported: true,
+          });
       }
     }
   });
@@ -83,12 +142,26 @@ import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
 describeWithRedis("the cluster scrape", () => {
   it("skips a node that hangs within the bound, counting it, and still answers", async () => {
     const namespace = uniqueName("hang");
-    const gw = await startTestNode({ RATE_LIMIT: "0", TRANSPORTER: REDIS_URL, NAMESPACE: namespace, NODE_ID: "gw-hang" }, ["api", "metrics"]);
+    const gw = await startTestNode(
+      { RATE_LIMIT: "0", TRANSPORTER: REDIS_URL, NAMESPACE: namespace, NODE_ID: "gw-hang" },
+      ["api", "metrics"],
+    );
     const hanging = new ServiceBroker({ namespace, nodeID: "hung", transporter: REDIS_URL, logger: false });
-    hanging.createService({ name: "metrics", actions: { snapshot: { visibility: "public", handler: () => new Promise(() => undefined) }, status: () => new Promise(() => undefined) } });
+    hanging.createService({
+      name: "metrics",
+      actions: {
+        snapshot: { visibility: "public", handler: () => new Promise(() => undefined) },
+        status: () => new Promise(() => undefined),
+      },
+    });
     await hanging.start();
     try {
-      for (let i = 0; i < 50 && !(await getJson(`${gw.url}/api/health`)).body.nodes.some((n: { id: string }) => n.id === "hung"); i++) await new Promise((r) => setTimeout(r, 100));
+      for (
+        let i = 0;
+        i < 50 && !(await getJson(`${gw.url}/api/health`)).body.nodes.some((n: { id: string }) => n.id === "hung");
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 100));
       const t0 = Date.now();
       const r = await getJson(`${gw.url}/metrics`);
       const took = Date.now() - t0;
@@ -96,7 +169,9 @@ describeWithRedis("the cluster scrape", () => {
       expect(took).toBeLessThan(4000); // the bound is 2 s per node, in parallel
       expect(r.body).toContain('node_id="gw-hang"');
       // The skip is counted in the gateway's registry, which the next scrape reads.
-      expect((await getJson(`${gw.url}/metrics`)).body).toMatch(/mcai_scrape_errors_total\{scraped_node="hung",node_id="gw-hang"\} [1-9]/);
+      expect((await getJson(`${gw.url}/metrics`)).body).toMatch(
+        /mcai_scrape_errors_total\{scraped_node="hung",node_id="gw-hang"\} [1-9]/,
+      );
       // Health does not wait for it either.
       const h = await getJson(`${gw.url}/api/health`);
       expect(h.body.nodes.find((n: { id: string }) => n.id === "hung").rss_mb).toBeUndefined();

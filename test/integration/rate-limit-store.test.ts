@@ -5,13 +5,26 @@ import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
 function logger(): LoggerInstance & { warnings: string[] } {
   const warnings: string[] = [];
   const noop = () => undefined;
-  return { warnings, warn: (m: string) => warnings.push(m), info: noop, debug: noop, error: noop, fatal: noop, trace: noop } as unknown as LoggerInstance & { warnings: string[] };
+  return {
+    warnings,
+    warn: (m: string) => warnings.push(m),
+    info: noop,
+    debug: noop,
+    error: noop,
+    fatal: noop,
+    trace: noop,
+  } as unknown as LoggerInstance & { warnings: string[] };
 }
 
 describe("RedisRateLimitStore without Redis", () => {
   it("lets requests through and warns when Redis does not answer", async () => {
     const log = logger();
-    const store = new RedisRateLimitStore({ url: "redis://127.0.0.1:1", windowMs: 60_000, prefix: uniqueName("rl"), logger: log });
+    const store = new RedisRateLimitStore({
+      url: "redis://127.0.0.1:1",
+      windowMs: 60_000,
+      prefix: uniqueName("rl"),
+      logger: log,
+    });
     try {
       expect(await store.inc("client")).toBe(0);
       expect(await store.inc("client")).toBe(0);

@@ -11,9 +11,16 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
   let bytes = 0;
 
   beforeAll(async () => {
-    t = await startTestNode({ RATE_LIMIT: "0", COMPUTE_THREADS: "2" }, ["api", "datasets", "knowledge", "jobs", "compute", "metrics"], await memoryDb());
+    t = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "2" },
+      ["api", "datasets", "knowledge", "jobs", "compute", "metrics"],
+      await memoryDb(),
+    );
     await loadCorpus(t.node.broker);
-    await t.node.broker.call("datasets.add", { domain: "scroll", examples: Array.from({ length: 120 }, (_, i) => ({ content: `scroll example ${i}` })) });
+    await t.node.broker.call("datasets.add", {
+      domain: "scroll",
+      examples: Array.from({ length: 120 }, (_, i) => ({ content: `scroll example ${i}` })),
+    });
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
     page.on("response", async (r) => {
@@ -31,7 +38,9 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     expect(bytes).toBeGreaterThan(0);
     expect(bytes).toBeLessThan(100 * 1024);
     expect(await page.evaluate(() => document.scrollingElement!.scrollWidth)).toBeLessThanOrEqual(360);
-    const heights = await page.$$eval("button, input, select", (els) => els.filter((e) => (e as HTMLElement).offsetParent).map((e) => e.getBoundingClientRect().height));
+    const heights = await page.$$eval("button, input, select", (els) =>
+      els.filter((e) => (e as HTMLElement).offsetParent).map((e) => e.getBoundingClientRect().height),
+    );
     expect(Math.min(...heights)).toBeGreaterThanOrEqual(44);
   });
 
@@ -82,7 +91,10 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     await page.selectOption("#kind", "art");
     await page.click("#job-form button");
     await page.waitForFunction(() => Boolean(document.body.dataset.jobDone), undefined, { timeout: 30_000 });
-    await page.waitForFunction(() => { const i = document.querySelector("#job-result img") as HTMLImageElement | null; return Boolean(i && i.complete && i.naturalWidth > 0); });
+    await page.waitForFunction(() => {
+      const i = document.querySelector("#job-result img") as HTMLImageElement | null;
+      return Boolean(i && i.complete && i.naturalWidth > 0);
+    });
     expect(await page.$eval("#job-result img", (i) => (i as HTMLImageElement).naturalWidth)).toBe(512);
     expect(await page.textContent("#job-status")).toBe("completed");
     await page.screenshot({ path: screenshotPath("client-create.png"), fullPage: true });

@@ -1,5 +1,13 @@
 import { besselJ, besselZeros } from "../../compute/lib/bessel";
-import { chooseModes, circleMode, renderRows, rowBands, squareMode, SQUARE_HZ, type Mode } from "../../compute/lib/chladni";
+import {
+  chooseModes,
+  circleMode,
+  renderRows,
+  rowBands,
+  squareMode,
+  SQUARE_HZ,
+  type Mode,
+} from "../../compute/lib/chladni";
 import { nodalFraction, symmetryOrder, dominantSpatialFrequencies } from "../../compute/lib/cymatic-analysis";
 import { loadPffft, PlanCache } from "../../compute/lib/fft";
 

@@ -57,7 +57,11 @@ describe("config.loadConfig", () => {
     ["PORT", "http", /^PORT must be an integer from 0 to 65535, got "http"$/],
     ["PORT", "70000", /^PORT must be an integer from 0 to 65535, got 70000$/],
     ["NODE_ID", "a b", /^NODE_ID must be 1-64 letters/],
-    ["SERVICES", "api,billing", /^SERVICES must be a comma-separated list of api, datasets, knowledge, jobs, compute, metrics, got "api,billing"$/],
+    [
+      "SERVICES",
+      "api,billing",
+      /^SERVICES must be a comma-separated list of api, datasets, knowledge, jobs, compute, metrics, got "api,billing"$/,
+    ],
     ["TRANSPORTER", "tcp://x", /^TRANSPORTER must be a redis:\/\/ or nats:\/\/ URL/],
     ["CACHER", "memcached", /^CACHER must be memory or a redis:\/\/ URL, got "memcached"$/],
     ["DATABASE_URL", "mysql://h/db", /^DATABASE_URL must be a postgres:\/\/ URL/],
@@ -84,7 +88,9 @@ describe("config.loadConfig", () => {
   });
 
   it("refuses a heartbeat timeout not above the interval", () => {
-    expect(() => loadConfig({ HEARTBEAT_INTERVAL_S: "5", HEARTBEAT_TIMEOUT_S: "5" })).toThrow(/HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S/);
+    expect(() => loadConfig({ HEARTBEAT_INTERVAL_S: "5", HEARTBEAT_TIMEOUT_S: "5" })).toThrow(
+      /HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S/,
+    );
   });
 });
 

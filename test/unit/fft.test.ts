@@ -26,7 +26,9 @@ function naiveDft(x: ArrayLike<number>): { re: Float64Array; im: Float64Array } 
 }
 
 function sines(n: number, sr: number, parts: [number, number][]): Float64Array {
-  return Float64Array.from({ length: n }, (_, i) => parts.reduce((s, [f, a]) => s + a * Math.sin((2 * Math.PI * f * i) / sr + 0.3), 0));
+  return Float64Array.from({ length: n }, (_, i) =>
+    parts.reduce((s, [f, a]) => s + a * Math.sin((2 * Math.PI * f * i) / sr + 0.3), 0),
+  );
 }
 
 describe("fft plans", () => {
@@ -117,7 +119,9 @@ describe("analyzeSpectrum", () => {
     expect(windowCoefficients("none", 4)).toEqual(new Float64Array([1, 1, 1, 1]));
     const sr = 8000;
     const n = 16384;
-    const chirp = Float64Array.from({ length: n }, (_, i) => Math.sin(2 * Math.PI * (200 * (i / sr) + 0.5 * 800 * (i / sr) ** 2)));
+    const chirp = Float64Array.from({ length: n }, (_, i) =>
+      Math.sin(2 * Math.PI * (200 * (i / sr) + 0.5 * 800 * (i / sr) ** 2)),
+    );
     const sg = stft(plans, chirp, 512, 256);
     expect(sg.frames).toBe(1 + Math.floor((n - 512) / 256));
     const peakBin = (f: number) => {

@@ -2,7 +2,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { contentHash, domainOf, formatOf, MalformedFileError, parseStream, toExample, type RecordResult } from "../../services/datasets/records";
+import {
+  contentHash,
+  domainOf,
+  formatOf,
+  MalformedFileError,
+  parseStream,
+  toExample,
+  type RecordResult,
+} from "../../services/datasets/records";
 import { listFiles } from "../../services/datasets/cli";
 import { decodeCursor, encodeCursor } from "../../services/datasets/cursor";
 
@@ -14,8 +22,16 @@ async function all(file: string, format: "json" | "jsonl" | "txt", text: string)
 
 describe("dataset records", () => {
   it("map content, completion or prompt and response; other fields go to metadata", () => {
-    expect(toExample({ content: " Hi ", response: "Hello", lang: "en" }, 100)).toEqual({ content: "Hi", response: "Hello", metadata: { lang: "en" } });
-    expect(toExample({ prompt: "Q", completion: "A" }, 100)).toEqual({ content: "A", response: null, metadata: { prompt: "Q" } });
+    expect(toExample({ content: " Hi ", response: "Hello", lang: "en" }, 100)).toEqual({
+      content: "Hi",
+      response: "Hello",
+      metadata: { lang: "en" },
+    });
+    expect(toExample({ prompt: "Q", completion: "A" }, 100)).toEqual({
+      content: "A",
+      response: null,
+      metadata: { prompt: "Q" },
+    });
     expect(toExample({ prompt: "Q", response: "R" }, 100)).toEqual({ content: "Q", response: "R", metadata: {} });
     expect(toExample({ other: 1 }, 100)).toEqual({ rejected: "no content, completion or prompt" });
     expect(toExample({ content: "x".repeat(101) }, 100)).toEqual({ rejected: "longer than 100 characters" });
@@ -28,7 +44,9 @@ describe("dataset records", () => {
   });
 
   it("report malformed JSON with its line and column", async () => {
-    await expect(all("bad.json", "json", '[\n{"content": "a"},\n{"content" "b"}]')).rejects.toThrow(/^bad\.json: line 3, column 12/);
+    await expect(all("bad.json", "json", '[\n{"content": "a"},\n{"content" "b"}]')).rejects.toThrow(
+      /^bad\.json: line 3, column 12/,
+    );
     await expect(all("bad.json", "json", '{"items": []}')).rejects.toThrow(MalformedFileError);
   });
 
@@ -55,7 +73,8 @@ describe("dataset records", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-files-"));
     fs.mkdirSync(path.join(dir, "archive"));
     fs.mkdirSync(path.join(dir, "more"));
-    for (const f of ["a.json", "archive/old.json", "archive.jsonl", "more/b.txt", "notes.md"]) fs.writeFileSync(path.join(dir, f), "[]");
+    for (const f of ["a.json", "archive/old.json", "archive.jsonl", "more/b.txt", "notes.md"])
+      fs.writeFileSync(path.join(dir, f), "[]");
     const plans = listFiles([dir]).map((p) => [path.relative(dir, p.file), p.format ?? p.skipped]);
     expect(plans).toEqual([
       ["a.json", "json"],

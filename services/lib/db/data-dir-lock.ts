@@ -3,7 +3,10 @@ import path from "node:path";
 
 /** Another live process owns the embedded data folder. */
 export class DataDirBusyError extends Error {
-  constructor(readonly dir: string, readonly pid: number) {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
     super(`${dir} is in use by process ${pid}: embedded PGlite has one owner; stop it or use its API`);
     this.name = "DataDirBusyError";
   }

@@ -27,12 +27,16 @@ const LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('mcai.migrations'))";
 
 /** Reads the migration files in order; refuses gaps, duplicates and bad names. */
 export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
   return files.map((file, i) => {
     const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
     if (!m) throw new Error(`migration file ${file} must be named NNNN_snake_case.sql`);
     const id = Number(m[1]);
-    if (id !== i + 1) throw new Error(`migration ${file} is out of sequence: expected ${String(i + 1).padStart(4, "0")}`);
+    if (id !== i + 1)
+      throw new Error(`migration ${file} is out of sequence: expected ${String(i + 1).padStart(4, "0")}`);
     return { id, name: file.replace(/\.sql$/, ""), sql: fs.readFileSync(path.join(dir, file), "utf8") };
   });
 }
@@ -42,12 +46,17 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
  * each in the ledger table mcai_migrations. Safe when several nodes start at once: the second
  * waits for the lock, then finds nothing to do.
  */
-export async function migrate(db: Db, migrations: Migration[] = readMigrations(), settings: MigrationSettings = {}): Promise<MigrateResult> {
+export async function migrate(
+  db: Db,
+  migrations: Migration[] = readMigrations(),
+  settings: MigrationSettings = {},
+): Promise<MigrateResult> {
   const applied = await db.transaction(async (tx) => {
     // The lock comes first: two concurrent CREATE TABLE IF NOT EXISTS can still collide.
     await tx.query(LOCK_SQL);
     // Settings a migration may read with current_setting('mcai.<name>', true), for this transaction.
-    for (const [name, value] of Object.entries(settings)) await tx.query("SELECT set_config($1, $2, true)", [`mcai.${name}`, String(value)]);
+    for (const [name, value] of Object.entries(settings))
+      await tx.query("SELECT set_config($1, $2, true)", [`mcai.${name}`, String(value)]);
     await tx.query(
       `CREATE TABLE IF NOT EXISTS mcai_migrations (
          id integer PRIMARY KEY,

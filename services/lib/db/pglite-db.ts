@@ -45,7 +45,9 @@ export class PgliteDb implements Db {
     const { PGlite } = await import("@electric-sql/pglite");
     const { vector } = await import("@electric-sql/pglite-pgvector");
     if (dir === "memory://") {
-      return new PgliteDb((await PGlite.create(dir, { extensions: { vector }, loadDataDir: opts.loadDataDir })) as unknown as PGlite);
+      return new PgliteDb(
+        (await PGlite.create(dir, { extensions: { vector }, loadDataDir: opts.loadDataDir })) as unknown as PGlite,
+      );
     }
     const target = path.resolve(dir);
     const lock = DataDirLock.acquire(target);

@@ -26,7 +26,7 @@ export function decodeVectors(b64: string, count: number, dim: number): Float32A
 /** pgvector's text form of a vector. */
 export function vectorLiteral(v: ArrayLike<number>): string {
   let s = "[";
-  for (let i = 0; i < v.length; i++) s += (i ? "," : "") + (Math.round(v[i] * 1e6) / 1e6);
+  for (let i = 0; i < v.length; i++) s += (i ? "," : "") + Math.round(v[i] * 1e6) / 1e6;
   return s + "]";
 }
 
@@ -35,7 +35,10 @@ function localEmbedder(dim: number): Embedder {
     name: "local",
     dim,
     async embed(ctx, texts) {
-      const r = await ctx.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", { texts, dim });
+      const r = await ctx.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
+        texts,
+        dim,
+      });
       return decodeVectors(r.vectors_base64, texts.length, dim);
     },
   };
@@ -71,11 +74,22 @@ function cached(broker: ServiceBroker, inner: Embedder): Embedder {
       const keys = texts.map(key);
       const hits = (await Promise.all(keys.map((k) => cacher.get(k).catch(() => null)))) as (string | null)[];
       const missing = texts.map((_, i) => i).filter((i) => typeof hits[i] !== "string");
-      const fresh = missing.length ? await inner.embed(ctx, missing.map((i) => texts[i])) : [];
+      const fresh = missing.length
+        ? await inner.embed(
+            ctx,
+            missing.map((i) => texts[i]),
+          )
+        : [];
       const out: Float32Array[] = new Array(texts.length);
       missing.forEach((i, j) => {
         out[i] = fresh[j];
-        void cacher.set(keys[i], Buffer.from(fresh[j].buffer, fresh[j].byteOffset, fresh[j].byteLength).toString("base64"), CACHE_TTL_S)?.catch?.(() => undefined);
+        void cacher
+          .set(
+            keys[i],
+            Buffer.from(fresh[j].buffer, fresh[j].byteOffset, fresh[j].byteLength).toString("base64"),
+            CACHE_TTL_S,
+          )
+          ?.catch?.(() => undefined);
       });
       texts.forEach((_, i) => {
         if (!out[i]) out[i] = decodeVectors(hits[i] as string, 1, inner.dim)[0];
@@ -89,7 +103,10 @@ function cached(broker: ServiceBroker, inner: Embedder): Embedder {
  * The provider the config names. Imports skip the cache (every text is new to it, and it would
  * only fill the cacher); queries use it.
  */
-export function createEmbedders(broker: ServiceBroker, settings: EmbeddingSettings): { bulk: Embedder; query: Embedder } {
+export function createEmbedders(
+  broker: ServiceBroker,
+  settings: EmbeddingSettings,
+): { bulk: Embedder; query: Embedder } {
   const base = settings.url ? remoteEmbedder(settings) : localEmbedder(settings.dim);
   return { bulk: base, query: cached(broker, base) };
 }
@@ -98,16 +115,23 @@ export function createEmbedders(broker: ServiceBroker, settings: EmbeddingSettin
 export async function callEmbeddingsApi(settings: EmbeddingSettings, texts: string[]): Promise<number[][]> {
   const res = await fetch(`${settings.url!.replace(/\/$/, "")}/embeddings`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(settings.key ? { authorization: `Bearer ${settings.key}` } : {}) },
+    headers: {
+      "content-type": "application/json",
+      ...(settings.key ? { authorization: `Bearer ${settings.key}` } : {}),
+    },
     body: JSON.stringify({ model: settings.model, input: texts, dimensions: settings.dim }),
     signal: AbortSignal.timeout(settings.timeoutMs),
   });
   if (!res.ok) throw new Error(`embeddings endpoint answered ${res.status}`);
   const body = (await res.json()) as { data?: { embedding: number[]; index: number }[] };
-  if (!Array.isArray(body.data) || body.data.length !== texts.length) throw new Error("embeddings endpoint answered a malformed body");
+  if (!Array.isArray(body.data) || body.data.length !== texts.length)
+    throw new Error("embeddings endpoint answered a malformed body");
   const out = new Array<number[]>(texts.length);
   for (const d of body.data) {
-    if (!Array.isArray(d.embedding) || d.embedding.length !== settings.dim) throw new Error(`embeddings endpoint answered vectors of ${d.embedding?.length} dimensions, expected ${settings.dim}`);
+    if (!Array.isArray(d.embedding) || d.embedding.length !== settings.dim)
+      throw new Error(
+        `embeddings endpoint answered vectors of ${d.embedding?.length} dimensions, expected ${settings.dim}`,
+      );
     out[d.index] = d.embedding;
   }
   return out;
