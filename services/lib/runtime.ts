@@ -25,6 +25,14 @@ export function runtimeOf(broker: ServiceBroker): Runtime {
   return r;
 }
 
+/**
+ * The configuration of the node a service runs in: the one way services read configuration
+ * (`configOf(this.broker).jobs`), never process.env.
+ */
+export function configOf(broker: ServiceBroker): Config {
+  return runtimeOf(broker).config;
+}
+
 /** The database of this node. @throws when this node has none (a service needing it was placed wrongly). */
 export function dbOf(broker: ServiceBroker): Db {
   const db = runtimeOf(broker).db;
