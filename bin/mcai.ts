@@ -7,13 +7,13 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, SERVICE_NAMES, type Config } from "../services/lib/config";
 import { migrate, openDb } from "../services/lib/db";
-import { resolveServices, startNode, UnknownServiceError, type McaiNode } from "../services/lib/node";
-import { startRepl } from "../services/lib/repl";
+import { resolveServices, startNode, UnknownServiceError, type McaiNode } from "./node";
+import { startRepl } from "./repl/repl";
 import { VERSION } from "../services/lib/paths";
 import fs from "node:fs";
-import { runImport, runRotate } from "../services/datasets/cli";
-import { writeDemoFiles } from "../services/datasets/demo-data";
-import { importDemoOnFirstStart } from "../services/datasets/first-start";
+import { runImport, runRotate } from "./datasets/target";
+import { writeDemoFiles } from "./datasets/demo-data";
+import { importDemoOnFirstStart } from "./datasets/first-start";
 
 /** Exit codes: 0 ok, 1 failure at run time, 2 bad usage or configuration. */
 const EXIT_USAGE = 2;

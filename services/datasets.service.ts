@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
-import { createEmbedders, callEmbeddingsApi, type Embedder } from "./lib/embeddings";
+import { createEmbedders, callEmbeddingsApi, type Embedder } from "./datasets/embeddings";
 import {
   BadRequestError,
   NotFoundError,

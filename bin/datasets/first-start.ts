@@ -1,6 +1,6 @@
-import type { McaiNode } from "../lib/node";
-import { runtimeOf } from "../lib/runtime";
-import type { AddParams } from "../datasets.service";
+import type { McaiNode } from "../node";
+import { runtimeOf } from "../../services/lib/runtime";
+import type { AddParams } from "../../services/datasets.service";
 import { demoExamples } from "./demo-data";
 
 /** Examples a fresh embedded start imports, so a newcomer sees something at once. */

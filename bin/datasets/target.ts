@@ -11,13 +11,13 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import cliProgress from "cli-progress";
-import type { Config } from "../lib/config";
-import { DataDirBusyError } from "../lib/db";
-import { startNode, type McaiNode } from "../lib/node";
-import { readNodeFile } from "../lib/local-admin";
-import { domainOf, formatOf, type FileFormat } from "./records";
-import type { ImportSummary } from "./importer";
-import type { RotationResult } from "./rotate";
+import type { Config } from "../../services/lib/config";
+import { DataDirBusyError } from "../../services/lib/db";
+import { startNode, type McaiNode } from "../node";
+import { readNodeFile } from "../../services/api/local-admin";
+import { domainOf, formatOf, type FileFormat } from "../../services/datasets/records";
+import type { ImportSummary } from "../../services/datasets/importer";
+import type { RotationResult } from "../../services/datasets/rotate";
 
 /** Where the work goes. */
 export interface Target {

@@ -4,9 +4,9 @@
  */
 import { PassThrough } from "node:stream";
 import type { ServiceBroker } from "moleculer";
-import { clusterHealth } from "./health";
-import type { McaiNode } from "./node";
-import { brokerTarget, importTo, rotateWith } from "../datasets/cli";
+import { clusterHealth } from "../../services/api/health";
+import type { McaiNode } from "../node";
+import { brokerTarget, importTo, rotateWith } from "../datasets/target";
 
 export interface ReplCommand {
   command: string;

@@ -4,8 +4,8 @@
  */
 import type { ServiceBroker } from "moleculer";
 import type { NodeMetadata } from "../../moleculer.config";
-import { runtimeOf } from "./runtime";
-import { VERSION } from "./paths";
+import { runtimeOf } from "../lib/runtime";
+import { VERSION } from "../lib/paths";
 
 export interface NodeHealth {
   id: string;

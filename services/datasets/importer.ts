@@ -6,7 +6,7 @@
  */
 import type { Context } from "moleculer";
 import type { Db } from "../lib/db";
-import type { Embedder } from "../lib/embeddings";
+import type { Embedder } from "./embeddings";
 import { contentHash, isRejected, type ExampleInput, type RecordResult } from "./records";
 import { bumpVersion, ensureDataset, existingHashes, insertExamples } from "./store";
 

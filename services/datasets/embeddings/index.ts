@@ -6,8 +6,8 @@
  */
 import crypto from "node:crypto";
 import type { Context, ServiceBroker } from "moleculer";
-import type { EmbeddingSettings } from "../config";
-import { UnavailableError } from "../errors";
+import type { EmbeddingSettings } from "../../lib/config";
+import { UnavailableError } from "../../lib/errors";
 
 export interface Embedder {
   readonly name: string;
