@@ -43,11 +43,6 @@ function serviceFile(name: ServiceName): string | undefined {
   return fs.existsSync(file) ? file : undefined;
 }
 
-/** The services this build ships, in SERVICE_NAMES order. */
-export function builtServices(): ServiceName[] {
-  return SERVICE_NAMES.filter((n) => serviceFile(n) !== undefined);
-}
-
 /**
  * Which services a node runs. An explicit list must name built services only; the default
  * (every service) is whatever this build ships. `metrics` runs on every node: the gateway's

@@ -91,7 +91,7 @@ export class ComputePool {
   }
 
   /** Runs one task. Aborting `signal` rejects at once and stops the worker running it. */
-  async run<R>(task: TaskName, input: unknown, signal?: AbortSignal, transferList?: ArrayBuffer[]): Promise<R> {
+  async run<R>(task: TaskName, input: unknown, signal?: AbortSignal): Promise<R> {
     const started = process.hrtime.bigint();
     this.running++;
     let ok = false;
@@ -99,7 +99,6 @@ export class ComputePool {
       const r = (await this.piscina.run(input, {
         filename: taskFile(task),
         signal: signal ?? null,
-        transferList,
       })) as R;
       ok = true;
       return r;

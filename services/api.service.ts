@@ -47,9 +47,6 @@ function clientKey(req: IncomingMessage): string {
   return key ? `key:${keyId(key)}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
 }
 
-/** Params of api.health (none). */
-export type HealthParams = Record<string, never>;
-
 const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   name: "api",
   mixins: [ApiGateway],
