@@ -66,11 +66,11 @@ export class ComputePool {
     this.piscina = new Piscina({
       minThreads: threads,
       maxThreads: threads,
-      // Our own bound (see run) covers multi-task operations; Piscina's is a backstop.
+      // Our own bound (see admit) covers multi-task operations; Piscina's is a backstop.
       maxQueue: Math.max(opts.maxQueue * 2, 16),
       idleTimeout: 60_000,
       execArgv: EXT === ".ts" ? ["--import", "tsx"] : [],
-      // Task errors are the caller's business; a worker's stderr stays the node's.
+      // Run-time histograms: Piscina's `utilization` (a metric) is 0 without them.
       recordTiming: true,
       niceIncrement: opts.nice ?? 0,
     });
