@@ -1,6 +1,7 @@
 /** `mcai import`: dataset files into domains, through whatever owns the data. */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
+import { DOMAIN_RULE, isDomain } from "../../services/datasets/contract";
 import { commandConfig, EXIT_USAGE, fail, run, type Command } from "../cli";
 import { runImport } from "../datasets/target";
 
@@ -26,8 +27,7 @@ export const importCommand: Command = {
     if (values.help) return void console.log(help);
     if (positionals.length === 0)
       fail("import needs at least one file or folder; run 'mcai import --help'", EXIT_USAGE);
-    if (values.domain !== undefined && !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(values.domain))
-      fail("--domain must be 1-64 of a-z, 0-9, '_', '-'", EXIT_USAGE);
+    if (values.domain !== undefined && !isDomain(values.domain)) fail(`--domain must be ${DOMAIN_RULE}`, EXIT_USAGE);
     const missing = positionals.find((p) => !fs.existsSync(p));
     if (missing) fail(`no such file or folder: ${missing}`, EXIT_USAGE);
     const config = commandConfig({}, { LOG_LEVEL: "warn" });
