@@ -4,7 +4,7 @@
  */
 import { PassThrough } from "node:stream";
 import type { ServiceBroker } from "moleculer";
-import { clusterHealth } from "../../services/api/health";
+import { clusterHealth, registryNodes } from "../../services/api/health";
 import type { McaiNode } from "../node";
 import { brokerTarget, importTo, rotateWith } from "../datasets/target";
 import { extendCacheCommand } from "./cache-command";
@@ -118,16 +118,10 @@ export const REPL_COMMANDS: ReplCommand[] = [
   },
 ];
 
-interface NodeLister {
-  getNodeList(opts: { onlyAvailable: boolean; withServices: boolean }): { local: boolean }[];
-}
-
 async function waitForPeers(broker: ServiceBroker, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const others = () =>
-    (broker.registry as unknown as NodeLister)
-      .getNodeList({ onlyAvailable: true, withServices: false })
-      .filter((n) => !n.local).length;
+    registryNodes(broker, { onlyAvailable: true, withServices: false }).filter((n) => !n.local).length;
   while (Date.now() < deadline && others() === 0) await new Promise((r) => setTimeout(r, 50));
   // Discovery answers arrive one by one: give the rest of the cluster a moment after the first.
   await new Promise((r) => setTimeout(r, 300));
