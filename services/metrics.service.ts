@@ -7,7 +7,7 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { AggregatorRegistry, Counter, type Registry } from "prom-client";
 import { metricsOf, registered } from "./lib/metrics";
-import { runtimeOf } from "./lib/runtime";
+import { configOf } from "./lib/runtime";
 import type { NodeStatus } from "./metrics/contract";
 import { summarize, type Summary } from "./metrics/summary";
 
@@ -101,7 +101,7 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     },
 
     status(this: MetricsThis): NodeStatus {
-      const warnMb = runtimeOf(this.broker).config.memoryWarnMb;
+      const warnMb = configOf(this.broker).memoryWarnMb;
       const rss = process.memoryUsage.rss();
       return {
         node_id: this.broker.nodeID,

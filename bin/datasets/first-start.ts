@@ -11,7 +11,8 @@ export const FIRST_START_EXAMPLES = 600;
  * with DEMO_DATA on and the datasets service here, imports a small demo set.
  */
 export async function importDemoOnFirstStart(node: McaiNode): Promise<void> {
-  const { config, ownsDataDir } = runtimeOf(node.broker);
+  const { config } = node;
+  const { ownsDataDir } = runtimeOf(node.broker);
   if (
     !ownsDataDir ||
     !config.datasets.demoOnFirstStart ||

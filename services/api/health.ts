@@ -4,7 +4,7 @@
  */
 import type { ServiceBroker } from "moleculer";
 import type { NodeMetadata } from "../../moleculer.config";
-import { runtimeOf } from "../lib/runtime";
+import { configOf, runtimeOf } from "../lib/runtime";
 import { VERSION } from "../lib/paths";
 import type { NodeStatus } from "../metrics/contract";
 
@@ -140,7 +140,8 @@ async function pingDb(broker: ServiceBroker): Promise<string | null> {
 
 /** Builds the health document served at GET /api/health and by the REPL's `health`. */
 export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
-  const { config, db } = runtimeOf(broker);
+  const config = configOf(broker);
+  const db = runtimeOf(broker).db;
   const list = registryNodes(broker, { onlyAvailable: false, withServices: true });
   const nodes = list
     .filter((n) => n.metadata?.role !== "repl" || n.local)
