@@ -68,7 +68,7 @@ export function brokerOptions(config: Config, metadata: NodeMetadata): BrokerOpt
     circuitBreaker: { enabled: true, threshold: 0.5, minRequestCount: 20, windowTime: 30, halfOpenTime: 10_000 },
     // Lets broker.stop() wait for in-flight calls before services stop (graceful SIGTERM).
     tracking: { enabled: true, shutdownTimeout: config.shutdownTimeoutMs },
-    // The program installs its own SIGTERM/SIGINT handling (see bin/mcai.ts).
+    // The program installs its own SIGTERM/SIGINT handling (see bin/commands/start.ts).
     skipProcessEventRegistration: true,
     internalServices: true,
     metrics: false,

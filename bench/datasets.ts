@@ -17,11 +17,11 @@ const { loadConfig } = require(
   path.join(ROOT, "dist/services/lib/config.js"),
 ) as typeof import("../services/lib/config");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { startNode } = require(path.join(ROOT, "dist/services/lib/node.js")) as typeof import("../services/lib/node");
+const { startNode } = require(path.join(ROOT, "dist/bin/node.js")) as typeof import("../bin/node");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { writeDemoFiles } = require(
-  path.join(ROOT, "dist/services/datasets/demo-data.js"),
-) as typeof import("../services/datasets/demo-data");
+  path.join(ROOT, "dist/bin/datasets/demo-data.js"),
+) as typeof import("../bin/datasets/demo-data");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { PgliteDb } = require(path.join(ROOT, "dist/services/lib/db/index.js")) as typeof import("../services/lib/db");
 

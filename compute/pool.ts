@@ -66,11 +66,11 @@ export class ComputePool {
     this.piscina = new Piscina({
       minThreads: threads,
       maxThreads: threads,
-      // Our own bound (see run) covers multi-task operations; Piscina's is a backstop.
+      // Our own bound (see admit) covers multi-task operations; Piscina's is a backstop.
       maxQueue: Math.max(opts.maxQueue * 2, 16),
       idleTimeout: 60_000,
       execArgv: EXT === ".ts" ? ["--import", "tsx"] : [],
-      // Task errors are the caller's business; a worker's stderr stays the node's.
+      // Run-time histograms: Piscina's `utilization` (a metric) is 0 without them.
       recordTiming: true,
       niceIncrement: opts.nice ?? 0,
     });
@@ -91,7 +91,7 @@ export class ComputePool {
   }
 
   /** Runs one task. Aborting `signal` rejects at once and stops the worker running it. */
-  async run<R>(task: TaskName, input: unknown, signal?: AbortSignal, transferList?: ArrayBuffer[]): Promise<R> {
+  async run<R>(task: TaskName, input: unknown, signal?: AbortSignal): Promise<R> {
     const started = process.hrtime.bigint();
     this.running++;
     let ok = false;
@@ -99,7 +99,6 @@ export class ComputePool {
       const r = (await this.piscina.run(input, {
         filename: taskFile(task),
         signal: signal ?? null,
-        transferList,
       })) as R;
       ok = true;
       return r;

@@ -7,11 +7,12 @@ import type { IncomingMessage, ServerResponse, Server } from "node:http";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { runtimeOf } from "./lib/runtime";
-import { clusterHealth, type Health } from "./lib/health";
+import { isUuid } from "./lib/uuid";
+import { clusterHealth, type Health } from "./api/health";
 import { ForbiddenError, UnauthorizedError } from "./lib/errors";
 import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
 import { metricsOf } from "./lib/metrics";
-import { newAdminToken, removeNodeFile, writeNodeFile } from "./lib/local-admin";
+import { newAdminToken, removeNodeFile, writeNodeFile } from "./api/local-admin";
 import { JobEventHub, streamJobEvents } from "./api/job-events";
 import { serveStatic } from "./api/static-files";
 import { NotFoundError as McaiNotFound } from "./lib/errors";
@@ -46,9 +47,6 @@ function clientKey(req: IncomingMessage): string {
   const key = presentedKey(req);
   return key ? `key:${keyId(key)}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
 }
-
-/** Params of api.health (none). */
-export type HealthParams = Record<string, never>;
 
 const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   name: "api",
@@ -210,7 +208,7 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
         // Server-Sent Events: a handler of its own, streaming until the job ends.
         "GET job/:id/events": (req: GatewayReq & { $params: { id: string } }, res: ServerResponse) => {
           const id = String(req.$params.id);
-          if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+          if (!isUuid(id)) {
             this.settings.onError(req, res, new McaiNotFound(`no job ${id}`, { id }));
             return;
           }

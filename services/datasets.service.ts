@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
-import { createEmbedders, callEmbeddingsApi, type Embedder } from "./lib/embeddings";
+import { createEmbedders, callEmbeddingsApi, type Embedder } from "./datasets/embeddings";
 import {
   BadRequestError,
   NotFoundError,
@@ -16,6 +16,7 @@ import {
   UnavailableError,
   UnprocessableError,
 } from "./lib/errors";
+import { DOMAIN_PARAM as DOMAIN, DOMAIN_RULE, isDomain } from "./datasets/contract";
 import { decodeCursor, encodeCursor } from "./datasets/cursor";
 import {
   FORMATS,
@@ -40,11 +41,6 @@ import {
   type ExampleRow,
 } from "./datasets/store";
 
-const DOMAIN = {
-  type: "string",
-  pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/,
-  messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-', starting with a letter or digit" },
-} as const;
 /** Largest JSON file read whole (JSONL and TXT stream). */
 const JSON_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -211,8 +207,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const domain = String(m.domain ?? "");
         const format = String(m.format ?? "") as FileFormat;
         const file = String(m.filename ?? `upload.${format}`);
-        if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(domain))
-          throw new BadRequestError("domain must be 1-64 of a-z, 0-9, '_', '-'", { field: "domain" });
+        if (!isDomain(domain)) throw new BadRequestError(`domain must be ${DOMAIN_RULE}`, { field: "domain" });
         if (!FORMATS.includes(format))
           throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
         const maxChars = this.config().datasets.maxTextChars;

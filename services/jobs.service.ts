@@ -9,6 +9,7 @@ import { Errors } from "moleculer";
 import type { Counter, Histogram } from "prom-client";
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
+import { UUID_PATTERN } from "./lib/uuid";
 import { ConflictError, NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
 import { checkLimits, HEAVY_KINDS, PARAMS, type HeavyKind } from "./compute/params";
 import { jobParams } from "./jobs/kinds";
@@ -66,7 +67,7 @@ interface JobsThis extends Service {
 
 const UUID = {
   type: "string",
-  pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+  pattern: UUID_PATTERN,
   messages: { stringPattern: "'id' must be a job id (a UUID)" },
 } as const;
 

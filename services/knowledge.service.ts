@@ -12,6 +12,7 @@ import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/error
 import { normalizeQuery, queryHash } from "./knowledge/normalize";
 import { CacheTiers, type Tier } from "./knowledge/tiers";
 import { complete, llmMessages, type Match } from "./knowledge/llm";
+import { DOMAIN_PARAM } from "./datasets/contract";
 
 export interface QueryParams {
   query: string;
@@ -61,12 +62,7 @@ interface KnowledgeThis extends Service {
 
 const settings = (s: Service) => runtimeOf(s.broker).config.knowledge;
 const l1Key = (hash: string, version: number) => `knowledge:q:${hash}:v${version}`;
-const DOMAIN = {
-  type: "string",
-  pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/,
-  optional: true,
-  messages: { stringPattern: "'domain' must be 1-64 of a-z, 0-9, '_', '-'" },
-} as const;
+const DOMAIN = { ...DOMAIN_PARAM, optional: true } as const;
 
 function extractive(matches: Match[]): string {
   if (!matches.length) return "I found nothing about that in the datasets yet.";

@@ -7,7 +7,8 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { AggregatorRegistry, Counter, type Registry } from "prom-client";
 import { metricsOf, registered } from "./lib/metrics";
-import { runtimeOf } from "./lib/runtime";
+import { configOf } from "./lib/runtime";
+import type { NodeStatus } from "./metrics/contract";
 import { summarize, type Summary } from "./metrics/summary";
 
 type RegistryJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
@@ -19,14 +20,6 @@ const MEMORY_WARN_EVERY_MS = 60_000;
 
 /** Params of metrics.snapshot, scrape, summary and status (none). */
 export type SnapshotParams = Record<string, never>;
-
-/** This node's memory against its guardrail. */
-export interface NodeStatus {
-  node_id: string;
-  rss_bytes: number;
-  memory_warn_mb: number;
-  over: boolean;
-}
 
 interface MetricsThis extends Service {
   scrapeErrors: Counter<"scraped_node">;
@@ -108,7 +101,7 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     },
 
     status(this: MetricsThis): NodeStatus {
-      const warnMb = runtimeOf(this.broker).config.memoryWarnMb;
+      const warnMb = configOf(this.broker).memoryWarnMb;
       const rss = process.memoryUsage.rss();
       return {
         node_id: this.broker.nodeID,

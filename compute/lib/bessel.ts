@@ -21,7 +21,8 @@ export function besselJ(m: number, x: number): number {
 export function besselZeros(m: number, count: number): number[] {
   const zeros: number[] = [];
   const step = 0.05;
-  let a = m === 0 ? step : step; // J_m(0) = 0 for m > 0: start just after it
+  // J_m(0) = 0 for m > 0, and that zero does not count: the scan starts just after 0 for every m.
+  let a = step;
   let fa = besselJ(m, a);
   while (zeros.length < count) {
     const b = a + step;

@@ -38,9 +38,3 @@ export function embedInto(text: string, out: Float32Array): void {
   norm = Math.sqrt(norm);
   if (norm > 0) for (let i = 0; i < out.length; i++) out[i] /= norm;
 }
-
-export function embed(text: string, dim: number): Float32Array {
-  const v = new Float32Array(dim);
-  embedInto(text, v);
-  return v;
-}

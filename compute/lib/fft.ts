@@ -145,8 +145,8 @@ export async function loadPffft(): Promise<PffftModule> {
 }
 
 /**
- * Plans by size and engine, kept for the life of the thread (this cache and pffft's module are
- * the only module state of compute/).
+ * Plans by size and engine, kept for the life of the thread. Per-thread caches (this one, pffft's
+ * module, the scratch arrays, the Bessel zero table) are the only module state of compute/.
  */
 export class PlanCache {
   private readonly plans = new Map<string, RealFftPlan>();

@@ -12,6 +12,7 @@ import type { SpatialFrequency } from "../../compute/lib/cymatic-analysis";
 import type { FftTaskResult } from "../../compute/tasks/fft.task";
 import type { CymaticFinishResult } from "../../compute/tasks/cymatic-finish.task";
 import type { TaskRunner } from "./runner";
+import { DEFAULT_SIZES } from "./defaults";
 import { watchProgress } from "./progress";
 
 /** Bytes from a worker: typed arrays crossing threads are not instanceof here (jest realms). */
@@ -99,7 +100,7 @@ export async function runCymatic(
   onPlans: (s: PlanStats) => void,
   id?: string,
 ): Promise<CymaticResult> {
-  const size = p.size ?? 512;
+  const size = p.size ?? DEFAULT_SIZES.cymatic.size;
   const plate = p.plate ?? "square";
   const bands = rowBands(size, runner.pool.threads);
   runner.admit(bands.length + 1);
@@ -142,8 +143,8 @@ export interface ArtParams {
 
 export async function runArt(ctx: Context, runner: TaskRunner, p: ArtParams, id?: string) {
   runner.admit();
-  const width = p.width ?? 512;
-  const height = p.height ?? 512;
+  const width = p.width ?? DEFAULT_SIZES.art.width;
+  const height = p.height ?? DEFAULT_SIZES.art.height;
   const watch = watchProgress(ctx, "art", id);
   try {
     const r = await runner.run<{ png: Uint8Array; seed: number; palette: string[] }>(
@@ -199,8 +200,8 @@ export async function runVideo(
   const spec = {
     from: p.from_hz,
     to: p.to_hz,
-    frames: p.frames ?? 60,
-    size: p.size ?? 256,
+    frames: p.frames ?? DEFAULT_SIZES.video.frames,
+    size: p.size ?? DEFAULT_SIZES.video.size,
     plate: p.plate ?? "square",
   };
   const fps = p.fps ?? 15;

@@ -6,6 +6,7 @@ import type { ActionParams } from "moleculer";
 import { ART_STYLES } from "../../compute/lib/art";
 import { EMOTION_NAMES } from "../../compute/lib/emotions";
 import type { ComputeLimits } from "../lib/config";
+import { DEFAULT_SIZES } from "./defaults";
 import { checkLimit } from "./limits";
 
 const HZ = { type: "number", positive: true, max: 20_000 } as const;
@@ -56,19 +57,19 @@ export const PARAMS: Record<HeavyKind, ActionParams> = {
 export function checkLimits(kind: HeavyKind, p: Record<string, unknown>, limits: ComputeLimits): void {
   switch (kind) {
     case "art":
-      checkLimit("width", (p.width as number) ?? 512, limits.artMaxSize);
-      checkLimit("height", (p.height as number) ?? 512, limits.artMaxSize);
+      checkLimit("width", (p.width as number) ?? DEFAULT_SIZES.art.width, limits.artMaxSize);
+      checkLimit("height", (p.height as number) ?? DEFAULT_SIZES.art.height, limits.artMaxSize);
       return;
     case "music":
       checkLimit("duration", p.duration as number, limits.musicMaxSeconds, " s");
       return;
     case "cymatic":
       checkLimit("frequencies", (p.frequencies as number[]).length, limits.cymaticMaxFrequencies, " frequencies");
-      checkLimit("size", (p.size as number) ?? 512, limits.cymaticMaxSize);
+      checkLimit("size", (p.size as number) ?? DEFAULT_SIZES.cymatic.size, limits.cymaticMaxSize);
       return;
     case "video":
-      checkLimit("frames", (p.frames as number) ?? 60, limits.videoMaxFrames);
-      checkLimit("size", (p.size as number) ?? 256, limits.videoMaxSize);
+      checkLimit("frames", (p.frames as number) ?? DEFAULT_SIZES.video.frames, limits.videoMaxFrames);
+      checkLimit("size", (p.size as number) ?? DEFAULT_SIZES.video.size, limits.videoMaxSize);
       return;
     case "emotion":
       checkLimit("text", (p.text as string).length, limits.textMaxChars, " characters");

@@ -28,10 +28,8 @@ export class TaskRunner {
    * Runs one task under operation `id` (when given, `abort(id)` stops it).
    * @throws AbortedError when aborted, ComputeFailedError when the task threw.
    */
-  async run<R>(task: TaskName, input: unknown, id?: string, signal?: AbortSignal): Promise<R> {
+  async run<R>(task: TaskName, input: unknown, id?: string): Promise<R> {
     const ac = new AbortController();
-    const onOuter = () => ac.abort(signal?.reason);
-    signal?.addEventListener("abort", onOuter, { once: true });
     if (id) {
       if (!this.byId.has(id)) this.byId.set(id, new Set());
       this.byId.get(id)!.add(ac);
@@ -43,7 +41,6 @@ export class TaskRunner {
       this.logger.warn(`compute task ${task} failed: ${(err as Error).message}`);
       throw new ComputeFailedError(task, (err as Error).message);
     } finally {
-      signal?.removeEventListener("abort", onOuter);
       if (id) {
         const set = this.byId.get(id)!;
         set.delete(ac);

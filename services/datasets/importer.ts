@@ -6,7 +6,7 @@
  */
 import type { Context } from "moleculer";
 import type { Db } from "../lib/db";
-import type { Embedder } from "../lib/embeddings";
+import type { Embedder } from "./embeddings";
 import { contentHash, isRejected, type ExampleInput, type RecordResult } from "./records";
 import { bumpVersion, ensureDataset, existingHashes, insertExamples } from "./store";
 
@@ -27,7 +27,6 @@ export interface ImportOptions {
   /** Undefined where the database has no vector column. */
   embedder?: Embedder;
   batchSize: number;
-  onBatch?: (summary: ImportSummary) => void;
 }
 
 export async function importRecords(
@@ -69,7 +68,6 @@ export async function importRecords(
       summary.added += added;
       summary.duplicates += batch.length - added;
       batch = [];
-      o.onBatch?.(summary);
     };
     for await (const r of records) {
       summary.read++;

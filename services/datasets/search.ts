@@ -4,7 +4,7 @@
  * filter still fills k), and hybrid (reciprocal rank fusion of both lists, k = 60).
  */
 import type { Db, Queryable } from "../lib/db";
-import { vectorLiteral } from "../lib/embeddings";
+import { vectorLiteral } from "./embeddings";
 import { getExamplesByIds } from "./store";
 
 export type SearchMode = "hybrid" | "lexical" | "vector";

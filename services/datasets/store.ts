@@ -1,6 +1,6 @@
 /** The SQL of the datasets service. Every statement is parameterized; pages are keyset. */
 import type { Queryable } from "../lib/db";
-import { vectorLiteral } from "../lib/embeddings";
+import { vectorLiteral } from "./embeddings";
 import type { ExampleInput } from "./records";
 import { contentHash } from "./records";
 

@@ -1,5 +1,6 @@
 /** The OpenAI-compatible chat completions call that writes an answer from the matches. */
 import type { KnowledgeSettings } from "../lib/config";
+import { postOpenAi } from "../lib/openai-http";
 
 export interface Match {
   id: string;
@@ -24,14 +25,12 @@ export function llmMessages(query: string, matches: Match[], personality: string
 
 /** @throws on timeout, HTTP errors and malformed answers. */
 export async function complete(s: KnowledgeSettings, messages: { role: string; content: string }[]): Promise<string> {
-  const res = await fetch(`${s.llmUrl!.replace(/\/$/, "")}/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(s.llmKey ? { authorization: `Bearer ${s.llmKey}` } : {}) },
-    body: JSON.stringify({ model: s.llmModel, messages, temperature: 0.2 }),
-    signal: AbortSignal.timeout(s.llmTimeoutMs),
-  });
-  if (!res.ok) throw new Error(`LLM endpoint answered ${res.status}`);
-  const body = (await res.json()) as { choices?: { message?: { content?: string } }[] };
+  const endpoint = { url: s.llmUrl!, key: s.llmKey, timeoutMs: s.llmTimeoutMs };
+  const body = (await postOpenAi("LLM", endpoint, "chat/completions", {
+    model: s.llmModel,
+    messages,
+    temperature: 0.2,
+  })) as { choices?: { message?: { content?: string } }[] };
   const text = body.choices?.[0]?.message?.content;
   if (typeof text !== "string" || !text.trim()) throw new Error("LLM endpoint answered no text");
   return text.trim();

@@ -21,6 +21,8 @@ export interface Config {
   readonly nodeId: string;
   readonly namespace: string;
   readonly services: readonly ServiceName[];
+  /** SERVICES named the services (else `services` is every one, and a node runs those this build ships). */
+  readonly servicesGiven: boolean;
   /** undefined = single process, no transporter. */
   readonly transporter?: string;
   /** "memory" or a redis:// URL. */
@@ -279,6 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeId: nodeId(env),
     namespace: raw(env, "NAMESPACE") ?? "mcai",
     services: services(env),
+    servicesGiven: raw(env, "SERVICES") !== undefined,
     transporter,
     cacher: cache,
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"], "a postgres:// URL (unset = embedded PGlite)"),
@@ -359,9 +362,4 @@ export function loadConfig(env: Env = process.env): Config {
     }),
   };
   return Object.freeze(config);
-}
-
-/** True when some service on this node needs the Postgres layer. */
-export function needsDb(config: Config): boolean {
-  return config.services.some((s) => DB_SERVICES.includes(s));
 }

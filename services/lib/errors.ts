@@ -12,7 +12,6 @@ export const ERR_FORBIDDEN = "ERR_FORBIDDEN";
 export const ERR_NOT_FOUND = "ERR_NOT_FOUND";
 export const ERR_CONFLICT = "ERR_CONFLICT";
 export const ERR_PAYLOAD_TOO_LARGE = "ERR_PAYLOAD_TOO_LARGE";
-export const ERR_UNSUPPORTED_MEDIA_TYPE = "ERR_UNSUPPORTED_MEDIA_TYPE";
 export const ERR_RATE_LIMITED = "ERR_RATE_LIMITED";
 export const ERR_UNAVAILABLE = "ERR_UNAVAILABLE";
 export const ERR_NOT_IMPLEMENTED = "ERR_NOT_IMPLEMENTED";
@@ -66,13 +65,6 @@ export class PayloadTooLargeError extends Errors.MoleculerClientError {
 export class UnprocessableError extends Errors.MoleculerClientError {
   constructor(message: string, data?: ErrorData) {
     super(message, 422, ERR_VALIDATION, data);
-  }
-}
-
-/** 429: over the rate limit; `retryAfterS` goes to the Retry-After header. */
-export class RateLimitedError extends Errors.MoleculerClientError {
-  constructor(readonly retryAfterS: number) {
-    super("too many requests: try again later", 429, ERR_RATE_LIMITED, { retryAfter: retryAfterS });
   }
 }
 

@@ -1,7 +1,7 @@
 /** An in-process mcai node for suites that talk to the gateway over real HTTP. */
 import { loadConfig, type ServiceName } from "../../services/lib/config";
 import type { Db } from "../../services/lib/db";
-import { startNode, type McaiNode } from "../../services/lib/node";
+import { startNode, type McaiNode } from "../../bin/node";
 
 export interface TestNode {
   node: McaiNode;

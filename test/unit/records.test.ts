@@ -11,7 +11,7 @@ import {
   toExample,
   type RecordResult,
 } from "../../services/datasets/records";
-import { listFiles } from "../../services/datasets/cli";
+import { listFiles } from "../../bin/datasets/target";
 import { decodeCursor, encodeCursor } from "../../services/datasets/cursor";
 
 async function all(file: string, format: "json" | "jsonl" | "txt", text: string): Promise<RecordResult[]> {

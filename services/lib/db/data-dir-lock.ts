@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { isProcessAlive } from "../process-alive";
 
 /** Another live process owns the embedded data folder. */
 export class DataDirBusyError extends Error {
@@ -9,15 +10,6 @@ export class DataDirBusyError extends Error {
   ) {
     super(`${dir} is in use by process ${pid}: embedded PGlite has one owner; stop it or use its API`);
     this.name = "DataDirBusyError";
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -38,7 +30,8 @@ export class DataDirLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
         const pid = Number(fs.readFileSync(file, "utf8").trim());
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new DataDirBusyError(dir, pid);
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid))
+          throw new DataDirBusyError(dir, pid);
         fs.rmSync(file, { force: true });
       }
     }

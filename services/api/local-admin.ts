@@ -7,6 +7,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { isProcessAlive } from "../lib/process-alive";
 
 export interface NodeFile {
   pid: number;
@@ -31,8 +32,7 @@ export function writeNodeFile(dataDir: string, info: NodeFile): void {
 export function readNodeFile(dataDir: string): NodeFile | undefined {
   try {
     const info = JSON.parse(fs.readFileSync(nodeFilePath(dataDir), "utf8")) as NodeFile;
-    process.kill(info.pid, 0);
-    return info;
+    return isProcessAlive(info.pid) ? info : undefined;
   } catch {
     return undefined;
   }

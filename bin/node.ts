@@ -5,11 +5,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
-import { brokerOptions, type NodeMetadata } from "../../moleculer.config";
-import { DB_SERVICES, SERVICE_NAMES, type Config, type ServiceName } from "./config";
-import { migrate, openDb, type Db } from "./db";
-import { attachRuntime } from "./runtime";
-import { VERSION } from "./paths";
+import { brokerOptions, type NodeMetadata } from "../moleculer.config";
+import { DB_SERVICES, SERVICE_NAMES, type Config, type ServiceName } from "../services/lib/config";
+import { migrate, openDb, type Db } from "../services/lib/db";
+import { attachRuntime } from "../services/lib/runtime";
+import { VERSION } from "../services/lib/paths";
 
 export interface StartOptions {
   /** Short-lived nodes (the REPL) carry this in their metadata. */
@@ -35,17 +35,12 @@ export class UnknownServiceError extends Error {
   }
 }
 
-const SERVICES_DIR = path.resolve(__dirname, "..");
+const SERVICES_DIR = path.resolve(__dirname, "..", "services");
 
 function serviceFile(name: ServiceName): string | undefined {
   const ext = path.extname(__filename);
   const file = path.join(SERVICES_DIR, `${name}.service${ext}`);
   return fs.existsSync(file) ? file : undefined;
-}
-
-/** The services this build ships, in SERVICE_NAMES order. */
-export function builtServices(): ServiceName[] {
-  return SERVICE_NAMES.filter((n) => serviceFile(n) !== undefined);
 }
 
 /**

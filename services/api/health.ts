@@ -4,8 +4,9 @@
  */
 import type { ServiceBroker } from "moleculer";
 import type { NodeMetadata } from "../../moleculer.config";
-import { runtimeOf } from "./runtime";
-import { VERSION } from "./paths";
+import { configOf, runtimeOf } from "../lib/runtime";
+import { VERSION } from "../lib/paths";
+import type { NodeStatus } from "../metrics/contract";
 
 export interface NodeHealth {
   id: string;
@@ -31,7 +32,8 @@ export interface Health {
   cacher: string;
 }
 
-interface RegistryNode {
+/** A node as Moleculer's registry lists it. */
+export interface RegistryNode {
   id: string;
   available: boolean;
   local: boolean;
@@ -43,18 +45,20 @@ interface NodeLister {
   getNodeList(opts: { onlyAvailable: boolean; withServices: boolean }): RegistryNode[];
 }
 
+/** The nodes the broker's registry knows (Moleculer's typings leave getNodeList out). */
+export function registryNodes(
+  broker: ServiceBroker,
+  opts: { onlyAvailable: boolean; withServices: boolean },
+): RegistryNode[] {
+  return (broker.registry as unknown as NodeLister).getNodeList(opts);
+}
+
 function scheme(url: string | undefined): string | null {
   return url ? url.split(":")[0] : null;
 }
 
 const DB_PING_TIMEOUT_MS = 1000;
 const STATUS_TIMEOUT_MS = 500;
-
-interface NodeStatus {
-  rss_bytes: number;
-  memory_warn_mb: number;
-  over: boolean;
-}
 
 interface Cached {
   status?: NodeStatus;
@@ -136,8 +140,9 @@ async function pingDb(broker: ServiceBroker): Promise<string | null> {
 
 /** Builds the health document served at GET /api/health and by the REPL's `health`. */
 export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
-  const { config, db } = runtimeOf(broker);
-  const list = (broker.registry as unknown as NodeLister).getNodeList({ onlyAvailable: false, withServices: true });
+  const config = configOf(broker);
+  const db = runtimeOf(broker).db;
+  const list = registryNodes(broker, { onlyAvailable: false, withServices: true });
   const nodes = list
     .filter((n) => n.metadata?.role !== "repl" || n.local)
     .map((n): NodeHealth => ({

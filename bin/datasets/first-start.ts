@@ -1,6 +1,6 @@
-import type { McaiNode } from "../lib/node";
-import { runtimeOf } from "../lib/runtime";
-import type { AddParams } from "../datasets.service";
+import type { McaiNode } from "../node";
+import { runtimeOf } from "../../services/lib/runtime";
+import type { AddParams } from "../../services/datasets.service";
 import { demoExamples } from "./demo-data";
 
 /** Examples a fresh embedded start imports, so a newcomer sees something at once. */
@@ -11,7 +11,8 @@ export const FIRST_START_EXAMPLES = 600;
  * with DEMO_DATA on and the datasets service here, imports a small demo set.
  */
 export async function importDemoOnFirstStart(node: McaiNode): Promise<void> {
-  const { config, ownsDataDir } = runtimeOf(node.broker);
+  const { config } = node;
+  const { ownsDataDir } = runtimeOf(node.broker);
   if (
     !ownsDataDir ||
     !config.datasets.demoOnFirstStart ||

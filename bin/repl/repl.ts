@@ -4,9 +4,10 @@
  */
 import { PassThrough } from "node:stream";
 import type { ServiceBroker } from "moleculer";
-import { clusterHealth } from "./health";
-import type { McaiNode } from "./node";
-import { brokerTarget, importTo, rotateWith } from "../datasets/cli";
+import { clusterHealth, registryNodes } from "../../services/api/health";
+import type { McaiNode } from "../node";
+import { brokerTarget, importTo, rotateWith } from "../datasets/target";
+import { extendCacheCommand } from "./cache-command";
 
 export interface ReplCommand {
   command: string;
@@ -117,16 +118,10 @@ export const REPL_COMMANDS: ReplCommand[] = [
   },
 ];
 
-interface NodeLister {
-  getNodeList(opts: { onlyAvailable: boolean; withServices: boolean }): { local: boolean }[];
-}
-
 async function waitForPeers(broker: ServiceBroker, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const others = () =>
-    (broker.registry as unknown as NodeLister)
-      .getNodeList({ onlyAvailable: true, withServices: false })
-      .filter((n) => !n.local).length;
+    registryNodes(broker, { onlyAvailable: true, withServices: false }).filter((n) => !n.local).length;
   while (Date.now() < deadline && others() === 0) await new Promise((r) => setTimeout(r, 50));
   // Discovery answers arrive one by one: give the rest of the cluster a moment after the first.
   await new Promise((r) => setTimeout(r, 300));
@@ -172,63 +167,6 @@ export async function startRepl(node: McaiNode, opts: ReplOptions = {}): Promise
   };
   for (const line of lines) await new Promise<void>((resolve) => ((done = resolve), input.write(`${line}\n`)));
   input.end();
-}
-
-interface CacheCommandModule {
-  register(program: CommanderLike, broker: ServiceBroker): void;
-  declaration(
-    program: CommanderLike,
-    broker: ServiceBroker,
-    keys: unknown,
-    clear: (broker: ServiceBroker, args: { pattern?: string }) => Promise<void>,
-  ): void;
-  cacheKeysHandler: unknown;
-  cacheClearHandler: (broker: ServiceBroker, args: { pattern?: string }) => Promise<void>;
-}
-
-interface CommanderLike {
-  commands: CommanderLike[];
-  name(): string;
-  command(spec: string): CommanderLike;
-  description(text: string): CommanderLike;
-  action(fn: () => Promise<void>): CommanderLike;
-}
-
-let cacheCommandExtended = false;
-
-/**
- * Moleculer's REPL has its own `cache` command (keys, clear), and a custom command of the same
- * name is skipped. mcai extends it instead: `cache stats` shows the knowledge cache per tier, and
- * `cache clear` without a pattern empties both knowledge tiers (L1 and the Postgres L2).
- */
-function extendCacheCommand(): void {
-  if (cacheCommandExtended) return;
-  cacheCommandExtended = true;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require("moleculer-repl/src/commands/cache.js") as CacheCommandModule;
-  const clear = async (broker: ServiceBroker, args: { pattern?: string }) => {
-    const knowledge = (broker.registry as unknown as { hasService(name: string): boolean }).hasService("knowledge");
-    if (args.pattern || !knowledge) return mod.cacheClearHandler(broker, args);
-    try {
-      console.log(JSON.stringify(await broker.call("knowledge.cacheClear")));
-    } catch (err) {
-      console.log(`error: ${(err as Error).message}`);
-    }
-  };
-  mod.register = (program, broker) => {
-    mod.declaration(program, broker, mod.cacheKeysHandler, clear);
-    const cache = program.commands.find((c) => c.name() === "cache")!;
-    cache
-      .command("stats")
-      .description("knowledge cache: hits, misses and entries per tier")
-      .action(async () => {
-        try {
-          console.log(JSON.stringify(await broker.call("knowledge.cacheStats"), null, 2));
-        } catch (err) {
-          console.log(`error: ${(err as Error).message}`);
-        }
-      });
-  };
 }
 
 interface ReplServerLike {

@@ -6,8 +6,9 @@
  */
 import crypto from "node:crypto";
 import type { Context, ServiceBroker } from "moleculer";
-import type { EmbeddingSettings } from "../config";
-import { UnavailableError } from "../errors";
+import type { EmbeddingSettings } from "../../lib/config";
+import { UnavailableError } from "../../lib/errors";
+import { postOpenAi } from "../../lib/openai-http";
 
 export interface Embedder {
   readonly name: string;
@@ -113,17 +114,12 @@ export function createEmbedders(
 
 /** Calls the OpenAI-compatible endpoint once, within the timeout. @throws on HTTP errors and bad answers. */
 export async function callEmbeddingsApi(settings: EmbeddingSettings, texts: string[]): Promise<number[][]> {
-  const res = await fetch(`${settings.url!.replace(/\/$/, "")}/embeddings`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(settings.key ? { authorization: `Bearer ${settings.key}` } : {}),
-    },
-    body: JSON.stringify({ model: settings.model, input: texts, dimensions: settings.dim }),
-    signal: AbortSignal.timeout(settings.timeoutMs),
-  });
-  if (!res.ok) throw new Error(`embeddings endpoint answered ${res.status}`);
-  const body = (await res.json()) as { data?: { embedding: number[]; index: number }[] };
+  const endpoint = { url: settings.url!, key: settings.key, timeoutMs: settings.timeoutMs };
+  const body = (await postOpenAi("embeddings", endpoint, "embeddings", {
+    model: settings.model,
+    input: texts,
+    dimensions: settings.dim,
+  })) as { data?: { embedding: number[]; index: number }[] };
   if (!Array.isArray(body.data) || body.data.length !== texts.length)
     throw new Error("embeddings endpoint answered a malformed body");
   const out = new Array<number[]>(texts.length);

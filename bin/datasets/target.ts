@@ -1,8 +1,8 @@
 /**
- * `mcai import`, `mcai rotate` and `mcai demo-data`. Import and rotate work whether or not a node
- * already runs on the data: in a cluster they join it over the transporter; on Postgres they run
- * a local node; on an embedded folder owned by a running node they hand the work to that node's
- * API with the token it left in the folder.
+ * The work of `mcai import` and `mcai rotate` (and of the REPL's import and rotate), and where it
+ * goes. It works whether or not a node already runs on the data: in a cluster it joins over the
+ * transporter; on Postgres it runs a local node; on an embedded folder owned by a running node it
+ * hands the work to that node's API with the token it left in the folder.
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -11,13 +11,13 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import cliProgress from "cli-progress";
-import type { Config } from "../lib/config";
-import { DataDirBusyError } from "../lib/db";
-import { startNode, type McaiNode } from "../lib/node";
-import { readNodeFile } from "../lib/local-admin";
-import { domainOf, formatOf, type FileFormat } from "./records";
-import type { ImportSummary } from "./importer";
-import type { RotationResult } from "./rotate";
+import type { Config } from "../../services/lib/config";
+import { DataDirBusyError } from "../../services/lib/db";
+import { startNode, type McaiNode } from "../node";
+import { readNodeFile } from "../../services/api/local-admin";
+import { domainOf, formatOf, type FileFormat } from "../../services/datasets/records";
+import type { ImportSummary } from "../../services/datasets/importer";
+import type { RotationResult } from "../../services/datasets/rotate";
 
 /** Where the work goes. */
 export interface Target {

@@ -1,0 +1,26 @@
+/** `mcai demo-data`: realistic demo dataset files. */
+import { parseArgs } from "node:util";
+import { EXIT_USAGE, fail, type Command } from "../cli";
+import { writeDemoFiles } from "../datasets/demo-data";
+
+const help = `Usage: mcai demo-data --examples N --out DIR
+
+Writes N realistic examples over MC AI's domains as JSON, JSONL and TXT files in DIR.`;
+
+export const demoDataCommand: Command = {
+  summary: "write realistic demo dataset files",
+  help,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { examples: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+    if (values.help) return void console.log(help);
+    const n = Number(values.examples);
+    if (!Number.isInteger(n) || n < 1 || n > 100_000_000)
+      fail("--examples must be an integer from 1 to 100000000", EXIT_USAGE);
+    if (!values.out) fail("--out DIR is required", EXIT_USAGE);
+    const files = writeDemoFiles(n, values.out);
+    console.log(`wrote ${n} examples in ${files.length} files under ${values.out}`);
+  },
+};

@@ -1,0 +1,86 @@
+/** `mcai start`: a node running the chosen services, until SIGTERM or SIGINT. */
+import { parseArgs } from "node:util";
+import { SERVICE_NAMES } from "../../services/lib/config";
+import { VERSION } from "../../services/lib/paths";
+import { commandConfig, fail, run, type Command } from "../cli";
+import { importDemoOnFirstStart } from "../datasets/first-start";
+import { resolveServices, startNode, type McaiNode } from "../node";
+import { startRepl } from "../repl/repl";
+
+const help = `Usage: mcai start [--services LIST] [--port N] [--node-id ID] [--repl]
+
+Starts a node. Without TRANSPORTER it is the whole system in one process, with embedded
+Postgres (PGlite) under MCAI_DATA_DIR unless DATABASE_URL is set. Pending migrations are
+applied before the services start.
+
+Options:
+  --services LIST   comma-separated services to run (${SERVICE_NAMES.join(",")}); default all
+  --port N          HTTP port of the gateway (PORT, default 3000)
+  --node-id ID      this node's id in the cluster (NODE_ID, default host-pid)
+  --repl            also open the operator console in this process`;
+
+/**
+ * A promise rejected with no handler (a driver's stray error while a server restarts) is logged,
+ * not allowed to take the whole node down with the requests it serves.
+ */
+function onStrayErrors(node: McaiNode): void {
+  process.on("unhandledRejection", (err) => node.broker.logger.error("unhandled rejection:", err));
+}
+
+function onSignals(node: McaiNode): void {
+  let signalled = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    node.broker.logger.info(`${signal}: draining requests and stopping`);
+    // A stop that hangs past its bound must not keep the process alive.
+    setTimeout(
+      () => fail(`stop took longer than ${node.config.shutdownTimeoutMs + 5000} ms`, 1),
+      node.config.shutdownTimeoutMs + 5000,
+    ).unref();
+    node.stop().then(
+      () => process.exit(0),
+      (err) => fail(`stop failed: ${(err as Error).message}`, 1),
+    );
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+}
+
+/** The line that says the node is up: its services and, with the gateway here, where to reach it. */
+function startedLine(node: McaiNode): string {
+  const api = node.broker.getLocalService("api") as unknown as
+    { server?: { address(): { port: number } | string | null } } | undefined;
+  const addr = api?.server?.address();
+  const where =
+    addr && typeof addr === "object"
+      ? `, API at http://localhost:${addr.port}/api/health, web client at http://localhost:${addr.port}/`
+      : "";
+  const services = node.broker.services.map((s) => s.name).filter((n) => !n.startsWith("$"));
+  return `mcai ${VERSION} node ${node.config.nodeId} running ${services.join(", ")}${where}`;
+}
+
+export const startCommand: Command = {
+  summary: "start a node (every service by default) and serve the HTTP API",
+  help,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        services: { type: "string" },
+        port: { type: "string" },
+        "node-id": { type: "string" },
+        repl: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) return void console.log(help);
+    const config = commandConfig({ SERVICES: values.services, PORT: values.port, NODE_ID: values["node-id"] });
+    const node = await run(() => startNode(config, resolveServices(config, config.servicesGiven)));
+    onSignals(node);
+    onStrayErrors(node);
+    await importDemoOnFirstStart(node);
+    console.log(startedLine(node));
+    if (values.repl) await startRepl(node);
+  },
+};
