@@ -21,8 +21,10 @@ export function besselJ(m: number, x: number): number {
 export function besselZeros(m: number, count: number): number[] {
   const zeros: number[] = [];
   const step = 0.05;
-  // J_m(0) = 0 for m > 0, and that zero does not count: the scan starts just after 0 for every m.
-  let a = step;
+  // Near 0, J_m(x) ≈ (x/2)^m / m! is below the quadrature's round-off for large m, whose sign
+  // then flips at random and gives false zeros (j_10,1 came out as 0.07 instead of 14.48). Every
+  // positive zero lies beyond m (j_m,1 > √(m(m+2)) ≥ m), so the scan starts at m.
+  let a = Math.max(step, m);
   let fa = besselJ(m, a);
   while (zeros.length < count) {
     const b = a + step;

@@ -27,6 +27,14 @@ describe("bessel", () => {
     expect(besselZeros(1, 1)[0]).toBeCloseTo(3.831705970207512, 9);
     expect(besselZeros(3, 1)[0]).toBeCloseTo(6.380161895923984, 9);
   });
+
+  it.each([
+    [10, 14.47550068655454],
+    [20, 25.41714081407252],
+    [30, 36.09833695674772],
+  ])("finds the first zero of J_%i at %f, not round-off near 0", (m, zero) => {
+    expect(besselZeros(m, 1)[0]).toBeCloseTo(zero, 6);
+  });
 });
 
 describe("chladni modes", () => {
