@@ -1,14 +1,15 @@
-/** `mcai demo-data`: realistic demo dataset files. */
+/** `mcai demo-data`: synthetic dataset files for benchmarks (the curated demo knowledge base is demo/knowledge-base). */
 import { parseArgs } from "node:util";
 import { EXIT_USAGE, fail, type Command } from "../cli";
 import { writeDemoFiles } from "../datasets/demo-data";
 
 const help = `Usage: mcai demo-data --examples N --out DIR
 
-Writes N realistic examples over MC AI's domains as JSON, JSONL and TXT files in DIR.`;
+Writes N synthetic, templated examples over MC AI's domains as JSON, JSONL and TXT files in DIR: scale data for
+benchmarks, not knowledge (the curated knowledge base a fresh start imports is demo/knowledge-base/).`;
 
 export const demoDataCommand: Command = {
-  summary: "write realistic demo dataset files",
+  summary: "write synthetic dataset files for benchmarks",
   help,
   async run(args) {
     const { values } = parseArgs({

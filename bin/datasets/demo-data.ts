@@ -1,7 +1,7 @@
 /**
- * Demo datasets: realistic question/answer examples over MC AI's domains, written as a mix of
- * JSON, JSONL and TXT files (`mcai demo-data`), or produced in memory (a fresh embedded start).
- * Deterministic for a seed.
+ * Synthetic datasets: templated question/answer examples over MC AI's domains, written as a mix
+ * of JSON, JSONL and TXT files (`mcai demo-data`) or produced in memory (benchmarks). Scale data,
+ * not knowledge: the curated knowledge base is demo/knowledge-base/. Deterministic for a seed.
  */
 import fs from "node:fs";
 import path from "node:path";

@@ -1,14 +1,12 @@
 import type { McaiNode } from "../node";
 import { runtimeOf } from "../../services/lib/runtime";
 import type { AddParams } from "../../services/datasets.service";
-import { demoExamples } from "./demo-data";
-
-/** Examples a fresh embedded start imports, so a newcomer sees something at once. */
-export const FIRST_START_EXAMPLES = 600;
+import { loadKnowledgeBase } from "../demo/knowledge-base";
 
 /**
  * On the first start of an embedded data folder (this node just created the datasets tables),
- * with DEMO_DATA on and the datasets service here, imports a small demo set.
+ * with DEMO_DATA on and the datasets service here, imports the curated demo knowledge base
+ * (demo/knowledge-base/*.jsonl), so a newcomer can ask questions at once.
  */
 export async function importDemoOnFirstStart(node: McaiNode): Promise<void> {
   const { config } = node;
@@ -20,19 +18,13 @@ export async function importDemoOnFirstStart(node: McaiNode): Promise<void> {
     !node.broker.getLocalService("datasets")
   )
     return;
-  const byDomain = new Map<string, unknown[]>();
-  for (const ex of demoExamples(FIRST_START_EXAMPLES)) {
-    const list = byDomain.get(ex.domain) ?? [];
-    list.push(
-      ex.response
-        ? { content: ex.content, response: ex.response, source: "demo" }
-        : { content: ex.content, source: "demo" },
-    );
-    byDomain.set(ex.domain, list);
-  }
-  for (const [domain, examples] of byDomain)
+  const domains = loadKnowledgeBase();
+  let count = 0;
+  for (const { domain, examples } of domains) {
     await node.broker.call<unknown, AddParams>("datasets.add", { domain, examples });
+    count += examples.length;
+  }
   node.broker.logger.info(
-    `fresh data folder: imported ${FIRST_START_EXAMPLES} demo examples in ${byDomain.size} domains (DEMO_DATA=false to skip)`,
+    `fresh data folder: imported the demo knowledge base, ${count} examples in ${domains.length} domains (DEMO_DATA=false to skip)`,
   );
 }

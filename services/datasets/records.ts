@@ -61,8 +61,9 @@ export function contentHash(content: string): string {
 }
 
 /**
- * Maps an object to an example: `content` (or `completion`, or `prompt`) and `response`; every
- * other field goes to metadata (a `prompt` beside `completion` is kept there too).
+ * Maps an object to an example: `content` (or `completion`, or `prompt`) and `response`; a
+ * `metadata` object becomes the metadata, and every other field goes into it too (a `prompt`
+ * beside `completion` is kept there).
  */
 export function toExample(obj: unknown, maxChars: number): RecordResult {
   if (typeof obj === "string") obj = { content: obj };
@@ -76,8 +77,13 @@ export function toExample(obj: unknown, maxChars: number): RecordResult {
   const response = typeof o.response === "string" ? o.response : o.response == null ? null : JSON.stringify(o.response);
   if (content.length > maxChars || (response?.length ?? 0) > maxChars)
     return { rejected: `longer than ${maxChars} characters` };
-  const metadata: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (k !== key && k !== "response") metadata[k] = v;
+  // A `metadata` object is the metadata itself (the shape mcai's own files use); any other
+  // field is kept in it beside those keys.
+  const given = o.metadata;
+  const isObject = given !== null && typeof given === "object" && !Array.isArray(given);
+  const metadata: Record<string, unknown> = isObject ? { ...(given as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(o))
+    if (k !== key && k !== "response" && !(k === "metadata" && isObject)) metadata[k] = v;
   return { content, response, metadata };
 }
 

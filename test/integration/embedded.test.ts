@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { loadKnowledgeBase } from "../../bin/demo/knowledge-base";
 import { PgliteDb } from "../../services/lib/db";
 import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
 
@@ -36,6 +37,14 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
     expect(p.output()).toMatch(/migrations applied: 0001_runtime/);
     const h = await getJson(`http://127.0.0.1:${port}/api/health`);
     expect(h.body).toMatchObject({ status: "ok", db: { driver: "pglite", vector: true }, transporter: null });
+    // The curated demo knowledge base is there, every domain with every example of its file.
+    const datasets = await getJson(`http://127.0.0.1:${port}/api/datasets`);
+    const counts = Object.fromEntries(
+      (datasets.body.datasets as { domain: string; example_count: number }[]).map((d) => [d.domain, d.example_count]),
+    );
+    expect(counts).toEqual(
+      Object.fromEntries(loadKnowledgeBase().map(({ domain, examples }) => [domain, examples.length])),
+    );
     await stop(p);
     expect(p.output()).toMatch(/SIGTERM: draining requests and stopping/);
     expect(fs.existsSync(path.join(dataDir, "mcai.lock"))).toBe(false);

@@ -38,6 +38,19 @@ describe("dataset records", () => {
     expect(toExample(42, 100)).toEqual({ rejected: "not an object" });
   });
 
+  it("take a metadata object as the metadata itself (what mcai's own files and exports write)", () => {
+    expect(toExample({ content: "Q", response: "A", metadata: { topic: "t" }, lang: "en" }, 100)).toEqual({
+      content: "Q",
+      response: "A",
+      metadata: { topic: "t", lang: "en" },
+    });
+    expect(toExample({ content: "Q", metadata: "plain" }, 100)).toEqual({
+      content: "Q",
+      response: null,
+      metadata: { metadata: "plain" },
+    });
+  });
+
   it("read JSON as {examples: [...]} or a bare array", async () => {
     expect(await all("a.json", "json", '{"examples":[{"content":"a"},{"content":"b"}]}')).toHaveLength(2);
     expect(await all("a.json", "json", '[{"content":"a"}]')).toEqual([{ content: "a", response: null, metadata: {} }]);
