@@ -10,7 +10,8 @@ import type { Counter, Histogram } from "prom-client";
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
 import { ConflictError, NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
-import { checkLimits, HEAVY_KINDS, PARAMS, type HeavyKind } from "./compute/params";
+import { HEAVY_KINDS, KIND_PARAMS, type HeavyKind } from "./compute/contract";
+import { checkKindLimits } from "./compute/limits";
 import { jobParams } from "./jobs/kinds";
 import { JobWorker } from "./jobs/worker";
 import { jobMetrics } from "./jobs/metrics";
@@ -256,7 +257,7 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         const errors = check as { field?: string; message?: string }[];
         throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", errors as never);
       }
-      checkLimits(kind, params, config.compute);
+      checkKindLimits(kind, params, config.compute);
       const hash = paramsHash(kind, params);
       const key = ctx.meta.idempotencyKey;
       if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key))
@@ -326,7 +327,7 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     this.timers = [];
     this.checkers = Object.fromEntries(
       HEAVY_KINDS.map((k) => {
-        const { operation_id: _omit, ...schema } = PARAMS[k] as Record<string, unknown>;
+        const { operation_id: _omit, ...schema } = KIND_PARAMS[k] as Record<string, unknown>;
         return [
           k,
           this.broker.validator!.compile({ ...schema, $$strict: "remove" } as never) as (

@@ -1,5 +1,5 @@
 /** What each kind of job runs and keeps: the compute action, its params, and its file. */
-import type { HeavyKind } from "../compute/params";
+import type { HeavyKind } from "../compute/contract";
 
 interface KindSpec {
   /** The field of the compute result that holds the file, base64. */

@@ -7,7 +7,7 @@
 import type { Context, LoggerInstance, ServiceBroker } from "moleculer";
 import type { Db } from "../lib/db";
 import type { JobSettings } from "../lib/config";
-import type { HeavyKind } from "../compute/params";
+import type { HeavyKind } from "../compute/contract";
 import { KINDS, splitResult } from "./kinds";
 import { claimJobs, completeJob, failAttempt, heartbeat, putArtifact, setProgress, type JobRow } from "./store";
 
