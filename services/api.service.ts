@@ -1,33 +1,25 @@
 /**
  * The HTTP gateway (moleculer-web): REST aliases under /api, one JSON error shape, request ids,
  * API keys on admin actions, a rate limit shared through Redis, and a graceful drain on SIGTERM.
+ * Routes are built in api/routes.ts, CORS in api/cors.ts, request ids in api/request-id.ts.
  */
-import crypto from "node:crypto";
-import type { IncomingMessage, ServerResponse, Server } from "node:http";
-import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { IncomingMessage, Server } from "node:http";
+import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import { runtimeOf } from "./lib/runtime";
-import { isUuid } from "./lib/uuid";
+import { configOf, runtimeOf } from "./lib/runtime";
 import { clusterHealth, type Health } from "./api/health";
 import { ForbiddenError, UnauthorizedError } from "./lib/errors";
-import { API_ALIASES, ROOT_ALIASES } from "./api/routes";
 import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./api/local-admin";
-import { JobEventHub, streamJobEvents } from "./api/job-events";
-import { serveStatic } from "./api/static-files";
-import { NotFoundError as McaiNotFound } from "./lib/errors";
-import { isValidKey, keyId, presentedKey } from "./api/api-keys";
-import { sendHttpError, toHttpError } from "./api/http-errors";
+import type { Config } from "./lib/config";
+import type { JobEvent } from "./jobs/contract";
+import { apiRoute, rootRoute } from "./api/routes";
+import { corsSettings } from "./api/cors";
+import { requestIdentity } from "./api/request-id";
+import { JobEventHub } from "./api/job-events";
+import { isValidKey, presentedKey } from "./api/api-keys";
+import { errorResponder } from "./api/http-errors";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./api/rate-limit-store";
-
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-
-interface GatewayReq extends IncomingMessage {
-  $alias?: { fullPath?: string };
-  $action?: { admin?: boolean; name?: string };
-  $route?: { rateLimit?: { store?: RateLimitStore } };
-  $requestId?: string;
-}
 
 interface ApiThis extends Service {
   server: Server;
@@ -39,13 +31,17 @@ interface ApiThis extends Service {
   drain(timeoutMs: number): Promise<void>;
 }
 
-// moleculer-web's own request handler, called from ours after the request id is set.
-const gatewayHttpHandler = (ApiGateway as unknown as { methods: Record<string, (...a: unknown[]) => unknown> }).methods
-  .httpHandler;
-
-function clientKey(req: IncomingMessage): string {
-  const key = presentedKey(req);
-  return key ? `key:${keyId(key)}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
+/** The store of the rate limit: shared through Redis when there is one; none when RATE_LIMIT is 0. */
+function rateLimitStore(config: Config, logger: LoggerInstance): RateLimitStore | undefined {
+  if (config.rateLimit <= 0) return undefined;
+  return config.redisUrl
+    ? new RedisRateLimitStore({
+        url: config.redisUrl,
+        windowMs: config.rateLimitWindowMs,
+        prefix: `${config.namespace}:ratelimit`,
+        logger,
+      })
+    : new MemoryRateLimitStore(config.rateLimitWindowMs);
 }
 
 const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
@@ -55,6 +51,8 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   settings: {
     port: 3000,
     ip: "0.0.0.0",
+    // No route from settings (moleculer-web 0.10 has none by default): created() adds ours, which
+    // need the node's config.
     routes: [],
     log4XXResponses: false,
     logRequest: "debug",
@@ -86,31 +84,23 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     },
   },
 
-  methods: {
-    /** Sets X-Request-Id (the caller's when well-formed, else a new one) before routing. */
-    httpHandler(this: ApiThis, req: GatewayReq, res: ServerResponse, next?: unknown) {
-      const given = req.headers["x-request-id"] ?? req.headers["x-correlation-id"];
-      const id = typeof given === "string" && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
-      req.headers["x-request-id"] = id;
-      delete req.headers["x-correlation-id"];
-      req.$requestId = id;
-      res.setHeader("X-Request-Id", id);
-      const started = process.hrtime.bigint();
-      res.once("finish", () => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const route = req.$alias?.fullPath ?? "unmatched";
-        metricsOf(this.broker).requestDuration.observe(
-          { route, method: req.method ?? "GET", status: String(res.statusCode) },
-          seconds,
-        );
-      });
-      return gatewayHttpHandler.call(this, req, res, next);
+  events: {
+    /** A job changed somewhere in the cluster: wake the SSE streams watching it here. */
+    "job.progress"(this: ApiThis, ctx: Context<Pick<JobEvent, "job_id">>) {
+      this.jobHub.emit(ctx.params.job_id);
     },
+  },
 
+  methods: {
     /** Admin actions (`admin: true` in their schema) need one of API_KEYS. */
-    async authorize(this: ApiThis, _ctx: Context, _route: unknown, req: GatewayReq) {
+    async authorize(
+      this: ApiThis,
+      _ctx: Context,
+      _route: unknown,
+      req: IncomingMessage & { $action?: { admin?: boolean } },
+    ) {
       if (!req.$action?.admin) return;
-      const { apiKeys } = runtimeOf(this.broker).config;
+      const { apiKeys } = configOf(this.broker);
       const key = presentedKey(req);
       if (!key) throw new UnauthorizedError();
       const accepted = this.localToken ? [...apiKeys, this.localToken] : apiKeys;
@@ -142,150 +132,42 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     },
   },
 
-  // moleculer-web's default settings hold a catch-all route "/" that would expose every action;
-  // settings merge by deep defaults, so `routes: []` above cannot remove it. Routes come from created().
-  merged(schema: ServiceSchema) {
-    schema.settings!.routes = [];
-  },
-
-  events: {
-    /** A job changed somewhere in the cluster: wake the SSE streams watching it here. */
-    "job.progress"(this: ApiThis, ctx: Context<{ job_id: string }>) {
-      this.jobHub.emit(ctx.params.job_id);
-    },
-  },
-
+  // Runs after moleculer-web's created() (mixins first): the server exists, and listens in
+  // started() on the port and address set here.
   created(this: ApiThis) {
-    const { config } = runtimeOf(this.broker);
+    const config = configOf(this.broker);
     this.jobHub = new JobEventHub();
-    const logger = this.logger;
+    this.rateLimitStore = rateLimitStore(config, this.logger);
     this.settings.port = config.port;
     this.settings.ip = config.host;
-    this.settings.onError = (req: GatewayReq, res: ServerResponse, err: Error) => {
-      const httpErr = toHttpError(err, req, config.bodyLimitBytes);
-      if (httpErr.status >= 500) logger.error(`${req.method} ${req.url} (request ${req.$requestId}):`, err);
-      sendHttpError(req, res, httpErr);
-    };
-    if (config.corsOrigins.length) {
-      this.settings.cors = {
-        origin: config.corsOrigins.includes("*") ? "*" : [...config.corsOrigins],
-        methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-        allowedHeaders: [
-          "Content-Type",
-          "Authorization",
-          "X-Api-Key",
-          "X-Request-Id",
-          "Idempotency-Key",
-          "Last-Event-ID",
-        ],
-        exposedHeaders: [
-          "X-Request-Id",
-          "Retry-After",
-          "X-Rate-Limit-Limit",
-          "X-Rate-Limit-Remaining",
-          "X-Rate-Limit-Reset",
-        ],
-        maxAge: 600,
-      };
-    }
-    if (config.rateLimit > 0) {
-      this.rateLimitStore = config.redisUrl
-        ? new RedisRateLimitStore({
-            url: config.redisUrl,
-            windowMs: config.rateLimitWindowMs,
-            prefix: `${config.namespace}:ratelimit`,
-            logger,
-          })
-        : new MemoryRateLimitStore(config.rateLimitWindowMs);
-    }
-    const store = this.rateLimitStore;
-    this.addRoute({
-      name: "api",
-      path: "/api",
-      mappingPolicy: "restrict",
-      aliases: {
-        ...API_ALIASES,
-        // Server-Sent Events: a handler of its own, streaming until the job ends.
-        "GET job/:id/events": (req: GatewayReq & { $params: { id: string } }, res: ServerResponse) => {
-          const id = String(req.$params.id);
-          if (!isUuid(id)) {
-            this.settings.onError(req, res, new McaiNotFound(`no job ${id}`, { id }));
-            return;
-          }
-          streamJobEvents(this.broker, this.jobHub, req, res, id).catch((err) => this.settings.onError(req, res, err));
-        },
-      },
-      authorization: true,
+    this.settings.onError = errorResponder(config.bodyLimitBytes, this.logger);
+    this.settings.cors = corsSettings(config);
+    this.settings.rootCallOptions = requestIdentity(metricsOf(this.broker).requestDuration);
+    const routes = {
+      config,
+      broker: this.broker,
+      jobHub: this.jobHub,
+      onError: this.settings.onError,
       cors: this.settings.cors,
-      bodyParsers: { json: { limit: config.bodyLimitBytes, strict: true }, urlencoded: false },
-      rateLimit: store
-        ? {
-            window: config.rateLimitWindowMs,
-            limit: config.rateLimit,
-            headers: true,
-            key: clientKey,
-            StoreFactory: function StoreFactory() {
-              return store;
-            },
-          }
-        : undefined,
-      callOptions: { timeout: config.requestTimeoutMs },
-      // Actions that can answer in another format (a PNG) look at what the client accepts.
-      onBeforeCall(
-        ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string }>,
-        _route: unknown,
-        req: IncomingMessage & { body?: unknown; $params?: Record<string, unknown>; $action?: { name?: string } },
-      ) {
-        ctx.meta.accept = req.headers.accept;
-        const key = req.headers["idempotency-key"];
-        if (typeof key === "string") ctx.meta.idempotencyKey = key;
-        const inm = req.headers["if-none-match"];
-        if (typeof inm === "string") ctx.meta.ifNoneMatch = inm;
-        // A bare JSON array body (POST /api/datasets/:domain/examples) is the examples list;
-        // moleculer-web would otherwise spread it into numbered params.
-        if (Array.isArray(req.body) && req.$params) {
-          for (const k of Object.keys(req.$params)) if (/^\d+$/.test(k)) delete req.$params[k];
-          req.$params.examples = req.body;
-        }
-      },
-      onError: this.settings.onError,
-    });
-    const file =
-      (urlPath: (req: GatewayReq & { $params: Record<string, string> }) => string) =>
-      (req: GatewayReq & { $params: Record<string, string> }, res: ServerResponse) => {
-        if (!serveStatic(req, res, urlPath(req)))
-          this.settings.onError(req, res, new McaiNotFound(`no route ${req.method} ${(req.url ?? "").split("?")[0]}`));
-      };
-    this.addRoute({
-      name: "root",
-      path: "/",
-      mappingPolicy: "restrict",
-      aliases: {
-        ...ROOT_ALIASES,
-        // The web client and the dashboard: static files, see api/static-files.ts.
-        "GET /": file(() => "/"),
-        "GET assets/:file": file((req) => `/assets/${req.$params.file}`),
-        "GET dashboard": file(() => "/dashboard"),
-        "GET dashboard/:file": file((req) => `/dashboard/${req.$params.file}`),
-      },
-      bodyParsers: { json: false, urlencoded: false },
-      callOptions: { timeout: config.requestTimeoutMs },
-      onError: this.settings.onError,
-    });
+      rateLimitStore: this.rateLimitStore,
+    };
+    this.addRoute(apiRoute(routes));
+    this.addRoute(rootRoute(routes));
   },
 
   started(this: ApiThis) {
-    const { config, ownsDataDir } = runtimeOf(this.broker);
+    const { ownsDataDir } = runtimeOf(this.broker);
     if (!ownsDataDir) return;
     const addr = this.server.address();
     if (!addr || typeof addr !== "object") return;
     this.localToken = newAdminToken();
-    writeNodeFile(config.dataDir, { pid: process.pid, port: addr.port, token: this.localToken });
+    writeNodeFile(configOf(this.broker).dataDir, { pid: process.pid, port: addr.port, token: this.localToken });
   },
 
   async stopped(this: ApiThis) {
-    if (this.localToken) removeNodeFile(runtimeOf(this.broker).config.dataDir);
-    await this.drain(runtimeOf(this.broker).config.shutdownTimeoutMs);
+    const config = configOf(this.broker);
+    if (this.localToken) removeNodeFile(config.dataDir);
+    await this.drain(config.shutdownTimeoutMs);
     await this.rateLimitStore?.close?.();
   },
 };

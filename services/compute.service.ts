@@ -1,51 +1,35 @@
 /**
  * compute: the only door to the node's worker-thread pool. Every action validates its params
  * (shape by fastest-validator, sizes against the config's bounds) before any work is queued.
+ * Callers import its params, schemas and bounds from compute/contract.ts.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { ComputePool } from "../compute/pool";
 import { WINDOWS } from "../compute/lib/spectrum";
 import type { EmotionAnalysis } from "../compute/lib/emotions";
 import { isPowerOfTwo } from "../compute/lib/fft";
-import { runtimeOf } from "./lib/runtime";
+import { configOf } from "./lib/runtime";
 import { UnprocessableError } from "./lib/errors";
-import { checkLimit } from "./compute/limits";
-import { checkLimits, PARAMS } from "./compute/params";
-import { TaskRunner } from "./compute/runner";
-import { computeMetrics, type ComputeMetrics } from "./compute/metrics";
+import { checkKindLimits, checkLimit } from "./compute/limits";
 import {
-  runArt,
-  runCymatic,
-  runFft,
-  runMusic,
-  runVideo,
+  KIND_PARAMS,
   type ArtParams,
   type CymaticParams,
+  type EmbedParams,
+  type EmotionParams,
   type FftParams,
   type MusicParams,
+  type OperationId,
   type VideoParams,
-} from "./compute/operations";
-
-export type { ArtParams, CymaticParams, FftParams, MusicParams, VideoParams };
-/** Params of compute.embed. */
-export interface EmbedParams {
-  texts: string[];
-  dim: number;
-}
-/** Params of compute.emotion. */
-export interface EmotionParams {
-  text: string;
-}
-/** Long operations take an id: progress events carry it and `compute.abort {id}` stops them. */
-export interface OperationId {
-  operation_id?: string;
-}
+} from "./compute/contract";
+import { TaskRunner } from "./compute/runner";
+import { computeMetrics, type ComputeMetrics } from "./compute/metrics";
+import { runArt, runCymatic, runFft, runMusic, runVideo } from "./compute/operations";
 
 interface ComputeThis extends Service {
   runner: TaskRunner;
   pool?: ComputePool;
   metrics: ComputeMetrics;
-  limits(): ReturnType<typeof runtimeOf>["config"]["compute"];
 }
 
 interface AcceptMeta {
@@ -80,7 +64,7 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
       },
       async handler(this: ComputeThis, ctx: Context<FftParams>) {
         const p = ctx.params;
-        checkLimit("signal", p.signal.length, this.limits().fftMaxPoints, " points");
+        checkLimit("signal", p.signal.length, configOf(this.broker).compute.fftMaxPoints, " points");
         if (p.stft && !isPowerOfTwo(p.stft.frameSize))
           throw new UnprocessableError(`stft.frameSize must be a power of two, got ${p.stft.frameSize}`, {
             field: "stft.frameSize",
@@ -99,10 +83,10 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
      * analysis and a preview grid; a PNG when the caller accepts image/png (HTTP) or asks `png`.
      */
     cymatic: {
-      params: PARAMS.cymatic,
-      async handler(this: ComputeThis, ctx: Context<CymaticParams & OperationId & { png?: boolean }, AcceptMeta>) {
+      params: KIND_PARAMS.cymatic,
+      async handler(this: ComputeThis, ctx: Context<CymaticParams & OperationId, AcceptMeta>) {
         const p = ctx.params;
-        checkLimits("cymatic", p as never, this.limits());
+        checkKindLimits("cymatic", p, configOf(this.broker).compute);
         const wantsImage = /\bimage\/png\b/.test(ctx.meta.accept ?? "");
         const r = await runCymatic(
           this.runner,
@@ -122,10 +106,10 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** A procedural image (PNG, base64) from a prompt and a style. */
     art: {
-      params: PARAMS.art,
+      params: KIND_PARAMS.art,
       async handler(this: ComputeThis, ctx: Context<ArtParams & OperationId>) {
         const p = ctx.params;
-        checkLimits("art", p as never, this.limits());
+        checkKindLimits("art", p, configOf(this.broker).compute);
         const { png, ...rest } = await runArt(ctx, this.runner, p, p.operation_id);
         return { ...rest, content_type: "image/png", bytes: png.length, png_base64: png.toString("base64") };
       },
@@ -133,9 +117,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** Music (WAV, base64) from a prompt's emotion, with a binaural beat; `duration` in seconds. */
     music: {
-      params: PARAMS.music,
+      params: KIND_PARAMS.music,
       async handler(this: ComputeThis, ctx: Context<MusicParams & OperationId>) {
-        checkLimits("music", ctx.params as never, this.limits());
+        checkKindLimits("music", ctx.params, configOf(this.broker).compute);
         const { wav, ...rest } = await runMusic(ctx, this.runner, ctx.params, ctx.params.operation_id);
         return { ...rest, content_type: "audio/wav", bytes: wav.length, wav_base64: wav.toString("base64") };
       },
@@ -143,9 +127,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** An animated GIF (base64) of a cymatic frequency sweep. */
     video: {
-      params: PARAMS.video,
+      params: KIND_PARAMS.video,
       async handler(this: ComputeThis, ctx: Context<VideoParams & OperationId>) {
-        checkLimits("video", ctx.params as never, this.limits());
+        checkKindLimits("video", ctx.params, configOf(this.broker).compute);
         const { gif, ...rest } = await runVideo(ctx, this.runner, ctx.params, ctx.params.operation_id);
         return { ...rest, content_type: "image/gif", bytes: gif.length, gif_base64: gif.toString("base64") };
       },
@@ -153,9 +137,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /** Emotion scores of a text over the catalog, the dominant one and its frequencies. */
     emotion: {
-      params: PARAMS.emotion,
+      params: KIND_PARAMS.emotion,
       async handler(this: ComputeThis, ctx: Context<EmotionParams>): Promise<EmotionAnalysis> {
-        checkLimits("emotion", ctx.params as never, this.limits());
+        checkKindLimits("emotion", ctx.params, configOf(this.broker).compute);
         this.runner.admit();
         return this.runner.run<EmotionAnalysis>("emotion", { text: ctx.params.text });
       },
@@ -179,7 +163,7 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
         checkLimit(
           "texts",
           texts.reduce((n, t) => n + t.length, 0),
-          this.limits().textMaxChars * 1000,
+          configOf(this.broker).compute.textMaxChars * 1000,
           " characters",
         );
         this.runner.admit();
@@ -209,18 +193,12 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
     },
   },
 
-  methods: {
-    limits(this: ComputeThis) {
-      return runtimeOf(this.broker).config.compute;
-    },
-  },
-
   created(this: ComputeThis) {
     this.metrics = computeMetrics(this.broker, () => this.pool);
   },
 
   started(this: ComputeThis) {
-    const { config } = runtimeOf(this.broker);
+    const config = configOf(this.broker);
     this.pool = new ComputePool({
       threads: config.computeThreads,
       maxQueue: config.compute.queueMax,

@@ -3,7 +3,7 @@
  * with the right status. Turns body-parser, moleculer-web and Moleculer errors into it.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Errors } from "moleculer";
+import { Errors, type LoggerInstance } from "moleculer";
 import {
   ERR_BAD_REQUEST,
   ERR_INTERNAL,
@@ -120,4 +120,19 @@ export function sendHttpError(req: IncomingMessage, res: ServerResponse, err: Ht
     "Cache-Control": "no-store",
   });
   res.end(req.method === "HEAD" ? undefined : body);
+}
+
+/**
+ * The gateway's error handler (its `onError`, global and per route): the one JSON error shape;
+ * a 5xx is logged with the request id, a 4xx is the caller's and is not.
+ */
+export function errorResponder(
+  bodyLimitBytes: number,
+  logger: LoggerInstance,
+): (req: IncomingMessage & RateLimitedReq & { $requestId?: string }, res: ServerResponse, err: unknown) => void {
+  return (req, res, err) => {
+    const httpErr = toHttpError(err, req, bodyLimitBytes);
+    if (httpErr.status >= 500) logger.error(`${req.method} ${req.url} (request ${req.$requestId}):`, err);
+    sendHttpError(req, res, httpErr);
+  };
 }

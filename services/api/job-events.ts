@@ -7,8 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EventEmitter } from "node:events";
 import type { ServiceBroker } from "moleculer";
-import type { JobView } from "../jobs.service";
-import { FINAL as FINAL_STATUSES } from "../jobs/store";
+import { FINAL_STATUSES, type JobView } from "../jobs/contract";
 
 const FINAL = new Set<string>(FINAL_STATUSES);
 const POLL_MS = 2000;

@@ -1,8 +1,20 @@
 /**
- * Every REST alias of the gateway. mappingPolicy "restrict": only what is listed here is
- * reachable over HTTP. Actions that change shared state declare `admin: true` in their own
- * schema; the gateway then asks for an API key.
+ * The gateway's routes. mappingPolicy "restrict": only the aliases listed here are reachable over
+ * HTTP. Actions that change shared state declare `admin: true` in their own schema; the gateway
+ * then asks for an API key (see the `authorize` method of api.service.ts).
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Context, ServiceBroker } from "moleculer";
+import type { ApiRouteSchema, CorsOptions, IncomingRequest, RateLimitSettings } from "moleculer-web";
+import type { Config } from "../lib/config";
+import { NotFoundError } from "../lib/errors";
+import { JOB_ID_PATTERN } from "../jobs/contract";
+import { keyId, presentedKey } from "./api-keys";
+import { streamJobEvents, type JobEventHub } from "./job-events";
+import type { RateLimitStore } from "./rate-limit-store";
+import { serveStatic } from "./static-files";
+
+/** Every REST alias under /api that maps to an action. */
 export const API_ALIASES: Record<string, string> = {
   "GET health": "api.health",
   "POST admin/cache/clear": "api.cacheClear",
@@ -41,3 +53,127 @@ export const API_ALIASES: Record<string, string> = {
 export const ROOT_ALIASES: Record<string, string> = {
   "GET metrics": "metrics.scrape",
 };
+
+/** Answers a failed request in the one JSON error shape (see http-errors.ts). */
+export type ErrorResponder = (req: IncomingMessage, res: ServerResponse, err: unknown) => void;
+
+/** What the route builders need from the gateway service. */
+export interface RouteContext {
+  config: Config;
+  broker: ServiceBroker;
+  jobHub: JobEventHub;
+  onError: ErrorResponder;
+  cors?: CorsOptions;
+  /** Present when RATE_LIMIT > 0. */
+  rateLimitStore?: RateLimitStore;
+}
+
+type Handler = (req: IncomingRequest, res: ServerResponse) => void;
+
+/**
+ * moleculer-web's rate limit with our store. It makes the store with `new StoreFactory(...)`; a
+ * plain function that returns ours (one per gateway, in Redis when there is one) does that, but
+ * its types want a class of its own store.
+ */
+type RateLimit = Omit<RateLimitSettings, "StoreFactory"> & { StoreFactory: () => RateLimitStore };
+
+/** A route as apiRoute and rootRoute build it, for `addRoute`. */
+export type GatewayRoute = Omit<ApiRouteSchema, "rateLimit"> & { rateLimit?: RateLimit };
+
+/** The rate-limit identity of a request: its API key when it shows one, else its address. */
+function clientKey(req: IncomingMessage): string {
+  const key = presentedKey(req);
+  return key ? `key:${keyId(key)}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
+}
+
+function rateLimit(config: Config, store: RateLimitStore | undefined): RateLimit | undefined {
+  if (!store) return undefined;
+  return {
+    window: config.rateLimitWindowMs,
+    limit: config.rateLimit,
+    headers: true,
+    key: clientKey,
+    StoreFactory: function StoreFactory() {
+      return store;
+    },
+  };
+}
+
+/** Server-Sent Events of a job: a handler of its own, streaming until the job ends. */
+function jobEvents(c: RouteContext): Handler {
+  return (req, res) => {
+    const id = String((req.$params as { id: unknown }).id);
+    if (!JOB_ID_PATTERN.test(id)) {
+      c.onError(req, res, new NotFoundError(`no job ${id}`, { id }));
+      return;
+    }
+    streamJobEvents(c.broker, c.jobHub, req, res, id).catch((err: unknown) => c.onError(req, res, err));
+  };
+}
+
+/**
+ * Before an action runs: what it may look at from the request (Accept for a PNG answer,
+ * Idempotency-Key, If-None-Match); a bare JSON array body (POST /api/datasets/:domain/examples) is
+ * the examples list, which moleculer-web would otherwise spread into numbered params.
+ */
+function onBeforeCall(
+  ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string }>,
+  _route: unknown,
+  req: IncomingRequest & { body?: unknown },
+): void {
+  ctx.meta.accept = req.headers.accept;
+  const key = req.headers["idempotency-key"];
+  if (typeof key === "string") ctx.meta.idempotencyKey = key;
+  const inm = req.headers["if-none-match"];
+  if (typeof inm === "string") ctx.meta.ifNoneMatch = inm;
+  const params = req.$params as Record<string, unknown> | undefined;
+  if (Array.isArray(req.body) && params) {
+    for (const k of Object.keys(params)) if (/^\d+$/.test(k)) delete params[k];
+    params.examples = req.body;
+  }
+}
+
+/** /api: the aliased actions and the job event stream; JSON bodies, API keys, the rate limit. */
+export function apiRoute(c: RouteContext): GatewayRoute {
+  return {
+    name: "api",
+    path: "/api",
+    mappingPolicy: "restrict",
+    aliases: { ...API_ALIASES, "GET job/:id/events": jobEvents(c) },
+    authorization: true,
+    cors: c.cors,
+    bodyParsers: { json: { limit: c.config.bodyLimitBytes, strict: true }, urlencoded: false },
+    rateLimit: rateLimit(c.config, c.rateLimitStore),
+    callOptions: { timeout: c.config.requestTimeoutMs },
+    onBeforeCall,
+    onError: c.onError,
+  };
+}
+
+/** A static file of the web client or the dashboard (see static-files.ts), else 404. */
+function staticFile(c: RouteContext, urlPath: (req: IncomingRequest) => string): Handler {
+  return (req, res) => {
+    if (!serveStatic(req, res, urlPath(req)))
+      c.onError(req, res, new NotFoundError(`no route ${req.method} ${(req.url ?? "").split("?")[0]}`));
+  };
+}
+
+/** /: /metrics, the web client and the dashboard; no bodies. */
+export function rootRoute(c: RouteContext): GatewayRoute {
+  const param = (req: IncomingRequest, name: string) => String((req.$params as Record<string, unknown>)[name]);
+  return {
+    name: "root",
+    path: "/",
+    mappingPolicy: "restrict",
+    aliases: {
+      ...ROOT_ALIASES,
+      "GET /": staticFile(c, () => "/"),
+      "GET assets/:file": staticFile(c, (req) => `/assets/${param(req, "file")}`),
+      "GET dashboard": staticFile(c, () => "/dashboard"),
+      "GET dashboard/:file": staticFile(c, (req) => `/dashboard/${param(req, "file")}`),
+    },
+    bodyParsers: { json: false, urlencoded: false },
+    callOptions: { timeout: c.config.requestTimeoutMs },
+    onError: c.onError,
+  };
+}

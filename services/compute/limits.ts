@@ -1,14 +1,17 @@
 import { PayloadTooLargeError } from "../lib/errors";
+import { kindSizeBreach, sizeBreach, type HeavyKind } from "./contract";
+import type { ComputeLimits } from "../lib/config";
 
 /**
  * @throws PayloadTooLargeError (413) naming the field and its bound when `value` exceeds `limit`.
  */
 export function checkLimit(field: string, value: number, limit: number, unit = ""): void {
-  if (value > limit) {
-    throw new PayloadTooLargeError(`${field} is ${value}${unit}, over the limit of ${limit}${unit}`, {
-      field,
-      limit,
-      actual: value,
-    });
-  }
+  const breach = sizeBreach(field, value, limit, unit);
+  if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
+}
+
+/** @throws PayloadTooLargeError (413) naming the first size of a kind's params over its bound. */
+export function checkKindLimits(kind: HeavyKind, params: object, limits: ComputeLimits): void {
+  const breach = kindSizeBreach(kind, params, limits);
+  if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
 }

@@ -5,28 +5,24 @@
 import type { Context } from "moleculer";
 import { rowBands, type Mode, type Plate } from "../../compute/lib/chladni";
 import type { PlanStats } from "../../compute/lib/fft";
-import type { WindowName } from "../../compute/lib/spectrum";
-import type { ArtStyle } from "../../compute/lib/art";
 import type { MusicPlan } from "../../compute/lib/music";
 import type { SpatialFrequency } from "../../compute/lib/cymatic-analysis";
 import type { FftTaskResult } from "../../compute/tasks/fft.task";
 import type { CymaticFinishResult } from "../../compute/tasks/cymatic-finish.task";
 import type { TaskRunner } from "./runner";
-import { DEFAULT_SIZES } from "./defaults";
 import { watchProgress } from "./progress";
+import {
+  DEFAULTS,
+  type ArtParams,
+  type CymaticParams,
+  type FftParams,
+  type MusicParams,
+  type VideoParams,
+} from "./contract";
 
 /** Bytes from a worker: typed arrays crossing threads are not instanceof here (jest realms). */
 export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-export interface FftParams {
-  signal: number[];
-  sampleRate: number;
-  window?: WindowName;
-  peaks?: number;
-  spectrum?: boolean;
-  stft?: { frameSize: number; hop: number };
 }
 
 export interface FftResult {
@@ -73,13 +69,6 @@ export async function runFft(runner: TaskRunner, p: FftParams, onPlans: (s: Plan
   return out;
 }
 
-export interface CymaticParams {
-  frequencies: number[];
-  size?: number;
-  plate?: Plate;
-  preview?: number;
-}
-
 export interface CymaticResult {
   plate: Plate;
   size: number;
@@ -100,7 +89,7 @@ export async function runCymatic(
   onPlans: (s: PlanStats) => void,
   id?: string,
 ): Promise<CymaticResult> {
-  const size = p.size ?? DEFAULT_SIZES.cymatic.size;
+  const size = p.size ?? DEFAULTS.cymaticSize;
   const plate = p.plate ?? "square";
   const bands = rowBands(size, runner.pool.threads);
   runner.admit(bands.length + 1);
@@ -116,7 +105,7 @@ export async function runCymatic(
   );
   const fin = await runner.run<CymaticFinishResult>(
     "cymatic-finish",
-    { field, size, preview: p.preview ?? 100, png },
+    { field, size, preview: p.preview ?? DEFAULTS.cymaticPreview, png },
     id,
   );
   onPlans(fin.plans);
@@ -133,18 +122,10 @@ export async function runCymatic(
   };
 }
 
-export interface ArtParams {
-  prompt: string;
-  style: ArtStyle;
-  width?: number;
-  height?: number;
-  seed?: number;
-}
-
 export async function runArt(ctx: Context, runner: TaskRunner, p: ArtParams, id?: string) {
   runner.admit();
-  const width = p.width ?? DEFAULT_SIZES.art.width;
-  const height = p.height ?? DEFAULT_SIZES.art.height;
+  const width = p.width ?? DEFAULTS.artWidth;
+  const height = p.height ?? DEFAULTS.artHeight;
   const watch = watchProgress(ctx, "art", id);
   try {
     const r = await runner.run<{ png: Uint8Array; seed: number; palette: string[] }>(
@@ -156,13 +137,6 @@ export async function runArt(ctx: Context, runner: TaskRunner, p: ArtParams, id?
   } finally {
     watch.stop();
   }
-}
-
-export interface MusicParams {
-  prompt: string;
-  duration: number;
-  seed?: number;
-  emotion?: string;
 }
 
 export async function runMusic(
@@ -181,15 +155,6 @@ export async function runMusic(
   }
 }
 
-export interface VideoParams {
-  from_hz: number;
-  to_hz: number;
-  frames?: number;
-  size?: number;
-  plate?: Plate;
-  fps?: number;
-}
-
 /** Frames rendered in parallel (one range per thread) into shared memory, then encoded. */
 export async function runVideo(
   ctx: Context,
@@ -200,11 +165,11 @@ export async function runVideo(
   const spec = {
     from: p.from_hz,
     to: p.to_hz,
-    frames: p.frames ?? DEFAULT_SIZES.video.frames,
-    size: p.size ?? DEFAULT_SIZES.video.size,
+    frames: p.frames ?? DEFAULTS.videoFrames,
+    size: p.size ?? DEFAULTS.videoSize,
     plate: p.plate ?? "square",
   };
-  const fps = p.fps ?? 15;
+  const fps = p.fps ?? DEFAULTS.videoFps;
   const ranges = rowBands(spec.frames, runner.pool.threads);
   runner.admit(ranges.length + 1);
   const out = new SharedArrayBuffer(spec.frames * spec.size * spec.size);

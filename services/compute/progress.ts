@@ -3,18 +3,13 @@
  * service reads it a few times a second and emits `compute.progress {id, task, progress}`.
  */
 import type { Context } from "moleculer";
+import type { ProgressEvent } from "./contract";
 
 export const PROGRESS_INTERVAL_MS = 250;
 
 export interface ProgressWatch {
   buffer: SharedArrayBuffer;
   stop(): void;
-}
-
-export interface ProgressEvent {
-  id: string;
-  task: string;
-  progress: number;
 }
 
 /** Watches a progress cell; emits only when `id` is set and the value moved. */

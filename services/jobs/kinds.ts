@@ -1,5 +1,5 @@
 /** What each kind of job runs and keeps: the compute action, its params, and its file. */
-import type { HeavyKind } from "../compute/params";
+import type { HeavyKind } from "../compute/contract";
 
 interface KindSpec {
   /** The field of the compute result that holds the file, base64. */
@@ -16,16 +16,6 @@ export const KINDS: Record<HeavyKind, KindSpec> = {
   video: { fileField: "gif_base64", contentType: "image/gif" },
   emotion: {},
 };
-
-/** The params a job keeps, from an HTTP body: the kind's fields at the top, tunables in `options`. */
-export function jobParams(body: Record<string, unknown>): Record<string, unknown> {
-  const { options, ...top } = body as { options?: Record<string, unknown> } & Record<string, unknown>;
-  const o = { ...(options ?? {}) };
-  delete o.fresh;
-  const params = { ...top, ...o };
-  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
-  return params;
-}
 
 /** Splits a compute result into the job's summary and its file. */
 export function splitResult(

@@ -1,9 +1,9 @@
-/** The SQL of the job queue. Every statement is parameterized. */
+/** The SQL of the job queue: every statement on the tables jobs and artifacts. All are parameterized. */
 import crypto from "node:crypto";
-import type { Queryable } from "../lib/db";
-
-export type JobStatus = "queued" | "processing" | "completed" | "failed" | "cancelled";
-export const FINAL: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+import { Errors } from "moleculer";
+import type { Db, Queryable } from "../lib/db";
+import { UnavailableError } from "../lib/errors";
+import type { JobStatus } from "./contract";
 
 export interface JobRow {
   id: string;
@@ -26,6 +26,12 @@ export interface JobRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+}
+
+/** Database faults (connection refused, server gone) are transient for the caller: 503. Others pass. */
+export function storeFault(err: unknown): never {
+  if (err instanceof Errors.MoleculerError) throw err;
+  throw new UnavailableError(`the job store is unavailable: ${(err as Error).message}`, { retryAfter: 2 });
 }
 
 const COLUMNS = `id::text AS id, seq::text AS seq, kind, params, params_hash, status, progress::float8 AS progress, attempts, max_attempts,
@@ -284,6 +290,22 @@ export async function expire(tx: Queryable, retentionDays: number): Promise<{ jo
     [retentionDays],
   );
   return { jobs: jobs.rowCount, artifacts: artifacts.rowCount };
+}
+
+/**
+ * The retention sweep on one node at a time: under a transaction-scoped advisory lock, taken
+ * without waiting; undefined when another node holds it.
+ */
+export async function expireOnce(
+  db: Db,
+  retentionDays: number,
+): Promise<{ jobs: number; artifacts: number } | undefined> {
+  return db.transaction(async (tx) => {
+    const lock = await tx.query<{ ok: boolean }>(
+      "SELECT pg_try_advisory_xact_lock(hashtext('mcai.jobs.expire')) AS ok",
+    );
+    return lock.rows[0].ok ? expire(tx, retentionDays) : undefined;
+  });
 }
 
 export async function waitingByKind(db: Queryable): Promise<{ kind: string; status: string; n: number }[]> {

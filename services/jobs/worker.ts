@@ -4,19 +4,13 @@
  * enforces the timeout by aborting the task, and stores results and artifacts. Woken by a poll
  * timer and by the `jobs.submitted` event.
  */
-import type { Context, LoggerInstance, ServiceBroker } from "moleculer";
+import type { LoggerInstance, ServiceBroker } from "moleculer";
 import type { Db } from "../lib/db";
 import type { JobSettings } from "../lib/config";
-import type { HeavyKind } from "../compute/params";
+import type { HeavyKind } from "../compute/contract";
+import type { JobEvent, JobStatus } from "./contract";
 import { KINDS, splitResult } from "./kinds";
 import { claimJobs, completeJob, failAttempt, heartbeat, putArtifact, setProgress, type JobRow } from "./store";
-
-export interface JobEvent {
-  job_id: string;
-  status: string;
-  progress: number;
-  version?: number;
-}
 
 interface Running {
   job: JobRow;
@@ -37,7 +31,7 @@ export class JobWorker {
     private readonly settings: JobSettings,
     private readonly capacity: () => number,
     private readonly logger: LoggerInstance,
-    private readonly onFinished: (job: JobRow, status: string) => void,
+    private readonly onFinished: (job: JobRow, status: JobStatus) => void,
   ) {}
 
   start(): void {
@@ -102,7 +96,7 @@ export class JobWorker {
       this.emit(r.job, "processing", progress);
   }
 
-  private emit(job: JobRow, status: string, progress: number): void {
+  private emit(job: JobRow, status: JobStatus, progress: number): void {
     void this.broker.broadcast<JobEvent>("job.progress", { job_id: job.id, status, progress });
   }
 
@@ -151,5 +145,3 @@ export class JobWorker {
     }
   }
 }
-
-export type { Context };

@@ -1,5 +1,6 @@
 /** The dashboard's figures, computed from the cluster's merged registry. */
 import type { Registry } from "prom-client";
+import { JOB_STATUSES, type JobStatus } from "../jobs/contract";
 
 type MetricJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>[number];
 interface Value {
@@ -12,7 +13,8 @@ export interface Summary {
   at: number;
   routes: { route: string; method: string; count: number; errors: number; p95_ms: number | null }[];
   cache: Record<string, { hits: number; misses: number }>;
-  jobs: { kind: string; queued: number; processing: number; completed: number; failed: number; cancelled: number }[];
+  /** Per kind: jobs waiting (queued, processing) in the store, and finished ones by final status. */
+  jobs: ({ kind: string } & Record<JobStatus, number>)[];
   nodes: { node_id: string; rss_bytes: number; pool_utilization: number | null }[];
 }
 
@@ -77,11 +79,11 @@ export function summarize(all: MetricJson[]): Summary {
   const jobs = new Map<string, Summary["jobs"][number]>();
   const job = (kind: string) =>
     jobs.get(kind) ??
-    jobs.set(kind, { kind, queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 }).get(kind)!;
-  for (const v of values(all, "mcai_jobs_waiting"))
-    job(String(v.labels.kind))[v.labels.status as "queued" | "processing"] += v.value;
-  for (const v of values(all, "mcai_jobs_total"))
-    job(String(v.labels.kind))[v.labels.status as "completed" | "failed" | "cancelled"] += v.value;
+    jobs
+      .set(kind, { kind, ...(Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>) })
+      .get(kind)!;
+  for (const name of ["mcai_jobs_waiting", "mcai_jobs_total"])
+    for (const v of values(all, name)) job(String(v.labels.kind))[v.labels.status as JobStatus] += v.value;
   const nodes = new Map<string, Summary["nodes"][number]>();
   for (const v of values(all, "mcai_worker_memory_bytes"))
     nodes.set(String(v.labels.node_id), {

@@ -1,0 +1,104 @@
+/**
+ * Submitting a job: the submit actions' schemas (built from compute's), the params a job keeps,
+ * the size bounds, the Idempotency-Key, and the insert, which answers at once from an earlier
+ * completed job with the same params unless the caller asks for a fresh run.
+ */
+import type { ActionParams } from "moleculer";
+import type { Config } from "../lib/config";
+import type { Db, Queryable } from "../lib/db";
+import { ConflictError, PayloadTooLargeError, UnprocessableError } from "../lib/errors";
+import { KIND_PARAMS, kindSizeBreach, type HeavyKind } from "../compute/contract";
+import type { SubmitParams } from "./contract";
+import {
+  findReusable,
+  getByIdempotencyKey,
+  insertJob,
+  insertReused,
+  paramsHash,
+  storeFault,
+  type JobRow,
+  type NewJob,
+} from "./store";
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * The schema of `jobs.submit<Kind>`: compute's schema of the kind at the top (but operation_id,
+ * which the worker sets), and `options` with the kind's optional fields and `fresh`. Unknown
+ * fields are dropped. An option's rule keeps its bare name as label, so a 422 names it as it did
+ * when the options were checked after the merge ("The 'width' field …").
+ */
+export function submitSchema(kind: HeavyKind): ActionParams {
+  const { operation_id: _setByWorker, ...fields } = KIND_PARAMS[kind];
+  const options: ActionParams = {};
+  for (const [name, rule] of Object.entries(fields))
+    if (typeof rule === "object" && rule.optional === true) options[name] = { ...rule, label: name };
+  options.fresh = { type: "boolean", optional: true };
+  return {
+    ...fields,
+    options: { type: "object", optional: true, strict: "remove", props: options },
+    $$strict: "remove",
+  };
+}
+
+/** The params a job keeps, from validated submit params: the kind's fields, options winning, no `fresh`. */
+export function jobParams(body: SubmitParams<HeavyKind>): Record<string, unknown> {
+  const { options, ...top } = body;
+  const { fresh: _notKept, ...tunables } = options ?? {};
+  const params: Record<string, unknown> = { ...top, ...tunables };
+  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
+  return params;
+}
+
+/** @throws UnprocessableError (422) when the key is not 1-200 visible ASCII characters. */
+function checkIdempotencyKey(key: string | undefined): void {
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+    throw new UnprocessableError("Idempotency-Key must be 1-200 visible ASCII characters", {
+      field: "Idempotency-Key",
+    });
+}
+
+/** The job this key already made, or a new (or reused) one; in one transaction. */
+async function insertOnce(tx: Queryable, spec: NewJob, hash: string, fresh: boolean): Promise<JobRow> {
+  if (spec.idempotencyKey) {
+    const existing = await getByIdempotencyKey(tx, spec.idempotencyKey);
+    if (existing) {
+      if (existing.kind !== spec.kind || existing.params_hash !== hash)
+        throw new ConflictError("this Idempotency-Key was used for a different request", {
+          field: "Idempotency-Key",
+        });
+      return existing;
+    }
+  }
+  const earlier = fresh ? undefined : await findReusable(tx, spec.kind, hash);
+  return earlier ? insertReused(tx, spec, earlier) : insertJob(tx, spec);
+}
+
+/**
+ * Stores a job of `kind` from validated submit params.
+ * @throws PayloadTooLargeError (413) a size over its bound, UnprocessableError (422) a bad
+ * Idempotency-Key, ConflictError (409) a key used for other params, UnavailableError (503) the
+ * store away.
+ */
+export async function submitJob(
+  db: Db,
+  config: Config,
+  kind: HeavyKind,
+  body: SubmitParams<HeavyKind>,
+  idempotencyKey: string | undefined,
+): Promise<JobRow> {
+  const fresh = body.options?.fresh === true;
+  const params = jobParams(body);
+  const breach = kindSizeBreach(kind, params, config.compute);
+  if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
+  const hash = paramsHash(kind, params);
+  checkIdempotencyKey(idempotencyKey);
+  const spec: NewJob = {
+    kind,
+    params,
+    maxAttempts: config.jobs.attempts[kind] ?? config.jobs.attempts.default,
+    timeoutS: config.jobs.timeoutS[kind] ?? config.jobs.timeoutS.default,
+    idempotencyKey,
+  };
+  return db.transaction((tx) => insertOnce(tx, spec, hash, fresh)).catch(storeFault);
+}
