@@ -85,10 +85,22 @@ export async function startNode(
     ...brokerOptions(config, metadata),
     stopped: async () => void (await db?.close()),
   });
+  // Where a start's time goes, in the log at debug level (bench:startup reads the total).
+  const phases: string[] = [];
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${Math.round(now - mark)} ms`);
+    mark = now;
+  };
   try {
-    if (!db && nodeNeedsDb(config, services)) db = await openDb(config);
+    if (!db && nodeNeedsDb(config, services)) {
+      db = await openDb(config);
+      phase("database open");
+    }
     if (db) {
       const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
+      phase("migrations");
       applied = res.applied;
       if (res.applied.length) broker.logger.info(`migrations applied: ${res.applied.join(", ")}`);
       if (!db.capabilities.vector) {
@@ -100,7 +112,10 @@ export async function startNode(
     }
     attachRuntime(broker, { config, db, ownsDataDir: !opts.db && db?.driver === "pglite" });
     for (const name of services) broker.createService(loadSchema(serviceFile(name)!));
+    phase("service load");
     await broker.start();
+    phase("broker start");
+    broker.logger.debug(`start: ${phases.join(", ")} (after ${Math.round(performance.now())} ms of process time)`);
   } catch (err) {
     await broker.stop().catch(() => undefined);
     await db?.close().catch(() => undefined);
