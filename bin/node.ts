@@ -93,9 +93,16 @@ export async function startNode(
     phases.push(`${name} ${Math.round(now - mark)} ms`);
     mark = now;
   };
+  let opening: Promise<Db> | undefined;
   try {
-    if (!db && nodeNeedsDb(config, services)) {
-      db = await openDb(config);
+    if (!db && nodeNeedsDb(config, services)) opening = openDb(config);
+    // The service modules load (synchronously, ~100 ms) while PGlite reads its files and compiles
+    // its WASM off the main thread; one turn of the event loop lets those reads start first.
+    if (opening) await new Promise((r) => setImmediate(r));
+    const schemas = services.map((name) => loadSchema(serviceFile(name)!));
+    phase("service load");
+    if (opening) {
+      db = await opening;
       phase("database open");
     }
     if (db) {
@@ -111,13 +118,13 @@ export async function startNode(
       metadata.db = { driver: db.driver, vector: db.capabilities.vector };
     }
     attachRuntime(broker, { config, db, ownsDataDir: !opts.db && db?.driver === "pglite" });
-    for (const name of services) broker.createService(loadSchema(serviceFile(name)!));
-    phase("service load");
+    for (const schema of schemas) broker.createService(schema);
     await broker.start();
     phase("broker start");
     broker.logger.debug(`start: ${phases.join(", ")} (after ${Math.round(performance.now())} ms of process time)`);
   } catch (err) {
     await broker.stop().catch(() => undefined);
+    db ??= await opening?.catch(() => undefined);
     await db?.close().catch(() => undefined);
     throw err;
   }
