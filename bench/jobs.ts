@@ -7,7 +7,7 @@
  * pool. Baselines in the same run: the same art rendered in one thread, in-process, without the
  * queue; a bare node:http server's RSS.
  *
- *   npm run bench:jobs
+ *   npm run bench:jobs            (ONE_WORKER=1: only the one-worker run; COMPUTE_YOUNG_GEN_MB passes through)
  */
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -55,6 +55,8 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     JOBS_POLL_MS: "200",
     RATE_LIMIT: "0",
     COMPUTE_IDLE_MS: String(IDLE_MS),
+    // To compare heap bounds: COMPUTE_YOUNG_GEN_MB=0 npm run bench:jobs
+    ...(process.env.COMPUTE_YOUNG_GEN_MB ? { COMPUTE_YOUNG_GEN_MB: process.env.COMPUTE_YOUNG_GEN_MB } : {}),
   };
   const port = await freePort();
   const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");
@@ -188,6 +190,8 @@ async function main(): Promise<void> {
   );
   console.log(phasesLine("baseline: bare node:http RSS (2000 GETs)", await bareBaseline()));
   await run(1, false);
+  // ONE_WORKER=1: the one-worker run only (memory and throughput comparisons).
+  if (process.env.ONE_WORKER) return;
   await run(2, false);
   await run(2, true);
 }
