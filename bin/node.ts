@@ -2,6 +2,7 @@
  * Starts and stops one mcai node: opens the database where a local service needs it, applies
  * pending migrations, creates the broker, loads the chosen services and starts them.
  */
+import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
@@ -70,6 +71,21 @@ function loadSchema(file: string): ServiceSchema {
   return (mod.default ?? mod) as ServiceSchema;
 }
 
+const CACHER_WAIT_MS = 2000;
+
+/**
+ * A Redis cacher connects in the background while the node starts. Services read it in their
+ * started() (the knowledge warm-up looks for the shared cache's marker), so the start waits for it,
+ * at most `ms`; a Redis that fails or stays silent leaves the cacher failing fast, as before.
+ */
+async function cacherReady(broker: ServiceBroker, ms: number): Promise<void> {
+  const client = (broker.cacher as unknown as { client?: NodeJS.EventEmitter & { status?: string } } | null)?.client;
+  if (!client || client.status === "ready") return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([once(client, "ready").catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Starts a node running `services`. */
 export async function startNode(
   config: Config,
@@ -119,6 +135,7 @@ export async function startNode(
     }
     attachRuntime(broker, { config, db, ownsDataDir: !opts.db && db?.driver === "pglite" });
     for (const schema of schemas) broker.createService(schema);
+    await cacherReady(broker, CACHER_WAIT_MS);
     await broker.start();
     phase("broker start");
     broker.logger.debug(`start: ${phases.join(", ")} (after ${Math.round(performance.now())} ms of process time)`);
