@@ -7,7 +7,7 @@
  * pool. Baselines in the same run: the same art rendered in one thread, in-process, without the
  * queue; a bare node:http server's RSS.
  *
- *   npm run bench:jobs            (ONE_WORKER=1: only the one-worker run; COMPUTE_YOUNG_GEN_MB passes through)
+ *   npm run bench:jobs            (ONE_WORKER=1: only the one-worker run)
  */
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -55,8 +55,6 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     JOBS_POLL_MS: "200",
     RATE_LIMIT: "0",
     COMPUTE_IDLE_MS: String(IDLE_MS),
-    // To compare heap bounds: COMPUTE_YOUNG_GEN_MB=0 npm run bench:jobs
-    ...(process.env.COMPUTE_YOUNG_GEN_MB ? { COMPUTE_YOUNG_GEN_MB: process.env.COMPUTE_YOUNG_GEN_MB } : {}),
   };
   const port = await freePort();
   const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");

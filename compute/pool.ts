@@ -24,11 +24,6 @@ export interface PoolOptions {
   threads?: number;
   /** A thread idle this long (ms) is given back; the next task starts a new one. */
   idleMs?: number;
-  /**
-   * Young-generation bound of each thread's V8 heap, MB (0 = V8's default, up to 48 MB per thread).
-   * Tasks allocate large typed arrays outside it, so a small young generation costs little speed.
-   */
-  youngGenMb?: number;
   /** Tasks waiting beyond the running ones before `run` refuses more. */
   maxQueue: number;
   /** Lower priority of the pool's threads (Unix nice), so request handling stays ahead of heavy work. */
@@ -81,7 +76,6 @@ export class ComputePool {
       // Our own bound (see admit) covers multi-task operations; Piscina's is a backstop.
       maxQueue: Math.max(opts.maxQueue * 2, 16),
       idleTimeout: opts.idleMs ?? 30_000,
-      resourceLimits: opts.youngGenMb ? { maxYoungGenerationSizeMb: opts.youngGenMb } : undefined,
       execArgv: EXT === ".ts" ? ["--import", "tsx"] : [],
       // Run-time histograms: Piscina's `utilization` (a metric) is 0 without them.
       recordTiming: true,

@@ -203,7 +203,6 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
       threads: config.computeThreads,
       maxQueue: config.compute.queueMax,
       idleMs: config.compute.idleMs,
-      youngGenMb: config.compute.youngGenMb,
       nice: config.compute.nice,
       onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok),
     });

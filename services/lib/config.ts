@@ -133,8 +133,6 @@ export interface ComputeLimits {
   queueMax: number;
   /** A pool thread idle this long (ms) is given back; the pool starts with no thread. */
   idleMs: number;
-  /** Young-generation bound of each pool thread's V8 heap, MB; 0 = V8's default (up to 48). */
-  youngGenMb: number;
   fftMaxPoints: number;
   cymaticMaxSize: number;
   cymaticMaxFrequencies: number;
@@ -320,7 +318,6 @@ export function loadConfig(env: Env = process.env): Config {
       nice: int(env, "COMPUTE_NICE", 10, 0, 19),
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
       idleMs: int(env, "COMPUTE_IDLE_MS", 30_000, 0, 86_400_000),
-      youngGenMb: int(env, "COMPUTE_YOUNG_GEN_MB", 8, 0, 1024),
       fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),
       cymaticMaxSize: int(env, "CYMATIC_MAX_SIZE", 2048, 16, 4096),
       cymaticMaxFrequencies: int(env, "CYMATIC_MAX_FREQUENCIES", 8, 1, 64),

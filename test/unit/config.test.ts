@@ -55,19 +55,18 @@ describe("config.loadConfig", () => {
 
   it("reads the memory settings: the compute pool's idle time and heap bound, PGlite's Postgres memory", () => {
     expect(loadConfig({})).toMatchObject({
-      compute: { idleMs: 30_000, youngGenMb: 8 },
+      compute: { idleMs: 30_000 },
       pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 32, tempBuffersMb: 4 },
     });
     const c = loadConfig({
       COMPUTE_IDLE_MS: "0",
-      COMPUTE_YOUNG_GEN_MB: "0",
       PGLITE_SHARED_BUFFERS_MB: "128",
       PGLITE_WORK_MEM_MB: "16",
       PGLITE_MAINTENANCE_WORK_MEM_MB: "256",
       PGLITE_TEMP_BUFFERS_MB: "8",
     });
     expect(c).toMatchObject({
-      compute: { idleMs: 0, youngGenMb: 0 },
+      compute: { idleMs: 0 },
       pglite: { sharedBuffersMb: 128, workMemMb: 16, maintenanceWorkMemMb: 256, tempBuffersMb: 8 },
     });
   });
