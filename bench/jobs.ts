@@ -2,10 +2,12 @@
  * bench/jobs: 100 art jobs (512², flow-field) through a gateway node and 1, then 2 worker nodes
  * (real processes, Redis transporter, the real Postgres): jobs/s, submit and GET /api/health
  * latency while the jobs run, peak RSS per node, and the time from a worker's kill -9 to its jobs
- * running on the other worker. Baseline in the same run: the same art rendered in one thread,
- * in-process, without the queue.
+ * running on the other worker; for the one-worker run, the worker's RSS per phase (idle, first
+ * task, under load, after load, with COMPUTE_IDLE_MS=2000) and the first job's time on a cold
+ * pool. Baselines in the same run: the same art rendered in one thread, in-process, without the
+ * queue; a bare node:http server's RSS.
  *
- *   npm run bench:jobs
+ *   npm run bench:jobs            (ONE_WORKER=1: only the one-worker run)
  */
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -13,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startMcai, benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
+import { bareBaseline, maxRssDuring, phasesLine, rssMb } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const JOBS = Number(process.env.JOBS ?? 100);
@@ -20,6 +23,8 @@ const JOBS = Number(process.env.JOBS ?? 100);
 const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typeof import("../compute/lib/art");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
+
+const IDLE_MS = 2000;
 
 function peakMb(pid: number): number | string {
   try {
@@ -49,6 +54,7 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     HEARTBEAT_TIMEOUT_S: "3",
     JOBS_POLL_MS: "200",
     RATE_LIMIT: "0",
+    COMPUTE_IDLE_MS: String(IDLE_MS),
   };
   const port = await freePort();
   const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");
@@ -62,6 +68,29 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     await sleep(50);
   const db = new pg.Client({ connectionString: u.toString() });
   await db.connect();
+  const w1 = ws[0].proc.pid!;
+  const idleRss = rssMb(w1);
+  // One job alone on the cold pool, then one on the warm pool: the first task's extra time.
+  const single = async (i: number) => {
+    const t = performance.now();
+    const r = await fetch(`${url}/api/art/generate-async`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        prompt: `single ${i} ${name}`,
+        style: "flow-field",
+        options: { width: 512, height: 512 },
+      }),
+    });
+    const id = ((await r.json()) as { job_id: string }).job_id;
+    while ((await db.query("SELECT status FROM jobs WHERE id = $1", [id])).rows[0]?.status !== "completed")
+      await sleep(5);
+    return performance.now() - t;
+  };
+  const cold = await single(0);
+  const firstTaskRss = rssMb(w1);
+  const warm = await single(1);
+  const pre = 2;
   const health: number[] = [];
   let probing = true;
   const prober = (async () => {
@@ -72,6 +101,13 @@ async function run(workers: number, killOne: boolean): Promise<void> {
   })();
   const submits: number[] = [];
   const t0 = performance.now();
+  const underLoad = maxRssDuring(w1, async () => {
+    while (
+      Number((await db.query("SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')")).rows[0].count) <
+      JOBS + pre
+    )
+      await sleep(50);
+  });
   for (let i = 0; i < JOBS; i++) {
     const [ms, r] = await timed(`${url}/api/art/generate-async`, {
       method: "POST",
@@ -104,10 +140,7 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     }
     killNote = `, kill -9 of w1 with ${victim.length} job(s) running: first of them running on w2 after ${(elsewhere / 1000).toFixed(2)} s`;
   }
-  while (
-    Number((await db.query("SELECT count(*) FROM jobs WHERE status IN ('completed', 'failed')")).rows[0].count) < JOBS
-  )
-    await sleep(50);
+  const loadRss = (await underLoad).mb;
   const elapsed = (performance.now() - t0) / 1000;
   probing = false;
   await prober;
@@ -124,6 +157,20 @@ async function run(workers: number, killOne: boolean): Promise<void> {
     `  submit p50 ${pct(submits, 50).toFixed(1)} ms, p99 ${pct(submits, 99).toFixed(1)} ms; GET /api/health during the run p50 ${pct(health, 50).toFixed(1)} ms, p99 ${pct(health, 99).toFixed(1)} ms (${health.length} probes)`,
   );
   console.log(`  peak RSS: ${rss}`);
+  if (!killOne) {
+    await sleep(IDLE_MS + 1500);
+    console.log(
+      phasesLine("  w1 RSS", {
+        idle: idleRss,
+        "first task": firstTaskRss,
+        "under load": loadRss,
+        "after load": rssMb(w1),
+      }),
+    );
+    console.log(
+      `  first job alone, cold pool: ${cold.toFixed(0)} ms submit to completed; warm pool: ${warm.toFixed(0)} ms`,
+    );
+  }
   await db.end();
   for (const p of [gw, ...ws]) p.proc.kill("SIGKILL");
   await sleep(300);
@@ -139,7 +186,10 @@ async function main(): Promise<void> {
   console.log(
     `baseline: one 512² flow-field art rendered and encoded in-process, one thread: ${base.toFixed(0)} ms = ${(1000 / base).toFixed(2)} jobs/s`,
   );
+  console.log(phasesLine("baseline: bare node:http RSS (2000 GETs)", await bareBaseline()));
   await run(1, false);
+  // ONE_WORKER=1: the one-worker run only (memory and throughput comparisons).
+  if (process.env.ONE_WORKER) return;
   await run(2, false);
   await run(2, true);
 }

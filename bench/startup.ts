@@ -1,6 +1,8 @@
 /**
- * bench/startup: time from process start to a healthy /api/health, for each kind of node, and
- * the peak RSS of an idle all-services node. Baseline in the same run: a bare node:http server.
+ * bench/startup: time from process start to a healthy /api/health, for each kind of node; RSS per
+ * phase (idle, first task, under load, after load) of an embedded all-services node and an idle
+ * gateway; the first task's time on a cold pool against a warm one. Baseline in the same run: a
+ * bare node:http server.
  *
  *   npm run bench:startup            (uses DATABASE_URL / REDIS_URL, else 127.0.0.1)
  */
@@ -8,7 +10,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchDatabase, freePort, machine, runMain } from "./lib";
+import { benchDatabase, freePort, machine, pct, runMain, sleep } from "./lib";
+import { bareBaseline, maxRssDuring, peakMb, phasesLine, rssMb, type Phases } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
@@ -63,6 +66,108 @@ async function series(label: string, make: () => Promise<Sample>): Promise<void>
   console.log(`${label.padEnd(46)} ${stats(out)}`);
 }
 
+/** Spawns a node and waits for a healthy /api/health; the caller stops it. */
+async function spawnHealthy(args: string[], env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", PORT: String(port), ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`node exited ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/api/health`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  const stop = async () => {
+    child.kill("SIGTERM");
+    if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
+  };
+  return { pid: child.pid!, url, stop };
+}
+
+async function postJson(url: string, body: unknown): Promise<{ ms: number; status: number; json: unknown }> {
+  const t0 = performance.now();
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await r.json();
+  return { ms: performance.now() - t0, status: r.status, json };
+}
+
+const IDLE_MS = 2000;
+
+/**
+ * An embedded all-services node over `dir`, with COMPUTE_IDLE_MS=2000: RSS idle, after the first
+ * task (an FFT: it starts a thread, loads PFFFT's WASM and makes a plan), at most while it runs
+ * 24 art jobs (512², 4 in flight), and after the load once the pool's threads were given back.
+ */
+async function embeddedPhases(dir: string): Promise<{ phases: Phases; cold: number; warm: number }> {
+  const node = await spawnHealthy([BIN, "start"], {
+    MCAI_DATA_DIR: dir,
+    COMPUTE_IDLE_MS: String(IDLE_MS),
+    RATE_LIMIT: "0",
+  });
+  try {
+    await sleep(3000);
+    const idle = rssMb(node.pid);
+    const fft = { signal: Array.from({ length: 4096 }, (_, i) => Math.sin(i / 7)), sampleRate: 8000, peaks: 1 };
+    const first = await postJson(`${node.url}/api/fft`, fft);
+    if (first.status !== 200) throw new Error(`fft answered ${first.status}`);
+    const firstTask = rssMb(node.pid);
+    const warm: number[] = [];
+    for (let i = 0; i < 7; i++) warm.push((await postJson(`${node.url}/api/fft`, fft)).ms);
+    const load = await maxRssDuring(node.pid, () => artJobs(node.url, 24, 4));
+    await sleep(IDLE_MS + 1500);
+    const after = rssMb(node.pid);
+    return {
+      phases: { idle, "first task": firstTask, "under load": load.mb, "after load": after, peak: peakMb(node.pid) },
+      cold: first.ms,
+      warm: pct(warm, 50),
+    };
+  } finally {
+    await node.stop();
+  }
+}
+
+/** `n` art jobs through the queue, `inFlight` at a time, each awaited to its end. */
+async function artJobs(url: string, n: number, inFlight: number): Promise<void> {
+  let next = 0;
+  const one = async (i: number) => {
+    const body = { prompt: `startup bench ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
+    const r = await postJson(`${url}/api/art/generate-async`, body);
+    if (r.status !== 202) throw new Error(`art submit answered ${r.status}`);
+    const id = (r.json as { job_id: string }).job_id;
+    for (;;) {
+      const job = (await (await fetch(`${url}/api/job/${id}`)).json()) as { status: string };
+      if (job.status === "completed") return;
+      if (job.status === "failed" || job.status === "cancelled") throw new Error(`art job ${job.status}`);
+      await sleep(50);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) await one(next++);
+    }),
+  );
+}
+
+async function gatewayIdle(env: Record<string, string>): Promise<Phases> {
+  const node = await spawnHealthy([BIN, "start", "--services", "api,metrics"], env);
+  try {
+    await sleep(3000);
+    return { idle: rssMb(node.pid), peak: peakMb(node.pid) };
+  } finally {
+    await node.stop();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`bench/startup on ${machine()}, ${RUNS} runs each`);
   const bare = path.join(os.tmpdir(), "mcai-bench-bare.js");
@@ -70,6 +175,7 @@ async function main(): Promise<void> {
     bare,
     `require("http").createServer((q,s)=>s.end("{}")).listen(Number(process.env.PORT),"127.0.0.1")`,
   );
+  console.log("\ntime to a healthy /api/health:");
   await series("baseline: bare node:http server", () => timeToHealthy([bare], {}));
 
   const ns = `bench${Date.now()}`;
@@ -91,6 +197,17 @@ async function main(): Promise<void> {
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000),
   );
   await db.drop();
+
+  console.log("\nRSS per phase:");
+  console.log(phasesLine("baseline: bare node:http (2000 GETs)", await bareBaseline()));
+  console.log(
+    phasesLine("gateway (api,metrics, Redis transp.)", await gatewayIdle({ TRANSPORTER: REDIS_URL, NAMESPACE: ns })),
+  );
+  const e = await embeddedPhases(existing);
+  console.log(phasesLine("embedded all-services (24 art jobs, 4 in flight)", e.phases));
+  console.log(
+    `first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
+  );
 }
 
 runMain(main);

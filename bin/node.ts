@@ -2,6 +2,7 @@
  * Starts and stops one mcai node: opens the database where a local service needs it, applies
  * pending migrations, creates the broker, loads the chosen services and starts them.
  */
+import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
@@ -70,6 +71,21 @@ function loadSchema(file: string): ServiceSchema {
   return (mod.default ?? mod) as ServiceSchema;
 }
 
+const CACHER_WAIT_MS = 2000;
+
+/**
+ * A Redis cacher connects in the background while the node starts. Services read it in their
+ * started() (the knowledge warm-up looks for the shared cache's marker), so the start waits for it,
+ * at most `ms`; a Redis that fails or stays silent leaves the cacher failing fast, as before.
+ */
+async function cacherReady(broker: ServiceBroker, ms: number): Promise<void> {
+  const client = (broker.cacher as unknown as { client?: NodeJS.EventEmitter & { status?: string } } | null)?.client;
+  if (!client || client.status === "ready") return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([once(client, "ready").catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Starts a node running `services`. */
 export async function startNode(
   config: Config,
@@ -85,10 +101,29 @@ export async function startNode(
     ...brokerOptions(config, metadata),
     stopped: async () => void (await db?.close()),
   });
+  // Where a start's time goes, in the log at debug level (bench:startup reads the total).
+  const phases: string[] = [];
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${Math.round(now - mark)} ms`);
+    mark = now;
+  };
+  let opening: Promise<Db> | undefined;
   try {
-    if (!db && nodeNeedsDb(config, services)) db = await openDb(config);
+    if (!db && nodeNeedsDb(config, services)) opening = openDb(config);
+    // The service modules load (synchronously, ~100 ms) while PGlite reads its files and compiles
+    // its WASM off the main thread; one turn of the event loop lets those reads start first.
+    if (opening) await new Promise((r) => setImmediate(r));
+    const schemas = services.map((name) => loadSchema(serviceFile(name)!));
+    phase("service load");
+    if (opening) {
+      db = await opening;
+      phase("database open");
+    }
     if (db) {
       const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
+      phase("migrations");
       applied = res.applied;
       if (res.applied.length) broker.logger.info(`migrations applied: ${res.applied.join(", ")}`);
       if (!db.capabilities.vector) {
@@ -99,10 +134,14 @@ export async function startNode(
       metadata.db = { driver: db.driver, vector: db.capabilities.vector };
     }
     attachRuntime(broker, { config, db, ownsDataDir: !opts.db && db?.driver === "pglite" });
-    for (const name of services) broker.createService(loadSchema(serviceFile(name)!));
+    for (const schema of schemas) broker.createService(schema);
+    await cacherReady(broker, CACHER_WAIT_MS);
     await broker.start();
+    phase("broker start");
+    broker.logger.debug(`start: ${phases.join(", ")} (after ${Math.round(performance.now())} ms of process time)`);
   } catch (err) {
     await broker.stop().catch(() => undefined);
+    db ??= await opening?.catch(() => undefined);
     await db?.close().catch(() => undefined);
     throw err;
   }

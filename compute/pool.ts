@@ -20,8 +20,10 @@ export type TaskName =
   | "emotion";
 
 export interface PoolOptions {
-  /** Worker threads (default: available parallelism). */
+  /** Most worker threads at once (default: available parallelism). The pool starts with none. */
   threads?: number;
+  /** A thread idle this long (ms) is given back; the next task starts a new one. */
+  idleMs?: number;
   /** Tasks waiting beyond the running ones before `run` refuses more. */
   maxQueue: number;
   /** Lower priority of the pool's threads (Unix nice), so request handling stays ahead of heavy work. */
@@ -31,7 +33,10 @@ export interface PoolOptions {
 }
 
 export interface PoolStats {
+  /** Most threads the pool may run. */
   threads: number;
+  /** Threads alive now (0 before the first task and after an idle spell). */
+  liveThreads: number;
   /** Share of thread time spent running tasks since the pool started, 0..1. */
   utilization: number;
   queueSize: number;
@@ -64,11 +69,13 @@ export class ComputePool {
   constructor(private readonly opts: PoolOptions) {
     const threads = opts.threads ?? os.availableParallelism();
     this.piscina = new Piscina({
-      minThreads: threads,
+      // Lazy: no thread (nor its WASM instances and FFT plans) before the first task, and a
+      // thread that sits idle for idleMs is given back.
+      minThreads: 0,
       maxThreads: threads,
       // Our own bound (see admit) covers multi-task operations; Piscina's is a backstop.
       maxQueue: Math.max(opts.maxQueue * 2, 16),
-      idleTimeout: 60_000,
+      idleTimeout: opts.idleMs ?? 30_000,
       execArgv: EXT === ".ts" ? ["--import", "tsx"] : [],
       // Run-time histograms: Piscina's `utilization` (a metric) is 0 without them.
       recordTiming: true,
@@ -78,6 +85,11 @@ export class ComputePool {
 
   get threads(): number {
     return this.piscina.maxThreads;
+  }
+
+  /** Threads alive now. */
+  get liveThreads(): number {
+    return this.piscina.threads.length;
   }
 
   /**
@@ -112,6 +124,7 @@ export class ComputePool {
   stats(): PoolStats {
     return {
       threads: this.threads,
+      liveThreads: this.liveThreads,
       utilization: this.piscina.utilization,
       queueSize: this.piscina.queueSize,
       running: this.running,

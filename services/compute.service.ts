@@ -202,6 +202,7 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
     this.pool = new ComputePool({
       threads: config.computeThreads,
       maxQueue: config.compute.queueMax,
+      idleMs: config.compute.idleMs,
       nice: config.compute.nice,
       onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok),
     });

@@ -5,7 +5,6 @@ import { VERSION } from "../../services/lib/paths";
 import { commandConfig, fail, run, type Command } from "../cli";
 import { importDemoOnFirstStart } from "../datasets/first-start";
 import { resolveServices, startNode, type McaiNode } from "../node";
-import { startRepl } from "../repl/repl";
 
 const help = `Usage: mcai start [--services LIST] [--port N] [--node-id ID] [--repl]
 
@@ -81,6 +80,11 @@ export const startCommand: Command = {
     onStrayErrors(node);
     await importDemoOnFirstStart(node);
     console.log(startedLine(node));
-    if (values.repl) await startRepl(node);
+    // The console's modules load only when asked for: they are not on a plain start's path.
+    if (values.repl) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startRepl } = require("../repl/repl") as typeof import("../repl/repl");
+      await startRepl(node);
+    }
   },
 };

@@ -52,6 +52,19 @@ export interface Config {
   readonly embeddings: EmbeddingSettings;
   readonly jobs: JobSettings;
   readonly knowledge: KnowledgeSettings;
+  readonly pglite: PgliteSettings;
+}
+
+/** Embedded Postgres (PGlite) memory settings: smaller is leaner, larger caches more. */
+export interface PgliteSettings {
+  /** Postgres shared_buffers, MB (the page cache inside PGlite's WASM heap). */
+  sharedBuffersMb: number;
+  /** Postgres work_mem, MB (per sort or hash before it spills to disk). */
+  workMemMb: number;
+  /** Postgres maintenance_work_mem, MB (index builds, HNSW among them). */
+  maintenanceWorkMemMb: number;
+  /** Postgres temp_buffers, MB. */
+  tempBuffersMb: number;
 }
 
 export interface KnowledgeSettings {
@@ -118,6 +131,8 @@ export interface ComputeLimits {
   nice: number;
   /** Tasks that may wait for a thread before calls get 503. */
   queueMax: number;
+  /** A pool thread idle this long (ms) is given back; the pool starts with no thread. */
+  idleMs: number;
   fftMaxPoints: number;
   cymaticMaxSize: number;
   cymaticMaxFrequencies: number;
@@ -302,6 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
     compute: Object.freeze({
       nice: int(env, "COMPUTE_NICE", 10, 0, 19),
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
+      idleMs: int(env, "COMPUTE_IDLE_MS", 30_000, 0, 86_400_000),
       fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),
       cymaticMaxSize: int(env, "CYMATIC_MAX_SIZE", 2048, 16, 4096),
       cymaticMaxFrequencies: int(env, "CYMATIC_MAX_FREQUENCIES", 8, 1, 64),
@@ -350,6 +366,12 @@ export function loadConfig(env: Env = process.env): Config {
       warmupTop: int(env, "KNOWLEDGE_WARMUP_TOP", 200, 0, 100_000),
       warmupMs: int(env, "KNOWLEDGE_WARMUP_MS", 2000, 10, 600_000),
       kDefault: int(env, "KNOWLEDGE_K", 5, 1, 100),
+    }),
+    pglite: Object.freeze({
+      sharedBuffersMb: int(env, "PGLITE_SHARED_BUFFERS_MB", 16, 1, 65_536),
+      workMemMb: int(env, "PGLITE_WORK_MEM_MB", 4, 1, 65_536),
+      maintenanceWorkMemMb: int(env, "PGLITE_MAINTENANCE_WORK_MEM_MB", 32, 1, 65_536),
+      tempBuffersMb: int(env, "PGLITE_TEMP_BUFFERS_MB", 4, 1, 65_536),
     }),
     jobs: Object.freeze({
       attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),

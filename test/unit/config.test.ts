@@ -53,6 +53,24 @@ describe("config.loadConfig", () => {
     });
   });
 
+  it("reads the memory settings: the compute pool's idle time and heap bound, PGlite's Postgres memory", () => {
+    expect(loadConfig({})).toMatchObject({
+      compute: { idleMs: 30_000 },
+      pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 32, tempBuffersMb: 4 },
+    });
+    const c = loadConfig({
+      COMPUTE_IDLE_MS: "0",
+      PGLITE_SHARED_BUFFERS_MB: "128",
+      PGLITE_WORK_MEM_MB: "16",
+      PGLITE_MAINTENANCE_WORK_MEM_MB: "256",
+      PGLITE_TEMP_BUFFERS_MB: "8",
+    });
+    expect(c).toMatchObject({
+      compute: { idleMs: 0 },
+      pglite: { sharedBuffersMb: 128, workMemMb: 16, maintenanceWorkMemMb: 256, tempBuffersMb: 8 },
+    });
+  });
+
   const bad: [string, string, RegExp][] = [
     ["PORT", "http", /^PORT must be an integer from 0 to 65535, got "http"$/],
     ["PORT", "70000", /^PORT must be an integer from 0 to 65535, got 70000$/],
@@ -73,6 +91,9 @@ describe("config.loadConfig", () => {
     ["RATE_LIMIT", "-1", /^RATE_LIMIT must be an integer from 0/],
     ["RATE_LIMIT_WINDOW_MS", "5", /^RATE_LIMIT_WINDOW_MS must be an integer from 100/],
     ["SHUTDOWN_TIMEOUT_MS", "x", /^SHUTDOWN_TIMEOUT_MS must be an integer/],
+    ["COMPUTE_IDLE_MS", "-5", /^COMPUTE_IDLE_MS must be an integer from 0 to 86400000, got -5$/],
+    ["PGLITE_SHARED_BUFFERS_MB", "0", /^PGLITE_SHARED_BUFFERS_MB must be an integer from 1 to 65536, got 0$/],
+    ["PGLITE_WORK_MEM_MB", "4MB", /^PGLITE_WORK_MEM_MB must be an integer/],
   ];
 
   it.each(bad)("refuses %s=%s with a message naming it", (name, value, message) => {

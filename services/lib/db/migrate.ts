@@ -41,6 +41,15 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   });
 }
 
+/** Whether the ledger table exists and holds every one of `migrations`. */
+async function allRecorded(db: Db, migrations: Migration[]): Promise<boolean> {
+  const t = await db.query<{ present: boolean }>("SELECT to_regclass('mcai_migrations') IS NOT NULL AS present");
+  if (!t.rows[0]?.present) return false;
+  const done = await db.query<{ id: number }>("SELECT id FROM mcai_migrations");
+  const ids = new Set(done.rows.map((r) => Number(r.id)));
+  return migrations.every((m) => ids.has(m.id));
+}
+
 /**
  * Applies pending migrations in order, in one transaction under an advisory lock, and records
  * each in the ledger table mcai_migrations. Safe when several nodes start at once: the second
@@ -51,6 +60,12 @@ export async function migrate(
   migrations: Migration[] = readMigrations(),
   settings: MigrationSettings = {},
 ): Promise<MigrateResult> {
+  // The usual start finds every migration recorded: two reads, no transaction, no lock. Whatever
+  // is missing goes through the locked path below, which reads the ledger again under the lock.
+  if (await allRecorded(db, migrations)) {
+    await db.refreshCapabilities();
+    return { applied: [], total: migrations.length };
+  }
   const applied = await db.transaction(async (tx) => {
     // The lock comes first: two concurrent CREATE TABLE IF NOT EXISTS can still collide.
     await tx.query(LOCK_SQL);

@@ -1,4 +1,4 @@
-import pg from "pg";
+import type pg from "pg";
 import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 
@@ -29,7 +29,10 @@ export class PgDb implements Db {
   private readonly q: Queryable;
 
   constructor(opts: PgDbOptions) {
-    this.pool = new pg.Pool({
+    // Loaded here, not at the top: an embedded node never needs `pg` (30 ms of its cold start).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Pool } = require("pg") as typeof import("pg");
+    this.pool = new Pool({
       connectionString: opts.connectionString,
       max: opts.max ?? 10,
       application_name: opts.applicationName ?? "mcai",

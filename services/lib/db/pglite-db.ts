@@ -4,10 +4,32 @@ import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
+import type { PgliteSettings } from "../config";
 
 export interface PgliteOpenOptions {
   /** Start from a dump made by `dumpDataDir` (tests seed every database from one template). */
   loadDataDir?: Blob | File;
+  /** Postgres memory settings (MB); unset ones keep PGlite's defaults. */
+  memory?: Partial<PgliteSettings>;
+}
+
+/**
+ * PGlite's own start parameters plus our memory settings. Postgres' defaults (shared_buffers
+ * 128 MB and the rest) are sized for a server; inside one WASM heap a smaller cache is most of
+ * an embedded node's footprint (see docs/operations.md, Memory).
+ */
+export function pgliteStartParams(
+  PGliteClass: { defaultStartParams: readonly string[] },
+  m: Partial<PgliteSettings>,
+): string[] {
+  const settings: [string, number | undefined][] = [
+    ["shared_buffers", m.sharedBuffersMb],
+    ["work_mem", m.workMemMb],
+    ["maintenance_work_mem", m.maintenanceWorkMemMb],
+    ["temp_buffers", m.tempBuffersMb],
+  ];
+  const extra = settings.flatMap(([k, v]) => (v === undefined ? [] : ["-c", `${k}=${v}MB`]));
+  return [...PGliteClass.defaultStartParams, ...extra];
 }
 
 function wrap(q: PGlite | Transaction): Queryable {
@@ -44,17 +66,18 @@ export class PgliteDb implements Db {
   static async open(dir: string, opts: PgliteOpenOptions = {}): Promise<PgliteDb> {
     const { PGlite } = await import("@electric-sql/pglite");
     const { vector } = await import("@electric-sql/pglite-pgvector");
-    if (dir === "memory://") {
-      return new PgliteDb(
-        (await PGlite.create(dir, { extensions: { vector }, loadDataDir: opts.loadDataDir })) as unknown as PGlite,
-      );
-    }
+    const options = {
+      extensions: { vector },
+      loadDataDir: opts.loadDataDir,
+      startParams: pgliteStartParams(PGlite, opts.memory ?? {}),
+    };
+    if (dir === "memory://") return new PgliteDb((await PGlite.create(dir, options)) as unknown as PGlite);
     const target = path.resolve(dir);
     const lock = DataDirLock.acquire(target);
     try {
       const pgdata = path.join(target, "pgdata");
       fs.mkdirSync(pgdata, { recursive: true });
-      const pglite = await PGlite.create(pgdata, { extensions: { vector }, loadDataDir: opts.loadDataDir });
+      const pglite = await PGlite.create(pgdata, options);
       return new PgliteDb(pglite as unknown as PGlite, lock);
     } catch (err) {
       lock.release();

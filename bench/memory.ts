@@ -1,0 +1,108 @@
+/**
+ * Memory figures for the benchmarks: a process's RSS now and at its peak (from /proc), the most
+ * RSS seen while a phase runs, and the same-run baseline of a bare node:http server.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort, sleep } from "./lib";
+
+function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Resident memory of `pid` now, MB. */
+export const rssMb = (pid: number): number => Math.round(statusKb(pid, "VmRSS") / 1024);
+/** Peak resident memory of `pid` since it started, MB. */
+export const peakMb = (pid: number): number => Math.round(statusKb(pid, "VmHWM") / 1024);
+
+/** The most RSS of `pid` while `phase` runs (sampled every 20 ms), and the phase's result. */
+export async function maxRssDuring<T>(pid: number, phase: () => Promise<T>): Promise<{ mb: number; value: T }> {
+  let max = 0;
+  const sample = () => {
+    try {
+      max = Math.max(max, rssMb(pid));
+    } catch {
+      // the process is gone (a kill -9 in the run): its last sample stands
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 20);
+  try {
+    const value = await phase();
+    sample();
+    return { mb: max, value };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** RSS per phase, MB, in the order measured. */
+export type Phases = Record<string, number>;
+
+export function phasesLine(label: string, phases: Phases, extra = ""): string {
+  const parts = Object.entries(phases).map(([k, v]) => `${k} ${String(v).padStart(4)} MB`);
+  return `${label.padEnd(44)} ${parts.join("   ")}${extra}`;
+}
+
+export interface BareServer {
+  proc: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A bare node:http server answering "{}": the floor any Node server pays, measured in the same run. */
+export async function startBareServer(): Promise<BareServer> {
+  const file = path.join(os.tmpdir(), "mcai-bench-bare.js");
+  fs.writeFileSync(
+    file,
+    `require("http").createServer((q,s)=>s.end("{}")).listen(Number(process.env.PORT),"127.0.0.1")`,
+  );
+  const port = await freePort();
+  const proc = spawn(process.execPath, [file], {
+    env: { PATH: process.env.PATH!, PORT: String(port) },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) break;
+    } catch {
+      await sleep(5);
+    }
+  }
+  return {
+    proc,
+    url,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      if (proc.exitCode === null) await new Promise((r) => proc.once("exit", r));
+    },
+  };
+}
+
+/** `n` GETs of `url`, `inFlight` at a time. */
+export async function hammer(url: string, n: number, inFlight = 8): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < n) await (await fetch(url)).arrayBuffer();
+    }),
+  );
+}
+
+/** The bare server's RSS per phase: idle, then under and after a load of plain requests. */
+export async function bareBaseline(): Promise<Phases> {
+  const bare = await startBareServer();
+  try {
+    await sleep(1000);
+    const idle = rssMb(bare.proc.pid!);
+    const load = await maxRssDuring(bare.proc.pid!, () => hammer(bare.url, 2000));
+    await sleep(1000);
+    return { idle, "under load": load.mb, "after load": rssMb(bare.proc.pid!), peak: peakMb(bare.proc.pid!) };
+  } finally {
+    await bare.stop();
+  }
+}
