@@ -19,9 +19,20 @@ const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /** Files a program never reads at run time. */
 const SKIP = /(\.map|\.d\.ts|\.d\.cts|\.d\.mts|\.md|\.markdown|\.tsbuildinfo.*|\.ts)$/i;
 
+/**
+ * Folders of dependencies that nothing loads: their tests, and PGlite's contrib extensions (mcai
+ * loads only pgvector, which comes from its own package).
+ */
+const SKIP_DIRS = new Set(["test", "tests", "__tests__", "contrib"]);
+/** PGlite's contrib extensions as archives, beside its dist files. */
+const PGLITE_DIST = path.join("@electric-sql", "pglite", "dist");
+const isPgliteContrib = (p: string) => p.endsWith(".tar.gz") && path.dirname(p).endsWith(PGLITE_DIST);
+
 function walk(dir: string, out: string[]): string[] {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
+    if (e.isDirectory() && SKIP_DIRS.has(e.name) && p.includes(`${path.sep}node_modules${path.sep}`)) continue;
+    if (isPgliteContrib(p)) continue;
     if (e.isDirectory()) walk(p, out);
     else if (e.isFile() && !SKIP.test(e.name)) out.push(p);
   }

@@ -91,8 +91,10 @@ describe("the single executable", () => {
     const png = Buffer.from(await (await fetch(`${url}${done.result.artifact_url}`)).arrayBuffer());
     expect(png.subarray(1, 4).toString("latin1")).toBe("PNG");
     await stop(node);
-    // The program was unpacked into a private temporary folder, removed at exit.
-    expect(fs.readdirSync(env.TMPDIR)).toEqual([]);
+    // The program was unpacked once, into a folder of this user's only, named by its content.
+    const unpacked = fs.readdirSync(env.TMPDIR);
+    expect(unpacked).toEqual([expect.stringMatching(/^mcai-\d+-[0-9a-f]{16}$/)]);
+    expect(fs.statSync(path.join(env.TMPDIR, unpacked[0])).mode & 0o777).toBe(0o700);
   });
 
   it("runs migrate, import and a piped repl on the same data folder", async () => {
