@@ -164,6 +164,8 @@ export async function redisIn(net: TestNetwork, name: string): Promise<string> {
   net.spawnIn(name, [
     "redis-server",
     ...["--bind", host.redisIp, "--port", "6379", "--save", "", "--appendonly", "no"],
+    // Reachable only from the test's own namespaces; protected mode would refuse the other hosts.
+    ...["--protected-mode", "no"],
   ]);
   await eventually(
     async () => (await execIn(host.ns, ["redis-cli", "-h", host.redisIp, "ping"]).catch(() => "")).includes("PONG"),
@@ -196,6 +198,8 @@ export function postgresIn(net: TestNetwork, name: string): PostgresInNs {
     });
   const data = path.join(dir, "data");
   asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+  // The nodes connect from the Postgres bridge's subnet, and only from there.
+  fs.appendFileSync(path.join(data, "pg_hba.conf"), `host all postgres 10.${net.net}.2.0/24 trust\n`);
   const opts = `-p 5432 -k ${dir} -c listen_addresses=${host.pgIp} -c fsync=off`;
   asPostgres("pg_ctl", ["-D", data, "-l", path.join(dir, "log"), "-w", "-t", "30", "-o", opts, "start"]);
   return {
