@@ -1,0 +1,276 @@
+/**
+ * A cluster across network namespaces, with partitions (root only). Postgres and Redis live in
+ * a `svc` namespace; a gateway and two workers each in their own; links are pulled with
+ * `ip link set … down` (the kernel here has no netem). Prints the time to detect and to recover.
+ */
+import pg from "pg";
+import { MCAI_BIN, sleep } from "../helpers/processes";
+import { eventually } from "../helpers/processes";
+import { httpIn, netnsUnavailable, postgresIn, redisIn, TestNetwork, type PostgresInNs } from "../helpers/netns";
+import { watch, type Watched } from "../helpers/watched";
+import { uniqueName } from "../helpers/servers";
+
+const why = netnsUnavailable();
+if (why) console.log(`netns-cluster: skipped (${why})`);
+jest.setTimeout(300_000);
+
+const FAST = {
+  HEARTBEAT_INTERVAL_S: "1",
+  HEARTBEAT_TIMEOUT_S: "3",
+  JOBS_POLL_MS: "100",
+  JOBS_HEARTBEAT_S: "1",
+  JOBS_STALE_S: "4",
+  JOBS_RETRY_DELAY_S: "1",
+  COMPUTE_THREADS: "1",
+  RATE_LIMIT: "1000",
+  LOG_LEVEL: "info",
+  HOST: "127.0.0.1",
+};
+const PORT = 3000;
+const API = `http://127.0.0.1:${PORT}/api`;
+const figures: string[] = [];
+
+interface JobRow {
+  id: string;
+  status: string;
+  node_id: string | null;
+  artifact_id: string | null;
+  version: number;
+  result: unknown;
+}
+
+(why ? describe.skip : describe)("cluster across network namespaces, with partitions", () => {
+  let net: TestNetwork;
+  // Undefined until beforeAll made them: teardown runs whatever got made.
+  let pgsrv: PostgresInNs | undefined;
+  let db: pg.Client | undefined;
+  const store = () => db!;
+  const nodes: Record<string, Watched> = {};
+
+  const health = async () =>
+    // A timed-out request has a text body: no nodes.
+    (await httpIn(net.ns("gw"), `${API}/health`)).body as { nodes?: { id: string; available: boolean }[] };
+  const available = async () =>
+    ((await health().catch(() => ({ nodes: [] }))).nodes ?? [])
+      .filter((n) => n.available)
+      .map((n) => n.id)
+      .sort();
+  const rows = async (ids: string[]) =>
+    (
+      await store().query<JobRow>(
+        `SELECT id::text AS id, status, node_id, artifact_id, version, result FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id`,
+        [ids],
+      )
+    ).rows;
+  const artifacts = async () =>
+    (await store().query<{ n: number }>("SELECT count(*)::int AS n FROM artifacts")).rows[0].n;
+  const held = async (node: string) =>
+    (await store().query("SELECT 1 FROM jobs WHERE status = 'processing' AND node_id = $1", [node])).rowCount ?? 0;
+
+  async function submitMany(n: number, tag: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await httpIn(net.ns("gw"), `${API}/art/generate-async`, {
+        method: "POST",
+        json: { prompt: `${tag} ${i}`, style: "flow-field", options: { width: 384, height: 384 } },
+      });
+      expect(r.status).toBe(202);
+      ids.push(r.body.job_id);
+    }
+    return ids;
+  }
+
+  async function allCompleted(ids: string[], timeoutMs: number): Promise<JobRow[]> {
+    return eventually(
+      async () => {
+        const r = await rows(ids);
+        return r.every((x) => x.status === "completed") && r.length === ids.length ? r : undefined;
+      },
+      timeoutMs,
+      `all ${ids.length} jobs completed`,
+    );
+  }
+
+  /**
+   * Submits jobs two at a time until one of them completes on `node` (within `timeoutMs`): a node
+   * just back from a partition first waits out its writes from before it (TCP retransmits), so a
+   * fixed batch could all go to the other worker. Returns every id submitted.
+   */
+  async function untilOneRunsOn(node: string, tag: string, timeoutMs: number): Promise<string[]> {
+    const ids: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (let round = 0; ; round++) {
+      const batch = await submitMany(2, `${tag} ${round}`);
+      ids.push(...batch);
+      const done = await allCompleted(batch, 60_000);
+      if (done.some((r) => r.node_id === node)) return ids;
+      if (Date.now() > deadline) throw new Error(`no job ran on ${node} within ${timeoutMs} ms`);
+    }
+  }
+
+  /** Each job completed once, each with its own stored image, and no stray image stored. */
+  async function expectEachOnce(ids: string[], before: number): Promise<void> {
+    const r = await rows(ids);
+    expect(r.map((x) => x.status)).toEqual(ids.map(() => "completed"));
+    expect(new Set(r.map((x) => x.artifact_id)).size).toBe(ids.length);
+    expect(await artifacts()).toBe(before + ids.length);
+  }
+
+  function start(name: string, services: string, extra: string[] = []): Promise<void> {
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME ?? "/tmp",
+      ...FAST,
+      TRANSPORTER: redisUrl,
+      REDIS_URL: redisUrl,
+      CACHER: redisUrl,
+      NAMESPACE: namespace,
+      DATABASE_URL: pgsrv!.url("mcai"),
+    };
+    nodes[name] = watch(
+      net.spawnIn(name, [process.execPath, MCAI_BIN, "start", "--services", services, "--node-id", name, ...extra], {
+        env,
+      }),
+    );
+    return nodes[name].waitForOutput(/running/, 60_000);
+  }
+
+  let redisUrl = "";
+  const namespace = uniqueName("netns");
+
+  beforeAll(async () => {
+    net = new TestNetwork();
+    try {
+      net.addHost("svc", 1);
+      net.addHost("gw", 10);
+      net.addHost("w1", 11);
+      net.addHost("w2", 12);
+      redisUrl = await redisIn(net, "svc");
+      pgsrv = postgresIn(net, "svc");
+      const admin = new pg.Client({ ...pgsrv.socket, database: "postgres" });
+      await admin.connect();
+      await admin.query("CREATE DATABASE mcai");
+      await admin.end();
+      db = new pg.Client({ ...pgsrv.socket, database: "mcai" });
+      await db.connect();
+      await start("gw", "api,jobs,knowledge,datasets", ["--port", String(PORT)]);
+      await Promise.all([start("w1", "jobs,compute"), start("w2", "jobs,compute")]);
+      await eventually(async () => (await available()).length === 3, 20_000, "three nodes in health");
+    } catch (err) {
+      await teardown();
+      throw err;
+    }
+  });
+
+  async function teardown(): Promise<void> {
+    await db?.end().catch(() => undefined);
+    await net.destroy();
+    pgsrv?.stop();
+  }
+
+  afterAll(async () => {
+    for (const f of figures) console.log(f);
+    await teardown();
+  });
+
+  it("worker-1 cut off while it runs jobs: dropped, its jobs finish on worker-2 once each; it rejoins and stores nothing twice", async () => {
+    const before = await artifacts();
+    const ids = await submitMany(16, "partition");
+    await eventually(async () => (await held("w1")) > 0, 30_000, "w1 holding a job");
+    const t0 = Date.now();
+    net.setLink("w1", "redis", false);
+    net.setLink("w1", "pg", false);
+    await eventually(async () => !(await available()).includes("w1"), 15_000, "w1 dropped from health");
+    const detectMs = Date.now() - t0;
+    await eventually(
+      () =>
+        Promise.resolve(
+          /(node w1 left|stale heartbeat): [1-9]\d* job\(s\) back in the queue/.test(
+            nodes.gw.output() + nodes.w2.output(),
+          ),
+        ),
+      15_000,
+      "w1's jobs back in the queue",
+    );
+    const requeueMs = Date.now() - t0;
+    const done = await allCompleted(ids, 120_000);
+    const doneMs = Date.now() - t0;
+    await expectEachOnce(ids, before);
+    const t1 = Date.now();
+    net.setLink("w1", "redis", true);
+    net.setLink("w1", "pg", true);
+    await eventually(async () => (await available()).includes("w1"), 30_000, "w1 back in health");
+    const rejoinMs = Date.now() - t1;
+    // w1 works again (its Postgres connections are back), and its writes from before the cut have landed by now.
+    const more = await untilOneRunsOn("w1", "after", 90_000);
+    const workingMs = Date.now() - t1;
+    await sleep(5_000);
+    expect(await rows(ids)).toEqual(done);
+    await expectEachOnce([...ids, ...more], before);
+    figures.push(
+      `netns-cluster: worker-1 cut: dropped after ${detectMs} ms, its jobs requeued after ${requeueMs} ms, all 16 done after ${doneMs} ms; back in health ${rejoinMs} ms and running jobs ${workingMs} ms after the link came back`,
+    );
+  });
+
+  it("gateway cut from Redis: requests keep being served from Postgres, and it recovers by itself", async () => {
+    const q = `${API}/knowledge?q=${encodeURIComponent("what is a chladni pattern")}`;
+    const first = await httpIn(net.ns("gw"), q);
+    expect(first.status).toBe(200);
+    const t0 = Date.now();
+    net.setLink("gw", "redis", false);
+    const served: number[] = [];
+    let tier = "";
+    // Rate limit fails open and the L1 (Redis) read is bounded: each answer comes within seconds.
+    for (let i = 0; i < 10; i++) {
+      const h = await httpIn(net.ns("gw"), `${API}/health`, { timeoutS: 5 });
+      const k = await httpIn(net.ns("gw"), q, { timeoutS: 5 });
+      served.push(h.status, k.status);
+      tier = k.body.cache_tier;
+      await sleep(300);
+    }
+    expect(served).toEqual(served.map(() => 200));
+    expect(tier).toBe("l2");
+    await eventually(async () => (await available()).join() === "gw", 15_000, "gateway sees the workers gone");
+    const detectMs = Date.now() - t0;
+    const t1 = Date.now();
+    net.setLink("gw", "redis", true);
+    await eventually(async () => (await available()).length === 3, 60_000, "three nodes again");
+    const rejoinMs = Date.now() - t1;
+    const ids = await submitMany(4, "redis back");
+    await allCompleted(ids, 60_000);
+    figures.push(
+      `netns-cluster: gateway cut from Redis: 20/20 requests served (knowledge from l2), workers seen gone after ${detectMs} ms; cluster whole ${rejoinMs} ms after the link came back`,
+    );
+  });
+
+  it("a worker cut from Postgres mid-job: the job is retried elsewhere, nothing lost", async () => {
+    const before = await artifacts();
+    const ids = await submitMany(10, "pg cut");
+    await eventually(async () => (await held("w2")) > 0, 30_000, "w2 holding a job");
+    const heldIds = (
+      await store().query<{ id: string }>(
+        "SELECT id::text AS id FROM jobs WHERE status = 'processing' AND node_id = 'w2'",
+      )
+    ).rows.map((r) => r.id);
+    const t0 = Date.now();
+    net.setLink("w2", "pg", false);
+    await eventually(
+      async () => (await rows(heldIds)).every((r) => r.node_id !== "w2" || r.status !== "processing"),
+      30_000,
+      "w2's job taken back",
+    );
+    const detectMs = Date.now() - t0;
+    const done = await allCompleted(ids, 120_000);
+    const doneMs = Date.now() - t0;
+    const t1 = Date.now();
+    net.setLink("w2", "pg", true);
+    const more = await untilOneRunsOn("w2", "pg back", 90_000);
+    const recoverMs = Date.now() - t1;
+    await sleep(5_000);
+    expect(await rows(ids)).toEqual(done);
+    await expectEachOnce([...ids, ...more], before);
+    figures.push(
+      `netns-cluster: worker-2 cut from Postgres: its job taken back after ${detectMs} ms, all 10 done after ${doneMs} ms; w2 ran jobs again ${recoverMs} ms after the link came back`,
+    );
+  });
+});
