@@ -1,9 +1,11 @@
 /**
  * knowledge: answers queries from the datasets through two cache tiers shared by every node:
  * L1 the Moleculer cacher (Redis in a cluster), L2 the knowledge_cache table. Keys carry the
- * dataset version, so an answer made before a dataset change is never served after it. With
- * LLM_URL the answer is written by a model from the matches (timeout, circuit breaker), else it
- * is extractive. The emotion catalog and its frequency mappings live here too.
+ * dataset version, kept on this node (knowledge/dataset-version.ts), so an answer made before a
+ * dataset change is not served after it: at once where its event arrives, and never later than
+ * KNOWLEDGE_VERSION_CHECK_MS after it. With LLM_URL the answer is written by a model from the
+ * matches (timeout, circuit breaker), else it is extractive. The emotion catalog and its frequency
+ * mappings live here too.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { configOf, dbOf } from "./lib/runtime";
@@ -11,6 +13,7 @@ import type { Db } from "./lib/db";
 import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
 import { composeAnswer } from "./knowledge/answer";
 import type { Answer, EmotionRow, QueryParams, StoredAnswer } from "./knowledge/contract";
+import { DatasetVersion } from "./knowledge/dataset-version";
 import { complete } from "./knowledge/llm";
 import { normalizeQuery, queryHash } from "./knowledge/normalize";
 import { clearL2, emotionRows, liveL2Count, topL2 } from "./knowledge/store";
@@ -21,8 +24,9 @@ interface KnowledgeThis extends Service {
   /** How this node's warm-up ended, for cacheStats. */
   warmupOutcome: string;
   tiers: CacheTiers;
+  /** The dataset version kept on this node: a cache hit calls no other service. */
+  datasetVersion: DatasetVersion;
   emotions(): Promise<EmotionRow[]>;
-  datasetVersion(ctx: Context): Promise<number>;
   warmup(): Promise<string>;
 }
 
@@ -60,7 +64,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         if (!normalized) throw new UnprocessableError("query has no words", { field: "query" });
         const s = configOf(this.broker).knowledge;
         const k = ctx.params.k ?? s.kDefault;
-        const version = await this.datasetVersion(ctx);
+        const version = await this.datasetVersion.current();
         const hash = queryHash(normalized, ctx.params.domain, k);
         const hit1 = await this.tiers.getL1<StoredAnswer>(l1Key(hash, version));
         this.tiers.count("l1", hit1 !== null);
@@ -141,7 +145,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     dataset: {
       params: { domain: { ...DOMAIN, optional: false } },
       async handler(this: KnowledgeThis, ctx: Context<{ domain: string }>) {
-        const version = await this.datasetVersion(ctx);
+        const version = await this.datasetVersion.current();
         const key = `knowledge:ds:${ctx.params.domain}:v${version}`;
         const hit = await this.tiers.getL1<Record<string, unknown>>(key);
         if (hit) return { ...hit, cached: true };
@@ -168,6 +172,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         return {
           node: this.broker.nodeID,
           warmup: this.warmupOutcome,
+          dataset_version: this.datasetVersion.stats,
           l1: { ...l1, hit_rate: rate(l1) },
           l2: { ...l2, hit_rate: rate(l2), entries: l2Entries },
         };
@@ -195,11 +200,30 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   },
 
   events: {
-    /** A dataset changed: its cached first page goes (answers go by their versioned keys). */
+    /**
+     * A dataset changed: this node's version moves at once (answers go by their versioned keys), and
+     * the domain's cached first page goes.
+     */
     "datasets.changed": {
-      params: { domain: "string" },
-      async handler(this: KnowledgeThis, ctx: Context<{ domain: string }>) {
+      params: { domain: "string", version: { type: "number", optional: true } },
+      async handler(this: KnowledgeThis, ctx: Context<{ domain: string; version?: number }>) {
+        if (ctx.params.version === undefined) this.datasetVersion.background(true);
+        else this.datasetVersion.changed(ctx.params.version);
         await this.broker.cacher?.clean(`knowledge:ds:${ctx.params.domain}:*`)?.catch?.(() => undefined);
+      },
+    },
+
+    /** Back on the transporter: events sent while it was away are lost, so read the version again. */
+    "$transporter.connected": {
+      handler(this: KnowledgeThis) {
+        this.datasetVersion.background(true);
+      },
+    },
+
+    /** A node with datasets joined or came back: it may have changed datasets while apart. */
+    "$node.connected": {
+      handler(this: KnowledgeThis, ctx: Context<{ node: { services?: { name: string }[] } }>) {
+        if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.datasetVersion.background(true);
       },
     },
   },
@@ -213,10 +237,6 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       return rows;
     },
 
-    async datasetVersion(this: KnowledgeThis, ctx: Context) {
-      return (await ctx.call<{ version: number }>("datasets.version")).version;
-    },
-
     /**
      * Primes L1 with the emotion catalog, the domain list and the most-asked queries of the current
      * dataset version. The cache is shared: a marker key makes the next node skip the work.
@@ -226,7 +246,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       // Waits past the bound on purpose: started() stops waiting at the bound, and a warm-up that goes on
       // in the background after it does no harm.
       await this.broker.waitForServices(["datasets"], s.warmupMs * 5, 20);
-      const version = (await this.broker.call<{ version: number }>("datasets.version")).version;
+      const version = await this.datasetVersion.current();
       const marker = `knowledge:warm:v${version}`;
       if (await this.tiers.getL1(marker)) return "skipped: the shared cache is already warm";
       await this.emotions();
@@ -241,9 +261,16 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   created(this: KnowledgeThis) {
     this.db = dbOf(this.broker);
     this.tiers = new CacheTiers(this.broker, this.db);
+    this.datasetVersion = new DatasetVersion({
+      read: async () => (await this.broker.call<{ version: number }>("datasets.version")).version,
+      boundMs: configOf(this.broker).knowledge.versionCheckMs,
+      onReadFailure: (err) =>
+        this.logger.warn(`dataset version check failed, hits read it on the spot meanwhile: ${err.message}`),
+    });
   },
 
   async started(this: KnowledgeThis) {
+    this.datasetVersion.start();
     const bound = configOf(this.broker).knowledge.warmupMs;
     const t0 = Date.now();
     let timer: NodeJS.Timeout | undefined;
@@ -254,6 +281,10 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     clearTimeout(timer);
     this.warmupOutcome = outcome;
     this.logger.info(`warm-up ${outcome} (${Date.now() - t0} ms)`);
+  },
+
+  stopped(this: KnowledgeThis) {
+    this.datasetVersion.stop();
   },
 };
 
