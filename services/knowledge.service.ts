@@ -1,74 +1,38 @@
 /**
  * knowledge: answers queries from the datasets through two cache tiers shared by every node:
  * L1 the Moleculer cacher (Redis in a cluster), L2 the knowledge_cache table. Keys carry the
- * dataset version, so an answer made before a dataset change is never served after it. With
- * LLM_URL the answer is written by a model from the matches (timeout, circuit breaker), else it
- * is extractive. The emotion catalog and its frequency mappings live here too.
+ * dataset version, kept on this node (knowledge/dataset-version.ts), so an answer made before a
+ * dataset change is not served after it: at once where its event arrives, and never later than
+ * KNOWLEDGE_VERSION_CHECK_MS after it. With LLM_URL the answer is written by a model from the
+ * matches (timeout, circuit breaker), else it is extractive. The emotion catalog and its frequency
+ * mappings live here too.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import { dbOf, runtimeOf } from "./lib/runtime";
+import { configOf, dbOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
 import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
+import { composeAnswer } from "./knowledge/answer";
+import type { Answer, EmotionRow, QueryParams, StoredAnswer } from "./knowledge/contract";
+import { DatasetVersion } from "./knowledge/dataset-version";
+import { complete } from "./knowledge/llm";
 import { normalizeQuery, queryHash } from "./knowledge/normalize";
-import { CacheTiers, type Tier } from "./knowledge/tiers";
-import { complete, llmMessages, type Match } from "./knowledge/llm";
 import { DOMAIN_PARAM } from "./datasets/contract";
-
-export interface QueryParams {
-  query: string;
-  q?: string;
-  domain?: string;
-  k?: number;
-}
-
-export interface EmotionRow {
-  name: string;
-  neuroscience_hz: number;
-  band: string;
-  metaphysical_hz: number;
-  counterpart: string;
-  personality: string;
-  music: Record<string, unknown>;
-}
-
-export interface Answer {
-  answer: string;
-  source: "cache" | "dataset" | "llm";
-  cached: boolean;
-  cache_tier?: Tier;
-  matches: Match[];
-  emotion: { name: string; scores: Record<string, number> };
-  frequencies: { neuroscience_hz: number; metaphysical_hz: number };
-  dataset_version: number;
-  degraded?: boolean;
-  took_ms: number;
-}
+import { clearL2, emotionRows, liveL2Count, topL2 } from "./knowledge/store";
+import { CacheTiers } from "./knowledge/tiers";
 
 interface KnowledgeThis extends Service {
   db: Db;
   /** How this node's warm-up ended, for cacheStats. */
   warmupOutcome: string;
   tiers: CacheTiers;
+  /** The dataset version kept on this node: a cache hit calls no other service. */
+  datasetVersion: DatasetVersion;
   emotions(): Promise<EmotionRow[]>;
-  datasetVersion(ctx: Context): Promise<number>;
-  compose(
-    ctx: Context<QueryParams>,
-    normalized: string,
-    k: number,
-    version: number,
-  ): Promise<Omit<Answer, "took_ms" | "cached">>;
   warmup(): Promise<string>;
 }
 
-const settings = (s: Service) => runtimeOf(s.broker).config.knowledge;
 const l1Key = (hash: string, version: number) => `knowledge:q:${hash}:v${version}`;
 const DOMAIN = { ...DOMAIN_PARAM, optional: true } as const;
-
-function extractive(matches: Match[]): string {
-  if (!matches.length) return "I found nothing about that in the datasets yet.";
-  const top = matches[0];
-  return `${top.response ?? top.content} [1]`;
-}
 
 const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   name: "knowledge",
@@ -94,24 +58,37 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         ctx.params.query = text;
         const normalized = normalizeQuery(text);
         if (!normalized) throw new UnprocessableError("query has no words", { field: "query" });
-        const k = ctx.params.k ?? settings(this).kDefault;
-        const version = await this.datasetVersion(ctx);
+        const s = configOf(this.broker).knowledge;
+        const k = ctx.params.k ?? s.kDefault;
+        const version = await this.datasetVersion.current();
         const hash = queryHash(normalized, ctx.params.domain, k);
-        const hit1 = await this.tiers.getL1<Omit<Answer, "took_ms" | "cached">>(l1Key(hash, version));
+        const hit1 = await this.tiers.getL1<StoredAnswer>(l1Key(hash, version));
         this.tiers.count("l1", hit1 !== null);
         if (hit1) return { ...hit1, source: "cache", cached: true, cache_tier: "l1", took_ms: performance.now() - t0 };
-        const hit2 = await this.tiers.getL2<Omit<Answer, "took_ms" | "cached">>(hash, version).catch(() => null);
+        const hit2 = await this.tiers.getL2<StoredAnswer>(hash, version).catch(() => null);
         this.tiers.count("l2", hit2 !== null);
         if (hit2) {
-          await this.tiers.setL1(l1Key(hash, version), hit2, settings(this).l1TtlS);
+          await this.tiers.setL1(l1Key(hash, version), hit2, s.l1TtlS);
           return { ...hit2, source: "cache", cached: true, cache_tier: "l2", took_ms: performance.now() - t0 };
         }
-        const fresh = await this.compose(ctx, normalized, k, version);
+        const fresh = await composeAnswer(
+          ctx,
+          { normalized, k, version },
+          { settings: s, emotions: () => this.emotions(), logger: this.logger },
+        );
         // A degraded answer (the model failed) is not kept: the next asker gets the model's answer.
         if (!fresh.degraded) {
-          await this.tiers.setL1(l1Key(hash, version), fresh, settings(this).l1TtlS);
+          await this.tiers.setL1(l1Key(hash, version), fresh, s.l1TtlS);
           await this.tiers
-            .setL2(hash, version, normalized, ctx.params.domain, fresh, fresh.source, settings(this).l2TtlS)
+            .setL2({
+              hash,
+              version,
+              query: normalized,
+              domain: ctx.params.domain,
+              response: fresh,
+              source: fresh.source,
+              ttlS: s.l2TtlS,
+            })
             .catch((err) => this.logger.warn(`L2 write failed: ${(err as Error).message}`));
         }
         return { ...fresh, cached: false, took_ms: performance.now() - t0 };
@@ -135,7 +112,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         ctx: Context<{ messages: { role: string; content: string }[] }>,
       ): Promise<{ text: string }> {
         try {
-          return { text: await complete(settings(this), ctx.params.messages) };
+          return { text: await complete(configOf(this.broker).knowledge, ctx.params.messages) };
         } catch (err) {
           throw new UnavailableError(`LLM unavailable: ${(err as Error).message}`);
         }
@@ -164,7 +141,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     dataset: {
       params: { domain: { ...DOMAIN, optional: false } },
       async handler(this: KnowledgeThis, ctx: Context<{ domain: string }>) {
-        const version = await this.datasetVersion(ctx);
+        const version = await this.datasetVersion.current();
         const key = `knowledge:ds:${ctx.params.domain}:v${version}`;
         const hit = await this.tiers.getL1<Record<string, unknown>>(key);
         if (hit) return { ...hit, cached: true };
@@ -175,7 +152,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const list = await ctx.call<{ datasets: { domain: string }[] }>("datasets.list");
         const meta = list.datasets.find((d) => d.domain === ctx.params.domain);
         const value = { dataset: meta, examples: page.examples, next_cursor: page.next_cursor };
-        await this.tiers.setL1(key, value, settings(this).l1TtlS);
+        await this.tiers.setL1(key, value, configOf(this.broker).knowledge.l1TtlS);
         return { ...value, cached: false };
       },
     },
@@ -187,12 +164,11 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const { l1, l2 } = this.tiers.stats;
         const rate = (s: { hits: number; misses: number }) =>
           s.hits + s.misses ? Math.round((s.hits / (s.hits + s.misses)) * 1000) / 1000 : null;
-        const l2Entries = (
-          await this.db.query<{ n: number }>("SELECT count(*)::int AS n FROM knowledge_cache WHERE expires_at > now()")
-        ).rows[0].n;
+        const l2Entries = await liveL2Count(this.db);
         return {
           node: this.broker.nodeID,
           warmup: this.warmupOutcome,
+          dataset_version: this.datasetVersion.stats,
           l1: { ...l1, hit_rate: rate(l1) },
           l2: { ...l2, hit_rate: rate(l2), entries: l2Entries },
         };
@@ -205,8 +181,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       params: {},
       async handler(this: KnowledgeThis) {
         await this.broker.cacher?.clean("knowledge:**");
-        const r = await this.db.query("DELETE FROM knowledge_cache");
-        return { cleared: true, l2_entries: r.rowCount };
+        return { cleared: true, l2_entries: await clearL2(this.db) };
       },
     },
 
@@ -221,11 +196,30 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   },
 
   events: {
-    /** A dataset changed: its cached first page goes (answers go by their versioned keys). */
+    /**
+     * A dataset changed: this node's version moves at once (answers go by their versioned keys), and
+     * the domain's cached first page goes.
+     */
     "datasets.changed": {
-      params: { domain: "string" },
-      async handler(this: KnowledgeThis, ctx: Context<{ domain: string }>) {
+      params: { domain: "string", version: { type: "number", optional: true } },
+      async handler(this: KnowledgeThis, ctx: Context<{ domain: string; version?: number }>) {
+        if (ctx.params.version === undefined) this.datasetVersion.background(true);
+        else this.datasetVersion.changed(ctx.params.version);
         await this.broker.cacher?.clean(`knowledge:ds:${ctx.params.domain}:*`)?.catch?.(() => undefined);
+      },
+    },
+
+    /** Back on the transporter: events sent while it was away are lost, so read the version again. */
+    "$transporter.connected": {
+      handler(this: KnowledgeThis) {
+        this.datasetVersion.background(true);
+      },
+    },
+
+    /** A node with datasets joined or came back: it may have changed datasets while apart. */
+    "$node.connected": {
+      handler(this: KnowledgeThis, ctx: Context<{ node: { services?: { name: string }[] } }>) {
+        if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.datasetVersion.background(true);
       },
     },
   },
@@ -234,59 +228,9 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     async emotions(this: KnowledgeThis) {
       const hit = await this.tiers.getL1<EmotionRow[]>("knowledge:emotions");
       if (hit) return hit;
-      const rows = (
-        await this.db.query<EmotionRow & Record<string, unknown>>(
-          "SELECT name, neuroscience_hz::float8 AS neuroscience_hz, band, metaphysical_hz::float8 AS metaphysical_hz, counterpart, personality, music FROM emotions ORDER BY name",
-        )
-      ).rows;
-      await this.tiers.setL1("knowledge:emotions", rows, settings(this).l1TtlS);
+      const rows = await emotionRows(this.db);
+      await this.tiers.setL1("knowledge:emotions", rows, configOf(this.broker).knowledge.l1TtlS);
       return rows;
-    },
-
-    async datasetVersion(this: KnowledgeThis, ctx: Context) {
-      return (await ctx.call<{ version: number }>("datasets.version")).version;
-    },
-
-    async compose(this: KnowledgeThis, ctx: Context<QueryParams>, normalized: string, k: number, version: number) {
-      const [search, emotion, catalog] = await Promise.all([
-        ctx.call<{ hits: Match[] }, Record<string, unknown>>("datasets.search", {
-          q: normalized,
-          domain: ctx.params.domain,
-          k,
-          mode: "hybrid",
-        }),
-        ctx.call<{ dominant: string; scores: Record<string, number> }, { text: string }>("compute.emotion", {
-          text: ctx.params.query,
-        }),
-        this.emotions(),
-      ]);
-      const matches = search.hits.map((h) => ({
-        id: h.id,
-        domain: h.domain,
-        content: h.content,
-        response: h.response,
-        score: h.score,
-      }));
-      const e = catalog.find((x) => x.name === emotion.dominant) ?? catalog[0];
-      const base = {
-        matches,
-        emotion: { name: emotion.dominant, scores: emotion.scores },
-        frequencies: { neuroscience_hz: e.neuroscience_hz, metaphysical_hz: e.metaphysical_hz },
-        dataset_version: version,
-      };
-      if (!settings(this).llmUrl || !matches.length)
-        return { ...base, answer: extractive(matches), source: "dataset" as const };
-      try {
-        const r = await ctx.call<{ text: string }, { messages: unknown[] }>(
-          "knowledge.complete",
-          { messages: llmMessages(ctx.params.query, matches, e.personality) },
-          { timeout: settings(this).llmTimeoutMs + 1000 },
-        );
-        return { ...base, answer: r.text, source: "llm" as const };
-      } catch (err) {
-        this.logger.warn(`LLM answer failed, answering from the datasets: ${(err as Error).message}`);
-        return { ...base, answer: extractive(matches), source: "dataset" as const, degraded: true };
-      }
     },
 
     /**
@@ -294,32 +238,36 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
      * dataset version. The cache is shared: a marker key makes the next node skip the work.
      */
     async warmup(this: KnowledgeThis) {
-      const s = settings(this);
+      const s = configOf(this.broker).knowledge;
       // Waits past the bound on purpose: started() stops waiting at the bound, and a warm-up that goes on
       // in the background after it does no harm.
       await this.broker.waitForServices(["datasets"], s.warmupMs * 5, 20);
-      const version = (await this.broker.call<{ version: number }>("datasets.version")).version;
+      const version = await this.datasetVersion.current();
       const marker = `knowledge:warm:v${version}`;
       if (await this.tiers.getL1(marker)) return "skipped: the shared cache is already warm";
       await this.emotions();
       await this.tiers.setL1("knowledge:domains", await this.broker.call("datasets.list"), s.l1TtlS);
-      const top = await this.db.query<{ query_hash: string; response: unknown }>(
-        `SELECT query_hash, response FROM knowledge_cache WHERE dataset_version = $1 AND expires_at > now() ORDER BY access_count DESC LIMIT $2`,
-        [version, s.warmupTop],
-      );
-      for (const row of top.rows) await this.tiers.setL1(l1Key(row.query_hash, version), row.response, s.l1TtlS);
+      const top = await topL2(this.db, version, s.warmupTop);
+      for (const row of top) await this.tiers.setL1(l1Key(row.query_hash, version), row.response, s.l1TtlS);
       await this.tiers.setL1(marker, true, s.l1TtlS);
-      return `primed the emotions, the domains and ${top.rows.length} queries`;
+      return `primed the emotions, the domains and ${top.length} queries`;
     },
   },
 
   created(this: KnowledgeThis) {
     this.db = dbOf(this.broker);
     this.tiers = new CacheTiers(this.broker, this.db);
+    this.datasetVersion = new DatasetVersion({
+      read: async () => (await this.broker.call<{ version: number }>("datasets.version")).version,
+      boundMs: configOf(this.broker).knowledge.versionCheckMs,
+      onReadFailure: (err) =>
+        this.logger.warn(`dataset version check failed, hits read it on the spot meanwhile: ${err.message}`),
+    });
   },
 
   async started(this: KnowledgeThis) {
-    const bound = settings(this).warmupMs;
+    this.datasetVersion.start();
+    const bound = configOf(this.broker).knowledge.warmupMs;
     const t0 = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
@@ -329,6 +277,10 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     clearTimeout(timer);
     this.warmupOutcome = outcome;
     this.logger.info(`warm-up ${outcome} (${Date.now() - t0} ms)`);
+  },
+
+  stopped(this: KnowledgeThis) {
+    this.datasetVersion.stop();
   },
 };
 

@@ -7,10 +7,10 @@ import type { ServiceBroker } from "moleculer";
 import { Counter, type Registry } from "prom-client";
 import type { Db } from "../lib/db";
 import { metricsOf, registered } from "../lib/metrics";
+import type { Tier } from "./contract";
+import { putL2, takeL2, type L2Entry } from "./store";
 
 const L1_TIMEOUT_MS = 100;
-
-export type Tier = "l1" | "l2";
 
 export interface TierStats {
   hits: number;
@@ -67,29 +67,12 @@ export class CacheTiers {
     await bounded(this.broker.cacher?.set(key, value, ttlS) as Promise<unknown> | undefined, undefined);
   }
 
+  /** L2 get (counts the access); null when absent or expired. */
   async getL2<T>(hash: string, version: number): Promise<T | null> {
-    const r = await this.db.query<{ response: T }>(
-      `UPDATE knowledge_cache SET accessed_at = now(), access_count = access_count + 1
-       WHERE query_hash = $1 AND dataset_version = $2 AND expires_at > now() RETURNING response`,
-      [hash, version],
-    );
-    return r.rows[0]?.response ?? null;
+    return takeL2<T>(this.db, hash, version);
   }
 
-  async setL2(
-    hash: string,
-    version: number,
-    query: string,
-    domain: string | undefined,
-    response: unknown,
-    source: string,
-    ttlS: number,
-  ): Promise<void> {
-    await this.db.query(
-      `INSERT INTO knowledge_cache (query_hash, dataset_version, query_text, domain, response, source, expires_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + make_interval(secs => $7))
-       ON CONFLICT (query_hash, dataset_version) DO UPDATE SET response = EXCLUDED.response, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at`,
-      [hash, version, query, domain ?? null, JSON.stringify(response), source, ttlS],
-    );
+  async setL2(entry: L2Entry): Promise<void> {
+    await putL2(this.db, entry);
   }
 }

@@ -79,6 +79,12 @@ export interface KnowledgeSettings {
   warmupTop: number;
   /** Bound on the warm-up: the node is ready after this whatever is left. */
   warmupMs: number;
+  /**
+   * Bound on how old the dataset version behind a cache hit may be: each node keeps the version in
+   * memory (updated by datasets.changed), re-reads it every half of this, and reads it on the spot
+   * when its last read is older than this, so a lost event cannot serve a stale answer for longer.
+   */
+  versionCheckMs: number;
   kDefault: number;
 }
 
@@ -365,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
       llmTimeoutMs: int(env, "LLM_TIMEOUT_MS", 8000, 100, 600_000),
       warmupTop: int(env, "KNOWLEDGE_WARMUP_TOP", 200, 0, 100_000),
       warmupMs: int(env, "KNOWLEDGE_WARMUP_MS", 2000, 10, 600_000),
+      versionCheckMs: int(env, "KNOWLEDGE_VERSION_CHECK_MS", 1000, 50, 600_000),
       kDefault: int(env, "KNOWLEDGE_K", 5, 1, 100),
     }),
     pglite: Object.freeze({

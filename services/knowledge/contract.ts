@@ -1,0 +1,47 @@
+/**
+ * What callers of the knowledge service see: its query params and answer, the emotion rows.
+ * Types only: importing this file loads nothing.
+ */
+import type { Match } from "./llm";
+
+// Match is defined beside the LLM call that formats it into the prompt.
+export type { Match };
+
+/** Which cache tier answered: l1 the shared Moleculer cacher, l2 the knowledge_cache table. */
+export type Tier = "l1" | "l2";
+
+/** Params of `knowledge.query`: `query` (or `q`, as GET passes it), an optional domain and k. */
+export interface QueryParams {
+  query: string;
+  q?: string;
+  domain?: string;
+  k?: number;
+}
+
+/** One emotion of the catalog with its frequencies and personality template. */
+export interface EmotionRow {
+  name: string;
+  neuroscience_hz: number;
+  band: string;
+  metaphysical_hz: number;
+  counterpart: string;
+  personality: string;
+  music: Record<string, unknown>;
+}
+
+/** What `knowledge.query` returns. */
+export interface Answer {
+  answer: string;
+  source: "cache" | "dataset" | "llm";
+  cached: boolean;
+  cache_tier?: Tier;
+  matches: Match[];
+  emotion: { name: string; scores: Record<string, number> };
+  frequencies: { neuroscience_hz: number; metaphysical_hz: number };
+  dataset_version: number;
+  degraded?: boolean;
+  took_ms: number;
+}
+
+/** An answer as the cache tiers keep it: without the fields that describe one asking. */
+export type StoredAnswer = Omit<Answer, "took_ms" | "cached">;
