@@ -100,12 +100,13 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
   try {
     req.$client = identify(req, o.acceptedKeys());
     await limit(o, req, res, req.$client);
+    if (req.method === "OPTIONS") {
+      answerOptions(o, req, res);
+      return true;
+    }
   } catch (err) {
+    // A 401, a 429, or a preflight from an origin CORS does not allow (403).
     o.onError(req, res, err);
-    return true;
-  }
-  if (req.method === "OPTIONS") {
-    answerOptions(o, req, res);
     return true;
   }
   return false;

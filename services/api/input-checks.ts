@@ -2,7 +2,7 @@
  * Checks on request input that hold for every route, before any action or database sees it:
  * the nesting depth of a JSON body (scanned on the raw bytes, before JSON.parse, so a body nested
  * 5,000 deep costs one linear pass and a 400, never a deep recursion), and every string and number
- * in the params (no NUL, no lone UTF-16 surrogate, no integer past 2^53).
+ * in the params (no NUL, no lone UTF-16 surrogate, no number past 2^53 or infinite).
  */
 import { UnprocessableError } from "../lib/errors";
 
@@ -67,7 +67,9 @@ function problemIn(value: unknown): Problem | undefined {
     return message ? { path: [], message } : undefined;
   }
   if (typeof value === "number") {
-    return Number.isFinite(value) && Math.abs(value) > Number.MAX_SAFE_INTEGER
+    // JSON's 1e999 parses to Infinity.
+    if (!Number.isFinite(value)) return { path: [], message: "is not a finite number" };
+    return Math.abs(value) > Number.MAX_SAFE_INTEGER
       ? { path: [], message: "is beyond the largest accepted number (2^53 - 1)", limit: Number.MAX_SAFE_INTEGER }
       : undefined;
   }
@@ -75,7 +77,7 @@ function problemIn(value: unknown): Problem | undefined {
     for (let i = 0; i < value.length; i++) {
       // Numbers are the common large arrays (signals): checked inline, without a call each.
       const v: unknown = value[i];
-      if (typeof v === "number" && !(Math.abs(v) > Number.MAX_SAFE_INTEGER && Number.isFinite(v))) continue;
+      if (typeof v === "number" && Math.abs(v) <= Number.MAX_SAFE_INTEGER) continue;
       const p = problemIn(v);
       if (p) return { ...p, path: [i, ...p.path] };
     }
