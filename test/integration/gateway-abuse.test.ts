@@ -74,6 +74,22 @@ function badString(r: () => number): string {
   return base.slice(0, at) + bad + base.slice(at);
 }
 
+/** Percent-encodes a string that may hold lone surrogates (encodeURIComponent throws on them). */
+function percentEncode(s: string): string {
+  return [...s]
+    .map((ch) => {
+      const c = ch.charCodeAt(0);
+      if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff) {
+        // The three bytes a lone surrogate would take in (invalid) UTF-8.
+        return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+          .map((b) => `%${b.toString(16).toUpperCase()}`)
+          .join("");
+      }
+      return encodeURIComponent(ch);
+    })
+    .join("");
+}
+
 function deepBody(r: () => number): string {
   const depth = 65 + Math.floor(r() * 6000);
   let inner = "1";
@@ -106,7 +122,7 @@ const GENERATORS: Record<string, (r: () => number) => Probe> = {
   }),
   "NUL / lone surrogate in a query string": (r) => {
     const route = pick(r, GETS);
-    return { ...route, path: `${route.path}?${pick(r, STRING_FIELDS)}=${encodeURIComponent(badString(r))}` };
+    return { ...route, path: `${route.path}?${pick(r, STRING_FIELDS)}=${percentEncode(badString(r))}` };
   },
   "numeric overflow in ids, cursors, limits": (r) => {
     const n = pick(r, HUGE);

@@ -90,13 +90,14 @@ describe("gateway hygiene and bad input", () => {
     const rotate = await post("/api/admin/datasets/rotate", '{"max":1e308}', { "x-api-key": KEY });
     expect(rotate.status).toBe(422);
     expect(rotate.body.error.data.field).toBe("max");
+    // The search's own cursor rule (datasets) decides 200 or 4xx; never a 5xx or SQL text.
     const searchCursor = await getJson(`${t.url}/api/search?q=x&cursor=ZTE6OTk5OTk5OTk5OTk5OTk5OTk5OQ`);
-    expect(searchCursor.status).toBeGreaterThanOrEqual(400);
     expect(searchCursor.status).toBeLessThan(500);
+    expect(JSON.stringify(searchCursor.body)).not.toMatch(/bigint|SELECT/i);
   });
 
   it("never runs an action for OPTIONS: a DELETE preflight cancels nothing, a body creates nothing", async () => {
-    const job = await submit(t.url, "/api/art/generate-async", { prompt: "stays queued" });
+    const job = await submit(t.url, "/api/art/generate-async", { prompt: "stays queued", style: "waves" });
     expect(job.status).toBe(202);
     const pre = await fetch(`${t.url}/api/job/${job.body.job_id}`, {
       method: "OPTIONS",
@@ -145,7 +146,7 @@ describe("gateway hygiene and bad input", () => {
   });
 
   it("sends the current state to an SSE client whose Last-Event-ID is beyond the job's version", async () => {
-    const job = await submit(t.url, "/api/art/generate-async", { prompt: "sse beyond" });
+    const job = await submit(t.url, "/api/art/generate-async", { prompt: "sse beyond", style: "waves" });
     const s = await firstEvent(`${t.url}/api/job/${job.body.job_id}/events`, { "last-event-id": "999999" });
     s.req.destroy();
     expect(s.status).toBe(200);
@@ -153,7 +154,7 @@ describe("gateway hygiene and bad input", () => {
   });
 
   it("caps open event streams per client", async () => {
-    const job = await submit(t.url, "/api/art/generate-async", { prompt: "sse cap" });
+    const job = await submit(t.url, "/api/art/generate-async", { prompt: "sse cap", style: "waves" });
     const url = `${t.url}/api/job/${job.body.job_id}/events`;
     const open = [await firstEvent(url), await firstEvent(url)];
     const third = await getJson(url);
