@@ -1,9 +1,11 @@
 /**
  * The HTTP gateway (moleculer-web): REST aliases under /api, one JSON error shape, request ids,
- * API keys on admin actions, a rate limit shared through Redis, and a graceful drain on SIGTERM.
- * Routes are built in api/routes.ts, CORS in api/cors.ts, request ids in api/request-id.ts.
+ * API keys on admin routes, a sliding-window rate limit shared through Redis, security headers,
+ * and a graceful drain on SIGTERM. What every request meets first is in api/gate.ts, routes in
+ * api/routes.ts, input checks in api/input-checks.ts, CORS in api/cors.ts, request ids in
+ * api/request-id.ts.
  */
-import type { IncomingMessage, Server } from "node:http";
+import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import { configOf, runtimeOf } from "./lib/runtime";
@@ -20,6 +22,11 @@ import { JobEventHub } from "./api/job-events";
 import { isValidKey, presentedKey } from "./api/api-keys";
 import { errorResponder } from "./api/http-errors";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./api/rate-limit-store";
+import { gate, type GateOptions } from "./api/gate";
+import { StreamSlots } from "./api/job-events";
+
+type HttpHandler = (req: IncomingMessage, res: ServerResponse, next?: unknown) => Promise<void>;
+const gatewayHttpHandler = (ApiGateway.methods as unknown as { httpHandler: HttpHandler }).httpHandler;
 
 interface ApiThis extends Service {
   server: Server;
@@ -27,7 +34,11 @@ interface ApiThis extends Service {
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
   rateLimitStore?: RateLimitStore;
+  gateOptions: GateOptions;
+  httpHandler(req: IncomingMessage, res: ServerResponse, next?: unknown): Promise<void>;
   drained?: Promise<void>;
+  acceptedKeys(): readonly string[];
+  writeCorsHeaders(settings: unknown, req: IncomingMessage, res: ServerResponse, preflight: boolean): void;
   drain(timeoutMs: number): Promise<void>;
 }
 
@@ -37,11 +48,10 @@ function rateLimitStore(config: Config, logger: LoggerInstance): RateLimitStore 
   return config.redisUrl
     ? new RedisRateLimitStore({
         url: config.redisUrl,
-        windowMs: config.rateLimitWindowMs,
-        prefix: `${config.namespace}:ratelimit`,
+        prefix: `${config.namespace}:ratelimit:sliding`,
         logger,
       })
-    : new MemoryRateLimitStore(config.rateLimitWindowMs);
+    : new MemoryRateLimitStore();
 }
 
 const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
@@ -92,18 +102,53 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   },
 
   methods: {
-    /** Admin actions (`admin: true` in their schema) need one of API_KEYS. */
+    /**
+     * moleculer-web's createServer, with the bounds against slow sockets given to node at
+     * creation: node checks them every connectionsCheckingInterval (30 s by default, which would
+     * let a slow socket stay that much past its bound), an option of the constructor only.
+     */
+    createServer(this: ApiThis & { isHTTPS: boolean }) {
+      const g = configOf(this.broker).gateway;
+      this.server = http.createServer(
+        {
+          headersTimeout: g.headersTimeoutMs,
+          requestTimeout: g.requestTimeoutMs,
+          connectionsCheckingInterval: Math.min(1000, g.headersTimeoutMs),
+        },
+        this.httpHandler as unknown as http.RequestListener,
+      );
+      this.isHTTPS = false;
+      this.server.on("error", (err) => this.logger.error("Server error", err));
+    },
+
+    /**
+     * moleculer-web's request handler, behind the gate (api/gate.ts): the rate limit and the key
+     * check must come before body parsing and cover every path, static files and 404s included,
+     * and moleculer-web has no asynchronous hook before its routing; so the handler is wrapped.
+     */
+    async httpHandler(this: ApiThis, req: IncomingMessage, res: ServerResponse, next?: unknown): Promise<void> {
+      if (await gate(this.gateOptions, req, res)) return;
+      return gatewayHttpHandler.call(this, req, res, next);
+    },
+
+    /** API_KEYS, plus the embedded node's local token. */
+    acceptedKeys(this: ApiThis): readonly string[] {
+      const { apiKeys } = configOf(this.broker);
+      return this.localToken ? [...apiKeys, this.localToken] : apiKeys;
+    },
+
+    /** Admin actions (`admin: true` in their schema) and every route under /api/admin need one of API_KEYS. */
     async authorize(
       this: ApiThis,
       _ctx: Context,
       _route: unknown,
-      req: IncomingMessage & { $action?: { admin?: boolean } },
+      req: IncomingMessage & { $action?: { admin?: boolean }; $alias?: { fullPath?: string } },
     ) {
-      if (!req.$action?.admin) return;
-      const { apiKeys } = configOf(this.broker);
+      const adminPath = String(req.$alias?.fullPath ?? "").startsWith("/api/admin/");
+      if (!req.$action?.admin && !adminPath) return;
       const key = presentedKey(req);
       if (!key) throw new UnauthorizedError();
-      const accepted = this.localToken ? [...apiKeys, this.localToken] : apiKeys;
+      const accepted = this.acceptedKeys();
       if (accepted.length === 0 || !isValidKey(key, accepted)) throw new ForbiddenError();
     },
 
@@ -143,13 +188,23 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     this.settings.onError = errorResponder(config.bodyLimitBytes, this.logger);
     this.settings.cors = corsSettings(config);
     this.settings.rootCallOptions = requestIdentity(metricsOf(this.broker).requestDuration);
+    const cors = this.settings.cors;
+    this.gateOptions = {
+      config,
+      store: this.rateLimitStore,
+      acceptedKeys: () => this.acceptedKeys(),
+      writeCors: cors ? (req, res) => this.writeCorsHeaders({ cors }, req, res, true) : undefined,
+      onError: this.settings.onError,
+    };
+    // moleculer-web sets its own requestTimeout after creating the server: ours wins.
+    this.server.requestTimeout = config.gateway.requestTimeoutMs;
     const routes = {
       config,
       broker: this.broker,
       jobHub: this.jobHub,
       onError: this.settings.onError,
-      cors: this.settings.cors,
-      rateLimitStore: this.rateLimitStore,
+      cors,
+      streams: new StreamSlots(config.gateway.sseMaxStreams, config.gateway.sseMaxPerClient),
     };
     this.addRoute(apiRoute(routes));
     this.addRoute(rootRoute(routes));

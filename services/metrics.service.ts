@@ -21,8 +21,19 @@ const MEMORY_WARN_EVERY_MS = 60_000;
 /** Params of metrics.snapshot, scrape, summary and status (none). */
 export type SnapshotParams = Record<string, never>;
 
+/** A merged scrape: its text, its content type, and when it was made. */
+interface Scrape {
+  text: string;
+  contentType: string;
+  at: number;
+}
+
 interface MetricsThis extends Service {
   scrapeErrors: Counter<"scraped_node">;
+  /** The scrape being merged now (callers share it) and the last one (reused for METRICS_CACHE_MS). */
+  scraping?: Promise<Scrape>;
+  lastScrape?: Scrape;
+  mergedScrape(ctx: Context): Promise<Scrape>;
   memoryTimer?: NodeJS.Timeout;
   lastWarn: number;
   collect(ctx: Context): Promise<RegistryJson[]>;
@@ -45,13 +56,15 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     /**
      * Every live node's registry merged, in Prometheus text format. Series stay apart by
      * node_id; a node that fails or times out is skipped and counted in mcai_scrape_errors_total.
+     * One merge runs at a time (concurrent scrapes share it) and its result is reused for
+     * METRICS_CACHE_MS, so a flood of scrapes costs one merge per interval.
      */
     scrape: {
       params: {},
       async handler(this: MetricsThis, ctx: Context): Promise<string> {
-        const merged = AggregatorRegistry.aggregate(await this.collect(ctx));
-        (ctx.meta as { $responseType?: string }).$responseType = merged.contentType;
-        return merged.metrics();
+        const scrape = await this.mergedScrape(ctx);
+        (ctx.meta as { $responseType?: string }).$responseType = scrape.contentType;
+        return scrape.text;
       },
     },
 
@@ -74,6 +87,20 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
   },
 
   methods: {
+    mergedScrape(this: MetricsThis, ctx: Context): Promise<Scrape> {
+      const cacheMs = configOf(this.broker).gateway.metricsCacheMs;
+      if (this.lastScrape && Date.now() - this.lastScrape.at < cacheMs) return Promise.resolve(this.lastScrape);
+      if (this.scraping) return this.scraping;
+      const run = async (): Promise<Scrape> => {
+        const merged = AggregatorRegistry.aggregate(await this.collect(ctx));
+        return { text: await merged.metrics(), contentType: merged.contentType, at: Date.now() };
+      };
+      this.scraping = run()
+        .then((s) => (this.lastScrape = s))
+        .finally(() => (this.scraping = undefined));
+      return this.scraping;
+    },
+
     async collect(this: MetricsThis, ctx: Context) {
       const list = this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }) as unknown as {
         name: string;

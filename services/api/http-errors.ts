@@ -12,6 +12,7 @@ import {
   ERR_RATE_LIMITED,
   ERR_UNAVAILABLE,
   ERR_VALIDATION,
+  databaseClientError,
 } from "../lib/errors";
 
 export interface HttpError {
@@ -27,23 +28,21 @@ interface AnyError extends Error {
   status?: unknown;
   type?: unknown;
   data?: unknown;
-  limit?: unknown;
 }
 
-interface RateLimitedReq {
+interface RoutedReq {
   method?: string;
   url?: string;
   originalUrl?: string;
-  $route?: { rateLimit?: { store?: { resetTime?: number } } };
 }
 
-function retryAfter(req: RateLimitedReq): string {
-  const reset = req.$route?.rateLimit?.store?.resetTime ?? Date.now() + 1000;
-  return String(Math.max(1, Math.ceil((reset - Date.now()) / 1000)));
+function retryAfter(e: AnyError): string {
+  const s = (e.data as { retryAfter?: unknown } | undefined)?.retryAfter;
+  return String(typeof s === "number" && s >= 1 ? Math.ceil(s) : 1);
 }
 
 /** Maps any thrown value to the status, type, message and headers the client gets. */
-export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: number): HttpError {
+export function toHttpError(err: unknown, req: RoutedReq, bodyLimitBytes: number): HttpError {
   const e = (err instanceof Error ? err : new Error(String(err))) as AnyError;
   // body-parser's errors carry `type` strings and an HTTP `status`.
   if (e.type === "entity.too.large") {
@@ -54,6 +53,9 @@ export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: n
       data: { limit: bodyLimitBytes },
       headers: {},
     };
+  }
+  if (e.type === "entity.too.deep") {
+    return { status: 400, type: ERR_BAD_REQUEST, message: e.message, headers: {} };
   }
   if (e.type === "entity.parse.failed") {
     return { status: 400, type: ERR_BAD_REQUEST, message: `request body is not valid JSON: ${e.message}`, headers: {} };
@@ -68,13 +70,20 @@ export function toHttpError(err: unknown, req: RateLimitedReq, bodyLimitBytes: n
     const message = fields.length ? fields.map((f) => f.message ?? `${f.field} is invalid`).join("; ") : e.message;
     return { status: 422, type: ERR_VALIDATION, message, data: { fields }, headers: {} };
   }
+  // A database error that is the caller's (SQLSTATE class 22, 23) reaching here unwrapped.
+  const dataError = databaseClientError(e);
+  if (dataError) return toHttpError(dataError, req, bodyLimitBytes);
   const code = typeof e.code === "number" ? e.code : 500;
   if (code === 429) {
     return {
       status: 429,
       type: ERR_RATE_LIMITED,
-      message: "too many requests: try again later",
-      headers: { "Retry-After": retryAfter(req) },
+      message:
+        e instanceof Errors.MoleculerError && e.type === ERR_RATE_LIMITED
+          ? e.message
+          : "too many requests: try again later",
+      data: e.data ?? null,
+      headers: { "Retry-After": retryAfter(e) },
     };
   }
   if (code === 404 && e.type === "NOT_FOUND") {
@@ -129,7 +138,7 @@ export function sendHttpError(req: IncomingMessage, res: ServerResponse, err: Ht
 export function errorResponder(
   bodyLimitBytes: number,
   logger: LoggerInstance,
-): (req: IncomingMessage & RateLimitedReq & { $requestId?: string }, res: ServerResponse, err: unknown) => void {
+): (req: IncomingMessage & RoutedReq & { $requestId?: string }, res: ServerResponse, err: unknown) => void {
   return (req, res, err) => {
     const httpErr = toHttpError(err, req, bodyLimitBytes);
     if (httpErr.status >= 500) logger.error(`${req.method} ${req.url} (request ${req.$requestId}):`, err);

@@ -1,33 +1,70 @@
 /**
- * Rate-limit counters for moleculer-web. Its own MemoryStore counts per process, so N gateways
- * would let a client through N times; this store keeps fixed-window counters in Redis, shared by
- * every gateway of the namespace.
+ * Sliding-window rate limits: a request is let through when the client had fewer than `limit`
+ * requests let through in the last `windowMs`, so no span of `windowMs` ever passes more than
+ * `limit` (a fixed window passes up to 2× across its boundary). In Redis, one sorted set per client
+ * holds the times of its accepted requests (at most `limit` entries), trimmed and checked by one
+ * Lua script with Redis's own clock: every gateway of the namespace shares the count.
+ *
+ * rate-limiter-flexible (installed) was weighed: its Redis limiter counts fixed windows that start
+ * at a key's first request, which lets 2× the limit through at a window boundary, and it has no
+ * sliding window or shared token bucket; so this store stays ours (one script, ~40 lines).
  */
+import crypto from "node:crypto";
 import Redis from "ioredis";
 import type { LoggerInstance } from "moleculer";
 
-/** What moleculer-web asks of a store: `inc` (awaited) and `resetTime`. */
+/** The outcome of one request against a client's limit. */
+export interface RateLimitResult {
+  allowed: boolean;
+  /** Requests let through in the window, this one included when allowed. */
+  count: number;
+  /** Milliseconds until the oldest counted request leaves the window. */
+  resetMs: number;
+}
+
+/** Where the limiter keeps its counts. */
 export interface RateLimitStore {
-  resetTime: number;
-  inc(key: string): Promise<number> | number;
+  hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
   close?(): Promise<void>;
 }
 
 export interface RedisRateLimitStoreOptions {
   url: string;
-  windowMs: number;
   prefix: string;
   logger: LoggerInstance;
 }
 
+// KEYS[1] the client's set; ARGV: limit, window (ms), a unique member. Returns {allowed, count, resetMs}.
+const SLIDING_WINDOW_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  n = n + 1
+  allowed = 1
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local reset = window
+if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+return {allowed, n, reset}
+`;
+
+type SlidingRedis = Redis & {
+  slidingWindow(key: string, limit: number, windowMs: number, member: string): Promise<[number, number, number]>;
+};
+
 /**
- * Fixed windows aligned on multiples of windowMs: every gateway agrees on the window from the
- * clock alone. When Redis does not answer within a bound the request is let through (fail open)
- * and the fault is logged: losing the limiter must not take the API down.
+ * The shared store. When Redis does not answer within a bound the request is let through (fail
+ * open) and the fault is logged at most every 10 s: losing the limiter must not take the API down.
  */
 export class RedisRateLimitStore implements RateLimitStore {
-  resetTime = 0;
-  private readonly redis: Redis;
+  private readonly redis: SlidingRedis;
   private lastWarn = 0;
 
   constructor(private readonly opts: RedisRateLimitStoreOptions) {
@@ -37,25 +74,24 @@ export class RedisRateLimitStore implements RateLimitStore {
       maxRetriesPerRequest: 1,
       commandTimeout: 250,
       connectTimeout: 2000,
-    });
+    }) as SlidingRedis;
+    this.redis.defineCommand("slidingWindow", { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
     this.redis.on("error", (err) => this.warn(err));
   }
 
-  async inc(key: string): Promise<number> {
-    const window = Math.floor(Date.now() / this.opts.windowMs);
-    this.resetTime = (window + 1) * this.opts.windowMs;
-    const redisKey = `${this.opts.prefix}:${window}:${key}`;
+  async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
     try {
-      const res = await this.redis
-        .multi()
-        .incr(redisKey)
-        .pexpire(redisKey, this.opts.windowMs * 2)
-        .exec();
-      const count = res?.[0]?.[1];
-      return typeof count === "number" ? count : 0;
+      const member = `${Date.now()}:${crypto.randomBytes(6).toString("hex")}`;
+      const [allowed, count, resetMs] = await this.redis.slidingWindow(
+        `${this.opts.prefix}:${key}`,
+        limit,
+        windowMs,
+        member,
+      );
+      return { allowed: allowed === 1, count, resetMs };
     } catch (err) {
       this.warn(err as Error);
-      return 0;
+      return { allowed: true, count: 0, resetMs: 0 };
     }
   }
 
@@ -70,23 +106,29 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 }
 
-/** moleculer-web's per-process store with the same shape, for single-gateway setups without Redis. */
+/** The same sliding window in this process, for a single gateway without Redis. */
 export class MemoryRateLimitStore implements RateLimitStore {
-  resetTime = 0;
-  private readonly hits = new Map<string, number>();
-  private window = -1;
+  private readonly hits = new Map<string, number[]>();
+  private lastSweep = 0;
 
-  constructor(private readonly windowMs: number) {}
+  constructor(private readonly now: () => number = Date.now) {}
 
-  inc(key: string): number {
-    const window = Math.floor(Date.now() / this.windowMs);
-    if (window !== this.window) {
-      this.window = window;
-      this.hits.clear();
-      this.resetTime = (window + 1) * this.windowMs;
-    }
-    const n = (this.hits.get(key) ?? 0) + 1;
-    this.hits.set(key, n);
-    return n;
+  async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+    const now = this.now();
+    this.sweep(now, windowMs);
+    const times = (this.hits.get(key) ?? []).filter((t) => t > now - windowMs);
+    const allowed = times.length < limit;
+    if (allowed) times.push(now);
+    this.hits.set(key, times);
+    const resetMs = times.length ? times[0] + windowMs - now : windowMs;
+    return { allowed, count: times.length, resetMs };
+  }
+
+  /** Forgets clients with nothing in the window, at most once per window. */
+  private sweep(now: number, windowMs: number): void {
+    if (now - this.lastSweep < windowMs) return;
+    this.lastSweep = now;
+    for (const [key, times] of this.hits)
+      if (!times.length || times[times.length - 1] <= now - windowMs) this.hits.delete(key);
   }
 }

@@ -5,13 +5,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, ServiceBroker } from "moleculer";
-import type { ApiRouteSchema, CorsOptions, IncomingRequest, RateLimitSettings } from "moleculer-web";
+import type { ApiRouteSchema, CorsOptions, IncomingRequest } from "moleculer-web";
 import type { Config } from "../lib/config";
 import { NotFoundError } from "../lib/errors";
 import { JOB_ID_PATTERN } from "../jobs/contract";
-import { keyId, presentedKey } from "./api-keys";
-import { streamJobEvents, type JobEventHub } from "./job-events";
-import type { RateLimitStore } from "./rate-limit-store";
+import { streamJobEvents, type JobEventHub, type StreamSlots } from "./job-events";
+import type { GatedRequest } from "./gate";
+import { checkParams, jsonDepthVerifier } from "./input-checks";
 import { serveStatic } from "./static-files";
 
 /** Every REST alias under /api that maps to an action. */
@@ -64,55 +64,37 @@ export interface RouteContext {
   jobHub: JobEventHub;
   onError: ErrorResponder;
   cors?: CorsOptions;
-  /** Present when RATE_LIMIT > 0. */
-  rateLimitStore?: RateLimitStore;
+  /** The bound on open job event streams. */
+  streams: StreamSlots;
 }
 
 type Handler = (req: IncomingRequest, res: ServerResponse) => void;
 
-/**
- * moleculer-web's rate limit with our store. It makes the store with `new StoreFactory(...)`; a
- * plain function that returns ours (one per gateway, in Redis when there is one) does that, but
- * its types want a class of its own store.
- */
-type RateLimit = Omit<RateLimitSettings, "StoreFactory"> & { StoreFactory: () => RateLimitStore };
-
 /** A route as apiRoute and rootRoute build it, for `addRoute`. */
-export type GatewayRoute = Omit<ApiRouteSchema, "rateLimit"> & { rateLimit?: RateLimit };
-
-/** The rate-limit identity of a request: its API key when it shows one, else its address. */
-function clientKey(req: IncomingMessage): string {
-  const key = presentedKey(req);
-  return key ? `key:${keyId(key)}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
-}
-
-function rateLimit(config: Config, store: RateLimitStore | undefined): RateLimit | undefined {
-  if (!store) return undefined;
-  return {
-    window: config.rateLimitWindowMs,
-    limit: config.rateLimit,
-    headers: true,
-    key: clientKey,
-    StoreFactory: function StoreFactory() {
-      return store;
-    },
-  };
-}
+export type GatewayRoute = ApiRouteSchema;
 
 /** Server-Sent Events of a job: a handler of its own, streaming until the job ends. */
 function jobEvents(c: RouteContext): Handler {
   return (req, res) => {
     const id = String((req.$params as { id: unknown }).id);
     if (!JOB_ID_PATTERN.test(id)) {
-      c.onError(req, res, new NotFoundError(`no job ${id}`, { id }));
+      c.onError(req, res, new NotFoundError(`no job ${id.slice(0, 80)}`, { id: id.slice(0, 80) }));
       return;
     }
-    streamJobEvents(c.broker, c.jobHub, req, res, id).catch((err: unknown) => c.onError(req, res, err));
+    let release: () => void;
+    try {
+      release = c.streams.acquire((req as GatedRequest).$client ?? `ip:${req.socket.remoteAddress}`);
+    } catch (err) {
+      c.onError(req, res, err);
+      return;
+    }
+    streamJobEvents(c.broker, c.jobHub, req, res, id, release).catch((err: unknown) => c.onError(req, res, err));
   };
 }
 
 /**
- * Before an action runs: what it may look at from the request (Accept for a PNG answer,
+ * Before an action runs: every string and number of its params passes checkParams (422 naming the
+ * field: no NUL or lone surrogate reaches the database); what it may look at from the request (Accept for a PNG answer,
  * Idempotency-Key, If-None-Match); a bare JSON array body (POST /api/datasets/:domain/examples) is
  * the examples list, which moleculer-web would otherwise spread into numbered params.
  */
@@ -121,6 +103,7 @@ function onBeforeCall(
   _route: unknown,
   req: IncomingRequest & { body?: unknown },
 ): void {
+  checkParams(req.$params);
   ctx.meta.accept = req.headers.accept;
   const key = req.headers["idempotency-key"];
   if (typeof key === "string") ctx.meta.idempotencyKey = key;
@@ -133,7 +116,7 @@ function onBeforeCall(
   }
 }
 
-/** /api: the aliased actions and the job event stream; JSON bodies, API keys, the rate limit. */
+/** /api: the aliased actions and the job event stream; JSON bodies of bounded depth, API keys. */
 export function apiRoute(c: RouteContext): GatewayRoute {
   return {
     name: "api",
@@ -142,8 +125,10 @@ export function apiRoute(c: RouteContext): GatewayRoute {
     aliases: { ...API_ALIASES, "GET job/:id/events": jobEvents(c) },
     authorization: true,
     cors: c.cors,
-    bodyParsers: { json: { limit: c.config.bodyLimitBytes, strict: true }, urlencoded: false },
-    rateLimit: rateLimit(c.config, c.rateLimitStore),
+    bodyParsers: {
+      json: { limit: c.config.bodyLimitBytes, strict: true, verify: jsonDepthVerifier(c.config.gateway.jsonMaxDepth) },
+      urlencoded: false,
+    },
     callOptions: { timeout: c.config.requestTimeoutMs },
     onBeforeCall,
     onError: c.onError,

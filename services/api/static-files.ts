@@ -17,6 +17,30 @@ interface Asset {
   type: string;
   etag: string;
   immutable: boolean;
+  /** HTML pages: their Content-Security-Policy (inline <style> blocks allowed by hash). */
+  csp?: string;
+}
+
+/**
+ * The pages' policy: scripts, styles, fetches and event streams from this origin only; artifacts
+ * (images, audio) from this origin; never framed. An inline <style> block is allowed by its hash.
+ */
+export function pageCsp(html: string): string {
+  const hashes = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map(
+    (m) => `'sha256-${crypto.createHash("sha256").update(m[1]).digest("base64")}'`,
+  );
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    `style-src 'self'${hashes.map((h) => ` ${h}`).join("")}`,
+    "img-src 'self' data: blob:",
+    "media-src 'self' data: blob:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
 }
 
 const TYPES: Record<string, string> = {
@@ -27,6 +51,7 @@ const TYPES: Record<string, string> = {
 
 function asset(body: Buffer, type: string, immutable: boolean): Asset {
   return {
+    csp: type.startsWith("text/html") ? pageCsp(body.toString("utf8")) : undefined,
     body,
     br: zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }),
     gzip: zlib.gzipSync(body, { level: 9 }),
@@ -71,6 +96,7 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, urlPath: 
     Vary: "Accept-Encoding",
     "Cache-Control": a.immutable ? "public, max-age=31536000, immutable" : "no-cache",
   };
+  if (a.csp) headers["Content-Security-Policy"] = a.csp;
   if (req.headers["if-none-match"] === a.etag) {
     res.writeHead(304, headers);
     res.end();

@@ -2,7 +2,7 @@
 import crypto from "node:crypto";
 import { Errors } from "moleculer";
 import type { Db, Queryable } from "../lib/db";
-import { UnavailableError } from "../lib/errors";
+import { databaseClientError, UnavailableError } from "../lib/errors";
 import type { JobStatus } from "./contract";
 
 export interface JobRow {
@@ -28,9 +28,14 @@ export interface JobRow {
   finished_at: string | null;
 }
 
-/** Database faults (connection refused, server gone) are transient for the caller: 503. Others pass. */
+/**
+ * Database faults (connection refused, server gone) are transient for the caller: 503. A data
+ * error (a cursor out of range, a bad encoding) is the caller's: 4xx, see databaseClientError.
+ */
 export function storeFault(err: unknown): never {
   if (err instanceof Errors.MoleculerError) throw err;
+  const clientError = databaseClientError(err);
+  if (clientError) throw clientError;
   throw new UnavailableError(`the job store is unavailable: ${(err as Error).message}`, { retryAfter: 2 });
 }
 

@@ -53,6 +53,7 @@ export interface Config {
   readonly jobs: JobSettings;
   readonly knowledge: KnowledgeSettings;
   readonly pglite: PgliteSettings;
+  readonly gateway: GatewaySettings;
 }
 
 /** Embedded Postgres (PGlite) memory settings: smaller is leaner, larger caches more. */
@@ -65,6 +66,26 @@ export interface PgliteSettings {
   maintenanceWorkMemMb: number;
   /** Postgres temp_buffers, MB. */
   tempBuffersMb: number;
+}
+
+/** Bounds of the HTTP gateway beyond the API rate limit (see services/api/gate.ts). */
+export interface GatewaySettings {
+  /** Requests per client per window to the web client and dashboard files; 0 = no limit. */
+  rateLimitStatic: number;
+  /** Requests per client per window to /metrics; 0 = no limit. */
+  rateLimitMetrics: number;
+  /** Deepest nesting of arrays and objects a JSON body may have (400 beyond, checked before parsing). */
+  jsonMaxDepth: number;
+  /** Open job event streams on this gateway, all clients together (503 beyond). */
+  sseMaxStreams: number;
+  /** Open job event streams per client on this gateway (429 beyond). */
+  sseMaxPerClient: number;
+  /** A socket must send its request headers within this (node's server.headersTimeout). */
+  headersTimeoutMs: number;
+  /** A socket must send its whole request within this (node's server.requestTimeout). */
+  requestTimeoutMs: number;
+  /** A merged /metrics scrape is reused for this long; concurrent scrapes share one merge. */
+  metricsCacheMs: number;
 }
 
 export interface KnowledgeSettings {
@@ -275,6 +296,27 @@ function firstRedis(...urls: (string | undefined)[]): string | undefined {
   return urls.find((u) => u !== undefined && /^rediss?:\/\//.test(u));
 }
 
+function gatewaySettings(env: Env): GatewaySettings {
+  const headersTimeoutMs = int(env, "HTTP_HEADERS_TIMEOUT_MS", 10_000, 1000, 600_000);
+  const requestTimeoutMs = int(env, "HTTP_REQUEST_TIMEOUT_MS", 120_000, 1000, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError(
+      "HTTP_REQUEST_TIMEOUT_MS",
+      `HTTP_REQUEST_TIMEOUT_MS must be at least HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`,
+    );
+  }
+  return Object.freeze({
+    rateLimitStatic: int(env, "RATE_LIMIT_STATIC", 600, 0, 1_000_000),
+    rateLimitMetrics: int(env, "RATE_LIMIT_METRICS", 120, 0, 1_000_000),
+    jsonMaxDepth: int(env, "JSON_MAX_DEPTH", 64, 4, 1000),
+    sseMaxStreams: int(env, "SSE_MAX_STREAMS", 200, 1, 100_000),
+    sseMaxPerClient: int(env, "SSE_MAX_PER_CLIENT", 8, 1, 10_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    metricsCacheMs: int(env, "METRICS_CACHE_MS", 1000, 0, 60_000),
+  });
+}
+
 /**
  * Reads the configuration from `env` (process.env by default).
  * @throws ConfigError naming the first bad variable.
@@ -297,6 +339,7 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const config: Config = {
+    gateway: gatewaySettings(env),
     port: int(env, "PORT", 3000, 0, 65535),
     host: raw(env, "HOST") ?? "0.0.0.0",
     nodeId: nodeId(env),

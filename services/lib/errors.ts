@@ -98,3 +98,35 @@ export class AbortedError extends Errors.MoleculerClientError {
     super(message, 409, ERR_ABORTED, data);
   }
 }
+
+/** 429: the client is over its rate limit or its share of a bounded resource. */
+export class RateLimitedError extends Errors.MoleculerClientError {
+  constructor(message: string, retryAfterS: number, data?: ErrorData) {
+    super(message, 429, ERR_RATE_LIMITED, { ...data, retryAfter: Math.max(1, Math.ceil(retryAfterS)) });
+  }
+}
+
+/** The SQLSTATE of a database error (pg and PGlite both carry it as a 5-character `code`). */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * The one mapping of database errors that are the caller's, not the database's: class 22 (data
+ * exception: a number out of range, a bad encoding) is 422, class 23 (integrity constraint) is 409.
+ * The message never carries the database's text (it can quote SQL or values); the SQLSTATE goes in
+ * `data`. Anything else returns undefined: the caller decides whether it is a fault (503) or a bug.
+ */
+export function databaseClientError(err: unknown): Errors.MoleculerClientError | undefined {
+  const state = sqlState(err);
+  if (state?.startsWith("22")) {
+    return new UnprocessableError("a value in the request is out of range or not valid for the database", {
+      sqlstate: state,
+    });
+  }
+  if (state?.startsWith("23")) {
+    return new ConflictError("the request conflicts with stored data", { sqlstate: state });
+  }
+  return undefined;
+}

@@ -42,6 +42,13 @@ describeWithBrowser("the dashboard in Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    await page.addInitScript(() => {
+      const w = window as unknown as { cspViolations: string[] };
+      w.cspViolations = [];
+      document.addEventListener("securitypolicyviolation", (e) =>
+        w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
+      );
+    });
     await page.goto(`${t.url}/dashboard`);
     await page.waitForFunction(() => Number(document.body.dataset.samples) >= 4, undefined, { timeout: 20_000 });
     const points = await page.evaluate(() =>
@@ -60,5 +67,7 @@ describeWithBrowser("the dashboard in Chromium", () => {
     expect(await page.locator("canvas").count()).toBeGreaterThanOrEqual(5);
     await page.screenshot({ path: screenshotPath("dashboard.png"), fullPage: true });
     expect(errors).toEqual([]);
+    // The page's Content-Security-Policy (frame-ancestors 'none', no inline script) blocks nothing it needs.
+    expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
   });
 });

@@ -146,14 +146,14 @@ describe("api gateway", () => {
       expect(r.body.error.type).toBe("ERR_UNAUTHORIZED");
     });
 
-    it("refuse a wrong key with 403", async () => {
+    it("refuse a wrong key with 401 (an unknown key is never an identity of its own)", async () => {
       for (const headers of [
         { authorization: "Bearer wrong-key-000000000" },
         { "x-api-key": "wrong-key-000000000" },
       ] as Record<string, string>[]) {
         const r = await getJson(url(), { method: "POST", headers });
-        expect(r.status).toBe(403);
-        expect(r.body.error.type).toBe("ERR_FORBIDDEN");
+        expect(r.status).toBe(401);
+        expect(r.body.error.type).toBe("ERR_UNAUTHORIZED");
       }
     });
 
@@ -223,9 +223,9 @@ describe("api gateway with CORS and a rate limit", () => {
     const retry = Number(last!.headers.get("retry-after"));
     expect(retry).toBeGreaterThanOrEqual(1);
     expect(retry).toBeLessThanOrEqual(60);
-    // Another client (an API key is its own identity) still gets through.
+    // A made-up key is not a way around the limit: 401, not a fresh budget.
     const other = await getJson(`${t.url}/api/health`, { headers: { "x-api-key": "another-client-key-000" } });
-    expect(other.status).toBe(200);
+    expect(other.status).toBe(401);
   });
 });
 

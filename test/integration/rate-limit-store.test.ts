@@ -1,5 +1,5 @@
 import type { LoggerInstance } from "moleculer";
-import { RedisRateLimitStore } from "../../services/api/rate-limit-store";
+import { MemoryRateLimitStore, RedisRateLimitStore } from "../../services/api/rate-limit-store";
 import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
 
 function logger(): LoggerInstance & { warnings: string[] } {
@@ -19,15 +19,10 @@ function logger(): LoggerInstance & { warnings: string[] } {
 describe("RedisRateLimitStore without Redis", () => {
   it("lets requests through and warns when Redis does not answer", async () => {
     const log = logger();
-    const store = new RedisRateLimitStore({
-      url: "redis://127.0.0.1:1",
-      windowMs: 60_000,
-      prefix: uniqueName("rl"),
-      logger: log,
-    });
+    const store = new RedisRateLimitStore({ url: "redis://127.0.0.1:1", prefix: uniqueName("rl"), logger: log });
     try {
-      expect(await store.inc("client")).toBe(0);
-      expect(await store.inc("client")).toBe(0);
+      expect((await store.hit("client", 1, 60_000)).allowed).toBe(true);
+      expect((await store.hit("client", 1, 60_000)).allowed).toBe(true);
       expect(log.warnings.join("\n")).toMatch(/Redis unavailable, letting requests through/);
     } finally {
       await store.close();
@@ -35,18 +30,41 @@ describe("RedisRateLimitStore without Redis", () => {
   });
 });
 
+describe("MemoryRateLimitStore", () => {
+  it("never lets more than the limit through in any span of one window, boundaries included", async () => {
+    let now = 1_000_000;
+    const store = new MemoryRateLimitStore(() => now);
+    const accepted: number[] = [];
+    // 10 requests every 10 ms for 3 windows of 1000 ms, limit 50: a fixed window would pass 100
+    // around each boundary.
+    for (let t = 0; t < 3000; t += 10) {
+      now = 1_000_000 + t;
+      for (let i = 0; i < 10; i++) if ((await store.hit("c", 50, 1000)).allowed) accepted.push(now);
+    }
+    let worst = 0;
+    for (let i = 0; i < accepted.length; i++) {
+      let j = i;
+      while (j < accepted.length && accepted[j] < accepted[i] + 1000) j++;
+      worst = Math.max(worst, j - i);
+    }
+    expect(worst).toBe(50);
+  });
+});
+
 describeWithRedis("RedisRateLimitStore", () => {
-  it("counts per key within a window, shared by two stores", async () => {
+  it("counts per key in a sliding window, shared by two stores", async () => {
     const prefix = uniqueName("rl");
-    const a = new RedisRateLimitStore({ url: REDIS_URL, windowMs: 3_600_000, prefix, logger: logger() });
-    const b = new RedisRateLimitStore({ url: REDIS_URL, windowMs: 3_600_000, prefix, logger: logger() });
+    const a = new RedisRateLimitStore({ url: REDIS_URL, prefix, logger: logger() });
+    const b = new RedisRateLimitStore({ url: REDIS_URL, prefix, logger: logger() });
     try {
       await new Promise((r) => setTimeout(r, 200)); // connected (the offline queue is off)
-      expect(await a.inc("x")).toBe(1);
-      expect(await b.inc("x")).toBe(2);
-      expect(await b.inc("y")).toBe(1);
-      expect(a.resetTime % 3_600_000).toBe(0);
-      expect(a.resetTime).toBeGreaterThan(Date.now());
+      expect(await a.hit("x", 2, 3_600_000)).toMatchObject({ allowed: true, count: 1 });
+      expect(await b.hit("x", 2, 3_600_000)).toMatchObject({ allowed: true, count: 2 });
+      const third = await a.hit("x", 2, 3_600_000);
+      expect(third).toMatchObject({ allowed: false, count: 2 });
+      expect(third.resetMs).toBeGreaterThan(3_500_000);
+      expect(third.resetMs).toBeLessThanOrEqual(3_600_000);
+      expect(await b.hit("y", 2, 3_600_000)).toMatchObject({ allowed: true, count: 1 });
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -27,6 +27,13 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
       const len = Number((await r.allHeaders())["content-length"] ?? 0);
       bytes += len;
     });
+    await page.addInitScript(() => {
+      const w = window as unknown as { cspViolations: string[] };
+      w.cspViolations = [];
+      document.addEventListener("securitypolicyviolation", (e) =>
+        w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
+      );
+    });
     await page.goto(`${t.url}/`, { waitUntil: "load" });
   });
   afterAll(async () => {
@@ -98,5 +105,12 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     expect(await page.$eval("#job-result img", (i) => (i as HTMLImageElement).naturalWidth)).toBe(512);
     expect(await page.textContent("#job-status")).toBe("completed");
     await page.screenshot({ path: screenshotPath("client-create.png"), fullPage: true });
+  });
+
+  it("runs under its Content-Security-Policy without a violation", async () => {
+    const r = await fetch(`${t.url}/`);
+    expect(r.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
   });
 });
