@@ -11,6 +11,7 @@ import { NotFoundError } from "../lib/errors";
 import { JOB_ID_PATTERN } from "../jobs/contract";
 import { keyId, presentedKey } from "./api-keys";
 import { streamJobEvents, type JobEventHub } from "./job-events";
+import { checkJobVisible, setCaller } from "./owner";
 import type { RateLimitStore } from "./rate-limit-store";
 import { serveStatic } from "./static-files";
 
@@ -101,13 +102,15 @@ function rateLimit(config: Config, store: RateLimitStore | undefined): RateLimit
 
 /** Server-Sent Events of a job: a handler of its own, streaming until the job ends. */
 function jobEvents(c: RouteContext): Handler {
-  return (req, res) => {
+  return function (this: { localToken?: string }, req, res) {
     const id = String((req.$params as { id: unknown }).id);
     if (!JOB_ID_PATTERN.test(id)) {
       c.onError(req, res, new NotFoundError(`no job ${id}`, { id }));
       return;
     }
-    streamJobEvents(c.broker, c.jobHub, req, res, id).catch((err: unknown) => c.onError(req, res, err));
+    checkJobVisible(c.broker, req, id, c.config, this.localToken)
+      .then(() => streamJobEvents(c.broker, c.jobHub, req, res, id))
+      .catch((err: unknown) => c.onError(req, res, err));
   };
 }
 
@@ -145,7 +148,10 @@ export function apiRoute(c: RouteContext): GatewayRoute {
     bodyParsers: { json: { limit: c.config.bodyLimitBytes, strict: true }, urlencoded: false },
     rateLimit: rateLimit(c.config, c.rateLimitStore),
     callOptions: { timeout: c.config.requestTimeoutMs },
-    onBeforeCall,
+    onBeforeCall(this: { localToken?: string }, ctx, route, req, res) {
+      onBeforeCall(ctx, route, req);
+      setCaller(ctx, req, res, c.config, this.localToken);
+    },
     onError: c.onError,
   };
 }
