@@ -67,8 +67,9 @@ export function setCaller(
   const caller = callerOf(req, config, localToken);
   ctx.meta.caller = caller;
   if (!action.startsWith("jobs.submit") || presentedKey(req)) return;
-  const token = caller.owner ? presentedToken(req)! : crypto.randomBytes(32).toString("base64url");
-  if (!caller.owner) {
+  const presented = presentedToken(req);
+  const token = presented ?? crypto.randomBytes(32).toString("base64url");
+  if (presented === undefined) {
     caller.owner = ownerOfToken(token);
     ctx.meta.ownerToken = token;
     res.setHeader(OWNER_TOKEN_HEADER, token);

@@ -37,7 +37,7 @@ describe("jobs.bounds", () => {
 
   const jobCount = async () =>
     (await getJson(`${t.url}/api/jobs?limit=200`, { headers: { "x-api-key": ADMIN_KEY } })).body.jobs.length;
-  const tasksDone = async () => ((await t.node.broker.call("compute.stats")) as { completed: number }).completed;
+  const tasksDone = async () => (await t.node.broker.call<{ completed: number }>("compute.stats")).completed;
 
   it.each([
     ["/api/fft", STFT_ABUSE, "stft", 262_144, 2049 * 1025],

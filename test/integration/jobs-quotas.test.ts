@@ -5,7 +5,7 @@
  */
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { getJson } from "../helpers/processes";
+import { eventually, getJson } from "../helpers/processes";
 import { waitFor } from "../helpers/jobs";
 import { ADMIN_KEY } from "../helpers/datasets";
 
@@ -131,19 +131,30 @@ describe("jobs.results budget", () => {
   afterAll(() => t.node.stop());
 
   it("drops the oldest result files beyond JOBS_RESULTS_MAX_MB; their jobs stay completed", async () => {
-    const done = [];
+    const done: { job_id: string; status: string; result: { artifact_url: string; bytes: number } }[] = [];
     // One at a time, so their age is their order: each PNG is ~330 KB, five are ~1.7 MB.
     for (let i = 0; i < 5; i++) {
       const r = await submitArt(t.url, LIGHT, `budget ${i}`, 512);
       done.push(await waitFor(t.url, r.body.job_id, ["completed", "failed"], 60_000, asKey(LIGHT)));
     }
     expect(done.map((j) => j.status)).toEqual(Array(5).fill("completed"));
-    const now = await Promise.all(
-      done.map(async (j) => (await getJson(`${t.url}/api/job/${j.job_id}`, { headers: asKey(LIGHT) })).body),
+    type Seen = { status: string; result: { artifact_url?: string; dropped?: string; bytes: number } };
+    const keptBytesOf = (jobs: Seen[]) =>
+      jobs.filter((j) => j.result.artifact_url).reduce((n, j) => n + j.result.bytes, 0);
+    // The budget is enforced just after each completion: wait for the last one's sweep.
+    const now = await eventually(
+      async () => {
+        const seen: Seen[] = await Promise.all(
+          done.map(async (j) => (await getJson(`${t.url}/api/job/${j.job_id}`, { headers: asKey(LIGHT) })).body),
+        );
+        return keptBytesOf(seen) <= 1024 * 1024 ? seen : undefined;
+      },
+      10_000,
+      "the results budget to hold",
     );
     const kept = now.filter((j) => j.result.artifact_url);
     const dropped = now.filter((j) => j.result.dropped);
-    const keptBytes = kept.reduce((n, j) => n + (j.result.bytes as number), 0);
+    const keptBytes = keptBytesOf(now);
     process.stdout.write(
       `results budget: sizes ${done.map((j) => j.result.bytes).join(", ")} B; kept ${kept.length} (${keptBytes} B), dropped ${dropped.length}\n`,
     );
