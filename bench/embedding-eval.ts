@@ -28,12 +28,12 @@ const RRF_K = 60;
 const WEIGHTS = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 1];
 
 const VARIANTS: Record<string, { dim: number; options: Partial<EmbeddingOptions> }> = {
-  "previous (no stop words)": { dim: 384, options: { stopWords: false } },
+  "previous (no stop words)": { dim: 384, options: { stopWords: false, char: 0.25 } },
+  "stop words, char 0.25": { dim: 384, options: { char: 0.25 } },
   default: { dim: 384, options: {} },
-  "no bigrams": { dim: 384, options: { bigram: 0 } },
-  "no char n-grams": { dim: 384, options: { char: 0 } },
+  "char 1.0": { dim: 384, options: { char: 1 } },
   "char 4-grams": { dim: 384, options: { charN: 4 } },
-  "char weight 0.5": { dim: 384, options: { char: 0.5 } },
+  "no bigrams": { dim: 384, options: { bigram: 0 } },
   "768-d": { dim: 768, options: {} },
 };
 

@@ -30,7 +30,7 @@ export interface EmbeddingOptions {
 export const EMBEDDING_OPTIONS: Readonly<EmbeddingOptions> = Object.freeze({
   unigram: 1,
   bigram: 0.5,
-  char: 0.25,
+  char: 0.5,
   charN: 3,
   stopWords: true,
   seed: 0,
