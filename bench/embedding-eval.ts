@@ -89,7 +89,7 @@ function fuse(lexical: Runs, vector: Runs, weight: number): Runs {
   return out;
 }
 
-async function main(): Promise<void> {
+function main(): void {
   const { values } = parseArgs({
     options: {
       split: { type: "string", default: "train" },
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     `  ${"variant".padEnd(26)} ${"nDCG@10".padStart(7)} ${"R@100".padStart(7)}   fused with BM25, nDCG@10 at vector weight ${WEIGHTS.join(" / ")}`,
   );
   for (const name of names) {
-    const v = VARIANTS[name];
+    const v = Object.hasOwn(VARIANTS, name) ? VARIANTS[name] : undefined;
     if (!v) throw new Error(`no variant "${name}": ${Object.keys(VARIANTS).join(", ")}`);
     const sum = { ndcg10: 0, recall100: 0, fused: WEIGHTS.map(() => 0) };
     for (const seed of seeds) {

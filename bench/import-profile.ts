@@ -36,7 +36,7 @@ const DIM = Number(process.env.DIM ?? 384);
 type Db = import("../services/lib/db").Db;
 type Example = import("../services/datasets/records").ExampleInput;
 
-async function time(label: string, docs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+async function time(label: string, docs: number, fn: () => unknown): Promise<number> {
   const t0 = performance.now();
   await fn();
   const ms = performance.now() - t0;

@@ -47,14 +47,16 @@ export function machine(): string {
 }
 
 /** Runs a benchmark's main and exits with its outcome (child processes and pools may linger). */
-export function runMain(main: () => Promise<void>): void {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error((err as Error).stack ?? err);
-      process.exit(1);
-    },
-  );
+export function runMain(main: () => Promise<void> | void): void {
+  Promise.resolve()
+    .then(main)
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error((err as Error).stack ?? err);
+        process.exit(1);
+      },
+    );
 }
 
 import { spawn, type ChildProcess } from "node:child_process";

@@ -79,6 +79,7 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T names the body shape the caller expects from the API
 async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
   const r = await fetch(url, init);
   return { status: r.status, body: (await r.json()) as T };
@@ -231,10 +232,12 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { driver: { type: "string", default: "both" }, split: { type: "string", default: "both" } },
   });
-  const drivers: Driver[] = values.driver === "both" ? ["pglite", "postgres"] : [values.driver as Driver];
-  const splitNames: Split[] = values.split === "both" ? ["test", "train"] : [values.split as Split];
-  if (!drivers.every((d) => d === "pglite" || d === "postgres")) throw new Error("--driver: pglite, postgres or both");
-  if (!splitNames.every((s) => s === "test" || s === "train")) throw new Error("--split: test, train or both");
+  const drivers = values.driver === "both" ? ["pglite", "postgres"] : [values.driver];
+  const splitNames = values.split === "both" ? ["test", "train"] : [values.split];
+  const isDriver = (d: string): d is Driver => d === "pglite" || d === "postgres";
+  const isSplit = (s: string): s is Split => s === "test" || s === "train";
+  if (!drivers.every(isDriver)) throw new Error("--driver: pglite, postgres or both");
+  if (!splitNames.every(isSplit)) throw new Error("--split: test, train or both");
 
   const corpus = loadCorpus();
   const splits = splitNames.map(loadSplit);

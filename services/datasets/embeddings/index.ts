@@ -28,7 +28,7 @@ export function decodeVectors(b64: string, count: number, dim: number): Float32A
 /** pgvector's text form of a vector. */
 export function vectorLiteral(v: ArrayLike<number>): string {
   let s = "[";
-  for (let i = 0; i < v.length; i++) s += (i ? "," : "") + Math.round(v[i] * 1e6) / 1e6;
+  for (let i = 0; i < v.length; i++) s += (i ? "," : "") + String(Math.round(v[i] * 1e6) / 1e6);
   return s + "]";
 }
 
@@ -97,16 +97,12 @@ function cached(broker: ServiceBroker, inner: Embedder): Embedder {
             missing.map((i) => texts[i]),
           )
         : [];
-      const out: Float32Array[] = new Array(texts.length);
+      const out = new Array<Float32Array>(texts.length);
       missing.forEach((i, j) => {
         out[i] = fresh[j];
-        void cacher
-          .set(
-            keys[i],
-            Buffer.from(fresh[j].buffer, fresh[j].byteOffset, fresh[j].byteLength).toString("base64"),
-            CACHE_TTL_S,
-          )
-          ?.catch?.(() => undefined);
+        // Caching is best effort: a cacher that fails (Redis away) must not fail the query.
+        const encoded = Buffer.from(fresh[j].buffer, fresh[j].byteOffset, fresh[j].byteLength).toString("base64");
+        Promise.resolve(cacher.set(keys[i], encoded, CACHE_TTL_S)).catch(() => undefined);
       });
       texts.forEach((_, i) => {
         if (!out[i]) out[i] = decodeVectors(hits[i] as string, 1, inner.dim)[0];
@@ -130,21 +126,23 @@ export function createEmbedders(
 
 /** Calls the OpenAI-compatible endpoint once, within the timeout. @throws on HTTP errors and bad answers. */
 export async function callEmbeddingsApi(settings: EmbeddingSettings, texts: string[]): Promise<number[][]> {
-  const endpoint = { url: settings.url!, key: settings.key, timeoutMs: settings.timeoutMs };
+  if (!settings.url) throw new Error("no embeddings endpoint is configured (EMBEDDINGS_URL)");
+  const endpoint = { url: settings.url, key: settings.key, timeoutMs: settings.timeoutMs };
   const body = (await postOpenAi("embeddings", endpoint, "embeddings", {
     model: settings.model,
     input: texts,
     dimensions: settings.dim,
-  })) as { data?: { embedding: number[]; index: number }[] };
+  })) as { data?: { embedding?: unknown; index?: unknown }[] };
   if (!Array.isArray(body.data) || body.data.length !== texts.length)
     throw new Error("embeddings endpoint answered a malformed body");
   const out = new Array<number[]>(texts.length);
   for (const d of body.data) {
-    if (!Array.isArray(d.embedding) || d.embedding.length !== settings.dim)
-      throw new Error(
-        `embeddings endpoint answered vectors of ${d.embedding?.length} dimensions, expected ${settings.dim}`,
-      );
-    out[d.index] = d.embedding;
+    const dims = Array.isArray(d.embedding) ? d.embedding.length : 0;
+    if (!Array.isArray(d.embedding) || dims !== settings.dim)
+      throw new Error(`embeddings endpoint answered vectors of ${dims} dimensions, expected ${settings.dim}`);
+    if (typeof d.index !== "number" || !Number.isInteger(d.index) || d.index < 0 || d.index >= texts.length)
+      throw new Error("embeddings endpoint answered a malformed body");
+    out[d.index] = d.embedding as number[];
   }
   return out;
 }
