@@ -17,6 +17,8 @@ describeWithRedis("cluster over the Redis transporter", () => {
     HEARTBEAT_INTERVAL_S: "1",
     HEARTBEAT_TIMEOUT_S: "3",
     RATE_LIMIT: "0",
+    // Each /metrics below must be a fresh merge: counters are compared between consecutive scrapes.
+    METRICS_CACHE_MS: "0",
   };
   let port: number;
   let gateway: McaiProcess;

@@ -3,14 +3,14 @@ import net from "node:net";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
-import { submit } from "../helpers/jobs";
+import { OWNER, submit } from "../helpers/jobs";
 
 const KEY = "gateway-hygiene-key-0123456789";
 
 /** Opens a job's event stream and resolves with its status and first event; the stream stays open. */
 function firstEvent(
   url: string,
-  headers: Record<string, string> = {},
+  headers: Record<string, string> = OWNER,
 ): Promise<{ status: number; text: string; req: http.ClientRequest }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false }, (res) => {
@@ -84,7 +84,7 @@ describe("gateway hygiene and bad input", () => {
   });
 
   it("answers numeric overflow in cursors and sizes with a 4xx that quotes no SQL", async () => {
-    const cursor = await getJson(`${t.url}/api/jobs?cursor=9999999999999999999`);
+    const cursor = await getJson(`${t.url}/api/jobs?cursor=9999999999999999999`, { headers: OWNER });
     expect([400, 422]).toContain(cursor.status);
     expect(JSON.stringify(cursor.body)).not.toMatch(/bigint|SELECT|unavailable/i);
     const rotate = await post("/api/admin/datasets/rotate", '{"max":1e308}', { "x-api-key": KEY });
@@ -101,10 +101,10 @@ describe("gateway hygiene and bad input", () => {
     expect(job.status).toBe(202);
     const pre = await fetch(`${t.url}/api/job/${job.body.job_id}`, {
       method: "OPTIONS",
-      headers: { "access-control-request-method": "DELETE" },
+      headers: { "access-control-request-method": "DELETE", ...OWNER },
     });
     expect(pre.status).toBe(204);
-    expect((await getJson(`${t.url}/api/job/${job.body.job_id}`)).body.status).toBe("queued");
+    expect((await getJson(`${t.url}/api/job/${job.body.job_id}`, { headers: OWNER })).body.status).toBe("queued");
     const before = await jobCount();
     const withBody = await fetch(`${t.url}/api/art/generate-async`, {
       method: "OPTIONS",
@@ -147,7 +147,7 @@ describe("gateway hygiene and bad input", () => {
 
   it("sends the current state to an SSE client whose Last-Event-ID is beyond the job's version", async () => {
     const job = await submit(t.url, "/api/art/generate-async", { prompt: "sse beyond", style: "waves" });
-    const s = await firstEvent(`${t.url}/api/job/${job.body.job_id}/events`, { "last-event-id": "999999" });
+    const s = await firstEvent(`${t.url}/api/job/${job.body.job_id}/events`, { "last-event-id": "999999", ...OWNER });
     s.req.destroy();
     expect(s.status).toBe(200);
     expect(s.text).toMatch(/event: progress\ndata: .*"status":"queued"/);
@@ -157,7 +157,7 @@ describe("gateway hygiene and bad input", () => {
     const job = await submit(t.url, "/api/art/generate-async", { prompt: "sse cap", style: "waves" });
     const url = `${t.url}/api/job/${job.body.job_id}/events`;
     const open = [await firstEvent(url), await firstEvent(url)];
-    const third = await getJson(url);
+    const third = await getJson(url, { headers: OWNER });
     open.forEach((s) => s.req.destroy());
     expect(open.map((s) => s.status)).toEqual([200, 200]);
     expect(third.status).toBe(429);

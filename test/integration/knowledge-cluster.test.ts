@@ -111,7 +111,8 @@ describeWithPgAndRedis("knowledge on a node without datasets, over a Redis trans
   // kt0 runs datasets; kt1, asked here, runs only the gateway and knowledge: every version it reads is remote.
   const ask = (q: string) => getJson(`http://127.0.0.1:${ports[1]}/api/knowledge?q=${encodeURIComponent(q)}`);
   const versionStats = async () =>
-    (await getJson(`http://127.0.0.1:${ports[1]}/api/admin/cache/stats`)).body.dataset_version as {
+    (await getJson(`http://127.0.0.1:${ports[1]}/api/admin/cache/stats`, { headers: { "x-api-key": ADMIN_KEY } })).body
+      .dataset_version as {
       value: number;
       events: number;
     };

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { eventually, freePort, getJson, ROOT } from "../helpers/processes";
 import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
-import { submit } from "../helpers/jobs";
+import { OWNER, submit } from "../helpers/jobs";
 import { watch, type Watched } from "../helpers/watched";
 
 jest.setTimeout(300_000);
@@ -82,7 +82,7 @@ describe("the single executable", () => {
     expect(job.status).toBe(202);
     const done = await eventually(
       async () => {
-        const j = (await getJson(`${url}/api/job/${job.body.job_id}`)).body;
+        const j = (await getJson(`${url}/api/job/${job.body.job_id}`, { headers: OWNER })).body;
         return j.status === "completed" ? j : undefined;
       },
       60_000,
@@ -135,7 +135,8 @@ describeWithPgAndRedis("three nodes of the single executable over Redis", () => 
       const job = await submit(url, "/api/art/generate-async", { prompt: "three nodes", style: "waves" });
       expect(job.status).toBe(202);
       await eventually(
-        async () => (await getJson(`${url}/api/job/${job.body.job_id}`)).body.status === "completed",
+        async () =>
+          (await getJson(`${url}/api/job/${job.body.job_id}`, { headers: OWNER })).body.status === "completed",
         60_000,
         "art job completed on a worker",
       );
