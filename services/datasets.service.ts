@@ -7,11 +7,11 @@ import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { dbOf, runtimeOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
+import type { DatasetSettings } from "./lib/config";
 import { createEmbedders, callEmbeddingsApi, type Embedder } from "./datasets/embeddings";
 import {
   BadRequestError,
   NotFoundError,
-  NotImplementedError,
   PayloadTooLargeError,
   UnavailableError,
   UnprocessableError,
@@ -27,8 +27,9 @@ import {
   type RecordResult,
 } from "./datasets/records";
 import { importRecords, type ImportSummary } from "./datasets/importer";
-import { fuse, lexicalSearch, toHits, vectorSearch, type SearchHit, type SearchMode } from "./datasets/search";
+import { runSearch, type SearchHit, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
+import { PlannerStats, type TableGroup } from "./datasets/planner-stats";
 import {
   bumpVersion,
   deleteExample,
@@ -41,6 +42,15 @@ import {
   type ExampleRow,
 } from "./datasets/store";
 
+/** The search settings of the configuration. */
+function searchSettings(cfg: DatasetSettings): SearchSettings {
+  return {
+    bm25: { k1: cfg.bm25K1, b: cfg.bm25B },
+    termLimit: cfg.bm25TermLimit,
+    efSearch: cfg.efSearch,
+    fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
+  };
+}
 /** Largest JSON file read whole (JSONL and TXT stream). */
 const JSON_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -77,10 +87,12 @@ export interface ChangedEvent {
 interface DatasetsThis extends Service {
   db: Db;
   embedders: { bulk: Embedder; query: Embedder };
+  plannerStats: PlannerStats;
   rotateTimer?: NodeJS.Timeout;
   config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
+  analyze(changed: Partial<Record<TableGroup, number>>): Promise<void>;
   runImport(
     ctx: Context,
     domain: string,
@@ -165,6 +177,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           return { ...d, version: await bumpVersion(tx, d.datasetId, -1) };
         });
         if (!done) throw new NotFoundError(`no example ${ctx.params.id}`, { id: ctx.params.id });
+        await this.analyze({ examples: 1 });
         await this.changed(ctx, done.domain, done.version);
         return { deleted: ctx.params.id, domain: done.domain, version: done.version };
       },
@@ -244,43 +257,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           if (!d) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
           datasetId = d.id;
         }
-        const vector = this.db.capabilities.vector;
-        if (mode === "vector" && !vector)
-          throw new NotImplementedError("vector search needs pgvector, which this database does not have", { mode });
-        const wide = { datasetId, k: Math.max(k * 4, 40), candidates: cfg.lexicalCandidates, efSearch: cfg.efSearch };
-        const lexical =
-          mode === "vector"
-            ? []
-            : await lexicalSearch(this.db, ctx.params.q, mode === "lexical" || !vector ? { ...wide, k } : wide);
-        if (mode === "lexical" || !vector) {
-          const hits = await toHits(
-            this.db,
-            lexical.map((r, i) => ({ ...r, lexical: i + 1, vector: null })),
-          );
-          return mode === "hybrid" ? { mode, k, degraded: "no pgvector", hits } : { mode, k, hits };
-        }
-        let qv: Float32Array;
-        try {
-          [qv] = await this.embedders.query.embed(ctx, [ctx.params.q]);
-        } catch (err) {
-          if (mode === "vector") throw new UnavailableError(`embeddings unavailable: ${(err as Error).message}`);
-          const hits = await toHits(
-            this.db,
-            lexical.slice(0, k).map((r, i) => ({ ...r, lexical: i + 1, vector: null })),
-          );
-          return { mode, k, degraded: "embeddings unavailable", hits };
-        }
-        const near = await vectorSearch(this.db, qv, mode === "vector" ? { ...wide, k } : wide);
-        if (mode === "vector")
-          return {
-            mode,
-            k,
-            hits: await toHits(
-              this.db,
-              near.map((r, i) => ({ ...r, lexical: null, vector: i + 1 })),
-            ),
-          };
-        return { mode, k, hits: await toHits(this.db, fuse(lexical, near, k)) };
+        const embed = async (text: string) => (await this.embedders.query.embed(ctx, [text]))[0];
+        const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, searchSettings(cfg));
+        return { mode, k, ...r };
       },
     },
 
@@ -307,6 +286,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         if (!max)
           throw new UnprocessableError("no limit: pass max or set DATASET_MAX_EXAMPLES_PER_DOMAIN", { field: "max" });
         const r = await rotate(this.db, max, ctx.params.dryRun ?? false);
+        const moved = r.dryRun ? 0 : r.domains.reduce((n, d) => n + d.moved, 0);
+        await this.analyze({ examples: moved, archive: moved });
         for (const d of r.domains) if (d.version) await this.changed(ctx, d.domain, d.version);
         return r;
       },
@@ -347,6 +328,21 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       if (version !== null) await ctx.broadcast<ChangedEvent>("datasets.changed", { domain, version });
     },
 
+    /**
+     * Keeps planner statistics fresh after a write has committed (see PlannerStats). A failure
+     * is logged, not thrown: the write itself stands.
+     */
+    async analyze(this: DatasetsThis, changed: Partial<Record<TableGroup, number>>) {
+      const started = performance.now();
+      try {
+        const groups = await this.plannerStats.after(changed);
+        if (groups.length)
+          this.logger.debug(`analyzed ${groups.join(", ")} in ${Math.round(performance.now() - started)} ms`);
+      } catch (err) {
+        this.logger.warn(`ANALYZE after a write failed: ${(err as Error).message}`);
+      }
+    },
+
     async runImport(
       this: DatasetsThis,
       ctx: Context,
@@ -361,6 +357,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           file,
           records,
         );
+        await this.analyze({ examples: s.added });
         await this.changed(ctx, domain, s.version);
         return s;
       } catch (err) {
@@ -373,6 +370,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
   created(this: DatasetsThis) {
     this.db = dbOf(this.broker);
+    this.plannerStats = new PlannerStats(this.db);
     this.embedders = createEmbedders(this.broker, this.config().embeddings);
   },
 

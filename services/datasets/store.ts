@@ -1,5 +1,5 @@
 /** The SQL of the datasets service. Every statement is parameterized; pages are keyset. */
-import type { Queryable } from "../lib/db";
+import type { Db, Queryable } from "../lib/db";
 import { vectorLiteral } from "./embeddings";
 import type { ExampleInput } from "./records";
 import { contentHash } from "./records";
@@ -41,10 +41,17 @@ export async function getDataset(db: Queryable, domain: string): Promise<(Datase
   return r.rows[0];
 }
 
-/** The dataset's id, creating it on first use. */
+/**
+ * The dataset's id, creating it on first use, locked until the transaction ends: writers of one
+ * dataset take turns from their first row. Two imports that each inserted a batch before waiting
+ * for the other's (the BM25 trigger serializes per dataset) would deadlock on duplicate rows.
+ */
 export async function ensureDataset(tx: Queryable, domain: string): Promise<string> {
   await tx.query("INSERT INTO datasets (domain_name) VALUES ($1) ON CONFLICT (domain_name) DO NOTHING", [domain]);
-  const r = await tx.query<{ id: string }>("SELECT id::text AS id FROM datasets WHERE domain_name = $1", [domain]);
+  const r = await tx.query<{ id: string }>(
+    "SELECT id::text AS id FROM datasets WHERE domain_name = $1 FOR NO KEY UPDATE",
+    [domain],
+  );
   return r.rows[0].id;
 }
 
@@ -156,4 +163,217 @@ export async function deleteExample(
     [id],
   );
   return r.rows[0] ? { datasetId: r.rows[0].dataset_id, domain: r.rows[0].domain } : undefined;
+}
+
+/** One of the query's lexemes in one dataset: its term id and document frequency there. */
+export interface QueryTermRow {
+  term: string;
+  /** Null when no searched dataset has the term. */
+  term_id: string | null;
+  df: number | null;
+}
+
+/** What a lexical query needs before it ranks: its lexemes with their statistics, and the corpus size. */
+export interface QueryTerms {
+  /** Documents and the sum of their lengths over the datasets searched. */
+  docs: number;
+  totalLen: number;
+  rows: QueryTermRow[];
+  /** The websearch filter has no lexemes (only stop words): it is ignored. */
+  filterEmpty: boolean;
+  /** The filter only excludes (querytree 'T'): its matches cannot come from the GIN index. */
+  filterExcludesOnly: boolean;
+}
+
+/**
+ * The distinct lexemes of `text` under the `english` configuration (the tokenizer that built the
+ * postings), each with its term id and df in every searched dataset that has it.
+ */
+export async function queryTerms(
+  db: Queryable,
+  text: string,
+  datasetId: string | undefined,
+  filter: string | undefined,
+): Promise<QueryTerms> {
+  // A null filter gives a null tsquery (no notice about a query without lexemes).
+  const params: unknown[] = [text, filter ?? null];
+  let only = "";
+  if (datasetId) {
+    params.push(datasetId);
+    only = "WHERE d.id = $3";
+  }
+  const r = await db.query<
+    QueryTermRow & { docs: number; len: number; nodes: number; tree: string } & Record<string, unknown>
+  >(
+    `WITH s AS (SELECT coalesce(sum(d.bm25_docs), 0)::float8 AS docs, coalesce(sum(d.bm25_len), 0)::float8 AS len
+                FROM datasets d ${only}),
+          f AS (SELECT numnode(q)::int AS nodes, querytree(q) AS tree FROM websearch_to_tsquery('english', $2) q),
+          q AS (SELECT u.lexeme AS term FROM unnest(to_tsvector('english', $1)) u)
+     SELECT q.term, t.id::text AS term_id, t.df, s.docs, s.len, f.nodes, f.tree
+     FROM s CROSS JOIN f LEFT JOIN q ON true
+     LEFT JOIN LATERAL (
+       SELECT bt.id, bt.df FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
+     ) t ON true`,
+    params,
+  );
+  const first = r.rows[0];
+  return {
+    docs: first.docs,
+    totalLen: first.len,
+    rows: r.rows.filter((x) => x.term !== null),
+    filterEmpty: filter === undefined || first.nodes === 0,
+    filterExcludesOnly: first.nodes > 0 && first.tree === "T",
+  };
+}
+
+/** A term list to read: the postings of one term id, each weighted by the term's idf. */
+export interface PostingList {
+  termId: string;
+  idf: number;
+  /** Read the `limit` highest-impact postings only; null reads them all. */
+  limit: number | null;
+}
+
+/** BM25 of one document over the lists that contain it, and the idf sum of those lists' terms. */
+export interface PartialScore {
+  id: string;
+  score: number;
+  matched: number;
+}
+
+export interface RankOptions {
+  k1: number;
+  b: number;
+  avgdl: number;
+  /** Documents returned, best first. */
+  depth: number;
+  /** Only documents matching this websearch query (one of only `-word`s: it excludes). */
+  filter?: string;
+}
+
+const BM25_SUM = `sum(l.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.doc_len / $6::float8)))::float8`;
+
+/**
+ * Scores the documents of the lists: each list is read in impact order (index
+ * bm25_postings_term_impact, no sort) up to its limit, and a document's score sums its lists.
+ */
+export async function rankPostings(db: Queryable, lists: PostingList[], o: RankOptions): Promise<PartialScore[]> {
+  if (lists.length === 0) return [];
+  const params: unknown[] = [
+    lists.map((l) => l.termId),
+    lists.map((l) => l.idf),
+    lists.map((l) => l.limit),
+    o.k1,
+    o.b,
+    o.avgdl,
+    o.depth,
+  ];
+  let join = "";
+  if (o.filter) {
+    params.push(o.filter);
+    join = "JOIN examples e ON e.id = bp.example_id AND e.tsv @@ websearch_to_tsquery('english', $8)";
+  }
+  const r = await db.query<PartialScore & Record<string, unknown>>(
+    `SELECT p.example_id::text AS id, ${BM25_SUM} AS score, sum(l.idf)::float8 AS matched
+     FROM unnest($1::bigint[], $2::float8[], $3::int[]) AS l(term_id, idf, lim)
+     CROSS JOIN LATERAL (
+       SELECT bp.example_id, bp.tf, bp.doc_len FROM bm25_postings bp ${join}
+       WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC LIMIT l.lim
+     ) p
+     GROUP BY p.example_id ORDER BY score DESC, p.example_id LIMIT $7`,
+    params,
+  );
+  return r.rows;
+}
+
+/**
+ * Scores exactly the documents that match a websearch filter requiring a phrase: the GIN index on
+ * tsv lists them, the postings' primary key gives their terms.
+ */
+export async function rankFiltered(
+  db: Queryable,
+  lists: PostingList[],
+  filter: string,
+  datasetId: string | undefined,
+  o: RankOptions,
+): Promise<PartialScore[]> {
+  if (lists.length === 0) return [];
+  const params: unknown[] = [lists.map((l) => l.termId), lists.map((l) => l.idf), filter, o.k1, o.b, o.avgdl, o.depth];
+  let only = "";
+  if (datasetId) {
+    params.push(datasetId);
+    only = "AND e.dataset_id = $8";
+  }
+  const r = await db.query<PartialScore & Record<string, unknown>>(
+    `SELECT p.example_id::text AS id, ${BM25_SUM} AS score, sum(l.idf)::float8 AS matched
+     FROM examples e
+     JOIN bm25_postings p ON p.example_id = e.id AND p.term_id = ANY($1::bigint[])
+     JOIN unnest($1::bigint[], $2::float8[]) AS l(term_id, idf) ON l.term_id = p.term_id
+     WHERE e.tsv @@ websearch_to_tsquery('english', $3) ${only}
+     GROUP BY p.example_id ORDER BY score DESC, p.example_id LIMIT $7`,
+    params,
+  );
+  return r.rows;
+}
+
+/** The postings of these examples for these term ids (primary key lookups). */
+export async function lookupPostings(
+  db: Queryable,
+  exampleIds: string[],
+  termIds: string[],
+): Promise<{ example_id: string; term_id: string; tf: number; doc_len: number }[]> {
+  if (exampleIds.length === 0 || termIds.length === 0) return [];
+  const r = await db.query<{ example_id: string; term_id: string; tf: number; doc_len: number }>(
+    `SELECT example_id::text AS example_id, term_id::text AS term_id, tf, doc_len FROM bm25_postings
+     WHERE example_id = ANY($1::bigint[]) AND term_id = ANY($2::bigint[])`,
+    [exampleIds, termIds],
+  );
+  return r.rows;
+}
+
+/**
+ * The `k` nearest examples by cosine distance to `vector` (score = 1 − distance), through the HNSW
+ * index with iterative scans (pgvector 0.8), so a domain filter still fills k.
+ */
+export async function nearestExamples(
+  db: Db,
+  vector: ArrayLike<number>,
+  o: { datasetId?: string; k: number; efSearch: number },
+): Promise<{ id: string; score: number }[]> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+      [String(o.efSearch)],
+    );
+    const params: unknown[] = [vectorLiteral(vector), o.k];
+    let only = "";
+    if (o.datasetId) {
+      params.push(o.datasetId);
+      only = "AND dataset_id = $3";
+    }
+    const r = await tx.query<{ id: string; score: number }>(
+      `SELECT id::text AS id, (1 - (embedding <=> $1::vector))::float8 AS score FROM examples
+       WHERE embedding IS NOT NULL ${only} ORDER BY embedding <=> $1::vector LIMIT $2`,
+      params,
+    );
+    // relaxed_order may return neighbours slightly out of order: put them back.
+    return r.rows.sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
+  });
+}
+
+/** Tables whose planner statistics the datasets service keeps fresh. */
+export type AnalyzedTable = "datasets" | "examples" | "examples_archive" | "bm25_postings" | "bm25_terms";
+
+/** pg_class.reltuples of each table: the planner's row estimate (-1 before the first ANALYZE). */
+export async function plannerRowEstimates(db: Queryable, tables: AnalyzedTable[]): Promise<Map<string, number>> {
+  const r = await db.query<{ name: string; n: number }>(
+    "SELECT relname AS name, reltuples::float8 AS n FROM pg_class WHERE oid = ANY($1::regclass[])",
+    [tables],
+  );
+  return new Map(r.rows.map((x) => [x.name, x.n]));
+}
+
+/** ANALYZE these tables (names from the AnalyzedTable list only, never from input). */
+export async function analyzeTables(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
+  if (tables.length) await db.query(`ANALYZE ${tables.join(", ")}`);
 }

@@ -139,8 +139,15 @@ export interface DatasetSettings {
   rotateIntervalS: number;
   pageMax: number;
   searchKMax: number;
-  /** Matches ranked per lexical query at most (bounds the work for very common terms). */
-  lexicalCandidates: number;
+  /** Okapi BM25 k1 (term frequency saturation) and b (length normalization). */
+  bm25K1: number;
+  bm25B: number;
+  /** Postings read per query term at most, its best by impact; 0 = all (exact ranking at any size). */
+  bm25TermLimit: number;
+  /** Weight of the lexical list in hybrid fusion (the vector list gets 1 − it). */
+  hybridLexicalWeight: number;
+  /** Candidates taken from each list before hybrid fusion. */
+  hybridDepth: number;
   /** HNSW ef_search for vector queries. */
   efSearch: number;
   /** Examples one POST may carry. */
@@ -207,6 +214,15 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got "${v}"`);
   const n = Number(v);
   if (n < min || n > max) throw new ConfigError(name, `${name} must be an integer from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+function num(env: Env, name: string, def: number, min: number, max: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^-?(\d+\.?\d*|\.\d+)$/.test(v) || n < min || n > max)
+    throw new ConfigError(name, `${name} must be a number from ${min} to ${max}, got "${v}"`);
   return n;
 }
 
@@ -404,7 +420,11 @@ export function loadConfig(env: Env = process.env): Config {
       rotateIntervalS: int(env, "DATASET_ROTATE_INTERVAL_S", 0, 0, 86_400 * 30),
       pageMax: int(env, "DATASET_PAGE_MAX", 500, 1, 10_000),
       searchKMax: int(env, "SEARCH_K_MAX", 100, 1, 1000),
-      lexicalCandidates: int(env, "SEARCH_LEXICAL_CANDIDATES", 2000, 10, 1_000_000),
+      bm25K1: num(env, "SEARCH_BM25_K1", 1.2, 0, 10),
+      bm25B: num(env, "SEARCH_BM25_B", 0.4, 0, 1),
+      bm25TermLimit: int(env, "SEARCH_BM25_TERM_LIMIT", 1000, 0, 10_000_000),
+      hybridLexicalWeight: num(env, "SEARCH_HYBRID_LEXICAL_WEIGHT", 0.75, 0, 1),
+      hybridDepth: int(env, "SEARCH_HYBRID_DEPTH", 20, 1, 1000),
       efSearch: int(env, "SEARCH_EF", 100, 1, 1000),
       bodyMaxExamples: int(env, "IMPORT_BODY_MAX_EXAMPLES", 5000, 1, 1_000_000),
       maxTextChars: int(env, "EXAMPLE_MAX_CHARS", 20_000, 1, 10_000_000),

@@ -34,8 +34,8 @@ describeWithPg("datasets on Postgres without pgvector", () => {
     const r = (await getJson(`${t.url}/api/search?q=tempo`)).body;
     expect(r).toMatchObject({ mode: "hybrid", degraded: "no pgvector" });
     expect(r.hits.map((h: { content: string }) => h.content)).toEqual([
-      "Tempo is measured in beats per minute",
       "Allegro is a fast tempo marking",
+      "Tempo is measured in beats per minute",
     ]);
   });
 

@@ -31,12 +31,14 @@ const ids = (r: { hits: { id: string }[] }) => r.hits.map((h) => h.id);
 const content = (r: { hits: { content: string }[] }) => r.hits.map((h) => h.content);
 
 describe("datasets search on PGlite with pgvector", () => {
-  it("ranks lexical matches with ts_rank_cd", async () => {
+  it("ranks lexical matches by BM25, with OR semantics", async () => {
     const r = (await getJson(`${t.url}/api/search?q=tempo&mode=lexical`)).body;
-    expect(content(r)).toEqual(["Tempo is measured in beats per minute", "Allegro is a fast tempo marking"]);
+    // Both have "tempo" once; the shorter one (4 terms after stop words, against 5) ranks first.
+    expect(content(r)).toEqual(["Allegro is a fast tempo marking", "Tempo is measured in beats per minute"]);
     expect(r.hits[0].ranks).toEqual({ lexical: 1, vector: null });
     expect(content((await getJson(`${t.url}/api/search?q=fast%20tempo&mode=lexical`)).body)).toEqual([
       "Allegro is a fast tempo marking",
+      "Tempo is measured in beats per minute",
     ]);
   });
 
@@ -48,13 +50,16 @@ describe("datasets search on PGlite with pgvector", () => {
     expect(r.hits[0].ranks).toEqual({ lexical: null, vector: 1 });
   });
 
-  it("fuses both lists by reciprocal rank in hybrid mode", async () => {
-    const r = (await getJson(`${t.url}/api/search?q=${encodeURIComponent("tempo beats")}&k=2`)).body;
+  it("fuses both lists' scores in hybrid mode", async () => {
+    const q = encodeURIComponent("tempo beats");
+    const r = (await getJson(`${t.url}/api/search?q=${q}&k=2`)).body;
     expect(r.mode).toBe("hybrid");
     expect(r.degraded).toBeUndefined();
     expect(content(r)).toEqual(["Tempo is measured in beats per minute", "Allegro is a fast tempo marking"]);
     expect(r.hits[0].ranks).toEqual({ lexical: 1, vector: 1 });
-    expect(r.hits[0].score).toBeCloseTo(2 / 61, 10);
+    // First in both lists: 0.75 · (its BM25 over the best, 1) + 0.25 · its cosine.
+    const cosine = (await getJson(`${t.url}/api/search?q=${q}&k=1&mode=vector`)).body.hits[0].score;
+    expect(r.hits[0].score).toBeCloseTo(0.75 + 0.25 * cosine, 10);
   });
 
   it("filters by domain", async () => {

@@ -1,0 +1,270 @@
+import type { ServiceBroker } from "moleculer";
+import type { Db } from "../../services/lib/db";
+import { lexicalSearch } from "../../services/datasets/search";
+import { idf, termWeight } from "../../services/datasets/bm25";
+import { startTestNode, type TestNode } from "../helpers/node";
+import { memoryDb } from "../helpers/pglite";
+import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
+
+interface Hit {
+  id: string;
+  domain: string;
+  content: string;
+  score: number;
+  match: number;
+  ranks: { lexical: number | null; vector: number | null };
+}
+interface SearchAnswer {
+  mode: string;
+  degraded?: string;
+  hits: Hit[];
+}
+
+/** Every driver the suite runs on: PGlite (pgvector) always, Postgres (no pgvector here) when it answers. */
+const drivers: [string, boolean][] = [["PGlite", true], ...(PG_URL ? [["Postgres", false] as [string, boolean]] : [])];
+
+describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
+  let t: TestNode;
+  let broker: ServiceBroker;
+  let db: Db;
+  let url = "";
+
+  beforeAll(async () => {
+    const env = { RATE_LIMIT: "0", COMPUTE_THREADS: "1", SEARCH_BM25_K1: "1.2", SEARCH_BM25_B: "0.75" };
+    if (pglite) t = await startTestNode(env, ["datasets", "compute"], await memoryDb());
+    else {
+      url = await createDatabase();
+      t = await startTestNode({ ...env, DATABASE_URL: url }, ["datasets", "compute"]);
+    }
+    broker = t.node.broker;
+    db = t.node.db!;
+  });
+  afterAll(async () => {
+    await t.node.stop();
+    if (url) await dropDatabase(url);
+  });
+
+  const search = (params: Record<string, unknown>) => broker.call("datasets.search", params) as Promise<SearchAnswer>;
+  const add = (domain: string, contents: string[]) =>
+    broker.call("datasets.add", { domain, examples: contents.map((content) => ({ content })) });
+
+  it("scores BM25 on a three-document corpus as computed by hand", async () => {
+    await add("hand", ["apple banana apple", "banana cherry", "cherry date elderberry fig"]);
+    const r = await search({ q: "apple cherry", domain: "hand", mode: "lexical" });
+    // N = 3, lengths 3, 2, 4 (avgdl 3); df(appl) = 1, df(cherri) = 2; k1 = 1.2, b = 0.75.
+    const appl = Math.log(1 + 2.5 / 1.5);
+    const cherri = Math.log(1 + 1.5 / 2.5);
+    expect(r.hits.map((h) => h.content)).toEqual(["apple banana apple", "banana cherry", "cherry date elderberry fig"]);
+    const expected = [appl * (4.4 / 3.2), cherri * (2.2 / 1.9), cherri * (2.2 / 2.5)];
+    r.hits.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i], 10));
+    expect(r.hits.map((h) => h.match)).toEqual([
+      expect.closeTo(appl / (appl + cherri), 10),
+      expect.closeTo(cherri / (appl + cherri), 10),
+      expect.closeTo(cherri / (appl + cherri), 10),
+    ]);
+    expect(r.hits[0].ranks).toEqual({ lexical: 1, vector: null });
+  });
+
+  it("ranks with OR semantics: a query with a word no document has still finds the others", async () => {
+    const r = await search({ q: "apple zzyzx", domain: "hand", mode: "lexical" });
+    expect(r.hits.map((h) => h.content)).toEqual(["apple banana apple"]);
+    // zzyzx is in no document: it carries the largest idf, so the match fraction drops below a half.
+    const appl = Math.log(1 + 2.5 / 1.5);
+    expect(r.hits[0].match).toBeCloseTo(appl / (appl + Math.log(1 + 3.5 / 0.5)), 10);
+    expect((await search({ q: "zzyzx", domain: "hand", mode: "lexical" })).hits).toEqual([]);
+    expect((await search({ q: "the and of", domain: "hand", mode: "lexical" })).hits).toEqual([]);
+  });
+
+  it("requires a quoted phrase and leaves out -words", async () => {
+    await add("phrases", ["the quick brown fox", "brown quick fox", "a quick fox jumps", "lazy brown dog"]);
+    const contents = async (q: string) =>
+      (await search({ q, domain: "phrases", mode: "lexical" })).hits.map((h) => h.content).sort();
+    expect(await contents('"quick brown"')).toEqual(["the quick brown fox"]);
+    expect(await contents('"quick brown" dog')).toEqual(["the quick brown fox"]);
+    expect(await contents("fox -brown")).toEqual(["a quick fox jumps"]);
+    expect(await contents('brown -"quick brown"')).toEqual(["brown quick fox", "lazy brown dog"]);
+    expect(await contents("quick brown")).toEqual([
+      "a quick fox jumps",
+      "brown quick fox",
+      "lazy brown dog",
+      "the quick brown fox",
+    ]);
+  });
+
+  it("computes idf over the datasets searched: one domain's, or all", async () => {
+    await add("other", ["apple pie", "apple tart", "apple juice", "cherry pie"]);
+    const all = await search({ q: "apple", mode: "lexical", k: 10 });
+    const within = await search({ q: "apple", domain: "hand", mode: "lexical" });
+    const docs = Number((await db.query<{ n: number }>("SELECT sum(bm25_docs)::int AS n FROM datasets")).rows[0].n);
+    const len = Number((await db.query<{ n: number }>("SELECT sum(bm25_len)::int AS n FROM datasets")).rows[0].n);
+    const df = Number(
+      (await db.query<{ n: number }>("SELECT sum(df)::int AS n FROM bm25_terms WHERE term = 'appl'")).rows[0].n,
+    );
+    const p = { k1: 1.2, b: 0.75 };
+    const top = all.hits.find((h) => h.content === "apple banana apple")!;
+    expect(top.score).toBeCloseTo(idf(docs, df) * termWeight(2, 3, len / docs, p), 10);
+    expect(within.hits[0].score).toBeCloseTo(idf(3, 1) * termWeight(2, 3, 3, p), 10);
+  });
+
+  it("keeps the statistics exact through add, delete, concurrent writers and rotation", async () => {
+    await add("stats", ["one two three", "two three four four", "five"]);
+    await expect(recomputed(db)).resolves.toEqual(await stored(db));
+    await Promise.all(
+      Array.from({ length: 4 }, (_, w) =>
+        add(
+          "stats",
+          Array.from({ length: 30 }, (_, i) => `writer ${w} row ${i} shares some words with the others ${i % 7}`),
+        ),
+      ),
+    );
+    await expect(recomputed(db)).resolves.toEqual(await stored(db));
+    const one = await db.query<{ id: string }>(
+      "SELECT e.id::text AS id FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'stats' AND e.content = 'five'",
+    );
+    await broker.call("datasets.remove", { id: one.rows[0].id });
+    await expect(recomputed(db)).resolves.toEqual(await stored(db));
+    await broker.call("datasets.rotate", { max: 20 });
+    await expect(recomputed(db)).resolves.toEqual(await stored(db));
+    expect((await db.query("SELECT 1 FROM bm25_terms WHERE term = 'five'")).rowCount).toBe(0);
+  });
+
+  it("bounds a common term's list without changing the scores it returns", async () => {
+    const texts = Array.from(
+      { length: 300 },
+      (_, i) => `common ${i % 3 === 0 ? "common common" : ""} term ${i % 5 === 0 ? "rare" : ""} filler${i % 11}`,
+    );
+    await add("bounded", texts);
+    const o = { depth: 10, bm25: { k1: 1.2, b: 0.75 } };
+    const datasetId = (
+      await db.query<{ id: string }>("SELECT id::text AS id FROM datasets WHERE domain_name = 'bounded'")
+    ).rows[0].id;
+    const exact = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 0 });
+    const bounded = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 20 });
+    const exactAll = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 0, depth: 300 });
+    const truth = new Map(exactAll.ranked.map((r) => [r.id, r.score]));
+    // Every score the bounded ranking returns is the document's exact BM25 score.
+    for (const r of bounded.ranked) expect(r.score).toBeCloseTo(truth.get(r.id)!, 10);
+    expect(bounded.ranked).toHaveLength(10);
+    // At a limit no term's df passes, it is the exact ranking.
+    const wide = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 1000 });
+    expect(wide.ranked).toEqual(exact.ranked);
+  });
+
+  if (pglite) {
+    it("fuses lexical and vector lists into hybrid hits with both ranks", async () => {
+      const r = await search({ q: "cherry pie", domain: "other", k: 3 });
+      expect(r.mode).toBe("hybrid");
+      expect(r.degraded).toBeUndefined();
+      expect(r.hits[0]).toMatchObject({ content: "cherry pie", match: 1, ranks: { lexical: 1, vector: 1 } });
+      for (const h of r.hits) expect(h.match).toBeGreaterThanOrEqual(0);
+      const v = await search({ q: "cherry pie", domain: "other", k: 3, mode: "vector" });
+      expect(v.hits[0]).toMatchObject({ content: "cherry pie", match: 1, ranks: { lexical: null, vector: 1 } });
+    });
+
+    it("fuses no worse than the better of its two lists on a small labelled set", async () => {
+      await add("labelled", LABELLED_DOCS);
+      const ids = new Map(
+        (
+          await db.query<{ id: string; content: string }>(
+            "SELECT e.id::text AS id, e.content FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'labelled'",
+          )
+        ).rows.map((r) => [r.content, r.id]),
+      );
+      const ndcg = async (mode: string) => {
+        let sum = 0;
+        for (const [q, relevant] of LABELLED_QUERIES) {
+          const hits = (await search({ q, domain: "labelled", k: 5, mode })).hits.map((h) => h.id);
+          const rel = new Set(relevant.map((i) => ids.get(LABELLED_DOCS[i])!));
+          let dcg = 0;
+          hits.forEach((id, i) => (dcg += rel.has(id) ? 1 / Math.log2(i + 2) : 0));
+          let ideal = 0;
+          for (let i = 0; i < Math.min(5, rel.size); i++) ideal += 1 / Math.log2(i + 2);
+          sum += dcg / ideal;
+        }
+        return sum / LABELLED_QUERIES.length;
+      };
+      const scores = { lexical: await ndcg("lexical"), vector: await ndcg("vector"), hybrid: await ndcg("hybrid") };
+      // Each list misses something the other finds (typos defeat the lexical list, shared filler
+      // words mislead the vector one), so the set can tell a fusion that adds from one that averages.
+      expect(scores.lexical).toBeLessThan(1);
+      expect(scores.vector).toBeLessThan(1);
+      expect(scores.hybrid).toBeGreaterThanOrEqual(Math.max(scores.lexical, scores.vector));
+    });
+  } else {
+    it("answers hybrid with the lexical ranking and degraded: no pgvector", async () => {
+      const r = await search({ q: "apple cherry", domain: "hand" });
+      expect(r).toMatchObject({ mode: "hybrid", degraded: "no pgvector" });
+      expect(r.hits.map((h) => h.content)).toEqual([
+        "apple banana apple",
+        "banana cherry",
+        "cherry date elderberry fig",
+      ]);
+    });
+  }
+});
+
+/** A labelled set for fusion: documents, and queries with the indexes of their relevant documents. */
+const LABELLED_DOCS = [
+  "Chladni figures form when sand gathers on the nodal lines of a vibrating plate",
+  "Cymatics studies visible sound and vibration patterns in water and sand",
+  "The alpha band of brain waves spans eight to twelve hertz",
+  "Theta waves between four and eight hertz appear in drowsiness and meditation",
+  "A major triad stacks a major third and a perfect fifth",
+  "The circle of fifths orders the twelve keys by ascending fifths",
+  "Mandala art repeats motifs around a central point",
+  "Complementary colours sit opposite each other on the colour wheel",
+  "Binaural beats play two slightly different tones in each ear",
+  "Solfeggio frequencies are a modern claim without clinical evidence",
+  "The water in the glass and the sand on the plate and the waves in the sea",
+];
+const LABELLED_QUERIES: [string, number[]][] = [
+  ["nodal lines on a vibrating plate", [0]],
+  ["cymaticks", [1]],
+  ["chladny figures", [0]],
+  ["alpha brain waves", [2]],
+  ["theta meditation", [3]],
+  ["triads", [4]],
+  ["circle of fifths keys", [5]],
+  ["mandalla motifs", [6]],
+  ["complementery colours", [7]],
+  ["binaural beats", [8]],
+  ["solfeggio evidence", [9]],
+  ["sand and water in cymatics", [1]],
+  ["waves in the sand", [1, 0]],
+];
+
+type Stats = { datasets: unknown[]; terms: unknown[]; postings: unknown[] };
+
+/** The statistics as the triggers keep them. */
+async function stored(db: Db): Promise<Stats> {
+  const q = async (sql: string) => (await db.query(sql)).rows;
+  return {
+    datasets: await q("SELECT id::int AS id, bm25_docs::int AS docs, bm25_len::int AS len FROM datasets ORDER BY id"),
+    terms: await q('SELECT dataset_id::int AS d, term, df FROM bm25_terms ORDER BY dataset_id, term COLLATE "C"'),
+    postings: await q(
+      `SELECT p.example_id::int AS e, t.term, p.tf::int AS tf, p.doc_len AS len
+       FROM bm25_postings p JOIN bm25_terms t ON t.id = p.term_id ORDER BY p.example_id, t.term COLLATE "C"`,
+    ),
+  };
+}
+
+/** The same statistics computed from scratch from examples.tsv. */
+async function recomputed(db: Db): Promise<Stats> {
+  const q = async (sql: string) => (await db.query(sql)).rows;
+  return {
+    datasets: await q(
+      `SELECT d.id::int AS id, count(e.id)::int AS docs,
+         coalesce(sum((SELECT sum(cardinality(u.positions)) FROM unnest(e.tsv) u)), 0)::int AS len
+       FROM datasets d LEFT JOIN examples e ON e.dataset_id = d.id GROUP BY d.id ORDER BY d.id`,
+    ),
+    terms: await q(
+      `SELECT e.dataset_id::int AS d, u.lexeme AS term, count(*)::int AS df
+       FROM examples e, unnest(e.tsv) u GROUP BY 1, 2 ORDER BY 1, u.lexeme COLLATE "C"`,
+    ),
+    postings: await q(
+      `SELECT e.id::int AS e, u.lexeme AS term, cardinality(u.positions) AS tf,
+         (SELECT sum(cardinality(v.positions)) FROM unnest(e.tsv) v)::int AS len
+       FROM examples e, unnest(e.tsv) u ORDER BY 1, u.lexeme COLLATE "C"`,
+    ),
+  };
+}
