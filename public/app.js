@@ -212,14 +212,34 @@
     var path = kind === "cymatic" ? "/api/cymatic/analyze-async" : "/api/" + kind + "/generate-async";
     $("job-result").textContent = "";
     $("job-progress").value = 0;
-    api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    // Jobs belong to the owner token the first submit returned: later submits send it back, so
+    // every job of this browser has one owner (the event stream gets it as the mcai_owner cookie).
+    var headers = { "content-type": "application/json" };
+    var token = ownerToken();
+    if (token) headers["x-owner-token"] = token;
+    api(path, { method: "POST", headers: headers, body: JSON.stringify(body) })
       .then(function (sub) {
+        if (sub.owner_token) saveOwnerToken(sub.owner_token);
         follow(sub);
       })
       .catch(function (e) {
         showError(e.message);
       });
   });
+  function ownerToken() {
+    try {
+      return window.localStorage.getItem("mcai.ownerToken");
+    } catch (e) {
+      return null;
+    }
+  }
+  function saveOwnerToken(token) {
+    try {
+      window.localStorage.setItem("mcai.ownerToken", token);
+    } catch (e) {
+      // storage off (private mode): the cookie still carries the token for this session
+    }
+  }
   function follow(sub) {
     $("job").hidden = false;
     $("job-status").textContent = sub.status;

@@ -10,9 +10,10 @@ import type { EmotionAnalysis } from "../compute/lib/emotions";
 import { isPowerOfTwo } from "../compute/lib/fft";
 import { configOf } from "./lib/runtime";
 import { UnprocessableError } from "./lib/errors";
-import { checkKindLimits, checkLimit } from "./compute/limits";
+import { checkBreach, checkKindLimits, checkLimit } from "./compute/limits";
 import {
   KIND_PARAMS,
+  stftBreach,
   type ArtParams,
   type CymaticParams,
   type EmbedParams,
@@ -73,6 +74,7 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
           throw new UnprocessableError("stft.frameSize must not exceed the signal's length", {
             field: "stft.frameSize",
           });
+        if (p.stft) checkBreach(stftBreach(p.signal.length, p.stft, configOf(this.broker).compute));
         this.runner.admit();
         return runFft(this.runner, p, (s) => this.metrics.plans(s));
       },
@@ -86,8 +88,8 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
       params: KIND_PARAMS.cymatic,
       async handler(this: ComputeThis, ctx: Context<CymaticParams & OperationId, AcceptMeta>) {
         const p = ctx.params;
-        checkKindLimits("cymatic", p, configOf(this.broker).compute);
         const wantsImage = /\bimage\/png\b/.test(ctx.meta.accept ?? "");
+        checkKindLimits("cymatic", { ...p, png: wantsImage || p.png === true }, configOf(this.broker).compute);
         const r = await runCymatic(
           this.runner,
           p,
@@ -160,12 +162,14 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
         ctx: Context<EmbedParams>,
       ): Promise<{ dim: number; count: number; vectors_base64: string }> {
         const { texts, dim } = ctx.params;
+        const limits = configOf(this.broker).compute;
         checkLimit(
           "texts",
           texts.reduce((n, t) => n + t.length, 0),
-          configOf(this.broker).compute.textMaxChars * 1000,
+          limits.textMaxChars * 1000,
           " characters",
         );
+        checkLimit("texts × dim", texts.length * dim * 4, limits.resultMaxBytes, " bytes");
         this.runner.admit();
         const out = new SharedArrayBuffer(texts.length * dim * 4);
         await this.runner.run("embed", { texts, dim, out });

@@ -10,11 +10,13 @@ import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "mole
 import { configOf, dbOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
 import { ConflictError, NotFoundError } from "./lib/errors";
+import { listedOwner, visibleJob } from "./jobs/access";
 import { HEAVY_KINDS, type HeavyKind, type ProgressEvent } from "./compute/contract";
 import {
   JOB_ID_PATTERN,
   JOB_STATUSES,
   type ArtifactParams,
+  type CallerMeta,
   type JobEvent,
   type JobIdParams,
   type JobPage,
@@ -28,9 +30,9 @@ import {
 import { JobWorker } from "./jobs/worker";
 import { JobMaintenance } from "./jobs/maintenance";
 import { jobMetrics, type JobMetrics } from "./jobs/metrics";
-import { submitJob, submitSchema } from "./jobs/submit";
+import { retryWithinCaps, submitJob, submitSchema } from "./jobs/submit";
 import { alreadyFinished, jobPage, jobView, submitAnswer } from "./jobs/view";
-import { cancelJob, getArtifact, getJob, listJobs, retryJob, storeFault, type JobRow } from "./jobs/store";
+import { cancelJob, getArtifact, listJobs, storeFault, type JobRow } from "./jobs/store";
 
 interface JobsThis extends Service {
   db: Db;
@@ -58,19 +60,18 @@ function submitAction<K extends HeavyKind>(kind: K) {
   return {
     params: submitSchema(kind),
     async handler(this: JobsThis, ctx: Context<SubmitParams<K>, SubmitMeta>): Promise<SubmitAnswer> {
-      const job = await submitJob(this.db, configOf(this.broker), kind, ctx.params, ctx.meta.idempotencyKey);
+      const { caller, idempotencyKey, ownerToken } = ctx.meta;
+      const job = await submitJob(this.db, configOf(this.broker), kind, ctx.params, idempotencyKey, caller?.owner);
       if (job.status === "queued") await ctx.broadcast("jobs.submitted", {});
       ctx.meta.$statusCode = 202;
-      return submitAnswer(job);
+      return { ...submitAnswer(job), ...(ownerToken ? { owner_token: ownerToken } : {}) };
     },
   };
 }
 
 /** The job, or a 404. */
 async function existingJob(db: Db, id: string): Promise<JobRow> {
-  const j = await getJob(db, id).catch(storeFault);
-  if (!j) throw new NotFoundError(`no job ${id}`, { id });
-  return j;
+  return visibleJob(db, id, undefined);
 }
 
 const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
@@ -91,15 +92,18 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     /** Submit an emotion analysis: `{text}`. @throws as submitArt */
     submitEmotion: submitAction("emotion"),
 
-    /** A job's state. @throws 404 */
+    /** A job's state. @throws 404 also when the caller does not own it (and is not admin) */
     get: {
       params: { id: JOB_ID },
-      async handler(this: JobsThis, ctx: Context<JobIdParams>): Promise<JobView> {
-        return jobView(await existingJob(this.db, ctx.params.id));
+      async handler(this: JobsThis, ctx: Context<JobIdParams, CallerMeta>): Promise<JobView> {
+        return jobView(await visibleJob(this.db, ctx.params.id, ctx.meta.caller));
       },
     },
 
-    /** Jobs, newest first, by status and kind; keyset pages. @throws 422 a cursor not from a page */
+    /**
+     * The caller's jobs (an admin's: everyone's), newest first, by status and kind; keyset pages.
+     * @throws 422 a cursor not from a page
+     */
     list: {
       params: {
         status: { type: "enum", values: [...JOB_STATUSES], optional: true },
@@ -112,22 +116,26 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         },
         limit: { type: "number", integer: true, min: 1, max: 200, optional: true, convert: true },
       },
-      async handler(this: JobsThis, ctx: Context<ListParams>): Promise<JobPage> {
+      async handler(this: JobsThis, ctx: Context<ListParams, CallerMeta>): Promise<JobPage> {
         const { status, kind, cursor } = ctx.params;
         const limit = ctx.params.limit ?? 50;
-        const page = await listJobs(this.db, { status, kind, beforeSeq: cursor, limit }).catch(storeFault);
+        const owner = listedOwner(ctx.meta.caller);
+        if (owner === null) return jobPage([], false);
+        const page = await listJobs(this.db, { owner, status, kind, beforeSeq: cursor, limit }).catch(storeFault);
         return jobPage(page.rows, page.more);
       },
     },
 
     /**
      * Cancels a job: a queued one never runs; a running one has its task aborted on whichever
-     * node runs it. @throws 404, 409 when it already finished.
+     * node runs it. Its owner or an admin only. @throws 404 (also another owner's job), 409 when it
+     * already finished.
      */
     cancel: {
       params: { id: JOB_ID },
-      async handler(this: JobsThis, ctx: Context<JobIdParams>): Promise<JobView> {
+      async handler(this: JobsThis, ctx: Context<JobIdParams, CallerMeta>): Promise<JobView> {
         const { id } = ctx.params;
+        await visibleJob(this.db, id, ctx.meta.caller);
         const before = await cancelJob(this.db, id).catch(storeFault);
         if (!before) {
           const j = await existingJob(this.db, id);
@@ -140,13 +148,18 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       },
     },
 
-    /** An operator's retry of a failed or cancelled job (admin). @throws 404, 409 */
+    /**
+     * Retry of a failed or cancelled job, by its owner (within JOBS_OWNER_MAX) or an admin.
+     * @throws 404 (also another owner's job), 409 a job that is not failed or cancelled, 429 the cap
+     */
     retry: {
-      admin: true,
       params: { id: JOB_ID },
-      async handler(this: JobsThis, ctx: Context<JobIdParams>): Promise<JobView> {
+      async handler(this: JobsThis, ctx: Context<JobIdParams, CallerMeta>): Promise<JobView> {
         const { id } = ctx.params;
-        if (!(await retryJob(this.db, id))) {
+        const { caller } = ctx.meta;
+        const job = await visibleJob(this.db, id, caller);
+        const caps = caller && !caller.admin ? configOf(this.broker).jobs : undefined;
+        if (!(await retryWithinCaps(this.db, id, job.owner, caps))) {
           const j = await existingJob(this.db, id);
           throw new ConflictError(`job ${id} is ${j.status}: only failed or cancelled jobs are retried`, {
             status: j.status,

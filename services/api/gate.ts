@@ -35,7 +35,7 @@ export interface GateOptions {
   config: Config;
   /** Present when RATE_LIMIT > 0. */
   store?: RateLimitStore;
-  /** The keys accepted now (API_KEYS, plus the embedded node's local token). */
+  /** The admin keys accepted now (API_KEYS, plus the embedded node's local token). */
   acceptedKeys(): readonly string[];
   /** Writes the CORS headers of a preflight, when CORS is on. */
   writeCors?(req: IncomingMessage, res: ServerResponse): void;
@@ -98,7 +98,8 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
     req.$head = true;
   }
   try {
-    req.$client = identify(req, o.acceptedKeys());
+    // Admin keys (and the local token) and client keys (CLIENT_KEYS: job owners) are ours; any other is a 401.
+    req.$client = identify(req, [...o.acceptedKeys(), ...o.config.clientKeys]);
     await limit(o, req, res, req.$client);
     if (req.method === "OPTIONS") {
       answerOptions(o, req, res);

@@ -12,6 +12,7 @@ import { JOB_ID_PATTERN } from "../jobs/contract";
 import { streamJobEvents, type JobEventHub, type StreamSlots } from "./job-events";
 import type { GatedRequest } from "./gate";
 import { checkParams, jsonDepthVerifier } from "./input-checks";
+import { checkJobVisible, setCaller } from "./owner";
 import { serveStatic } from "./static-files";
 
 /** Every REST alias under /api that maps to an action. */
@@ -75,7 +76,7 @@ export type GatewayRoute = ApiRouteSchema;
 
 /** Server-Sent Events of a job: a handler of its own, streaming until the job ends. */
 function jobEvents(c: RouteContext): Handler {
-  return (req, res) => {
+  return function (this: { localToken?: string }, req, res) {
     const id = String((req.$params as { id: unknown }).id);
     if (!JOB_ID_PATTERN.test(id)) {
       c.onError(req, res, new NotFoundError(`no job ${id.slice(0, 80)}`, { id: id.slice(0, 80) }));
@@ -88,7 +89,15 @@ function jobEvents(c: RouteContext): Handler {
       c.onError(req, res, err);
       return;
     }
-    streamJobEvents(c.broker, c.jobHub, req, res, id, release).catch((err: unknown) => c.onError(req, res, err));
+    checkJobVisible(c.broker, req, id, c.config, this.localToken)
+      .then(
+        () => streamJobEvents(c.broker, c.jobHub, req, res, id, release),
+        (err: unknown) => {
+          release();
+          throw err;
+        },
+      )
+      .catch((err: unknown) => c.onError(req, res, err));
   };
 }
 
@@ -130,7 +139,10 @@ export function apiRoute(c: RouteContext): GatewayRoute {
       urlencoded: false,
     },
     callOptions: { timeout: c.config.requestTimeoutMs },
-    onBeforeCall,
+    onBeforeCall(this: { localToken?: string }, ctx, route, req, res) {
+      onBeforeCall(ctx, route, req);
+      setCaller(ctx, req, res, c.config, this.localToken);
+    },
     onError: c.onError,
   };
 }

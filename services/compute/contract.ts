@@ -8,6 +8,7 @@ import type { ActionParams } from "moleculer";
 import { ART_STYLES, type ArtStyle } from "../../compute/lib/art";
 import type { Plate } from "../../compute/lib/chladni";
 import { EMOTION_NAMES } from "../../compute/lib/emotions";
+import { SAMPLE_RATE } from "../../compute/lib/music";
 import type { WindowName } from "../../compute/lib/spectrum";
 import type { ComputeLimits } from "../lib/config";
 
@@ -163,8 +164,70 @@ export function sizeBreach(field: string, value: number, limit: number, unit = "
 /** Any kind's params, as kindSizeBreach reads them (validated before: required fields are there). */
 type SizedParams = Partial<ArtParams & MusicParams & CymaticParams & VideoParams & EmotionParams>;
 
-/** The first size of a kind's params over its bound in `limits`, else undefined. */
+/**
+ * The bytes of the file a kind's params make, before base64 (its answer carries 4/3 of that), as
+ * an upper estimate known before any work: WAV samples × 2 channels × 16 bits; PNG as raw RGBA (a
+ * PNG is rarely larger); GIF as one byte per pixel per frame. Undefined for a kind with no file.
+ */
+export function resultBytes(kind: HeavyKind, params: object): number | undefined {
+  const p = params as SizedParams;
+  const d = DEFAULTS;
+  switch (kind) {
+    case "art":
+      return (p.width ?? d.artWidth) * (p.height ?? d.artHeight) * 4;
+    case "music":
+      return Math.round((p.duration as number) * SAMPLE_RATE) * 4 + 44;
+    case "cymatic":
+      return p.png ? (p.size ?? d.cymaticSize) ** 2 * 4 : undefined;
+    case "video":
+      return (p.frames ?? d.videoFrames) * (p.size ?? d.videoSize) ** 2;
+    case "emotion":
+      return undefined;
+  }
+}
+
+/** The field a result's size grows with, by kind: the 413 names it. */
+const RESULT_FIELD: Record<HeavyKind, string> = {
+  art: "width × height",
+  music: "duration",
+  cymatic: "size",
+  video: "frames × size",
+  emotion: "text",
+};
+
+/** The breach when the file of a kind's params would be over RESULT_MAX_BYTES. */
+export function resultBreach(kind: HeavyKind, params: object, limits: ComputeLimits): SizeBreach | undefined {
+  const bytes = resultBytes(kind, params);
+  if (bytes === undefined || bytes <= limits.resultMaxBytes) return undefined;
+  const field = RESULT_FIELD[kind];
+  const what = kind === "music" ? "duration × sample rate" : field;
+  return {
+    message: `${what} makes a ${bytes}-byte result, over the limit of ${limits.resultMaxBytes} bytes (RESULT_MAX_BYTES)`,
+    data: { field, limit: limits.resultMaxBytes, actual: bytes },
+  };
+}
+
+/** The breach when an STFT of `length` samples would answer more than STFT_MAX_CELLS frames × bins. */
+export function stftBreach(
+  length: number,
+  stft: { frameSize: number; hop: number },
+  limits: ComputeLimits,
+): SizeBreach | undefined {
+  const frames = Math.floor((length - stft.frameSize) / stft.hop) + 1;
+  const cells = frames * (stft.frameSize / 2 + 1);
+  if (cells <= limits.stftMaxCells) return undefined;
+  return {
+    message: `stft frames × bins is ${frames} × ${stft.frameSize / 2 + 1} = ${cells}, over the limit of ${limits.stftMaxCells} (STFT_MAX_CELLS): raise stft.hop or lower stft.frameSize`,
+    data: { field: "stft", limit: limits.stftMaxCells, actual: cells },
+  };
+}
+
+/** The first size of a kind's params over its bound in `limits` (its own, then its result's), else undefined. */
 export function kindSizeBreach(kind: HeavyKind, params: object, limits: ComputeLimits): SizeBreach | undefined {
+  return ownSizeBreach(kind, params, limits) ?? resultBreach(kind, params, limits);
+}
+
+function ownSizeBreach(kind: HeavyKind, params: object, limits: ComputeLimits): SizeBreach | undefined {
   const p = params as SizedParams;
   const d = DEFAULTS;
   switch (kind) {

@@ -1,5 +1,5 @@
 import { PayloadTooLargeError } from "../lib/errors";
-import { kindSizeBreach, sizeBreach, type HeavyKind } from "./contract";
+import { kindSizeBreach, sizeBreach, type HeavyKind, type SizeBreach } from "./contract";
 import type { ComputeLimits } from "../lib/config";
 
 /**
@@ -13,5 +13,10 @@ export function checkLimit(field: string, value: number, limit: number, unit = "
 /** @throws PayloadTooLargeError (413) naming the first size of a kind's params over its bound. */
 export function checkKindLimits(kind: HeavyKind, params: object, limits: ComputeLimits): void {
   const breach = kindSizeBreach(kind, params, limits);
+  if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
+}
+
+/** @throws PayloadTooLargeError (413) with the breach's message and data, when there is one. */
+export function checkBreach(breach: SizeBreach | undefined): void {
   if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
 }

@@ -2,6 +2,7 @@
  * What callers of jobs need: the job statuses (the one list), what a client sees of a job, the
  * `job.progress` event, and the params and answers of the actions. Imports nothing heavy.
  */
+import crypto from "node:crypto";
 import type { HeavyKind, KindParams } from "../compute/contract";
 
 /** Every status of a job, in the order a job goes through them. */
@@ -45,8 +46,32 @@ export type SubmitParams<K extends HeavyKind> = KindParams[K] & {
   options?: Partial<KindParams[K]> & { fresh?: boolean };
 };
 
+/** The response header (and request header) of an anonymous owner's token. */
+export const OWNER_TOKEN_HEADER = "X-Owner-Token";
+
+/** The owner id of an anonymous owner token: only its hash is stored. */
+export function ownerOfToken(token: string): string {
+  return `anon:${crypto.createHash("sha256").update(token).digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * Who calls a jobs action over HTTP (the gateway sets it, see api/owner.ts): the owner id of its
+ * key or token (none: a caller that owns nothing yet), and whether its key is an admin key.
+ * A call without a caller comes from inside the cluster (the REPL, the gateway's own reads).
+ */
+export interface Caller {
+  owner?: string;
+  admin: boolean;
+}
+
+/** Meta of every jobs action: the caller, and the owner token a submit issued to it. */
+export interface CallerMeta {
+  caller?: Caller;
+  ownerToken?: string;
+}
+
 /** Meta of a submit: the gateway puts the Idempotency-Key header here. */
-export interface SubmitMeta {
+export interface SubmitMeta extends CallerMeta {
   idempotencyKey?: string;
   $statusCode?: number;
 }
@@ -58,6 +83,8 @@ export interface SubmitAnswer {
   poll_url: string;
   events_url: string;
   reused_from?: string;
+  /** A new anonymous owner's token: send it back as X-Owner-Token to see the job. */
+  owner_token?: string;
 }
 
 /** Params of jobs.get, jobs.cancel and jobs.retry. */

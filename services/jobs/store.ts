@@ -7,6 +7,8 @@ import type { JobStatus } from "./contract";
 
 export interface JobRow {
   id: string;
+  /** Who submitted it (see Caller in contract.ts); '' for jobs from inside the cluster. */
+  owner: string;
   seq: string;
   kind: string;
   params: Record<string, unknown>;
@@ -39,7 +41,7 @@ export function storeFault(err: unknown): never {
   throw new UnavailableError(`the job store is unavailable: ${(err as Error).message}`, { retryAfter: 2 });
 }
 
-const COLUMNS = `id::text AS id, seq::text AS seq, kind, params, params_hash, status, progress::float8 AS progress, attempts, max_attempts,
+const COLUMNS = `id::text AS id, owner, seq::text AS seq, kind, params, params_hash, status, progress::float8 AS progress, attempts, max_attempts,
   timeout_s, node_id, idempotency_key, result, error, artifact_id, reused_from::text AS reused_from, version, created_at, started_at, finished_at`;
 
 /** A stable hash of a job's kind and params (key order does not matter). */
@@ -61,6 +63,7 @@ export function paramsHash(kind: string, params: Record<string, unknown>): strin
 }
 
 export interface NewJob {
+  owner: string;
   kind: string;
   params: Record<string, unknown>;
   maxAttempts: number;
@@ -70,8 +73,8 @@ export interface NewJob {
 
 export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
   const r = await tx.query<JobRow & Record<string, unknown>>(
-    `INSERT INTO jobs (id, kind, params, params_hash, status, max_attempts, timeout_s, idempotency_key)
-     VALUES ($1, $2, $3::jsonb, $4, 'queued', $5, $6, $7) RETURNING ${COLUMNS}`,
+    `INSERT INTO jobs (id, kind, params, params_hash, status, max_attempts, timeout_s, idempotency_key, owner)
+     VALUES ($1, $2, $3::jsonb, $4, 'queued', $5, $6, $7, $8) RETURNING ${COLUMNS}`,
     [
       crypto.randomUUID(),
       j.kind,
@@ -80,6 +83,7 @@ export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
       j.maxAttempts,
       j.timeoutS,
       j.idempotencyKey ?? null,
+      j.owner,
     ],
   );
   return r.rows[0];
@@ -88,8 +92,8 @@ export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
 /** A new job answered at once from an earlier completed one with the same params. */
 export async function insertReused(tx: Queryable, j: NewJob, from: JobRow): Promise<JobRow> {
   const r = await tx.query<JobRow & Record<string, unknown>>(
-    `INSERT INTO jobs (id, kind, params, params_hash, status, progress, max_attempts, timeout_s, idempotency_key, result, artifact_id, reused_from, started_at, finished_at)
-     VALUES ($1, $2, $3::jsonb, $4, 'completed', 1, $5, $6, $7, $8::jsonb, $9, $10, now(), now()) RETURNING ${COLUMNS}`,
+    `INSERT INTO jobs (id, kind, params, params_hash, status, progress, max_attempts, timeout_s, idempotency_key, result, artifact_id, reused_from, started_at, finished_at, owner)
+     VALUES ($1, $2, $3::jsonb, $4, 'completed', 1, $5, $6, $7, $8::jsonb, $9, $10, now(), now(), $11) RETURNING ${COLUMNS}`,
     [
       crypto.randomUUID(),
       j.kind,
@@ -101,6 +105,7 @@ export async function insertReused(tx: Queryable, j: NewJob, from: JobRow): Prom
       JSON.stringify(from.result),
       from.artifact_id,
       from.id,
+      j.owner,
     ],
   );
   return r.rows[0];
@@ -108,7 +113,8 @@ export async function insertReused(tx: Queryable, j: NewJob, from: JobRow): Prom
 
 export async function findReusable(db: Queryable, kind: string, hash: string): Promise<JobRow | undefined> {
   const r = await db.query<JobRow & Record<string, unknown>>(
-    `SELECT ${COLUMNS} FROM jobs WHERE kind = $1 AND params_hash = $2 AND status = 'completed' ORDER BY finished_at DESC LIMIT 1`,
+    `SELECT ${COLUMNS} FROM jobs WHERE kind = $1 AND params_hash = $2 AND status = 'completed' AND NOT result ? 'dropped'
+     ORDER BY finished_at DESC LIMIT 1`,
     [kind, hash],
   );
   return r.rows[0];
@@ -125,6 +131,8 @@ export async function getByIdempotencyKey(db: Queryable, key: string): Promise<J
 }
 
 export interface ListFilter {
+  /** Only this owner's jobs; undefined: everyone's (an admin). */
+  owner?: string;
   status?: JobStatus;
   kind?: string;
   beforeSeq?: string;
@@ -135,6 +143,7 @@ export interface ListFilter {
 export async function listJobs(db: Queryable, f: ListFilter): Promise<{ rows: JobRow[]; more: boolean }> {
   const where: string[] = [];
   const params: unknown[] = [];
+  if (f.owner !== undefined) where.push(`owner = $${params.push(f.owner)}`);
   if (f.status) where.push(`status = $${params.push(f.status)}`);
   if (f.kind) where.push(`kind = $${params.push(f.kind)}`);
   if (f.beforeSeq) where.push(`seq < $${params.push(f.beforeSeq)}`);
@@ -146,16 +155,53 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<{ rows: Jo
   return { rows: r.rows.slice(0, f.limit), more: r.rows.length > f.limit };
 }
 
-/** Claims up to `n` runnable jobs for `nodeId` (SKIP LOCKED: concurrent claimers never share one). */
+/**
+ * Claims up to `n` runnable jobs for `nodeId`, fairly across owners: each owner's queued jobs are
+ * numbered oldest first, and a job ranks by its number plus the jobs its owner has running now, so
+ * an owner with nothing running goes before the 2nd job of one with 100 queued. Equal ranks go to
+ * the owner served least recently (never, first), then the oldest job: round-robin, so a worker
+ * with one thread alternates between owners instead of draining the first one's queue. The ranking
+ * reads without locks; the claim then locks the best `n` still queued with SKIP LOCKED, so
+ * concurrent claimers never share a job.
+ */
 export async function claimJobs(db: Queryable, nodeId: string, n: number): Promise<JobRow[]> {
   const r = await db.query<JobRow & Record<string, unknown>>(
-    `UPDATE jobs SET status = 'processing', node_id = $1, attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+    `WITH served AS (
+       SELECT owner, count(*) FILTER (WHERE status = 'processing') AS running, max(started_at) AS last_start
+       FROM jobs WHERE status = 'processing' OR started_at > now() - interval '1 hour' GROUP BY owner
+     ), ranked AS (
+       SELECT j.id, j.seq, s.last_start,
+         coalesce(s.running, 0) + row_number() OVER (PARTITION BY j.owner ORDER BY j.run_after, j.seq) AS rank
+       FROM jobs j LEFT JOIN served s ON s.owner = j.owner
+       WHERE j.status = 'queued' AND j.run_after <= now()
+     ), best AS (
+       SELECT id, rank, last_start, seq FROM ranked ORDER BY rank, last_start NULLS FIRST, seq LIMIT $2 * 2
+     ), claim AS (
+       SELECT j.id FROM jobs j JOIN best b ON b.id = j.id WHERE j.status = 'queued'
+       ORDER BY b.rank, b.last_start NULLS FIRST, b.seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED
+     )
+     UPDATE jobs SET status = 'processing', node_id = $1, attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
        progress = 0, version = version + 1
-     WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= now() ORDER BY run_after, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+     WHERE id IN (SELECT id FROM claim)
      RETURNING ${COLUMNS}`,
     [nodeId, n],
   );
   return r.rows;
+}
+
+/** Queued and running jobs of `owner`, and of everyone. */
+export async function waitingCounts(db: Queryable, owner: string): Promise<{ owner: number; total: number }> {
+  const r = await db.query<{ owner: number; total: number }>(
+    `SELECT count(*) FILTER (WHERE owner = $1)::int AS owner, count(*)::int AS total
+     FROM jobs WHERE status IN ('queued', 'processing')`,
+    [owner],
+  );
+  return r.rows[0];
+}
+
+/** Serializes the submits of one owner to the end of the transaction (its cap is then exact). */
+export async function lockOwner(tx: Queryable, owner: string): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('mcai.jobs.owner:' || $1))", [owner]);
 }
 
 /** Updates progress of a job this node still holds; false when it no longer does. */
@@ -295,6 +341,34 @@ export async function expire(tx: Queryable, retentionDays: number): Promise<{ jo
     [retentionDays],
   );
   return { jobs: jobs.rowCount, artifacts: artifacts.rowCount };
+}
+
+/**
+ * Keeps the stored result files within `maxBytes`: the oldest artifacts beyond it are deleted and
+ * the jobs that pointed at them keep their status, with `{dropped}` as result. One node at a time
+ * (a transaction-scoped advisory lock, taken without waiting). Returns the artifacts dropped.
+ */
+export async function enforceResultsBudget(db: Db, maxBytes: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    const lock = await tx.query<{ ok: boolean }>(
+      "SELECT pg_try_advisory_xact_lock(hashtext('mcai.jobs.results-budget')) AS ok",
+    );
+    if (!lock.rows[0].ok) return 0;
+    const over = await tx.query<{ id: string }>(
+      `SELECT id FROM (SELECT id, sum(size) OVER (ORDER BY created_at DESC, id DESC) AS kept FROM artifacts) a WHERE kept > $1`,
+      [maxBytes],
+    );
+    const ids = over.rows.map((x) => x.id);
+    if (!ids.length) return 0;
+    await tx.query(
+      `UPDATE jobs SET artifact_id = NULL, version = version + 1,
+         result = jsonb_build_object('dropped', 'the result was dropped to keep stored results within JOBS_RESULTS_MAX_MB')
+       WHERE artifact_id = ANY($1::text[])`,
+      [ids],
+    );
+    await tx.query(`DELETE FROM artifacts WHERE id = ANY($1::text[])`, [ids]);
+    return ids.length;
+  });
 }
 
 /**

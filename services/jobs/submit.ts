@@ -7,6 +7,7 @@ import type { ActionParams } from "moleculer";
 import type { Config } from "../lib/config";
 import type { Db, Queryable } from "../lib/db";
 import { ConflictError, PayloadTooLargeError, UnprocessableError } from "../lib/errors";
+import type { JobSettings } from "../lib/config";
 import { KIND_PARAMS, kindSizeBreach, type HeavyKind } from "../compute/contract";
 import type { SubmitParams } from "./contract";
 import {
@@ -14,11 +15,15 @@ import {
   getByIdempotencyKey,
   insertJob,
   insertReused,
+  lockOwner,
   paramsHash,
+  retryJob,
   storeFault,
   type JobRow,
   type NewJob,
 } from "./store";
+import { checkQuota } from "./quota";
+import { KINDS } from "./kinds";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
@@ -58,8 +63,15 @@ function checkIdempotencyKey(key: string | undefined): void {
     });
 }
 
-/** The job this key already made, or a new (or reused) one; in one transaction. */
-async function insertOnce(tx: Queryable, spec: NewJob, hash: string, fresh: boolean): Promise<JobRow> {
+/** The job this key already made, or a new (or reused) one, within the caps; in one transaction. */
+async function insertOnce(
+  tx: Queryable,
+  spec: NewJob,
+  hash: string,
+  fresh: boolean,
+  caps: JobSettings | undefined,
+): Promise<JobRow> {
+  if (caps) await lockOwner(tx, spec.owner);
   if (spec.idempotencyKey) {
     const existing = await getByIdempotencyKey(tx, spec.idempotencyKey);
     if (existing) {
@@ -71,14 +83,17 @@ async function insertOnce(tx: Queryable, spec: NewJob, hash: string, fresh: bool
     }
   }
   const earlier = fresh ? undefined : await findReusable(tx, spec.kind, hash);
-  return earlier ? insertReused(tx, spec, earlier) : insertJob(tx, spec);
+  if (earlier) return insertReused(tx, spec, earlier);
+  if (caps) await checkQuota(tx, spec.owner, caps);
+  return insertJob(tx, spec);
 }
 
 /**
- * Stores a job of `kind` from validated submit params.
+ * Stores a job of `kind` for `owner` from validated submit params; `owner` undefined: a job from
+ * inside the cluster (no owner, no caps).
  * @throws PayloadTooLargeError (413) a size over its bound, UnprocessableError (422) a bad
- * Idempotency-Key, ConflictError (409) a key used for other params, UnavailableError (503) the
- * store away.
+ * Idempotency-Key, ConflictError (409) a key used for other params, QuotaError (429) the owner's
+ * cap, UnavailableError (503) the total cap or the store away.
  */
 export async function submitJob(
   db: Db,
@@ -86,19 +101,45 @@ export async function submitJob(
   kind: HeavyKind,
   body: SubmitParams<HeavyKind>,
   idempotencyKey: string | undefined,
+  owner: string | undefined,
 ): Promise<JobRow> {
   const fresh = body.options?.fresh === true;
   const params = jobParams(body);
-  const breach = kindSizeBreach(kind, params, config.compute);
+  // The sizes of the run, with what the worker adds (a cymatic job's PNG).
+  const breach = kindSizeBreach(kind, { ...params, ...KINDS[kind].runParams }, config.compute);
   if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
   const hash = paramsHash(kind, params);
   checkIdempotencyKey(idempotencyKey);
   const spec: NewJob = {
+    owner: owner ?? "",
     kind,
     params,
     maxAttempts: config.jobs.attempts[kind] ?? config.jobs.attempts.default,
     timeoutS: config.jobs.timeoutS[kind] ?? config.jobs.timeoutS.default,
     idempotencyKey,
   };
-  return db.transaction((tx) => insertOnce(tx, spec, hash, fresh)).catch(storeFault);
+  const caps = owner === undefined ? undefined : config.jobs;
+  return db.transaction((tx) => insertOnce(tx, spec, hash, fresh, caps)).catch(storeFault);
+}
+
+/**
+ * Queues a failed or cancelled job of `owner` again; false when it is in another status. With
+ * `caps` (a caller that is not admin), the owner's and the total cap apply as to a submit.
+ * @throws QuotaError (429), UnavailableError (503) as submitJob
+ */
+export async function retryWithinCaps(
+  db: Db,
+  id: string,
+  owner: string,
+  caps: JobSettings | undefined,
+): Promise<boolean> {
+  return db
+    .transaction(async (tx) => {
+      if (caps) {
+        await lockOwner(tx, owner);
+        await checkQuota(tx, owner, caps);
+      }
+      return retryJob(tx, id);
+    })
+    .catch(storeFault);
 }

@@ -10,7 +10,16 @@ import type { JobSettings } from "../lib/config";
 import type { HeavyKind } from "../compute/contract";
 import type { JobEvent, JobStatus } from "./contract";
 import { KINDS, splitResult } from "./kinds";
-import { claimJobs, completeJob, failAttempt, heartbeat, putArtifact, setProgress, type JobRow } from "./store";
+import {
+  claimJobs,
+  completeJob,
+  enforceResultsBudget,
+  failAttempt,
+  heartbeat,
+  putArtifact,
+  setProgress,
+  type JobRow,
+} from "./store";
 
 interface Running {
   job: JobRow;
@@ -100,6 +109,16 @@ export class JobWorker {
     void this.broker.broadcast<JobEvent>("job.progress", { job_id: job.id, status, progress });
   }
 
+  /** Drops the oldest result files beyond JOBS_RESULTS_MAX_MB. Logs a failure, never throws. */
+  private async trimResults(): Promise<void> {
+    try {
+      const n = await enforceResultsBudget(this.db, this.settings.resultsMaxBytes);
+      if (n) this.logger.info(`results budget: dropped the ${n} oldest result file(s)`);
+    } catch (err) {
+      this.logger.warn(`results budget sweep failed: ${(err as Error).message}`);
+    }
+  }
+
   private async run(job: JobRow): Promise<void> {
     const kind = job.kind as HeavyKind;
     const timeoutMs = job.timeout_s * 1000;
@@ -129,6 +148,7 @@ export class JobWorker {
         return completeJob(tx, job.id, this.broker.nodeID, job.attempts, result, artifactId);
       });
       if (done) this.onFinished(job, "completed");
+      if (done && file) void this.trimResults();
     } catch (err) {
       clearTimeout(timer);
       const message = timedOut ? `timed out after ${job.timeout_s} s` : (err as Error).message;

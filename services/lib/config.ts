@@ -34,7 +34,10 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: LogLevel;
   readonly computeThreads: number;
+  /** Admin keys: they see and manage every job. */
   readonly apiKeys: readonly string[];
+  /** Client keys: each owns the jobs it submits and sees only those. */
+  readonly clientKeys: readonly string[];
   readonly bodyLimitBytes: number;
   /** Requests per client per window; 0 switches the limiter off. */
   readonly rateLimit: number;
@@ -126,6 +129,12 @@ export interface JobSettings {
   /** A processing job whose heartbeat is older than this goes back to the queue. */
   staleS: number;
   retentionDays: number;
+  /** Queued and running jobs one owner may have; beyond: 429. */
+  ownerMax: number;
+  /** Queued and running jobs in all; beyond: 503. */
+  totalMax: number;
+  /** Bytes of stored result files kept; beyond, the oldest are dropped (the jobs stay completed). */
+  resultsMaxBytes: number;
 }
 
 export interface DatasetSettings {
@@ -166,6 +175,10 @@ export interface ComputeLimits {
   /** A pool thread idle this long (ms) is given back; the pool starts with no thread. */
   idleMs: number;
   fftMaxPoints: number;
+  /** STFT frames × bins one fft may answer. */
+  stftMaxCells: number;
+  /** Bytes of one result file (WAV, PNG, GIF, vectors) before base64, estimated from the params. */
+  resultMaxBytes: number;
   cymaticMaxSize: number;
   cymaticMaxFrequencies: number;
   artMaxSize: number;
@@ -286,11 +299,18 @@ function list(env: Env, name: string): string[] {
     .filter(Boolean);
 }
 
-function apiKeys(env: Env): string[] {
-  const keys = list(env, "API_KEYS");
+function apiKeys(env: Env, name = "API_KEYS"): string[] {
+  const keys = list(env, name);
   const short = keys.find((k) => k.length < 16);
   if (short !== undefined)
-    throw new ConfigError("API_KEYS", "API_KEYS must be comma-separated keys of at least 16 characters");
+    throw new ConfigError(name, `${name} must be comma-separated keys of at least 16 characters`);
+  return keys;
+}
+
+function clientKeys(env: Env, admin: readonly string[]): string[] {
+  const keys = apiKeys(env, "CLIENT_KEYS");
+  if (keys.some((k) => admin.includes(k)))
+    throw new ConfigError("CLIENT_KEYS", "CLIENT_KEYS must not repeat a key of API_KEYS");
   return keys;
 }
 
@@ -371,6 +391,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel(env),
     computeThreads: int(env, "COMPUTE_THREADS", Math.max(1, os.availableParallelism()), 1, 256),
     apiKeys: apiKeys(env),
+    clientKeys: clientKeys(env, apiKeys(env)),
     bodyLimitBytes: int(env, "BODY_LIMIT_BYTES", 1024 * 1024, 1024, 512 * 1024 * 1024),
     rateLimit: int(env, "RATE_LIMIT", 1200, 0, 1_000_000),
     rateLimitWindowMs: int(env, "RATE_LIMIT_WINDOW_MS", 60_000, 100, 86_400_000),
@@ -385,6 +406,8 @@ export function loadConfig(env: Env = process.env): Config {
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
       idleMs: int(env, "COMPUTE_IDLE_MS", 30_000, 0, 86_400_000),
       fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),
+      stftMaxCells: int(env, "STFT_MAX_CELLS", 1 << 18, 1024, 1 << 26),
+      resultMaxBytes: int(env, "RESULT_MAX_BYTES", 32 << 20, 1 << 16, 1 << 30),
       cymaticMaxSize: int(env, "CYMATIC_MAX_SIZE", 2048, 16, 4096),
       cymaticMaxFrequencies: int(env, "CYMATIC_MAX_FREQUENCIES", 8, 1, 64),
       artMaxSize: int(env, "ART_MAX_SIZE", 2048, 16, 4096),
@@ -449,6 +472,9 @@ export function loadConfig(env: Env = process.env): Config {
       heartbeatS: int(env, "JOBS_HEARTBEAT_S", 5, 1, 600),
       staleS: int(env, "JOBS_STALE_S", 30, 2, 86_400),
       retentionDays: int(env, "JOBS_RETENTION_DAYS", 7, 1, 3650),
+      ownerMax: int(env, "JOBS_OWNER_MAX", 20, 1, 1_000_000),
+      totalMax: int(env, "JOBS_TOTAL_MAX", 1000, 1, 10_000_000),
+      resultsMaxBytes: int(env, "JOBS_RESULTS_MAX_MB", 1024, 1, 1_048_576) * 1024 * 1024,
     }),
   };
   return Object.freeze(config);

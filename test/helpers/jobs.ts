@@ -2,18 +2,28 @@
 import http from "node:http";
 import { eventually, getJson } from "./processes";
 
+/** The anonymous owner of the jobs the suites submit (a client may keep one token for all its jobs). */
+export const OWNER = { "x-owner-token": "suite-owner-token-0123456789abcdef0123456789" };
+
+/** Submits as OWNER unless `headers` say otherwise. */
 export async function submit(url: string, path: string, body: unknown, headers: Record<string, string> = {}) {
   return getJson(`${url}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...OWNER, ...headers },
     body: JSON.stringify(body),
   });
 }
 
-export async function waitFor(url: string, id: string, statuses: string[], timeoutMs = 20_000): Promise<any> {
+export async function waitFor(
+  url: string,
+  id: string,
+  statuses: string[],
+  timeoutMs = 20_000,
+  headers: Record<string, string> = OWNER,
+): Promise<any> {
   return eventually(
     async () => {
-      const r = await getJson(`${url}/api/job/${id}`);
+      const r = await getJson(`${url}/api/job/${id}`, { headers });
       return statuses.includes(r.body.status) ? r.body : undefined;
     },
     timeoutMs,

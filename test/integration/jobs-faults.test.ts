@@ -5,7 +5,7 @@
 import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
 import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
 import pg from "pg";
-import { submit } from "../helpers/jobs";
+import { OWNER, submit } from "../helpers/jobs";
 import { canRunOwnPostgres, ownPostgres, ownRedis } from "../helpers/own-servers";
 
 afterAll(killAll);
@@ -18,6 +18,8 @@ const FAST = {
   JOBS_HEARTBEAT_S: "1",
   JOBS_STALE_S: "4",
   JOBS_RETRY_DELAY_S: "1",
+  // 50 jobs of one owner at once: this suite is about losing none, not about the per-owner cap.
+  JOBS_OWNER_MAX: "1000",
   COMPUTE_THREADS: "1",
   RATE_LIMIT: "0",
   LOG_LEVEL: "info",
@@ -40,7 +42,7 @@ async function submitMany(url: string, n: number, tag: string): Promise<string[]
 async function statuses(url: string, ids: string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const id of ids) {
-    const s = (await getJson(`${url}/api/job/${id}`)).body.status ?? "unreachable";
+    const s = (await getJson(`${url}/api/job/${id}`, { headers: OWNER })).body.status ?? "unreachable";
     out[s] = (out[s] ?? 0) + 1;
   }
   return out;
@@ -53,7 +55,7 @@ async function allCompleted(url: string, ids: string[], timeoutMs: number): Prom
     `all ${ids.length} jobs completed`,
   );
   for (const id of ids) {
-    const j = (await getJson(`${url}/api/job/${id}`)).body;
+    const j = (await getJson(`${url}/api/job/${id}`, { headers: OWNER })).body;
     expect(j.result.artifact_url).toMatch(/^\/api\/artifacts\//);
     expect(j.error).toBeUndefined();
   }
@@ -168,7 +170,7 @@ describeWithPgAndRedis("jobs when Redis restarts", () => {
       expect(during.status).toBe(503);
       expect(during.headers.get("retry-after")).toBe("2");
       expect(during.body.error.type).toBe("ERR_UNAVAILABLE");
-      expect((await getJson(`${url}/api/job/${ids[0]}`)).status).toBe(503);
+      expect((await getJson(`${url}/api/job/${ids[0]}`, { headers: OWNER })).status).toBe(503);
       await new Promise((r) => setTimeout(r, 1500));
       // The node rode out the outage: it is still the same process.
       expect({

@@ -3,7 +3,7 @@ import type { ServiceBroker } from "moleculer";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
-import { readSse, submit, waitFor } from "../helpers/jobs";
+import { OWNER, readSse, submit, waitFor } from "../helpers/jobs";
 import { ADMIN_KEY } from "../helpers/datasets";
 import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
 
@@ -19,6 +19,8 @@ beforeAll(async () => {
       JOBS_POLL_MS: "100",
       JOBS_RETRY_DELAY_S: "1",
       JOBS_ATTEMPTS: "3,music=2",
+      // 300 s of music is this suite's long-running job (its WAV is over the default RESULT_MAX_BYTES).
+      RESULT_MAX_BYTES: String(256 << 20),
     },
     ["api", "jobs", "compute"],
     await memoryDb(),
@@ -78,7 +80,7 @@ describe("job endpoints", () => {
   });
 
   it("refuses bad params with 4xx and queues nothing", async () => {
-    const before = (await getJson(`${t.url}/api/jobs?limit=200`)).body.jobs.length;
+    const before = (await getJson(`${t.url}/api/jobs?limit=200`, { headers: OWNER })).body.jobs.length;
     const bad = await submit(t.url, "/api/art/generate-async", { prompt: "x", style: "cubism" });
     expect(bad.status).toBe(422);
     expect(bad.body.error.data.fields[0]).toMatchObject({ field: "style" });
@@ -91,23 +93,25 @@ describe("job endpoints", () => {
     expect(big.body.error.message).toBe("width is 100000, over the limit of 2048");
     expect((await submit(t.url, "/api/music/generate-async", { prompt: "x", duration: 301 })).status).toBe(413);
     expect((await submit(t.url, "/api/emotion/analyze-async", {})).status).toBe(422);
-    expect((await getJson(`${t.url}/api/jobs?limit=200`)).body.jobs.length).toBe(before);
-    expect((await getJson(`${t.url}/api/job/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/job/nope`)).status).toBe(422);
+    expect((await getJson(`${t.url}/api/jobs?limit=200`, { headers: OWNER })).body.jobs.length).toBe(before);
+    expect((await getJson(`${t.url}/api/job/00000000-0000-4000-8000-000000000000`, { headers: OWNER })).status).toBe(
+      404,
+    );
+    expect((await getJson(`${t.url}/api/job/nope`, { headers: OWNER })).status).toBe(422);
   });
 
   it("lists jobs newest first, by status and kind, in keyset pages", async () => {
-    const all = (await getJson(`${t.url}/api/jobs?kind=art&status=completed`)).body;
+    const all = (await getJson(`${t.url}/api/jobs?kind=art&status=completed`, { headers: OWNER })).body;
     expect(all.jobs.length).toBeGreaterThan(0);
     expect(all.jobs.every((j: { kind: string; status: string }) => j.kind === "art" && j.status === "completed")).toBe(
       true,
     );
-    const p1 = (await getJson(`${t.url}/api/jobs?limit=2`)).body;
-    const p2 = (await getJson(`${t.url}/api/jobs?limit=2&cursor=${p1.next_cursor}`)).body;
+    const p1 = (await getJson(`${t.url}/api/jobs?limit=2`, { headers: OWNER })).body;
+    const p2 = (await getJson(`${t.url}/api/jobs?limit=2&cursor=${p1.next_cursor}`, { headers: OWNER })).body;
     expect(p1.jobs).toHaveLength(2);
     expect(p2.jobs[0].job_id).not.toBe(p1.jobs[1].job_id);
     expect(new Date(p1.jobs[0].created_at).getTime()).toBeGreaterThanOrEqual(new Date(p2.jobs[0].created_at).getTime());
-    expect((await getJson(`${t.url}/api/jobs?status=done`)).status).toBe(422);
+    expect((await getJson(`${t.url}/api/jobs?status=done`, { headers: OWNER })).status).toBe(422);
   });
 });
 
@@ -118,7 +122,9 @@ describe("job semantics", () => {
     const done = await waitFor(t.url, first.body.job_id, ["completed"]);
     const second = await submit(t.url, "/api/art/generate-async", body);
     expect(second.body).toMatchObject({ status: "completed", reused_from: first.body.job_id });
-    expect((await getJson(`${t.url}/api/job/${second.body.job_id}`)).body.result).toEqual(done.result);
+    expect((await getJson(`${t.url}/api/job/${second.body.job_id}`, { headers: OWNER })).body.result).toEqual(
+      done.result,
+    );
     const fresh = await submit(t.url, "/api/art/generate-async", {
       ...body,
       options: { ...body.options, fresh: true },
@@ -156,7 +162,7 @@ describe("job semantics", () => {
       style: "flow-field",
       options: { width: 1024, height: 1024, fresh: true },
     });
-    const { status, events } = await readSse(`${t.url}${r.body.events_url}`);
+    const { status, events } = await readSse(`${t.url}${r.body.events_url}`, OWNER);
     expect(status).toBe(200);
     const last = events[events.length - 1];
     expect(last.event).toBe("completed");
@@ -165,12 +171,12 @@ describe("job semantics", () => {
     const ids = events.map((e) => Number(e.id));
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
     // Resuming after the last event: nothing to resend, the stream just ends.
-    expect((await readSse(`${t.url}${r.body.events_url}`, { "last-event-id": last.id! })).events).toEqual([]);
+    expect((await readSse(`${t.url}${r.body.events_url}`, { ...OWNER, "last-event-id": last.id! })).events).toEqual([]);
     // Resuming from an earlier event: the current (final) state comes again.
     expect(
-      (await readSse(`${t.url}${r.body.events_url}`, { "last-event-id": "1" })).events.map((e) => e.event),
+      (await readSse(`${t.url}${r.body.events_url}`, { ...OWNER, "last-event-id": "1" })).events.map((e) => e.event),
     ).toEqual(["completed"]);
-    expect((await readSse(`${t.url}/api/job/00000000-0000-4000-8000-000000000000/events`)).status).toBe(404);
+    expect((await readSse(`${t.url}/api/job/00000000-0000-4000-8000-000000000000/events`, OWNER)).status).toBe(404);
   });
 
   it("cancels a running job, aborting its task within a second", async () => {
@@ -185,7 +191,7 @@ describe("job semantics", () => {
       5000,
       "the task to run",
     );
-    const cancelled = await getJson(`${t.url}/api/job/${r.body.job_id}`, { method: "DELETE" });
+    const cancelled = await getJson(`${t.url}/api/job/${r.body.job_id}`, { method: "DELETE", headers: OWNER });
     expect(cancelled.body).toMatchObject({ status: "cancelled" });
     const t0 = Date.now();
     await eventually(
@@ -195,8 +201,8 @@ describe("job semantics", () => {
     );
     expect(Date.now() - t0).toBeLessThan(1000);
     await new Promise((res) => setTimeout(res, 300));
-    expect((await getJson(`${t.url}/api/job/${r.body.job_id}`)).body.status).toBe("cancelled");
-    expect((await getJson(`${t.url}/api/job/${r.body.job_id}`, { method: "DELETE" })).status).toBe(409);
+    expect((await getJson(`${t.url}/api/job/${r.body.job_id}`, { headers: OWNER })).body.status).toBe("cancelled");
+    expect((await getJson(`${t.url}/api/job/${r.body.job_id}`, { method: "DELETE", headers: OWNER })).status).toBe(409);
   });
 });
 
@@ -212,6 +218,7 @@ describe("timeouts", () => {
         JOBS_ATTEMPTS: "2",
         JOBS_TIMEOUT_S: "300,music=1",
         MUSIC_MAX_SECONDS: "900",
+        RESULT_MAX_BYTES: String(256 << 20),
       },
       ["api", "jobs", "compute"],
       await memoryDb(),
@@ -239,6 +246,7 @@ describe("retries", () => {
         JOBS_POLL_MS: "100",
         JOBS_RETRY_DELAY_S: "1",
         JOBS_ATTEMPTS: "2",
+        RESULT_MAX_BYTES: String(256 << 20),
       },
       ["api", "jobs", "compute"],
       await memoryDb(),
@@ -259,7 +267,10 @@ describe("retries", () => {
     );
     const r = await submit(small.url, "/api/emotion/analyze-async", { text: "retry me" });
     await eventually(
-      async () => (await getJson(`${small.url}/api/job/${r.body.job_id}`)).body.error?.includes("queue is full"),
+      async () =>
+        (await getJson(`${small.url}/api/job/${r.body.job_id}`, { headers: OWNER })).body.error?.includes(
+          "queue is full",
+        ),
       5000,
       "a failed first attempt",
     );
@@ -283,7 +294,8 @@ describe("retries", () => {
     expect(failed.error).toMatch(/compute queue is full/);
     small.node.broker.broadcast("compute.abort", { id: "busy-2" });
     await busy;
-    expect((await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, { method: "POST" })).status).toBe(401);
+    // Another owner (here: no owner at all) does not learn the job exists; an admin may retry it.
+    expect((await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, { method: "POST" })).status).toBe(404);
     const retried = await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN_KEY}` },
@@ -305,9 +317,9 @@ describeWithPg("jobs on Postgres", () => {
         options: { width: 16, height: 16 },
       });
       expect(r.body.status).toBe("queued");
-      expect((await getJson(`${submitter.url}/api/job/${r.body.job_id}`, { method: "DELETE" })).body.status).toBe(
-        "cancelled",
-      );
+      expect(
+        (await getJson(`${submitter.url}/api/job/${r.body.job_id}`, { method: "DELETE", headers: OWNER })).body.status,
+      ).toBe("cancelled");
       worker = await startTestNode({ DATABASE_URL: url, RATE_LIMIT: "0", JOBS_POLL_MS: "50" }, [
         "api",
         "jobs",
@@ -319,7 +331,7 @@ describeWithPg("jobs on Postgres", () => {
         options: { width: 16, height: 16 },
       });
       await waitFor(worker.url, other.body.job_id, ["completed"]);
-      const job = (await getJson(`${worker.url}/api/job/${r.body.job_id}`)).body;
+      const job = (await getJson(`${worker.url}/api/job/${r.body.job_id}`, { headers: OWNER })).body;
       expect(job).toMatchObject({ status: "cancelled", attempts: 0 });
       expect(job.result).toBeUndefined();
     } finally {

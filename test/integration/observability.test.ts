@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { OWNER } from "../helpers/jobs";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
@@ -23,10 +24,14 @@ beforeAll(async () => {
   await t.node.broker.call("compute.fft", { signal: [0, 1, 0, -1, 0, 1, 0, -1], sampleRate: 8 });
   const job = await getJson(`${t.url}/api/emotion/analyze-async`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...OWNER },
     body: '{"text":"happy"}',
   });
-  for (let i = 0; i < 50 && (await getJson(`${t.url}/api/job/${job.body.job_id}`)).body.status !== "completed"; i++)
+  for (
+    let i = 0;
+    i < 50 && (await getJson(`${t.url}/api/job/${job.body.job_id}`, { headers: OWNER })).body.status !== "completed";
+    i++
+  )
     await new Promise((r) => setTimeout(r, 100));
   text = (await getJson(`${t.url}/metrics`)).body as string;
 });
