@@ -3,15 +3,21 @@
  * Starts `mcai` on a fresh embedded data folder (which imports the curated demo knowledge base),
  * asks `GET /api/search` (hybrid, k 5, as knowledge.query does) 30 paraphrases of questions the base
  * answers and 30 off-topic questions, takes each question's best `match`, and prints the threshold
- * that separates the two sets best (most questions on the right side; ties: the middle of the gap).
+ * that separates the two sets best (balanced accuracy; the middle of the gap).
  * With SCIFACT=1 it also imports SciFact's corpus (from ../shared/fixtures, never copied here) into a
  * second fresh folder and does the same with its train queries against the off-topic set.
  *
- *   npm run bench:decline            (SCIFACT=1 SCIFACT_QUERIES=200 for the SciFact check)
+ * OFFLINE=1 computes, without a server, an upper bound of the same figures: `match` by the search's
+ * formula (idf = ln(1 + (N − df + 0.5)/(df + 0.5)), idf-weighted share of the query's terms) with
+ * knowledge's JS normalizer instead of Postgres's english stemmer, best over every document instead
+ * of the top 5 hits.
+ *
+ *   npm run bench:decline            (SCIFACT=1 SCIFACT_QUERIES=200 for the SciFact check; OFFLINE=1)
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { terms } from "../services/knowledge/sentences";
 import { freePort, machine, runMain, startMcai } from "./lib";
 
 const SCIFACT_DIR = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", "scifact");
@@ -100,7 +106,10 @@ async function bestMatch(base: string, q: string): Promise<number> {
   return Math.max(0, ...hits.map((h) => h.match ?? 0));
 }
 
-/** The threshold t (answer when match ≥ t) that puts the most questions on their side; ties: mid-gap. */
+/**
+ * The threshold t (answer when match ≥ t) with the best balanced accuracy (the mean of the share of
+ * on-topic answered and of off-topic declined, so 809 queries do not drown 30); t is mid-gap.
+ */
 export function separate(on: number[], off: number[]): { t: number; correct: number; onOk: number; offOk: number } {
   const cuts = [...new Set([...on, ...off, 1.0001])].sort((a, b) => a - b);
   let best = { t: 0, correct: -1, onOk: 0, offOk: 0 };
@@ -110,7 +119,8 @@ export function separate(on: number[], off: number[]): { t: number; correct: num
     prev = c;
     const onOk = on.filter((m) => m >= t).length;
     const offOk = off.filter((m) => m < t).length;
-    if (onOk + offOk > best.correct) best = { t, correct: onOk + offOk, onOk, offOk };
+    const balanced = onOk / on.length + offOk / off.length;
+    if (balanced > best.correct) best = { t, correct: balanced, onOk, offOk };
   }
   return { ...best, t: Math.round(best.t * 1000) / 1000 };
 }
@@ -136,10 +146,14 @@ async function withNode<T>(env: Record<string, string>, fn: (base: string) => Pr
 }
 
 async function report(name: string, base: string, on: string[], off: string[]): Promise<void> {
-  const onM: number[] = [];
-  const offM: number[] = [];
-  for (const q of on) onM.push(await bestMatch(base, q));
-  for (const q of off) offM.push(await bestMatch(base, q));
+  const seen = new Map<string, number>();
+  for (const q of [...on, ...off]) seen.set(q, await bestMatch(base, q));
+  printFigures(name, on, off, (q) => seen.get(q)!);
+}
+
+function printFigures(name: string, on: string[], off: string[], best: (q: string) => number): void {
+  const onM = on.map(best);
+  const offM = off.map(best);
   console.log(describe(`${name} on-topic`, onM));
   console.log(describe(`${name} off-topic`, offM));
   const s = separate(onM, offM);
@@ -157,11 +171,46 @@ async function report(name: string, base: string, on: string[], off: string[]): 
   if (leaked.length) console.log(`  off-topic answered at ${s.t}: ${leaked.slice(0, 8).join(" | ")}`);
 }
 
+const jsonl = <T>(file: string): T[] =>
+  fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+
+/** The OFFLINE=1 stand-in for the search's best `match`: over every document, with knowledge's normalizer. */
+function offlineBestMatch(docs: string[]): (q: string) => number {
+  const docTerms = docs.map((d) => terms(d));
+  const df = new Map<string, number>();
+  for (const t of docTerms) for (const w of t) df.set(w, (df.get(w) ?? 0) + 1);
+  const idf = (t: string) => Math.log(1 + (docs.length - (df.get(t) ?? 0) + 0.5) / ((df.get(t) ?? 0) + 0.5));
+  return (q) => {
+    const qt = [...terms(q)];
+    const total = qt.reduce((a, t) => a + idf(t), 0);
+    if (!total) return 0;
+    let best = 0;
+    for (const d of docTerms) best = Math.max(best, qt.reduce((a, t) => a + (d.has(t) ? idf(t) : 0), 0) / total);
+    return best;
+  };
+}
+
+function offline(): void {
+  const kbDir = path.resolve(__dirname, "..", "demo", "knowledge-base");
+  const kb = fs
+    .readdirSync(kbDir)
+    .flatMap((f) => jsonl<{ content: string; response: string }>(path.join(kbDir, f)))
+    .map((e) => `${e.content} ${e.response}`);
+  printFigures("demo (offline)", ON_TOPIC, OFF_TOPIC, offlineBestMatch(kb));
+  if (process.env.SCIFACT !== "1") return;
+  const corpus = jsonl<{ content: string }>(path.join(SCIFACT_DIR, "corpus.jsonl")).map((d) => d.content);
+  const queries = jsonl<{ text: string }>(path.join(SCIFACT_DIR, "train", "queries.jsonl")).map((q) => q.text);
+  printFigures("scifact train (offline)", queries.slice(0, SCIFACT_QUERIES), OFF_TOPIC, offlineBestMatch(corpus));
+}
+
 async function scifact(base: string): Promise<void> {
-  const lines = fs.readFileSync(path.join(SCIFACT_DIR, "corpus.jsonl"), "utf8").split("\n").filter(Boolean);
-  const docs = lines.map((l) => JSON.parse(l) as { title: string; text: string });
+  const docs = jsonl<{ content: string }>(path.join(SCIFACT_DIR, "corpus.jsonl"));
   for (let i = 0; i < docs.length; i += 500) {
-    const examples = docs.slice(i, i + 500).map((d) => ({ content: `${d.title}. ${d.text}` }));
+    const examples = docs.slice(i, i + 500).map((d) => ({ content: d.content }));
     const r = await fetch(`${base}/api/datasets/scifact/examples`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": ADMIN_KEY },
@@ -169,17 +218,17 @@ async function scifact(base: string): Promise<void> {
     });
     if (!r.ok) throw new Error(`import: ${r.status} ${await r.text()}`);
   }
-  const queries = fs
-    .readFileSync(path.join(SCIFACT_DIR, "train", "queries.jsonl"), "utf8")
-    .split("\n")
-    .filter(Boolean)
+  const queries = jsonl<{ text: string }>(path.join(SCIFACT_DIR, "train", "queries.jsonl"))
     .slice(0, SCIFACT_QUERIES)
-    .map((l) => (JSON.parse(l) as { text: string }).text);
+    .map((q) => q.text);
   await report("scifact", base, queries, OFF_TOPIC);
 }
 
-runMain(async () => {
-  console.log(`bench:decline on ${machine()}`);
-  await withNode({}, (base) => report("demo", base, ON_TOPIC, OFF_TOPIC));
-  if (process.env.SCIFACT === "1") await withNode({ DEMO_DATA: "false", API_KEYS: ADMIN_KEY }, (base) => scifact(base));
-});
+if (require.main === module)
+  runMain(async () => {
+    console.log(`bench:decline on ${machine()}`);
+    if (process.env.OFFLINE === "1") return offline();
+    await withNode({}, (base) => report("demo", base, ON_TOPIC, OFF_TOPIC));
+    if (process.env.SCIFACT === "1")
+      await withNode({ DEMO_DATA: "false", API_KEYS: ADMIN_KEY }, (base) => scifact(base));
+  });

@@ -225,7 +225,7 @@ function fraction(env: Env, name: string, def: number): number {
 }
 
 /** KNOWLEDGE_MIN_MATCH's default, calibrated by bench/decline.ts on the demo knowledge base. */
-export const KNOWLEDGE_MIN_MATCH_DEFAULT = 0.5;
+export const KNOWLEDGE_MIN_MATCH_DEFAULT = 0.57;
 
 /** "3" or "art=2,music=4,default=3": a number per job kind. */
 function perKind(env: Env, name: string, def: number, min: number, max: number): Record<string, number> {
