@@ -55,7 +55,8 @@ export function brokerOptions(config: Config, metadata: NodeMetadata): BrokerOpt
       options: {
         level: config.logLevel,
         formatter: "short",
-        colors: process.stdout.isTTY === true,
+        // isTTY is typed boolean but is undefined when stdout is not a terminal.
+        colors: (process.stdout.isTTY as boolean | undefined) === true,
         moduleColors: false,
       },
     },

@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   await wallSection();
 }
 
-main().catch((err) => {
+main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

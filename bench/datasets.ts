@@ -202,13 +202,18 @@ async function pgliteRun(n: number): Promise<void> {
       // templated demo texts tie at equal distances, and ids alone would punish a tie broken otherwise.
       let recall = 0;
       for (const q of QUERIES) {
-        const { vectors_base64 } = (await node.broker.call("compute.embed", { texts: [q], dim: 384 })) as {
-          vectors_base64: string;
-        };
+        const { vectors_base64 } = await node.broker.call<{ vectors_base64: string }, Record<string, unknown>>(
+          "compute.embed",
+          { texts: [q], dim: 384 },
+        );
         const b = Buffer.from(vectors_base64, "base64");
         const lit = `[${Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))).join(",")}]`;
         const got = (
-          (await node.broker.call("datasets.search", { q, k: 10, mode: "vector" })) as { hits: { score: number }[] }
+          await node.broker.call<{ hits: { score: number }[] }, Record<string, unknown>>("datasets.search", {
+            q,
+            k: 10,
+            mode: "vector",
+          })
         ).hits.map((h) => 1 - h.score);
         const exact = await db.transaction(async (tx) => {
           await tx.query("SET LOCAL enable_indexscan = off");

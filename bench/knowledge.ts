@@ -12,7 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Redis from "ioredis";
-import { MCAI_BIN, startMcai, benchDatabase, freePort, machine, pct, PG_URL, REDIS_URL, runMain, sleep } from "./lib";
+import { MCAI_BIN, startMcai, benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = MCAI_BIN;
@@ -94,7 +94,8 @@ async function redisBytes(prefix: string): Promise<{ keys: number; bytes: number
     cursor = next;
     for (const k of batch) {
       keys++;
-      bytes += Number((await r.memory("USAGE", k)) ?? 0);
+      // MEMORY USAGE answers nil for a key that expired since the scan.
+      bytes += (await r.memory("USAGE", k)) ?? 0;
     }
   } while (cursor !== "0");
   r.disconnect();

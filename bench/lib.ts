@@ -50,7 +50,7 @@ export function machine(): string {
 export function runMain(main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),
-    (err) => {
+    (err: unknown) => {
       console.error((err as Error).stack ?? err);
       process.exit(1);
     },
@@ -73,8 +73,8 @@ export function startMcai(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
+  proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const ready = new Promise<void>((resolve, reject) => {
     const t = setInterval(() => {
       if (/ running /.test(out)) {

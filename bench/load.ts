@@ -15,7 +15,6 @@ import path from "node:path";
 import autocannon from "autocannon";
 import { MCAI_BIN, startMcai, benchDatabase, freePort, machine, REDIS_URL, runMain, sleep } from "./lib";
 
-const ROOT = path.resolve(__dirname, "..");
 const BIN = MCAI_BIN;
 const DURATION = Number(process.env.DURATION ?? 10);
 const EXAMPLES = Number(process.env.EXAMPLES ?? 20_000);
@@ -29,8 +28,9 @@ interface Share {
 }
 
 function row(name: string, r: autocannon.Result): string {
-  const errors = r.errors + r.timeouts + (r.non2xx ?? 0);
-  return `    ${name.padEnd(22)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(5)} ms   p95 ${String(r.latency.p97_5 ?? r.latency.p99).padStart(5)} ms (p97.5)   p99 ${String(r.latency.p99).padStart(5)} ms   errors ${errors}`;
+  // Typed as always there; kept guarded as the report is read from whatever autocannon returns.
+  const errors = r.errors + r.timeouts + ((r.non2xx as number | undefined) ?? 0);
+  return `    ${name.padEnd(22)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(5)} ms   p95 ${String((r.latency.p97_5 as number | undefined) ?? r.latency.p99).padStart(5)} ms (p97.5)   p99 ${String(r.latency.p99).padStart(5)} ms   errors ${errors}`;
 }
 
 function cannon(base: string, s: Share): Promise<autocannon.Result> {
@@ -58,7 +58,7 @@ function cannon(base: string, s: Share): Promise<autocannon.Result> {
             }
           : { path: s.path as string }),
       } as autocannon.Options,
-      (err, result) => (err ? reject(err) : resolve(result)),
+      (err, result) => (err ? reject(err as Error) : resolve(result)),
     );
   });
 }

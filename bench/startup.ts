@@ -32,7 +32,7 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";
-  child.stderr.on("data", (d) => (err += d));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const url = `http://127.0.0.1:${port}/api/health`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node exited ${child.exitCode}: ${err}`);

@@ -34,23 +34,26 @@ Run 'mcai <command> --help' for a command's options. Configuration comes from th
 environment (see README.md): PORT, NODE_ID, SERVICES, TRANSPORTER, CACHER, DATABASE_URL, ...`;
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const command = argv.at(0); // undefined when argv is empty
+  const rest = argv.slice(1);
   switch (command) {
     case undefined:
     case "help":
     case "--help":
     case "-h":
-      return void console.log(HELP);
+      console.log(HELP);
+      return;
     case "--version":
     case "-v":
-      return void console.log(VERSION);
+      console.log(VERSION);
+      return;
   }
   const found = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!found) fail(`unknown command "${command}"; run 'mcai --help'`, EXIT_USAGE);
   return found.run(rest);
 }
 
-main(process.argv.slice(2)).catch((err) => {
+main(process.argv.slice(2)).catch((err: unknown) => {
   if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
     fail(`${(err as Error).message}; run 'mcai --help'`, EXIT_USAGE);
   fail((err as Error).stack ?? String(err), 1);

@@ -44,6 +44,13 @@ function serviceFile(name: ServiceName): string | undefined {
   return fs.existsSync(file) ? file : undefined;
 }
 
+/** The file of a service that resolveServices() has already checked is built. */
+function builtServiceFile(name: ServiceName): string {
+  const file = serviceFile(name);
+  if (!file) throw new Error(`service "${name}" is not built`);
+  return file;
+}
+
 /**
  * Which services a node runs. An explicit list must name built services only; the default
  * (every service) is whatever this build ships. `metrics` runs on every node: the gateway's
@@ -67,8 +74,8 @@ export function nodeNeedsDb(config: Config, services: readonly ServiceName[]): b
 
 function loadSchema(file: string): ServiceSchema {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(file);
-  return (mod.default ?? mod) as ServiceSchema;
+  const mod = require(file) as { default?: ServiceSchema } & ServiceSchema;
+  return mod.default ?? mod;
 }
 
 const CACHER_WAIT_MS = 2000;
@@ -99,7 +106,9 @@ export async function startNode(
   // PGlite must be closed to leave its folder clean.
   const broker = new ServiceBroker({
     ...brokerOptions(config, metadata),
-    stopped: async () => void (await db?.close()),
+    stopped: async () => {
+      await db?.close();
+    },
   });
   // Where a start's time goes, in the log at debug level (bench:startup reads the total).
   const phases: string[] = [];
@@ -115,7 +124,7 @@ export async function startNode(
     // The service modules load (synchronously, ~100 ms) while PGlite reads its files and compiles
     // its WASM off the main thread; one turn of the event loop lets those reads start first.
     if (opening) await new Promise((r) => setImmediate(r));
-    const schemas = services.map((name) => loadSchema(serviceFile(name)!));
+    const schemas = services.map((name) => loadSchema(builtServiceFile(name)));
     phase("service load");
     if (opening) {
       db = await opening;

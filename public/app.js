@@ -20,10 +20,10 @@
     return fetch(path, options).then(
       function (r) {
         return r.text().then(function (text) {
-          var body = null;
+          var body;
           try {
             body = text ? JSON.parse(text) : null;
-          } catch (e) {
+          } catch {
             body = null;
           }
           if (!r.ok) {
@@ -229,14 +229,14 @@
   function ownerToken() {
     try {
       return window.localStorage.getItem("mcai.ownerToken");
-    } catch (e) {
+    } catch {
       return null;
     }
   }
   function saveOwnerToken(token) {
     try {
       window.localStorage.setItem("mcai.ownerToken", token);
-    } catch (e) {
+    } catch {
       // storage off (private mode): the cookie still carries the token for this session
     }
   }

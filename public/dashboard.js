@@ -1,4 +1,5 @@
 // mcai dashboard: polls /api/metrics/summary every 2 s and draws the last 5 minutes with uPlot.
+/* global uPlot -- set by /dashboard/uplot.js, loaded before this script in dashboard.html */
 (function () {
   "use strict";
   var POLL_MS = 2000;

@@ -7,7 +7,7 @@
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
-import ApiGateway from "moleculer-web";
+import ApiGateway, { type CorsOptions } from "moleculer-web";
 import { configOf, runtimeOf } from "./lib/runtime";
 import { clusterHealth, type Health } from "./api/health";
 import { ForbiddenError, UnauthorizedError } from "./lib/errors";
@@ -15,7 +15,7 @@ import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./api/local-admin";
 import type { Config } from "./lib/config";
 import type { JobEvent } from "./jobs/contract";
-import { apiRoute, rootRoute } from "./api/routes";
+import { apiRoute, rootRoute, type GatewayRoute } from "./api/routes";
 import { corsSettings } from "./api/cors";
 import { requestIdentity } from "./api/request-id";
 import { JobEventHub } from "./api/job-events";
@@ -28,8 +28,19 @@ import { StreamSlots } from "./api/job-events";
 type HttpHandler = (req: IncomingMessage, res: ServerResponse, next?: unknown) => Promise<void>;
 const gatewayHttpHandler = (ApiGateway.methods as unknown as { httpHandler: HttpHandler }).httpHandler;
 
+/** The moleculer-web settings this service writes in created(). */
+interface ApiSettings extends ServiceSettingSchema {
+  port?: number;
+  ip?: string;
+  onError?: ReturnType<typeof errorResponder>;
+  cors?: CorsOptions;
+  rootCallOptions?: ReturnType<typeof requestIdentity>;
+}
+
 interface ApiThis extends Service {
+  settings: ApiSettings;
   server: Server;
+  addRoute(route: GatewayRoute): void;
   jobHub: JobEventHub;
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
@@ -115,7 +126,7 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
           requestTimeout: g.requestTimeoutMs,
           connectionsCheckingInterval: Math.min(1000, g.headersTimeoutMs),
         },
-        this.httpHandler as unknown as http.RequestListener,
+        (req, res) => void this.httpHandler(req, res),
       );
       this.isHTTPS = false;
       this.server.on("error", (err) => this.logger.error("Server error", err));
@@ -138,13 +149,14 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     },
 
     /** Admin actions (`admin: true` in their schema) and every route under /api/admin need one of API_KEYS. */
-    async authorize(
+    authorize(
       this: ApiThis,
       _ctx: Context,
       _route: unknown,
       req: IncomingMessage & { $action?: { admin?: boolean }; $alias?: { fullPath?: string } },
-    ) {
-      const adminPath = String(req.$alias?.fullPath ?? "").startsWith("/api/admin/");
+    ): void {
+      // moleculer-web awaits authorize() in an async function: a throw here rejects the request the same way.
+      const adminPath = (req.$alias?.fullPath ?? "").startsWith("/api/admin/");
       if (!req.$action?.admin && !adminPath) return;
       const key = presentedKey(req);
       if (!key) throw new UnauthorizedError();
@@ -158,7 +170,8 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
      */
     drain(this: ApiThis, timeoutMs: number): Promise<void> {
       if (this.drained) return this.drained;
-      const server = this.server;
+      // Unset if the service stops before createServer() ran.
+      const server = this.server as Server | undefined;
       if (!server?.listening) return (this.drained = Promise.resolve());
       this.drained = new Promise<void>((resolve) => {
         // A keep-alive connection goes idle when its in-flight response ends; close those as

@@ -192,7 +192,9 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
     "compute.abort": {
       params: { id: { type: "string", max: 128 } },
       handler(this: ComputeThis, ctx: Context<{ id: string }>) {
-        if (this.runner?.abort(ctx.params.id)) this.logger.info(`aborted operation ${ctx.params.id}`);
+        // runner is set in started(); keep the guard in case an abort arrives around start or stop.
+        if ((this.runner as TaskRunner | undefined)?.abort(ctx.params.id))
+          this.logger.info(`aborted operation ${ctx.params.id}`);
       },
     },
   },

@@ -240,7 +240,8 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     // Jobs claimed by an earlier run of this node (same id), or by anyone in a single-process setup,
     // cannot be running now.
     await this.maintenance.requeue(config.transporter ? { nodeId: this.broker.nodeID } : { staleS: 0 }, "start");
-    if (this.broker.getLocalService("compute")) {
+    // getLocalService is typed as always returning a Service, but returns undefined when absent.
+    if (this.broker.getLocalService("compute") as Service | undefined) {
       this.worker = new JobWorker(
         this.broker,
         this.db,

@@ -49,7 +49,7 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
       params: {},
       visibility: "public",
       async handler(this: MetricsThis): Promise<RegistryJson> {
-        return (await metricsOf(this.broker).registry.getMetricsAsJSON()) as RegistryJson;
+        return metricsOf(this.broker).registry.getMetricsAsJSON();
       },
     },
 
@@ -72,7 +72,7 @@ const metricsService: ServiceSchema<ServiceSettingSchema, MetricsThis> = {
     summary: {
       params: {},
       async handler(this: MetricsThis, ctx: Context): Promise<Summary> {
-        return summarize((await AggregatorRegistry.aggregate(await this.collect(ctx)).getMetricsAsJSON()) as never);
+        return summarize(await AggregatorRegistry.aggregate(await this.collect(ctx)).getMetricsAsJSON());
       },
     },
 

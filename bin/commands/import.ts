@@ -24,7 +24,10 @@ export const importCommand: Command = {
       allowPositionals: true,
       options: { domain: { type: "string" }, help: { type: "boolean", short: "h" } },
     });
-    if (values.help) return void console.log(help);
+    if (values.help) {
+      console.log(help);
+      return;
+    }
     if (positionals.length === 0)
       fail("import needs at least one file or folder; run 'mcai import --help'", EXIT_USAGE);
     if (values.domain !== undefined && !isDomain(values.domain)) fail(`--domain must be ${DOMAIN_RULE}`, EXIT_USAGE);

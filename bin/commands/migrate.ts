@@ -13,7 +13,10 @@ export const migrateCommand: Command = {
   help,
   async run(args) {
     const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
-    if (values.help) return void console.log(help);
+    if (values.help) {
+      console.log(help);
+      return;
+    }
     const config = commandConfig();
     const db = await run(() => openDb(config));
     try {

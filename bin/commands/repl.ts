@@ -17,7 +17,10 @@ export const replCommand: Command = {
   help,
   async run(args) {
     const { values } = parseArgs({ args, options: { help: { type: "boolean", short: "h" } } });
-    if (values.help) return void console.log(help);
+    if (values.help) {
+      console.log(help);
+      return;
+    }
     const quiet = { LOG_LEVEL: "warn" };
     const local = commandConfig({}, quiet);
     const joining = local.transporter !== undefined;

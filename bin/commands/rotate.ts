@@ -16,7 +16,10 @@ export const rotateCommand: Command = {
       args,
       options: { max: { type: "string" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
     });
-    if (values.help) return void console.log(help);
+    if (values.help) {
+      console.log(help);
+      return;
+    }
     const max = values.max === undefined ? undefined : Number(values.max);
     if (max !== undefined && (!Number.isInteger(max) || max < 1))
       fail(`--max must be a positive integer, got "${values.max}"`, EXIT_USAGE);

@@ -39,7 +39,7 @@ function onSignals(node: McaiNode): void {
     ).unref();
     node.stop().then(
       () => process.exit(0),
-      (err) => fail(`stop failed: ${(err as Error).message}`, 1),
+      (err: unknown) => fail(`stop failed: ${(err as Error).message}`, 1),
     );
   };
   process.on("SIGTERM", handler);
@@ -73,7 +73,10 @@ export const startCommand: Command = {
         help: { type: "boolean", short: "h" },
       },
     });
-    if (values.help) return void console.log(help);
+    if (values.help) {
+      console.log(help);
+      return;
+    }
     const config = commandConfig({ SERVICES: values.services, PORT: values.port, NODE_ID: values["node-id"] });
     const node = await run(() => startNode(config, resolveServices(config, config.servicesGiven)));
     onSignals(node);

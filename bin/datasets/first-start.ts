@@ -1,3 +1,4 @@
+import type { Service } from "moleculer";
 import type { McaiNode } from "../node";
 import { runtimeOf } from "../../services/lib/runtime";
 import type { AddParams } from "../../services/datasets.service";
@@ -15,7 +16,8 @@ export async function importDemoOnFirstStart(node: McaiNode): Promise<void> {
     !ownsDataDir ||
     !config.datasets.demoOnFirstStart ||
     !node.applied.includes("0002_datasets") ||
-    !node.broker.getLocalService("datasets")
+    // getLocalService is typed as always returning a Service, but returns undefined when absent.
+    !(node.broker.getLocalService("datasets") as Service | undefined)
   )
     return;
   const domains = loadKnowledgeBase();

@@ -37,7 +37,9 @@ export function brokerTarget(node: McaiNode, describe: string, owned = true): Ta
     importStream: (stream, meta) =>
       node.broker.call<ImportSummary, Readable>("datasets.import", stream, { meta, timeout: 0 }),
     rotate: (params) => node.broker.call<RotationResult, typeof params>("datasets.rotate", params, { timeout: 0 }),
-    close: async () => void (owned && (await node.stop())),
+    close: async () => {
+      if (owned) await node.stop();
+    },
   };
 }
 
@@ -63,17 +65,19 @@ function httpJson<T>(
       (res) => {
         let text = "";
         res.setEncoding("utf8");
-        res.on("data", (d) => (text += d));
+        res.on("data", (d: string) => (text += d));
         res.on("end", () => {
-          const parsed = (() => {
+          const parsed = ((): unknown => {
             try {
               return JSON.parse(text);
             } catch {
               return { error: { message: text } };
             }
           })();
-          if ((res.statusCode ?? 500) >= 400) reject(new Error(parsed.error?.message ?? `HTTP ${res.statusCode}`));
-          else resolve(parsed as T);
+          if ((res.statusCode ?? 500) >= 400) {
+            const message = (parsed as { error?: { message?: unknown } } | null)?.error?.message;
+            reject(new Error(typeof message === "string" ? message : `HTTP ${res.statusCode ?? 500}`));
+          } else resolve(parsed as T);
         });
       },
     );
@@ -96,7 +100,7 @@ function httpTarget(port: number, token: string): Target {
         stream,
       ),
     rotate: (params) => httpJson(port, token, "POST", "/api/admin/datasets/rotate", JSON.stringify(params)),
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
 }
 
@@ -113,7 +117,10 @@ export async function datasetTarget(config: Config): Promise<Target> {
   } catch (err) {
     if (!(err instanceof DataDirBusyError)) throw err;
     const info = readNodeFile(config.dataDir);
-    if (!info) throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`);
+    if (!info)
+      throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`, {
+        cause: err,
+      });
     return httpTarget(info.port, info.token);
   }
 }

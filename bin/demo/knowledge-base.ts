@@ -44,8 +44,9 @@ function toKnowledgeExample(obj: unknown, file: string, line: number): Knowledge
   const o = obj as Record<string, unknown>;
   if (!nonEmptyString(o.content)) throw bad("content must be a non-empty string");
   if (!nonEmptyString(o.response)) throw bad("response must be a non-empty string");
-  const m = o.metadata as Record<string, unknown> | undefined;
-  if (m === null || typeof m !== "object" || Array.isArray(m)) throw bad("metadata must be an object");
+  const meta = o.metadata;
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw bad("metadata must be an object");
+  const m = meta as Record<string, unknown>;
   if (!nonEmptyString(m.topic)) throw bad("metadata.topic must be a non-empty string");
   if (!nonEmptyString(m.source)) throw bad("metadata.source must be a non-empty string");
   if (!(EVIDENCE_LEVELS as readonly unknown[]).includes(m.evidence))

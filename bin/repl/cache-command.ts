@@ -44,7 +44,8 @@ export function extendCacheCommand(): void {
   };
   mod.register = (program, broker) => {
     mod.declaration(program, broker, mod.cacheKeysHandler, clear);
-    const cache = program.commands.find((c) => c.name() === "cache")!;
+    const cache = program.commands.find((c) => c.name() === "cache");
+    if (!cache) throw new Error("moleculer-repl declared no cache command");
     cache
       .command("stats")
       .description("knowledge cache: hits, misses and entries per tier")

@@ -29,16 +29,20 @@ export const REPL_COMMANDS: ReplCommand[] = [
     async action(broker, args) {
       const action = args.action as string | undefined;
       if (action === "retry" || action === "cancel") {
-        if (!args.id) return void console.log(`usage: jobs ${action} <id>`);
+        if (!args.id) {
+          console.log(`usage: jobs ${action} <id>`);
+          return;
+        }
         const j = await broker.call<{ job_id: string; status: string }, { id: unknown }>(`jobs.${action}`, {
           id: args.id,
         });
-        return void console.log(`${j.job_id} ${j.status}`);
+        console.log(`${j.job_id} ${j.status}`);
+        return;
       }
-      if (action)
-        return void console.log(
-          `unknown action "${action}": use jobs [--status s] [--kind k], jobs retry <id>, jobs cancel <id>`,
-        );
+      if (action) {
+        console.log(`unknown action "${action}": use jobs [--status s] [--kind k], jobs retry <id>, jobs cancel <id>`);
+        return;
+      }
       const r = await broker.call<
         {
           jobs: {
@@ -52,8 +56,8 @@ export const REPL_COMMANDS: ReplCommand[] = [
         },
         Record<string, unknown>
       >("jobs.list", {
-        status: args.options.status as string | undefined,
-        kind: args.options.kind as string | undefined,
+        status: args.options.status,
+        kind: args.options.kind,
         limit: 50,
       });
       for (const j of r.jobs)

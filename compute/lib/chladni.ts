@@ -55,7 +55,8 @@ export function squareMode(hz: number): SquareMode {
       }
     }
   }
-  return best!;
+  if (!best) throw new Error("no square-plate mode");
+  return best;
 }
 
 let zeroTable: number[][] | undefined;
@@ -78,7 +79,8 @@ export function circleMode(hz: number): CircleMode {
         best = { plate: "circle", m, n, zero, frequency: f, requested: hz };
     }
   }
-  return best!;
+  if (!best) throw new Error("no circular-plate mode");
+  return best;
 }
 
 export function chooseModes(plate: Plate, frequencies: readonly number[]): Mode[] {

@@ -144,6 +144,13 @@ export function emotionByName(name: string): Emotion | undefined {
   return EMOTIONS.find((e) => e.name === name);
 }
 
+/** The catalog entry of a name the catalog itself produced (a cue, a counterpart, a dominant). */
+export function knownEmotion(name: string): Emotion {
+  const e = emotionByName(name);
+  if (!e) throw new Error(`unknown emotion "${name}"`);
+  return e;
+}
+
 /**
  * Cue stems per emotion, weight 1 unless given. A stem matches the words that start with it; one
  * written "=word" matches that word only (where a prefix would catch unrelated words: "mad" and
@@ -377,7 +384,7 @@ export function analyzeEmotion(text: string): EmotionAnalysis {
     let emotion = cue.emotion;
     let weight = cue.weight;
     if (before.some((w) => NEGATIONS.has(w))) {
-      emotion = emotionByName(cue.emotion)!.counterpart;
+      emotion = knownEmotion(cue.emotion).counterpart;
       weight /= 3;
     }
     if (i > 0 && INTENSIFIERS.has(words[i - 1])) weight *= 1.5;
@@ -390,7 +397,7 @@ export function analyzeEmotion(text: string): EmotionAnalysis {
   const dominant = sum
     ? EMOTION_NAMES.reduce((best, n) => (totals[n] > totals[best] ? n : best), EMOTION_NAMES[0])
     : "calm";
-  const e = emotionByName(dominant)!;
+  const e = knownEmotion(dominant);
   return {
     dominant,
     scores,

@@ -5,7 +5,7 @@
  * octave below the key (the loudest voice, so the fundamental is unambiguous), a pad on the
  * chords, and a seeded melody on the scale. 44.1 kHz stereo PCM16.
  */
-import { analyzeEmotion, emotionByName, type Emotion, type ScaleMode } from "./emotions";
+import { analyzeEmotion, emotionByName, knownEmotion, type Emotion, type ScaleMode } from "./emotions";
 import { hashString, mulberry32 } from "./prng";
 import { WAV_HEADER_BYTES, writeWavHeader } from "./wav";
 
@@ -48,7 +48,7 @@ export interface MusicInput {
 /** What will be played, decided from the prompt alone. */
 export function planMusic(input: MusicInput): MusicPlan {
   const emotion: Emotion =
-    (input.emotion && emotionByName(input.emotion)) || emotionByName(analyzeEmotion(input.prompt).dominant)!;
+    (input.emotion && emotionByName(input.emotion)) || knownEmotion(analyzeEmotion(input.prompt).dominant);
   const { mode, tempo, root, progression } = emotion.music;
   const scale = SCALES[mode];
   return {
@@ -87,7 +87,7 @@ class Osc {
  */
 export function renderMusic(input: MusicInput, onProgress?: (p: number) => void): { plan: MusicPlan; wav: Uint8Array } {
   const plan = planMusic(input);
-  const emotion = emotionByName(plan.emotion)!;
+  const emotion = knownEmotion(plan.emotion);
   const { root, progression } = emotion.music;
   const scale = SCALES[plan.mode];
   const frames = Math.round(input.duration * SAMPLE_RATE);

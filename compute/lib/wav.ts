@@ -5,7 +5,9 @@ export const WAV_HEADER_BYTES = 44;
 /** Writes a 44-byte PCM16 header for `frames` sample frames into `out` at offset 0. */
 export function writeWavHeader(out: DataView, frames: number, channels: number, sampleRate: number): void {
   const dataBytes = frames * channels * 2;
-  const ascii = (off: number, s: string) => [...s].forEach((c, i) => out.setUint8(off + i, c.charCodeAt(0)));
+  const ascii = (off: number, s: string) => {
+    for (let i = 0; i < s.length; i++) out.setUint8(off + i, s.charCodeAt(i));
+  };
   ascii(0, "RIFF");
   out.setUint32(4, 36 + dataBytes, true);
   ascii(8, "WAVE");

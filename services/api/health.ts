@@ -81,7 +81,7 @@ function apply(n: NodeHealth, s: NodeStatus): void {
  */
 async function memoryOf(broker: ServiceBroker, nodes: NodeHealth[]): Promise<void> {
   let cache = remote.get(broker);
-  if (!cache) remote.set(broker, (cache = new Map()));
+  if (!cache) remote.set(broker, (cache = new Map<string, Cached>()));
   for (const n of nodes) {
     if (!n.available || !n.services.includes("metrics")) continue;
     if (n.local) {

@@ -110,7 +110,9 @@ export function toHttpError(err: unknown, req: RoutedReq, bodyLimitBytes: number
     const retry = (e.data as { retryAfter?: unknown } | undefined)?.retryAfter;
     const headers: Record<string, string> =
       code === 503 ? { "Retry-After": String(typeof retry === "number" ? retry : 5) } : {};
-    return { status: code, type: String(e.type ?? "ERR"), message: e.message, data: e.data, headers };
+    // A MoleculerError built without a type has none, whatever its declared type says.
+    const type = e.type as string | undefined;
+    return { status: code, type: type ?? "ERR", message: e.message, data: e.data, headers };
   }
   return { status: 500, type: ERR_INTERNAL, message: "internal error", headers: {} };
 }

@@ -120,7 +120,7 @@ export async function streamJobEvents(
     if (closed) return;
     closed = true;
     release();
-    hub.off(id, refresh);
+    hub.off(id, onEvent);
     clearInterval(poll);
     clearInterval(ping);
     res.end();
@@ -143,7 +143,9 @@ export async function streamJobEvents(
       busy = false;
     }
   }
-  hub.on(id, refresh);
+  // refresh() catches its own errors; the hub's listeners return nothing.
+  const onEvent = () => void refresh();
+  hub.on(id, onEvent);
   const poll = setInterval(() => void refresh(), POLL_MS);
   const ping = setInterval(() => res.write(": ping\n\n"), PING_MS);
   req.on("close", finish);

@@ -101,8 +101,9 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.opts.logger.warn(`rate limiter: Redis unavailable, letting requests through (${err.message})`);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.redis.disconnect();
+    return Promise.resolve();
   }
 }
 
@@ -113,7 +114,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+  hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
     const now = this.now();
     this.sweep(now, windowMs);
     const times = (this.hits.get(key) ?? []).filter((t) => t > now - windowMs);
@@ -121,7 +122,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (allowed) times.push(now);
     this.hits.set(key, times);
     const resetMs = times.length ? times[0] + windowMs - now : windowMs;
-    return { allowed, count: times.length, resetMs };
+    return Promise.resolve({ allowed, count: times.length, resetMs });
   }
 
   /** Forgets clients with nothing in the window, at most once per window. */

@@ -120,7 +120,8 @@ function onBeforeCall(
   if (typeof inm === "string") ctx.meta.ifNoneMatch = inm;
   const params = req.$params as Record<string, unknown> | undefined;
   if (Array.isArray(req.body) && params) {
-    for (const k of Object.keys(params)) if (/^\d+$/.test(k)) delete params[k];
+    // moleculer-web keeps this object: remove the numeric keys in place.
+    for (const k of Object.keys(params)) if (/^\d+$/.test(k)) Reflect.deleteProperty(params, k);
     params.examples = req.body;
   }
 }

@@ -102,7 +102,7 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, urlPath: 
     res.end();
     return true;
   }
-  const accept = String(req.headers["accept-encoding"] ?? "");
+  const accept = req.headers["accept-encoding"] ?? "";
   let body = a.body;
   if (/\bbr\b/.test(accept)) {
     body = a.br;

@@ -31,8 +31,9 @@ export class TaskRunner {
   async run<R>(task: TaskName, input: unknown, id?: string): Promise<R> {
     const ac = new AbortController();
     if (id) {
-      if (!this.byId.has(id)) this.byId.set(id, new Set());
-      this.byId.get(id)!.add(ac);
+      let set = this.byId.get(id);
+      if (!set) this.byId.set(id, (set = new Set()));
+      set.add(ac);
     }
     try {
       return await this.pool.run<R>(task, input, ac.signal);
@@ -42,9 +43,9 @@ export class TaskRunner {
       throw new ComputeFailedError(task, (err as Error).message);
     } finally {
       if (id) {
-        const set = this.byId.get(id)!;
-        set.delete(ac);
-        if (set.size === 0) this.byId.delete(id);
+        const set = this.byId.get(id);
+        set?.delete(ac);
+        if (set?.size === 0) this.byId.delete(id);
       }
     }
   }

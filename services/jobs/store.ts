@@ -246,7 +246,7 @@ export async function getArtifact(
     `SELECT content_type, bytes FROM artifacts WHERE id = $1`,
     [id],
   );
-  const row = r.rows[0];
+  const row = r.rows.at(0);
   return row ? { content_type: row.content_type, bytes: Buffer.from(row.bytes) } : undefined;
 }
 

@@ -51,8 +51,7 @@ export function jobParams(body: SubmitParams<HeavyKind>): Record<string, unknown
   const { options, ...top } = body;
   const { fresh: _notKept, ...tunables } = options ?? {};
   const params: Record<string, unknown> = { ...top, ...tunables };
-  for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
-  return params;
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
 }
 
 /** @throws UnprocessableError (422) when the key is not 1-200 visible ASCII characters. */

@@ -46,17 +46,18 @@ export class JobWorker {
   start(): void {
     this.pollTimer = setInterval(() => this.wake(), this.settings.pollMs);
     this.beatTimer = setInterval(() => {
-      void heartbeat(this.db, this.broker.nodeID, [...this.running.keys()]).catch((err) =>
+      void heartbeat(this.db, this.broker.nodeID, [...this.running.keys()]).catch((err: unknown) =>
         this.logger.warn(`job heartbeat failed: ${(err as Error).message}`),
       );
     }, this.settings.heartbeatS * 1000);
     this.wake();
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
     clearInterval(this.beatTimer);
+    return Promise.resolve();
   }
 
   get runningIds(): string[] {
@@ -72,7 +73,7 @@ export class JobWorker {
     }
     this.claiming = true;
     void this.claimRound()
-      .catch((err) => this.logger.warn(`claiming jobs failed: ${(err as Error).message}`))
+      .catch((err: unknown) => this.logger.warn(`claiming jobs failed: ${(err as Error).message}`))
       .finally(() => {
         this.claiming = false;
         if (this.again) {
@@ -122,7 +123,8 @@ export class JobWorker {
   private async run(job: JobRow): Promise<void> {
     const kind = job.kind as HeavyKind;
     const timeoutMs = job.timeout_s * 1000;
-    let timedOut = false;
+    // Set by the timer below: a write TypeScript's narrowing cannot see from here.
+    let timedOut = false as boolean;
     const timer = setTimeout(() => {
       timedOut = true;
       void this.broker.broadcastLocal("compute.abort", { id: job.id });
@@ -137,14 +139,15 @@ export class JobWorker {
       const { summary, file } = splitResult(kind, out);
       const done = await this.db.transaction(async (tx) => {
         const artifactId = file ? await putArtifact(tx, file.bytes, file.contentType) : null;
-        const result = artifactId
-          ? {
-              ...summary,
-              artifact_url: `/api/artifacts/${artifactId}`,
-              content_type: file!.contentType,
-              bytes: file!.bytes.length,
-            }
-          : summary;
+        const result =
+          file && artifactId
+            ? {
+                ...summary,
+                artifact_url: `/api/artifacts/${artifactId}`,
+                content_type: file.contentType,
+                bytes: file.bytes.length,
+              }
+            : summary;
         return completeJob(tx, job.id, this.broker.nodeID, job.attempts, result, artifactId);
       });
       if (done) this.onFinished(job, "completed");

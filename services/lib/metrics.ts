@@ -8,7 +8,7 @@ import { Registry, collectDefaultMetrics, Counter, Gauge, Histogram } from "prom
 export interface NodeMetrics {
   registry: Registry;
   requestDuration: Histogram<"route" | "method" | "status">;
-  memoryWarnings: Counter<string>;
+  memoryWarnings: Counter;
 }
 
 const byBroker = new WeakMap<ServiceBroker, NodeMetrics>();

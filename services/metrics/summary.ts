@@ -54,7 +54,7 @@ export function summarize(all: MetricJson[]): Summary {
       method: String(v.labels.method),
       count: 0,
       errors: 0,
-      buckets: new Map(),
+      buckets: new Map<number, number>(),
     };
     if (v.metricName?.endsWith("_count")) {
       r.count += v.value;
@@ -77,11 +77,14 @@ export function summarize(all: MetricJson[]): Summary {
     }
   }
   const jobs = new Map<string, Summary["jobs"][number]>();
-  const job = (kind: string) =>
-    jobs.get(kind) ??
-    jobs
-      .set(kind, { kind, ...(Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>) })
-      .get(kind)!;
+  const job = (kind: string) => {
+    let j = jobs.get(kind);
+    if (!j) {
+      j = { kind, ...(Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>) };
+      jobs.set(kind, j);
+    }
+    return j;
+  };
   for (const name of ["mcai_jobs_waiting", "mcai_jobs_total"])
     for (const v of values(all, name)) job(String(v.labels.kind))[v.labels.status as JobStatus] += v.value;
   const nodes = new Map<string, Summary["nodes"][number]>();

@@ -9,6 +9,7 @@ import type { Context, ServiceBroker } from "moleculer";
 import type { EmbeddingSettings } from "../../lib/config";
 import { UnavailableError } from "../../lib/errors";
 import { postOpenAi } from "../../lib/openai-http";
+import { LOCAL_EMBEDDING_VERSION } from "../../../compute/lib/embedding";
 
 export interface Embedder {
   readonly name: string;
@@ -31,16 +32,31 @@ export function vectorLiteral(v: ArrayLike<number>): string {
   return s + "]";
 }
 
+/** Texts per compute.embed call at least: below this one call is cheaper than the hand-offs. */
+const LOCAL_CHUNK_MIN = 64;
+/** compute.embed calls one batch is split into at most (threads of a pool, or nodes of a cluster). */
+const LOCAL_CHUNKS_MAX = 4;
+
 function localEmbedder(dim: number): Embedder {
+  const call = async (ctx: Context, texts: string[]) => {
+    const r = await ctx.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
+      texts,
+      dim,
+    });
+    return decodeVectors(r.vectors_base64, texts.length, dim);
+  };
   return {
-    name: "local",
+    name: `local:${LOCAL_EMBEDDING_VERSION}`,
     dim,
     async embed(ctx, texts) {
-      const r = await ctx.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
-        texts,
-        dim,
-      });
-      return decodeVectors(r.vectors_base64, texts.length, dim);
+      // One compute task runs on one pool thread: an import's batch is split so that every thread
+      // (and, in a cluster, every compute node) works on it at once.
+      const chunks = Math.max(1, Math.min(LOCAL_CHUNKS_MAX, Math.floor(texts.length / LOCAL_CHUNK_MIN)));
+      const size = Math.ceil(texts.length / chunks);
+      const parts = await Promise.all(
+        Array.from({ length: chunks }, (_, i) => call(ctx, texts.slice(i * size, (i + 1) * size))),
+      );
+      return parts.flat();
     },
   };
 }

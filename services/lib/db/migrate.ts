@@ -45,7 +45,8 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
 async function allRecorded(db: Db, migrations: Migration[]): Promise<boolean> {
   const t = await db.query<{ present: boolean }>("SELECT to_regclass('mcai_migrations') IS NOT NULL AS present");
   if (!t.rows[0]?.present) return false;
-  const done = await db.query<{ id: number }>("SELECT id FROM mcai_migrations");
+  // The driver may hand back an integer column as a string: Number() keeps the ids comparable.
+  const done = await db.query<{ id: number | string }>("SELECT id FROM mcai_migrations");
   const ids = new Set(done.rows.map((r) => Number(r.id)));
   return migrations.every((m) => ids.has(m.id));
 }
@@ -79,7 +80,7 @@ export async function migrate(
          applied_at timestamptz NOT NULL DEFAULT now()
        )`,
     );
-    const done = await tx.query<{ id: number }>("SELECT id FROM mcai_migrations");
+    const done = await tx.query<{ id: number | string }>("SELECT id FROM mcai_migrations");
     const doneIds = new Set(done.rows.map((r) => Number(r.id)));
     const names: string[] = [];
     for (const m of migrations) {

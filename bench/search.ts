@@ -1,0 +1,260 @@
+/**
+ * bench/search: BEIR SciFact through the real program. For each driver (an embedded PGlite folder,
+ * a fresh database on the real Postgres) it starts `mcai start`, imports corpus.jsonl through the
+ * HTTP API (timed: documents/s), then sends every query of each split to `GET /api/search` in
+ * each mode and prints nDCG@10, recall@100 and the p50/p95 round-trip latency, beside a plain
+ * in-memory Okapi BM25 over the same texts computed in the same run and the published figures.
+ * The fixture is read from ../shared/fixtures/ir/scifact (SCIFACT_DIR to change).
+ *
+ *   npm run bench:search                                    (both drivers, test and train)
+ *   npm run bench:search -- --driver pglite --split test    (one driver, one split)
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { Bm25 } from "./bm25";
+import {
+  CORPUS_FILE,
+  evaluate,
+  loadCorpus,
+  loadSplit,
+  SCIFACT_DIR,
+  type Scores,
+  type Split,
+  type SplitData,
+} from "./ir";
+import { benchDatabase, freePort, machine, pct, runMain, sleep, startMcai } from "./lib";
+
+type Driver = "pglite" | "postgres";
+type Mode = "lexical" | "vector" | "hybrid";
+const MODES: readonly Mode[] = ["lexical", "vector", "hybrid"];
+const K = 100;
+const WARMUP = 5;
+const API_KEY = "bench-search-admin-key-0123456789";
+
+/** From SOURCE.md (SciFact test, nDCG@10 and R@100 where published). */
+const PUBLISHED = [
+  "BM25 BEIR paper (Elasticsearch multifield) 0.665",
+  "BM25 flat Anserini 0.6789 (R@100 0.9253)",
+  "BM25 multifield Anserini 0.6647 (R@100 0.9076)",
+  "all-MiniLM-L6-v2 0.6451 (R@100 0.925)",
+  "bge-small-en-v1.5 0.7127 (R@100 0.945)",
+  "Contriever 0.6493",
+];
+
+interface Row {
+  split: Split;
+  system: string;
+  scores?: Scores;
+  latency?: number[];
+  note?: string;
+}
+
+interface Hit {
+  id: string;
+}
+
+function fmt(r: Row): string {
+  const name = r.system.padEnd(28);
+  if (!r.scores) return `  ${name} ${r.note ?? ""}`;
+  const lat = r.latency?.length
+    ? `${pct(r.latency, 50).toFixed(1).padStart(7)} ${pct(r.latency, 95).toFixed(1).padStart(7)}`
+    : "".padStart(15);
+  return `  ${name} ${r.scores.ndcg10.toFixed(4).padStart(7)} ${r.scores.recall100.toFixed(4).padStart(7)} ${lat}${r.note ? `   ${r.note}` : ""}`;
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : fs.statSync(p).size;
+  }
+  return n;
+}
+
+function peakRssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const r = await fetch(url, init);
+  return { status: r.status, body: (await r.json()) as T };
+}
+
+/** Example id → BEIR doc id, read back through the examples pages (search hits carry no metadata). */
+async function docIdsById(base: string, domain: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let cursor: string | null = null;
+  do {
+    const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const { status, body } = await getJson<{
+      examples: { id: string; metadata: { doc_id?: string; metadata?: { doc_id?: string } } }[];
+      next_cursor: string | null;
+    }>(`${base}/api/datasets/${domain}/examples?limit=500${q}`);
+    if (status !== 200) throw new Error(`examples page answered ${status}: ${JSON.stringify(body)}`);
+    // A JSONL record's own "metadata" field lands under metadata.metadata (every field but content and response is kept).
+    for (const e of body.examples) out.set(e.id, String(e.metadata.doc_id ?? e.metadata.metadata?.doc_id));
+    cursor = body.next_cursor;
+  } while (cursor);
+  return out;
+}
+
+/** Every query of the split in one mode; undefined runs when the mode is not available (501). */
+async function runMode(
+  base: string,
+  data: SplitData,
+  mode: Mode,
+  docOf: Map<string, string>,
+): Promise<{ runs?: Map<string, string[]>; latency: number[]; note?: string }> {
+  const url = (q: string) => `${base}/api/search?q=${encodeURIComponent(q)}&k=${K}&mode=${mode}`;
+  for (const q of data.queries.slice(0, WARMUP)) {
+    const r = await getJson<{ error?: { message: string } }>(url(q.text));
+    if (r.status === 501) return { latency: [], note: `n/a: ${r.body.error?.message}` };
+  }
+  const runs = new Map<string, string[]>();
+  const latency: number[] = [];
+  const degraded = new Set<string>();
+  for (const q of data.queries) {
+    const t0 = performance.now();
+    const r = await getJson<{ hits: Hit[]; degraded?: string }>(url(q.text));
+    latency.push(performance.now() - t0);
+    if (r.status !== 200) throw new Error(`search ${mode} "${q.text}" answered ${r.status}: ${JSON.stringify(r.body)}`);
+    if (r.body.degraded) degraded.add(r.body.degraded);
+    runs.set(
+      q.id,
+      r.body.hits.map((h) => docOf.get(h.id) ?? `unknown:${h.id}`),
+    );
+  }
+  const empty = [...runs.values()].filter((r) => r.length === 0).length;
+  const notes = [
+    ...(degraded.size ? [`degraded: ${[...degraded].join(", ")}`] : []),
+    ...(empty ? [`${empty} queries found nothing`] : []),
+  ];
+  return { runs, latency, note: notes.join("; ") || undefined };
+}
+
+async function runDriver(driver: Driver, splits: SplitData[], docs: number): Promise<Row[]> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-search-"));
+  const db = driver === "postgres" ? await benchDatabase("mcai_bench_search") : undefined;
+  const env: Record<string, string> = {
+    API_KEYS: API_KEY,
+    RATE_LIMIT: "0",
+    DEMO_DATA: "false",
+    // The gateway's request timeout (30 s by default) also bounds an import sent over HTTP.
+    REQUEST_TIMEOUT_MS: "900000",
+    MCAI_DATA_DIR: dataDir,
+    ...(db ? { DATABASE_URL: db.url } : {}),
+  };
+  const node = startMcai(
+    ["--services", "api,datasets,compute", "--node-id", `search-${driver}`, "--port", String(port)],
+    env,
+  );
+  const rows: Row[] = [];
+  try {
+    await node.ready;
+    const t0 = performance.now();
+    const imp = await getJson<{ added: number; error?: unknown }>(
+      `${base}/api/datasets/scifact/import?format=jsonl&filename=corpus.jsonl`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/octet-stream" },
+        body: fs.readFileSync(CORPUS_FILE),
+      },
+    );
+    const secs = (performance.now() - t0) / 1000;
+    if (imp.status !== 200 || imp.body.added !== docs)
+      throw new Error(`import answered ${imp.status}: ${JSON.stringify(imp.body)}`);
+    let size: string;
+    if (db) {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      const s = await c.query<{ db: string; ex: string }>(
+        "SELECT pg_database_size(current_database())::text AS db, pg_total_relation_size('examples')::text AS ex",
+      );
+      await c.end();
+      size = `database ${(Number(s.rows[0].db) / 2 ** 20).toFixed(0)} MB, examples with indexes ${(Number(s.rows[0].ex) / 2 ** 20).toFixed(0)} MB`;
+    } else size = `data folder ${(dirBytes(dataDir) / 2 ** 20).toFixed(0)} MB`;
+    console.log(
+      `\n${driver}: imported ${imp.body.added} documents in ${secs.toFixed(1)} s = ${Math.round(docs / secs)} documents/s (node peak RSS ${peakRssMb(node.proc.pid!).toFixed(0)} MB, ${size})`,
+    );
+    const docOf = await docIdsById(base, "scifact");
+    for (const data of splits)
+      for (const mode of MODES) {
+        const r = await runMode(base, data, mode, docOf);
+        const row: Row = {
+          split: data.split,
+          system: `${driver} ${mode}`,
+          scores: r.runs && evaluate(data, r.runs),
+          latency: r.latency,
+          note: r.note,
+        };
+        console.log(`  ${data.split.padEnd(5)}${fmt(row)}`);
+        rows.push(row);
+      }
+  } finally {
+    node.proc.kill("SIGTERM");
+    await new Promise((r) => (node.proc.exitCode !== null ? r(undefined) : node.proc.once("exit", r)));
+    await sleep(200);
+    await db?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function baseline(corpus: { id: string; content: string }[], splits: SplitData[]): Row[] {
+  const t0 = performance.now();
+  const bm25 = new Bm25(corpus.map((d) => d.content));
+  console.log(
+    `in-memory BM25 (k1 ${bm25.k1}, b ${bm25.b}, no stemming): index of ${corpus.length} documents built in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
+  return splits.map((data) => {
+    const runs = new Map<string, string[]>();
+    const latency: number[] = [];
+    for (const q of data.queries) {
+      const t = performance.now();
+      runs.set(
+        q.id,
+        bm25.search(q.text, K).map((h) => corpus[h.doc].id),
+      );
+      latency.push(performance.now() - t);
+    }
+    return { split: data.split, system: "in-memory BM25 (this run)", scores: evaluate(data, runs), latency };
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { driver: { type: "string", default: "both" }, split: { type: "string", default: "both" } },
+  });
+  const drivers: Driver[] = values.driver === "both" ? ["pglite", "postgres"] : [values.driver as Driver];
+  const splitNames: Split[] = values.split === "both" ? ["test", "train"] : [values.split as Split];
+  if (!drivers.every((d) => d === "pglite" || d === "postgres")) throw new Error("--driver: pglite, postgres or both");
+  if (!splitNames.every((s) => s === "test" || s === "train")) throw new Error("--split: test, train or both");
+
+  const corpus = loadCorpus();
+  const splits = splitNames.map(loadSplit);
+  const chars = corpus.reduce((n, d) => n + d.content.length, 0);
+  console.log(`bench/search on ${machine()}`);
+  console.log(
+    `BEIR SciFact from ${SCIFACT_DIR}: ${corpus.length} documents, ${(chars / 1e6).toFixed(2)} M characters (mean ${Math.round(chars / corpus.length)}); ` +
+      splits.map((s) => `${s.split} ${s.queries.length} queries / ${s.judgments} judgments`).join("; "),
+  );
+  const rows = baseline(corpus, splits);
+  for (const d of drivers) rows.push(...(await runDriver(d, splits, corpus.length)));
+
+  for (const s of splitNames) {
+    console.log(`\nSciFact ${s} (k=${K}; latency = HTTP round trip, sequential)`);
+    console.log(
+      `  ${"".padEnd(28)} ${"nDCG@10".padStart(7)} ${"R@100".padStart(7)} ${"p50 ms".padStart(7)} ${"p95 ms".padStart(7)}`,
+    );
+    for (const r of rows.filter((x) => x.split === s)) console.log(fmt(r));
+    console.log(s === "test" ? `  published (SOURCE.md): ${PUBLISHED.join("; ")}` : "  published: none for train");
+  }
+}
+
+runMain(main);
