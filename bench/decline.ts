@@ -227,7 +227,10 @@ async function scifact(base: string): Promise<void> {
 if (require.main === module)
   runMain(async () => {
     console.log(`bench:decline on ${machine()}`);
-    if (process.env.OFFLINE === "1") return offline();
+    if (process.env.OFFLINE === "1") {
+      offline();
+      return;
+    }
     await withNode({}, (base) => report("demo", base, ON_TOPIC, OFF_TOPIC));
     if (process.env.SCIFACT === "1")
       await withNode({ DEMO_DATA: "false", API_KEYS: ADMIN_KEY }, (base) => scifact(base));

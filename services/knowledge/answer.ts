@@ -48,7 +48,7 @@ export function extractive(query: string, matches: Match[]): string {
     query,
     top.map((m) => m.response ?? m.content),
   );
-  const best = scored[0];
+  const best = scored.at(0);
   // No sentence shares a term with the query (a hit by meaning only): the best match's first sentence.
   if (!best || best.score === 0) return `${scored.find((s) => s.match === 0)?.text ?? top[0].content} [1]`;
   const picked = [best];

@@ -70,7 +70,7 @@ export function scoreSentences(query: string, texts: string[]): ScoredSentence[]
     .map((s, i) => ({
       text: s.text,
       match: s.match,
-      score: q.reduce((acc, term) => acc + (s.t.has(term) ? idf.get(term)! : 0), 0) / total,
+      score: q.reduce((acc, term) => acc + (s.t.has(term) ? (idf.get(term) ?? 0) : 0), 0) / total,
       i,
     }))
     .sort((a, b) => b.score - a.score || a.match - b.match || a.i - b.i)
