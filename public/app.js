@@ -75,19 +75,42 @@
       body: JSON.stringify({ query: q }),
     })
       .then(function (a) {
+        var declined = a.source === "none";
+        $("answer").classList.toggle("declined", declined);
         $("answer-text").textContent = a.answer;
         $("emotion").textContent = "emotion: " + a.emotion.name;
         $("freqs").textContent =
           a.frequencies.neuroscience_hz + " Hz brainwave · " + a.frequencies.metaphysical_hz + " Hz Solfeggio";
-        $("answer-source").textContent = a.cached ? "from cache" : "from " + a.source;
+        $("answer-source").textContent = declined
+          ? "no answer: nothing in the datasets matches well"
+          : a.cached
+            ? "from cache"
+            : "from " + a.source;
+        $("answer").querySelector("h2").textContent = declined ? "Questions the datasets do answer" : "Sources";
         var list = $("sources");
         list.textContent = "";
-        a.matches.forEach(function (m) {
-          var li = el("li", m.content);
-          if (m.response) li.appendChild(el("div", m.response, "meta"));
-          li.appendChild(el("small", m.domain));
-          list.appendChild(li);
-        });
+        // A decline lists the nearest questions, each one click away; an answer lists its sources.
+        if (declined) {
+          (a.suggestions || []).forEach(function (question) {
+            var link = el("a", question);
+            link.href = "#";
+            link.addEventListener("click", function (e) {
+              e.preventDefault();
+              $("q").value = question;
+              $("ask-form").requestSubmit();
+            });
+            var li = el("li");
+            li.appendChild(link);
+            list.appendChild(li);
+          });
+        } else {
+          a.matches.forEach(function (m) {
+            var li = el("li", m.content);
+            if (m.response) li.appendChild(el("div", m.response, "meta"));
+            li.appendChild(el("small", m.domain));
+            list.appendChild(li);
+          });
+        }
         $("answer").hidden = false;
         document.body.dataset.answered = String(Number(document.body.dataset.answered || 0) + 1);
       })

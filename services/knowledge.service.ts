@@ -33,6 +33,8 @@ interface KnowledgeThis extends Service {
 
 const l1Key = (hash: string, version: number) => `knowledge:q:${hash}:v${version}`;
 const DOMAIN = { ...DOMAIN_PARAM, optional: true } as const;
+// A cached decline stays a decline: "none" says no source answered, whoever kept it.
+const cachedSource = (a: StoredAnswer): Answer["source"] => (a.source === "none" ? "none" : "cache");
 
 const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   name: "knowledge",
@@ -40,7 +42,8 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   actions: {
     /**
      * An answer to a query: from L1, else L2, else composed from a hybrid search of the datasets
-     * (and the LLM when configured), then stored in both tiers.
+     * (and the LLM when configured), or declined (source "none", with suggestions) when nothing
+     * matches well (KNOWLEDGE_MIN_MATCH), then stored in both tiers: a decline too, by dataset version.
      * @throws 422 bad params; 503 when the datasets cannot be searched.
      */
     query: {
@@ -64,12 +67,25 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const hash = queryHash(normalized, ctx.params.domain, k);
         const hit1 = await this.tiers.getL1<StoredAnswer>(l1Key(hash, version));
         this.tiers.count("l1", hit1 !== null);
-        if (hit1) return { ...hit1, source: "cache", cached: true, cache_tier: "l1", took_ms: performance.now() - t0 };
+        if (hit1)
+          return {
+            ...hit1,
+            source: cachedSource(hit1),
+            cached: true,
+            cache_tier: "l1",
+            took_ms: performance.now() - t0,
+          };
         const hit2 = await this.tiers.getL2<StoredAnswer>(hash, version).catch(() => null);
         this.tiers.count("l2", hit2 !== null);
         if (hit2) {
           await this.tiers.setL1(l1Key(hash, version), hit2, s.l1TtlS);
-          return { ...hit2, source: "cache", cached: true, cache_tier: "l2", took_ms: performance.now() - t0 };
+          return {
+            ...hit2,
+            source: cachedSource(hit2),
+            cached: true,
+            cache_tier: "l2",
+            took_ms: performance.now() - t0,
+          };
         }
         const fresh = await composeAnswer(
           ctx,

@@ -1,19 +1,62 @@
 /**
  * Composing an answer on a cache miss: a hybrid search of the datasets, the query's emotion, and
- * then either the extractive answer (the best match, cited) or the LLM's answer written from the
- * matches through `knowledge.complete` (its circuit breaker), falling back to extractive, marked
+ * then a decline when nothing matches well (no model call), else either the extractive answer (the
+ * sentences of the top matches that best match the query, cited) or the LLM's answer written from
+ * the matches through `knowledge.complete` (its circuit breaker), falling back to extractive, marked
  * degraded, when the model fails.
  */
 import type { Context, LoggerInstance } from "moleculer";
 import type { KnowledgeSettings } from "../lib/config";
-import type { EmotionRow, Match, QueryParams, StoredAnswer } from "./contract";
+import type { EmotionRow, Match, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { llmMessages } from "./llm";
+import { scoreSentences } from "./sentences";
 
-/** The answer without a model: the best match's response (or content), cited; a plain decline when none. */
-export function extractive(matches: Match[]): string {
-  if (!matches.length) return "I found nothing about that in the datasets yet.";
-  const top = matches[0];
-  return `${top.response ?? top.content} [1]`;
+/** What a declined answer says. */
+export const DECLINE_TEXT = "The datasets hold nothing on that yet.";
+/** Matches whose sentences an extractive answer is made from. */
+const EXTRACT_FROM = 3;
+/** Most sentences in an extractive answer; a further one must score at least this share of the best. */
+const MAX_SENTENCES = 3;
+const FURTHER_SENTENCE_SHARE = 0.6;
+/** Questions a decline suggests. */
+const MAX_SUGGESTIONS = 3;
+
+/**
+ * Whether nothing matches well: no hits, or the best hit's `match` (the idf-weighted share of the
+ * query's terms it holds) below `minMatch`. The best over all hits, not the first: fusion may rank a
+ * vector-only hit first. A search that reports no `match` declines only when it has no hits.
+ */
+export function shouldDecline(hits: SearchHit[], minMatch: number): boolean {
+  if (!hits.length) return true;
+  if (hits.every((h) => h.match === undefined)) return false;
+  return Math.max(...hits.map((h) => h.match ?? 0)) < minMatch;
+}
+
+/** The nearest matches' questions (their content), distinct, for a decline. */
+export function suggestions(matches: Match[]): string[] {
+  return [...new Set(matches.map((m) => m.content.trim()))].slice(0, MAX_SUGGESTIONS);
+}
+
+/**
+ * The answer without a model: the 1–3 sentences of the top matches' responses (content when a match
+ * has none) that best match the query, each followed by `[n]`, n its match's position in `matches`.
+ */
+export function extractive(query: string, matches: Match[]): string {
+  if (!matches.length) return DECLINE_TEXT;
+  const top = matches.slice(0, EXTRACT_FROM);
+  const scored = scoreSentences(
+    query,
+    top.map((m) => m.response ?? m.content),
+  );
+  const best = scored.at(0);
+  // No sentence shares a term with the query (a hit by meaning only): the best match's first sentence.
+  if (!best || best.score === 0) return `${scored.find((s) => s.match === 0)?.text ?? top[0].content} [1]`;
+  const picked = [best];
+  for (const s of scored.slice(1)) {
+    if (picked.length >= MAX_SENTENCES || s.score < best.score * FURTHER_SENTENCE_SHARE) break;
+    if (!picked.some((p) => p.text === s.text)) picked.push(s);
+  }
+  return picked.map((s) => `${s.text} [${s.match + 1}]`).join(" ");
 }
 
 export interface ComposeInput {
@@ -36,7 +79,7 @@ export async function composeAnswer(
   deps: ComposeDeps,
 ): Promise<StoredAnswer> {
   const [search, emotion, catalog] = await Promise.all([
-    ctx.call<{ hits: Match[] }, Record<string, unknown>>("datasets.search", {
+    ctx.call<{ hits: SearchHit[] }, Record<string, unknown>>("datasets.search", {
       q: input.normalized,
       domain: ctx.params.domain,
       k: input.k,
@@ -61,8 +104,10 @@ export async function composeAnswer(
     frequencies: { neuroscience_hz: e.neuroscience_hz, metaphysical_hz: e.metaphysical_hz },
     dataset_version: input.version,
   };
-  if (!deps.settings.llmUrl || !matches.length)
-    return { ...base, answer: extractive(matches), source: "dataset" as const };
+  if (shouldDecline(search.hits, deps.settings.minMatch))
+    return { ...base, answer: DECLINE_TEXT, source: "none" as const, suggestions: suggestions(matches) };
+  if (!deps.settings.llmUrl)
+    return { ...base, answer: extractive(ctx.params.query, matches), source: "dataset" as const };
   try {
     const r = await ctx.call<{ text: string }, { messages: unknown[] }>(
       "knowledge.complete",
@@ -72,6 +117,6 @@ export async function composeAnswer(
     return { ...base, answer: r.text, source: "llm" as const };
   } catch (err) {
     deps.logger.warn(`LLM answer failed, answering from the datasets: ${(err as Error).message}`);
-    return { ...base, answer: extractive(matches), source: "dataset" as const, degraded: true };
+    return { ...base, answer: extractive(ctx.params.query, matches), source: "dataset" as const, degraded: true };
   }
 }

@@ -7,6 +7,14 @@ import type { Match } from "./llm";
 // Match is defined beside the LLM call that formats it into the prompt.
 export type { Match };
 
+/**
+ * A hit of `datasets.search` as knowledge reads it: a match and, when the search reports it, `match`,
+ * the idf-weighted share (0..1) of the query's terms the hit holds.
+ */
+export interface SearchHit extends Match {
+  match?: number;
+}
+
 /** Which cache tier answered: l1 the shared Moleculer cacher, l2 the knowledge_cache table. */
 export type Tier = "l1" | "l2";
 
@@ -32,7 +40,11 @@ export interface EmotionRow {
 /** What `knowledge.query` returns. */
 export interface Answer {
   answer: string;
-  source: "cache" | "dataset" | "llm";
+  /**
+   * Who answered: the datasets (extractive), the LLM, the cache, or "none" when the datasets hold
+   * nothing that matches well (a decline, also when it comes from the cache: `cached` says so).
+   */
+  source: "cache" | "dataset" | "llm" | "none";
   cached: boolean;
   cache_tier?: Tier;
   matches: Match[];
@@ -40,6 +52,8 @@ export interface Answer {
   frequencies: { neuroscience_hz: number; metaphysical_hz: number };
   dataset_version: number;
   degraded?: boolean;
+  /** With source "none": the questions of the nearest matches, which the datasets do answer. */
+  suggestions?: string[];
   took_ms: number;
 }
 

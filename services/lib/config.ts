@@ -110,6 +110,11 @@ export interface KnowledgeSettings {
    */
   versionCheckMs: number;
   kDefault: number;
+  /**
+   * `knowledge.query` declines (source "none") when the best hit's `match`, the idf-weighted share
+   * of the query's terms it holds, is below this. Calibrated in bench/decline.ts (docs/knowledge.md).
+   */
+  minMatch: number;
 }
 
 export interface JobSettings {
@@ -225,6 +230,9 @@ function num(env: Env, name: string, def: number, min: number, max: number): num
     throw new ConfigError(name, `${name} must be a number from ${min} to ${max}, got "${v}"`);
   return n;
 }
+
+/** KNOWLEDGE_MIN_MATCH's default, calibrated by bench/decline.ts on the demo knowledge base. */
+export const KNOWLEDGE_MIN_MATCH_DEFAULT = 0.57;
 
 /** "3" or "art=2,music=4,default=3": a number per job kind. */
 function perKind(env: Env, name: string, def: number, min: number, max: number): Record<string, number> {
@@ -459,6 +467,7 @@ export function loadConfig(env: Env = process.env): Config {
       warmupMs: int(env, "KNOWLEDGE_WARMUP_MS", 2000, 10, 600_000),
       versionCheckMs: int(env, "KNOWLEDGE_VERSION_CHECK_MS", 1000, 50, 600_000),
       kDefault: int(env, "KNOWLEDGE_K", 5, 1, 100),
+      minMatch: num(env, "KNOWLEDGE_MIN_MATCH", KNOWLEDGE_MIN_MATCH_DEFAULT, 0, 1),
     }),
     pglite: Object.freeze({
       sharedBuffersMb: int(env, "PGLITE_SHARED_BUFFERS_MB", 16, 1, 65_536),

@@ -1,0 +1,78 @@
+/**
+ * The extractive answer's pieces: sentences of the top matches scored against the query's terms.
+ * A light English normalizer (lower case, no punctuation, no stop words, a crude suffix strip) is
+ * enough here: it compares a query with a handful of sentences, not a corpus.
+ */
+import { normalizeQuery } from "./normalize";
+
+const STOP_WORDS = new Set(
+  (
+    "a about above after again all am an and any are as at be because been before being below between both but by " +
+    "can could did do does doing down during each few for from further had has have having he her here hers him his " +
+    "how i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out " +
+    "over own same she should so some such than that the their theirs them then there these they this those through " +
+    "to too under until up very was we were what when where which while who whom why will with would you your yours " +
+    "tell please know much many mc ai"
+  ).split(" "),
+);
+
+/** A word's crude stem: enough for "calms"/"calm", "frequencies"/"frequency", "tuning"/"tuned"/"tune". */
+export function stem(word: string): string {
+  if (word.length <= 3) return word;
+  if (word.endsWith("ies") && word.length > 4) return `${word.slice(0, -3)}y`;
+  for (const suffix of ["ing", "ed", "es", "s"]) {
+    if (word.endsWith(suffix) && !word.endsWith("ss") && word.length - suffix.length >= 3) {
+      return word.slice(0, -suffix.length).replace(/e$/, "");
+    }
+  }
+  return word.replace(/e$/, "");
+}
+
+/** The distinct content terms of a text, stemmed. */
+export function terms(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const w of normalizeQuery(text).split(" ")) if (w && !STOP_WORDS.has(w)) out.add(stem(w));
+  return out;
+}
+
+/** A text's sentences: split after . ! or ? followed by white space and a capital, digit or quote. */
+export function sentences(text: string): string[] {
+  return text
+    .split(/(?<=[.!?])\s+(?=["'(\p{Lu}\p{N}])/u)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export interface ScoredSentence {
+  text: string;
+  /** Position (0-based) of the match the sentence comes from. */
+  match: number;
+  score: number;
+}
+
+/**
+ * Every sentence of the given texts, scored by the idf-weighted share of the query's terms it holds
+ * (idf over these sentences, so a term every sentence has counts for little), best first; ties go to
+ * the better-ranked match, then to the earlier sentence.
+ */
+export function scoreSentences(query: string, texts: string[]): ScoredSentence[] {
+  const q = [...terms(query)];
+  const all = texts.flatMap((t, match) => sentences(t).map((text) => ({ text, match, t: terms(text) })));
+  if (!q.length || !all.length) return all.map((s) => ({ text: s.text, match: s.match, score: 0 }));
+  const idf = new Map(
+    q.map((term) => {
+      const df = all.filter((s) => s.t.has(term)).length;
+      return [term, Math.log(1 + all.length / (df + 0.5))];
+    }),
+  );
+  const total = [...idf.values()].reduce((a, b) => a + b, 0);
+  return all
+    .map((s, i) => ({
+      text: s.text,
+      match: s.match,
+      score: q.reduce((acc, term) => acc + (s.t.has(term) ? (idf.get(term) ?? 0) : 0), 0) / total,
+      i,
+    }))
+    .sort((a, b) => b.score - a.score || a.match - b.match || a.i - b.i)
+    .map(({ text, match, score }) => ({ text, match, score }));
+}

@@ -1,0 +1,90 @@
+import { KNOWLEDGE_MIN_MATCH_DEFAULT, loadConfig } from "../../services/lib/config";
+import { DECLINE_TEXT, extractive, shouldDecline, suggestions } from "../../services/knowledge/answer";
+import type { SearchHit } from "../../services/knowledge/contract";
+import { scoreSentences, sentences, stem, terms } from "../../services/knowledge/sentences";
+
+const hit = (content: string, response: string | null, match?: number): SearchHit => ({
+  id: content,
+  domain: "test",
+  content,
+  response,
+  score: 1,
+  match,
+});
+
+describe("knowledge extractive answer", () => {
+  it("cites the sentence that answers, not the first hit's whole response", () => {
+    const matches = [
+      hit(
+        "What is a Chladni plate?",
+        "A Chladni plate is a metal plate bowed at its edge. Sand gathers on the nodal lines where the plate does not move. Ernst Chladni published the figures in 1787.",
+      ),
+      hit("What is cymatics?", "Cymatics is the study of visible sound."),
+    ];
+    const answer = extractive("where does the sand gather on the plate?", matches);
+    expect(answer).toContain("Sand gathers on the nodal lines where the plate does not move. [1]");
+    expect(answer).not.toContain("1787");
+    expect(answer).not.toContain("Cymatics is the study");
+  });
+
+  it("cites each sentence by its match's position", () => {
+    const matches = [
+      hit("Tempo", "Tempo is measured in beats per minute."),
+      hit("Allegro", "Allegro is a fast tempo marking. Adagio is slow."),
+    ];
+    expect(extractive("is allegro fast", matches)).toMatch(/^Allegro is a fast tempo marking\. \[2\]/);
+  });
+
+  it("uses the content when a match has no response, and the first sentence when no term is shared", () => {
+    expect(extractive("allegro", [hit("Allegro is a fast tempo marking", null)])).toBe(
+      "Allegro is a fast tempo marking [1]",
+    );
+    expect(extractive("zzz", [hit("Q", "One. Two.")])).toBe("One. [1]");
+    expect(extractive("anything", [])).toBe(DECLINE_TEXT);
+  });
+
+  it("splits sentences but not decimals, and stems the query and the sentence alike", () => {
+    expect(sentences("C4 is 261.63 Hz. It is middle C! Why? Because.")).toEqual([
+      "C4 is 261.63 Hz.",
+      "It is middle C!",
+      "Why?",
+      "Because.",
+    ]);
+    expect(stem("calms")).toBe(stem("calm"));
+    expect(stem("frequencies")).toBe(stem("frequency"));
+    expect([...terms("What is the tuning?")]).toEqual([stem("tuned")]);
+    expect(scoreSentences("calm waves", ["Alpha waves are calm. Beta is alert."])[0]).toMatchObject({
+      text: "Alpha waves are calm.",
+      score: 1,
+    });
+  });
+});
+
+describe("knowledge decline", () => {
+  it("declines with no hits, or when the best match is below the threshold", () => {
+    expect(shouldDecline([], 0.5)).toBe(true);
+    expect(shouldDecline([hit("a", null, 0.2), hit("b", null, 0.4)], 0.5)).toBe(true);
+    // The best over all hits, not the first: fusion may put a vector-only hit first.
+    expect(shouldDecline([hit("a", null, 0), hit("b", null, 0.7)], 0.5)).toBe(false);
+  });
+
+  it("does not decline on hits from a search that reports no match", () => {
+    expect(shouldDecline([hit("a", null)], 0.5)).toBe(false);
+  });
+
+  it("suggests the nearest matches' questions, distinct, at most three", () => {
+    const s = suggestions([hit("q1", "r"), hit("q1", "r2"), hit("q2", null), hit("q3", null), hit("q4", null)]);
+    expect(s).toEqual(["q1", "q2", "q3"]);
+  });
+});
+
+describe("KNOWLEDGE_MIN_MATCH", () => {
+  it("takes a share from 0 to 1 and names itself when it is not one", () => {
+    expect(loadConfig({ KNOWLEDGE_MIN_MATCH: "0.25" }).knowledge.minMatch).toBe(0.25);
+    expect(loadConfig({}).knowledge.minMatch).toBe(KNOWLEDGE_MIN_MATCH_DEFAULT);
+    for (const bad of ["1.5", "-0.1", "half", "0.5x"])
+      expect(() => loadConfig({ KNOWLEDGE_MIN_MATCH: bad })).toThrow(
+        /KNOWLEDGE_MIN_MATCH must be a number from 0 to 1/,
+      );
+  });
+});
