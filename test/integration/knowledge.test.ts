@@ -220,13 +220,14 @@ describe("answers written by an LLM", () => {
 
   it("opens the breaker after repeated failures (the endpoint is not called), and closes it when it recovers", async () => {
     mode = "fail";
-    for (const s of ["c one", "c two", "c three"]) await q(`scale ${s}`);
+    // Distinct questions (no cache hit) that the datasets answer well (no decline): each reaches the model.
+    for (const s of ["sad", "dark", "sad dark"]) await q(`minor scale ${s}`);
     const before = calls;
-    expect(await q("scale while open")).toMatchObject({ degraded: true });
+    expect(await q("minor scale sounds")).toMatchObject({ degraded: true });
     expect(calls).toBe(before);
     mode = "ok";
     await new Promise((r) => setTimeout(r, 5500)); // the breaker's half-open time
-    expect(await q("scale after recovery")).toMatchObject({ source: "llm" });
+    expect(await q("minor scale sounds dark")).toMatchObject({ source: "llm" });
     expect(calls).toBe(before + 1);
   });
 });
