@@ -61,6 +61,37 @@
     });
   });
 
+  // Feedback: a thumbs up or down on the answer shown, sent with its answer_id.
+  var shown = null;
+  function resetVote(answer, query) {
+    shown = answer.answer_id ? { query: query, answer_id: answer.answer_id } : null;
+    $("vote").hidden = !shown;
+    $("vote-up").disabled = $("vote-down").disabled = false;
+    $("vote-status").textContent = "";
+  }
+  function vote(helpful) {
+    if (!shown) return;
+    $("vote-up").disabled = $("vote-down").disabled = true;
+    api("/api/knowledge/feedback", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: shown.query, answer_id: shown.answer_id, helpful: helpful }),
+    })
+      .then(function () {
+        $("vote-status").textContent = helpful ? "Thanks: marked helpful" : "Thanks: marked not helpful";
+      })
+      .catch(function (e) {
+        $("vote-up").disabled = $("vote-down").disabled = false;
+        showError(e.message);
+      });
+  }
+  $("vote-up").addEventListener("click", function () {
+    vote(true);
+  });
+  $("vote-down").addEventListener("click", function () {
+    vote(false);
+  });
+
   // Ask
   $("ask-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -111,6 +142,7 @@
             list.appendChild(li);
           });
         }
+        resetVote(a, q);
         $("answer").hidden = false;
         document.body.dataset.answered = String(Number(document.body.dataset.answered || 0) + 1);
       })

@@ -96,8 +96,12 @@
       push("memory", n.node_id, Math.round(n.rss_bytes / 1048576));
       if (n.pool_utilization !== null) push("pool", n.node_id, n.pool_utilization);
     });
+    if (sum.feedback) {
+      push("feedback", "helpful", sum.feedback.helpful);
+      push("feedback", "not helpful", sum.feedback.unhelpful);
+    }
     if (times.length > KEEP) times.shift();
-    ["rps", "p95", "cache", "jobs", "memory", "pool"].forEach(function (c) {
+    ["rps", "p95", "cache", "jobs", "memory", "pool", "feedback"].forEach(function (c) {
       pad(c);
       draw(c);
     });

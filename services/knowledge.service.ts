@@ -5,9 +5,11 @@
  * dataset change is not served after it: at once where its event arrives, and never later than
  * KNOWLEDGE_VERSION_CHECK_MS after it. With LLM_URL the answer is written by a model from the
  * matches (timeout, circuit breaker), else it is extractive. The emotion catalog and its frequency
- * mappings live here too.
+ * mappings live here too, and the feedback on answers: an entity of moleculer-db (its mixin, over mcai's own
+ * Postgres layer through PgEntityAdapter), whose entity events drop the cached answers a vote makes stale.
  */
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import DbService from "moleculer-db";
 import { configOf, dbOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
 import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
@@ -19,9 +21,16 @@ import { normalizeQuery, queryHash } from "./knowledge/normalize";
 import { DOMAIN_PARAM } from "./datasets/contract";
 import { clearL2, emotionRows, liveL2Count, topL2 } from "./knowledge/store";
 import { CacheTiers } from "./knowledge/tiers";
+import { PgEntityAdapter } from "./lib/db/entity-adapter";
+import type { FeedbackListParams, FeedbackMeta, FeedbackParams, FeedbackRow } from "./knowledge/contract";
+import { ANSWER_ID_PATTERN, answerId, FEEDBACK_FIELDS, FEEDBACK_TABLE, queryTerms } from "./knowledge/feedback";
+import { dropCloseAnswers, rankWithFeedback, shiftOf, voteTarget } from "./knowledge/feedback-votes";
+import { feedbackCounter } from "./knowledge/feedback-metrics";
 
 interface KnowledgeThis extends Service {
   db: Db;
+  /** moleculer-db's adapter: the feedback table. */
+  adapter: PgEntityAdapter;
   /** How this node's warm-up ended, for cacheStats. */
   warmupOutcome: string;
   tiers: CacheTiers;
@@ -29,6 +38,15 @@ interface KnowledgeThis extends Service {
   datasetVersion: DatasetVersion;
   emotions(): Promise<EmotionRow[]>;
   warmup(): Promise<string>;
+  /** moleculer-db's create: hooks, adapter insert, transform, entity event. */
+  _create(ctx: Context, entity: Record<string, unknown>): Promise<FeedbackRow>;
+  /** moleculer-db's find: adapter find, transform (fields). */
+  _find(ctx: Context, params: Record<string, unknown>): Promise<FeedbackRow[]>;
+}
+
+/** What beforeEntityCreate leaves for entityCreated: the voted example's shift before the vote. */
+interface FeedbackLocals {
+  feedbackShiftBefore?: number;
 }
 
 const l1Key = (hash: string, version: number) => `knowledge:q:${hash}:v${version}`;
@@ -38,8 +56,29 @@ const cachedSource = (a: StoredAnswer): Answer["source"] => (a.source === "none"
 
 const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   name: "knowledge",
+  mixins: [DbService],
+  // A placeholder for moleculer-db's created(); created() below gives each service instance its own.
+  adapter: new PgEntityAdapter(FEEDBACK_TABLE),
+
+  settings: {
+    idField: "id",
+    fields: FEEDBACK_FIELDS,
+    // The entity's cache-clean event goes to every node (moleculer-db's default), like datasets.changed.
+    cacheCleanEventType: "broadcast",
+  },
 
   actions: {
+    // moleculer-db's generic CRUD actions are not part of knowledge's API: feedback and feedbackList
+    // below go through its methods (_create, _find), hooks and entity events instead.
+    find: false,
+    count: false,
+    list: false,
+    create: false,
+    insert: false,
+    get: false,
+    update: false,
+    remove: false,
+
     /**
      * An answer to a query: from L1, else L2, else composed from a hybrid search of the datasets
      * (and the LLM when configured), or declined (source "none", with suggestions) when nothing
@@ -65,11 +104,13 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const k = ctx.params.k ?? s.kDefault;
         const version = await this.datasetVersion.current();
         const hash = queryHash(normalized, ctx.params.domain, k);
+        const answer_id = answerId(hash, version);
         const hit1 = await this.tiers.getL1<StoredAnswer>(l1Key(hash, version));
         this.tiers.count("l1", hit1 !== null);
         if (hit1)
           return {
             ...hit1,
+            answer_id,
             source: cachedSource(hit1),
             cached: true,
             cache_tier: "l1",
@@ -81,6 +122,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
           await this.tiers.setL1(l1Key(hash, version), hit2, s.l1TtlS);
           return {
             ...hit2,
+            answer_id,
             source: cachedSource(hit2),
             cached: true,
             cache_tier: "l2",
@@ -90,7 +132,12 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         const fresh = await composeAnswer(
           ctx,
           { normalized, k, version },
-          { settings: s, emotions: () => this.emotions(), logger: this.logger },
+          {
+            settings: s,
+            emotions: () => this.emotions(),
+            logger: this.logger,
+            rerank: (hits) => rankWithFeedback(this.db, normalized, hits),
+          },
         );
         // A degraded answer (the model failed) is not kept: the next asker gets the model's answer.
         if (!fresh.degraded) {
@@ -100,6 +147,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
               hash,
               version,
               query: normalized,
+              terms: queryTerms(normalized),
               domain: ctx.params.domain,
               response: fresh,
               source: fresh.source,
@@ -107,7 +155,70 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
             })
             .catch((err) => this.logger.warn(`L2 write failed: ${(err as Error).message}`));
         }
-        return { ...fresh, cached: false, took_ms: performance.now() - t0 };
+        return { ...fresh, answer_id, cached: false, took_ms: performance.now() - t0 };
+      },
+    },
+
+    /**
+     * Stores a vote on an answer (201 with the stored row). The vote is on `example_id`, else on the top
+     * match of the answer `answer_id` names; it moves that example for this query and close ones (see
+     * knowledge/feedback.ts), and when it changes the ranking the cached answers of those queries go.
+     * @throws 422 bad params (the field named, comment at most 2,000 characters), answer_id of another
+     * query, example_id not among its matches; 404 answer_id no longer kept.
+     */
+    feedback: {
+      params: {
+        query: { type: "string", min: 1, max: 1000 },
+        answer_id: { type: "string", pattern: ANSWER_ID_PATTERN, optional: true },
+        example_id: { type: "string", pattern: /^[1-9][0-9]{0,17}$/, optional: true },
+        helpful: { type: "boolean" },
+        comment: { type: "string", max: 2000, optional: true },
+      },
+      async handler(this: KnowledgeThis, ctx: Context<FeedbackParams, FeedbackMeta>): Promise<FeedbackRow> {
+        const normalized = normalizeQuery(ctx.params.query);
+        if (!normalized) throw new UnprocessableError("query has no words", { field: "query" });
+        const target = await voteTarget(this.db, normalized, {
+          answerId: ctx.params.answer_id,
+          exampleId: ctx.params.example_id,
+          currentVersion: () => this.datasetVersion.current(),
+        });
+        const row = await this._create(ctx, {
+          query: normalized,
+          query_terms: queryTerms(normalized),
+          ...target,
+          answer_id: ctx.params.answer_id ?? null,
+          helpful: ctx.params.helpful,
+          comment: ctx.params.comment ?? null,
+          // Calls from inside the cluster (REPL, CLI) have no HTTP client.
+          client_key: ctx.meta.client ?? `node:${this.broker.nodeID}`,
+        });
+        ctx.meta.$statusCode = 201;
+        return row;
+      },
+    },
+
+    /**
+     * Stored votes, newest first, in keyset pages (admin): `cursor` is the previous page's `next_cursor`.
+     * @throws 422 bad params.
+     */
+    feedbackList: {
+      admin: true,
+      params: {
+        cursor: { type: "string", pattern: /^[1-9][0-9]{0,17}$/, optional: true },
+        helpful: { type: "boolean", convert: true, optional: true },
+        limit: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
+      },
+      async handler(
+        this: KnowledgeThis,
+        ctx: Context<FeedbackListParams>,
+      ): Promise<{ feedback: FeedbackRow[]; next_cursor: string | null }> {
+        const limit = ctx.params.limit ?? 50;
+        const query: Record<string, unknown> = {};
+        if (ctx.params.helpful !== undefined) query.helpful = ctx.params.helpful;
+        if (ctx.params.cursor !== undefined) query.id = { $lt: ctx.params.cursor };
+        const rows = await this._find(ctx, { query, sort: "-id", limit: limit + 1 });
+        const page = rows.slice(0, limit);
+        return { feedback: page, next_cursor: rows.length > limit ? page[page.length - 1].id : null };
       },
     },
 
@@ -213,6 +324,17 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
 
   events: {
     /**
+     * A vote changed the ranking of these cached answers: every knowledge node drops them from its cacher
+     * (one shared Redis needs it once; per-node memory cachers each need it).
+     */
+    "knowledge.feedback.changed": {
+      params: { keys: { type: "array", items: "string" } },
+      async handler(this: KnowledgeThis, ctx: Context<{ keys: string[] }>) {
+        await Promise.all(ctx.params.keys.map((k) => this.broker.cacher?.del(k)?.catch?.(() => undefined)));
+      },
+    },
+
+    /**
      * A dataset changed: this node's version moves at once (answers go by their versioned keys), and
      * the domain's cached first page goes.
      */
@@ -238,6 +360,28 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.datasetVersion.background(true);
       },
     },
+  },
+
+  /** moleculer-db hook: the voted example's shift before the vote, to tell whether the vote changes it. */
+  async beforeEntityCreate(this: KnowledgeThis, entity: Record<string, unknown>, ctx: Context) {
+    const locals = ctx.locals as FeedbackLocals;
+    if (entity.example_id)
+      locals.feedbackShiftBefore = await shiftOf(this.db, String(entity.query), String(entity.example_id));
+    return entity;
+  },
+
+  /**
+   * moleculer-db entity event, after its own cache clean: counts the vote and, when it moved its example,
+   * drops the cached answers of this query and close ones (L2 here, L1 on every knowledge node).
+   */
+  async entityCreated(this: KnowledgeThis, row: FeedbackRow, ctx: Context) {
+    feedbackCounter(this.broker).inc({ helpful: String(row.helpful) });
+    const before = (ctx.locals as FeedbackLocals).feedbackShiftBefore;
+    if (before === undefined || !row.example_id) return;
+    if ((await shiftOf(this.db, row.query, row.example_id)) === before) return;
+    const keys = await dropCloseAnswers(this.db, row.query, l1Key);
+    await this.broker.cacher?.del(keys)?.catch?.(() => undefined);
+    this.broker.broadcast("knowledge.feedback.changed", { keys });
   },
 
   methods: {
@@ -272,6 +416,10 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
 
   created(this: KnowledgeThis) {
     this.db = dbOf(this.broker);
+    // The schema's adapter is one object for every broker that loads this file (tests start several):
+    // each service instance gets its own, bound to its broker's database.
+    this.adapter = new PgEntityAdapter(FEEDBACK_TABLE);
+    this.adapter.init(this.broker);
     this.tiers = new CacheTiers(this.broker, this.db);
     this.datasetVersion = new DatasetVersion({
       read: async () => (await this.broker.call<{ version: number }>("datasets.version")).version,

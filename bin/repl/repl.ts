@@ -8,6 +8,7 @@ import { clusterHealth, registryNodes } from "../../services/api/health";
 import type { McaiNode } from "../node";
 import { brokerTarget, importTo, rotateWith } from "../datasets/target";
 import { extendCacheCommand } from "./cache-command";
+import type { FeedbackRow } from "../../services/knowledge/contract";
 
 export interface ReplCommand {
   command: string;
@@ -111,6 +112,31 @@ export const REPL_COMMANDS: ReplCommand[] = [
     async action(broker, args) {
       const max = args.options.max === undefined ? undefined : Number(args.options.max);
       await rotateWith(brokerTarget({ broker } as McaiNode, "this node", false), max, Boolean(args.options.dryRun));
+    },
+  },
+  {
+    command: "feedback",
+    description: "votes on answers, newest first (--helpful true|false, --limit n, --cursor id)",
+    options: [
+      { option: "--helpful <bool>", description: "only helpful (true) or unhelpful (false) votes" },
+      { option: "--limit <n>", description: "votes to show, 1-100 (default 20)" },
+      { option: "--cursor <id>", description: "show votes older than this id (the last line's next cursor)" },
+    ],
+    async action(broker, args) {
+      const r = await broker.call<{ feedback: FeedbackRow[]; next_cursor: string | null }, Record<string, unknown>>(
+        "knowledge.feedbackList",
+        {
+          helpful: args.options.helpful === undefined ? undefined : String(args.options.helpful),
+          limit: args.options.limit === undefined ? 20 : String(args.options.limit),
+          cursor: args.options.cursor === undefined ? undefined : String(args.options.cursor),
+        },
+      );
+      for (const f of r.feedback)
+        console.log(
+          `${f.id.padStart(8)}  ${f.helpful ? "helpful    " : "not helpful"}  example ${(f.example_id ?? "-").padEnd(8)} v${f.dataset_version}  ${new Date(f.created_at).toISOString()}  "${f.query}"${f.comment ? `  comment: ${JSON.stringify(f.comment)}` : ""}`,
+        );
+      if (!r.feedback.length) console.log("no feedback");
+      if (r.next_cursor) console.log(`more: feedback --cursor ${r.next_cursor}`);
     },
   },
   {

@@ -13,6 +13,7 @@ import { streamJobEvents, type JobEventHub, type StreamSlots } from "./job-event
 import type { GatedRequest } from "./gate";
 import { checkParams, jsonDepthVerifier } from "./input-checks";
 import { checkJobVisible, setCaller } from "./owner";
+import { feedbackClientKey } from "./feedback-client";
 import { serveStatic } from "./static-files";
 
 /** Every REST alias under /api that maps to an action. */
@@ -42,6 +43,8 @@ export const API_ALIASES: Record<string, string> = {
   "GET knowledge/datasets/:domain": "knowledge.dataset",
   "GET emotions": "knowledge.emotions",
   "GET emotions/:name": "knowledge.emotion",
+  "POST knowledge/feedback": "knowledge.feedback",
+  "GET admin/feedback": "knowledge.feedbackList",
   "GET admin/cache/stats": "knowledge.cacheStats",
   "POST admin/knowledge/cache/clear": "knowledge.cacheClear",
   "GET metrics/summary": "metrics.summary",
@@ -143,6 +146,12 @@ export function apiRoute(c: RouteContext): GatewayRoute {
     onBeforeCall(this: { localToken?: string }, ctx, route, req, res) {
       onBeforeCall(ctx, route, req);
       setCaller(ctx, req, res, c.config, this.localToken);
+      // Feedback keeps who voted (one vote per client counts), as a key id or a hashed address.
+      if ((req as { $action?: { name?: string } }).$action?.name === "knowledge.feedback")
+        (ctx.meta as { client?: string }).client = feedbackClientKey(
+          (req as GatedRequest).$client ?? `ip:${req.socket.remoteAddress ?? "unknown"}`,
+          c.config.gateway.feedbackAddressSalt,
+        );
     },
     onError: c.onError,
   };

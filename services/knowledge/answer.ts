@@ -70,6 +70,8 @@ export interface ComposeDeps {
   /** The emotion catalog (cached by the caller). */
   emotions: () => Promise<EmotionRow[]>;
   logger: LoggerInstance;
+  /** Reorders the search's hits by the feedback on them for this query. */
+  rerank: (hits: SearchHit[]) => Promise<SearchHit[]>;
 }
 
 /** A fresh answer to `ctx.params.query` from the datasets of `input.version`. @throws what datasets.search and compute.emotion throw. */
@@ -90,12 +92,14 @@ export async function composeAnswer(
     }),
     deps.emotions(),
   ]);
-  const matches = search.hits.map((h) => ({
+  const hits = await deps.rerank(search.hits);
+  const matches = hits.map((h) => ({
     id: h.id,
     domain: h.domain,
     content: h.content,
     response: h.response,
     score: h.score,
+    ...(h.feedback_shift ? { feedback_shift: h.feedback_shift } : {}),
   }));
   const e = catalog.find((x) => x.name === emotion.dominant) ?? catalog[0];
   const base = {
@@ -104,7 +108,7 @@ export async function composeAnswer(
     frequencies: { neuroscience_hz: e.neuroscience_hz, metaphysical_hz: e.metaphysical_hz },
     dataset_version: input.version,
   };
-  if (shouldDecline(search.hits, deps.settings.minMatch))
+  if (shouldDecline(hits, deps.settings.minMatch))
     return { ...base, answer: DECLINE_TEXT, source: "none" as const, suggestions: suggestions(matches) };
   if (!deps.settings.llmUrl)
     return { ...base, answer: extractive(ctx.params.query, matches), source: "dataset" as const };

@@ -1,4 +1,7 @@
-/** The SQL of the knowledge service: the emotion catalog and the L2 cache table knowledge_cache. */
+/**
+ * The SQL of the knowledge service: the emotion catalog, the L2 cache table knowledge_cache, and the
+ * feedback votes ranking reads (the feedback rows themselves go through the entity adapter).
+ */
 import type { Queryable } from "../lib/db";
 import type { EmotionRow } from "./contract";
 
@@ -27,6 +30,8 @@ export interface L2Entry {
   version: number;
   /** The normalized query. */
   query: string;
+  /** The query's content terms, by which feedback finds the cached answers of close queries. */
+  terms: string[];
   domain: string | undefined;
   response: unknown;
   source: string;
@@ -36,11 +41,12 @@ export interface L2Entry {
 /** Stores (or replaces) the L2 answer of a query in a dataset version. */
 export async function putL2(db: Queryable, e: L2Entry): Promise<void> {
   await db.query(
-    `INSERT INTO knowledge_cache (query_hash, dataset_version, query_text, domain, response, source, expires_at)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + make_interval(secs => $7))
+    `INSERT INTO knowledge_cache (query_hash, dataset_version, query_text, query_terms, domain, response, source, expires_at)
+     VALUES ($1, $2, $3, $4::text[], $5, $6::jsonb, $7, now() + make_interval(secs => $8))
      ON CONFLICT (query_hash, dataset_version) DO UPDATE
-       SET response = EXCLUDED.response, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at`,
-    [e.hash, e.version, e.query, e.domain ?? null, JSON.stringify(e.response), e.source, e.ttlS],
+       SET response = EXCLUDED.response, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at,
+         query_terms = EXCLUDED.query_terms`,
+    [e.hash, e.version, e.query, e.terms, e.domain ?? null, JSON.stringify(e.response), e.source, e.ttlS],
   );
 }
 
@@ -67,4 +73,73 @@ export async function liveL2Count(db: Queryable): Promise<number> {
 /** Deletes every L2 answer; returns how many there were. */
 export async function clearL2(db: Queryable): Promise<number> {
   return (await db.query("DELETE FROM knowledge_cache")).rowCount;
+}
+
+/** A vote as ranking reads it. */
+export interface VoteRow {
+  id: string;
+  example_id: string;
+  helpful: boolean;
+  client_key: string;
+  query: string;
+  query_terms: string[];
+}
+
+/**
+ * The votes on `exampleIds` cast for queries that share a term with `terms` (or are the same normalized
+ * query, for a query of stop words only), oldest first.
+ */
+export async function votesFor(
+  db: Queryable,
+  query: string,
+  terms: string[],
+  exampleIds: string[],
+): Promise<VoteRow[]> {
+  if (!exampleIds.length) return [];
+  const r = await db.query<VoteRow & Record<string, unknown>>(
+    `SELECT id::text AS id, example_id::text AS example_id, helpful, client_key, query, query_terms
+     FROM feedback
+     WHERE example_id = ANY($1::bigint[]) AND (query_terms && $2::text[] OR query = $3)
+     ORDER BY id`,
+    [exampleIds, terms, query],
+  );
+  return r.rows;
+}
+
+/** The query and matches of a kept answer (L2), expired or not; null when it is gone. */
+export async function keptAnswer(
+  db: Queryable,
+  hash: string,
+  version: number,
+): Promise<{ query_text: string; response: { matches?: { id: string }[] } } | null> {
+  const r = await db.query<{ query_text: string; response: { matches?: { id: string }[] } }>(
+    "SELECT query_text, response FROM knowledge_cache WHERE query_hash = $1 AND dataset_version = $2",
+    [hash, version],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** L2 answers whose query shares a term with `terms` or is `query` itself (candidates to invalidate). */
+export async function closeL2(
+  db: Queryable,
+  query: string,
+  terms: string[],
+): Promise<{ query_hash: string; dataset_version: number; query_text: string; query_terms: string[] | null }[]> {
+  const r = await db.query<{
+    query_hash: string;
+    dataset_version: number;
+    query_text: string;
+    query_terms: string[] | null;
+  }>(
+    `SELECT query_hash, dataset_version::int AS dataset_version, query_text, query_terms FROM knowledge_cache
+     WHERE query_terms && $1::text[] OR query_text = $2`,
+    [terms, query],
+  );
+  return r.rows;
+}
+
+/** Deletes the L2 answers of these query hashes (every version). */
+export async function dropL2(db: Queryable, hashes: string[]): Promise<number> {
+  if (!hashes.length) return 0;
+  return (await db.query("DELETE FROM knowledge_cache WHERE query_hash = ANY($1::text[])", [hashes])).rowCount;
 }

@@ -89,6 +89,12 @@ export interface GatewaySettings {
   requestTimeoutMs: number;
   /** A merged /metrics scrape is reused for this long; concurrent scrapes share one merge. */
   metricsCacheMs: number;
+  /**
+   * The key of the HMAC that turns a client's address into the client key of its feedback (the raw
+   * address is never stored). Unset: a fixed key, so the hash is stable but an IPv4 address can be
+   * recovered by trying all 2^32; set it (the same on every gateway) to make that impossible.
+   */
+  feedbackAddressSalt: string;
 }
 
 export interface KnowledgeSettings {
@@ -358,6 +364,7 @@ function gatewaySettings(env: Env): GatewaySettings {
     headersTimeoutMs,
     requestTimeoutMs,
     metricsCacheMs: int(env, "METRICS_CACHE_MS", 1000, 0, 60_000),
+    feedbackAddressSalt: raw(env, "FEEDBACK_ADDRESS_SALT") ?? "mcai-feedback",
   });
 }
 

@@ -16,6 +16,8 @@ export interface Summary {
   /** Per kind: jobs waiting (queued, processing) in the store, and finished ones by final status. */
   jobs: ({ kind: string } & Record<JobStatus, number>)[];
   nodes: { node_id: string; rss_bytes: number; pool_utilization: number | null }[];
+  /** Feedback votes stored since the nodes started (mcai_feedback_total), by helpful. */
+  feedback: { helpful: number; unhelpful: number };
 }
 
 function values(all: MetricJson[], name: string): Value[] {
@@ -76,6 +78,9 @@ export function summarize(all: MetricJson[]): Summary {
       cache[tier][field] += v.value;
     }
   }
+  const feedback = { helpful: 0, unhelpful: 0 };
+  for (const v of values(all, "mcai_feedback_total"))
+    feedback[String(v.labels.helpful) === "true" ? "helpful" : "unhelpful"] += v.value;
   const jobs = new Map<string, Summary["jobs"][number]>();
   const job = (kind: string) => {
     let j = jobs.get(kind);
@@ -115,5 +120,6 @@ export function summarize(all: MetricJson[]): Summary {
     cache,
     jobs: [...jobs.values()].sort((a, b) => a.kind.localeCompare(b.kind)),
     nodes: [...nodes.values()].sort((a, b) => a.node_id.localeCompare(b.node_id)),
+    feedback,
   };
 }

@@ -16,6 +16,8 @@ describeWithBrowser("the dashboard in Chromium", () => {
       await memoryDb(),
     );
     browser = await launch();
+    await t.node.broker.call("knowledge.feedback", { query: "same question", helpful: false });
+    await t.node.broker.call("knowledge.feedback", { query: "same question", helpful: true });
     let i = 0;
     traffic = setInterval(() => {
       void getJson(`${t.url}/api/health`).catch(() => undefined);
@@ -53,7 +55,7 @@ describeWithBrowser("the dashboard in Chromium", () => {
     await page.waitForFunction(() => Number(document.body.dataset.samples) >= 4, undefined, { timeout: 20_000 });
     const points = await page.evaluate(() =>
       Object.fromEntries(
-        ["rps", "p95", "cache", "memory", "pool"].map((id) => [
+        ["rps", "p95", "cache", "memory", "pool", "feedback"].map((id) => [
           id,
           Number((document.getElementById(id) as HTMLElement).dataset.points),
         ]),
@@ -63,8 +65,11 @@ describeWithBrowser("the dashboard in Chromium", () => {
     expect(points.p95).toBeGreaterThan(0);
     expect(points.cache).toBeGreaterThan(0);
     expect(points.memory).toBeGreaterThan(0);
+    expect(points.feedback).toBeGreaterThan(0);
+    const summary = (await getJson(`${t.url}/api/metrics/summary`)).body;
+    expect(summary.feedback).toEqual({ helpful: 1, unhelpful: 1 });
     expect(await page.locator("#status").textContent()).toMatch(/1 node\(s\), updated/);
-    expect(await page.locator("canvas").count()).toBeGreaterThanOrEqual(5);
+    expect(await page.locator("canvas").count()).toBeGreaterThanOrEqual(6);
     await page.screenshot({ path: screenshotPath("dashboard.png"), fullPage: true });
     expect(errors).toEqual([]);
     // The page's Content-Security-Policy (frame-ancestors 'none', no inline script) blocks nothing it needs.

@@ -106,6 +106,10 @@ describe("mcai repl on an embedded data folder", () => {
       "cache clear",
       "job 00000000-0000-4000-8000-000000000000",
       "jobs bogus",
+      'call knowledge.feedback {"query":"Ode to a nightingale?","helpful":false,"comment":"wrong poet"}',
+      'call knowledge.feedback {"query":"the tyger","helpful":true}',
+      "feedback --helpful false",
+      "help",
     ].join("\n");
     const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, COMPUTE_THREADS: "1" }, `${script}\n`);
     expect(await repl.exited).toBe(0);
@@ -118,6 +122,12 @@ describe("mcai repl on an embedded data folder", () => {
     expect(out).toMatch(/\{"cleared":true,"l2_entries":\d+\}/); // cache clear: both knowledge tiers
     expect(out).toContain("error: no job 00000000-0000-4000-8000-000000000000");
     expect(out).toContain('unknown action "bogus"');
+    // feedback --helpful false: only the unhelpful vote, with its query and comment
+    expect(out).toMatch(
+      /^\s+\d+ {2}not helpful {2}example -\s+v\d+ .* "ode to a nightingale" {2}comment: "wrong poet"$/m,
+    );
+    expect(out).not.toMatch(/^\s+\d+ {2}helpful .*"the tyger"$/m);
+    expect(out).toMatch(/^\s+feedback \[options\]\s+votes on answers/m); // listed in help
     // The commands ran in order: the import's table before the datasets listing.
     expect(out.indexOf("poems  ")).toBeLessThan(out.search(/poems\s+v\d+/));
   });

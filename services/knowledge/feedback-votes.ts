@@ -1,0 +1,89 @@
+/**
+ * Feedback meeting the database: the votes that rerank an answer's hits, what an answer id refers to,
+ * and which cached answers a vote makes stale.
+ */
+import type { Queryable } from "../lib/db";
+import { NotFoundError, UnprocessableError } from "../lib/errors";
+import type { SearchHit } from "./contract";
+import { CLOSE_QUERY_MIN, parseAnswerId, queryTerms, rerank, shifts, similarity } from "./feedback";
+import { closeL2, dropL2, keptAnswer, votesFor } from "./store";
+
+/** The hits of a search for `normalized`, reordered by the feedback on them. */
+export async function rankWithFeedback<T extends SearchHit>(
+  db: Queryable,
+  normalized: string,
+  hits: T[],
+): Promise<(T & { feedback_shift?: number })[]> {
+  if (!hits.length) return hits;
+  const qTerms = queryTerms(normalized);
+  const votes = await votesFor(
+    db,
+    normalized,
+    qTerms,
+    hits.map((h) => h.id),
+  );
+  return rerank(hits, shifts(normalized, qTerms, votes));
+}
+
+/** The positions feedback moves `exampleId` for `normalized` now (0 when none). */
+export async function shiftOf(db: Queryable, normalized: string, exampleId: string): Promise<number> {
+  const qTerms = queryTerms(normalized);
+  const votes = await votesFor(db, normalized, qTerms, [exampleId]);
+  return shifts(normalized, qTerms, votes).get(exampleId) ?? 0;
+}
+
+/** What a vote refers to: the dataset version, the matches shown, and the example voted on. */
+export interface VoteTarget {
+  dataset_version: number;
+  example_ids: string[];
+  example_id: string | null;
+}
+
+/**
+ * The target of a vote. With `answerId`, the answer kept in L2 gives the version and the matches shown,
+ * and the vote is on `exampleId` (one of them) or else the top match; without, on `exampleId` alone.
+ * @throws 404 when the answer is no longer kept; 422 when it answered another query, or the example
+ * was not among its matches.
+ */
+export async function voteTarget(
+  db: Queryable,
+  normalized: string,
+  p: { answerId?: string; exampleId?: string; currentVersion: () => Promise<number> },
+): Promise<VoteTarget> {
+  if (p.answerId === undefined)
+    return {
+      dataset_version: await p.currentVersion(),
+      example_ids: p.exampleId ? [p.exampleId] : [],
+      example_id: p.exampleId ?? null,
+    };
+  const ref = parseAnswerId(p.answerId);
+  const kept = ref && (await keptAnswer(db, ref.hash, ref.version));
+  if (!ref || !kept)
+    throw new NotFoundError(`no answer ${p.answerId}: it expired or was never kept`, { answer_id: p.answerId });
+  if (kept.query_text !== normalized)
+    throw new UnprocessableError("answer_id is the answer to another query", { field: "answer_id" });
+  const shown = (kept.response.matches ?? []).map((m) => String(m.id));
+  if (p.exampleId !== undefined && !shown.includes(p.exampleId))
+    throw new UnprocessableError("example_id was not among that answer's matches", { field: "example_id" });
+  return { dataset_version: ref.version, example_ids: shown, example_id: p.exampleId ?? shown[0] ?? null };
+}
+
+/**
+ * Drops the L2 answers of `normalized` and of close queries (every dataset version), and returns the L1
+ * keys of those answers, which every knowledge node drops from its cacher.
+ */
+export async function dropCloseAnswers(
+  db: Queryable,
+  normalized: string,
+  l1Key: (hash: string, version: number) => string,
+): Promise<string[]> {
+  const qTerms = queryTerms(normalized);
+  const close = (await closeL2(db, normalized, qTerms)).filter(
+    (r) => similarity(qTerms, r.query_terms ?? [], r.query_text === normalized) >= CLOSE_QUERY_MIN,
+  );
+  await dropL2(
+    db,
+    close.map((r) => r.query_hash),
+  );
+  return close.map((r) => l1Key(r.query_hash, r.dataset_version));
+}
