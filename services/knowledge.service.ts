@@ -38,8 +38,11 @@ interface KnowledgeThis extends Service {
   datasetVersion: DatasetVersion;
   emotions(): Promise<EmotionRow[]>;
   warmup(): Promise<string>;
+  dropL1(keys: string[]): Promise<void>;
   /** moleculer-db's create: hooks, adapter insert, transform, entity event. */
   _create(ctx: Context, entity: Record<string, unknown>): Promise<FeedbackRow>;
+  /** moleculer-db's get: adapter findById, transform; EntityNotFoundError (404) when absent. */
+  _get(ctx: Context, params: { id: string }): Promise<FeedbackRow>;
   /** moleculer-db's find: adapter find, transform (fields). */
   _find(ctx: Context, params: Record<string, unknown>): Promise<FeedbackRow[]>;
 }
@@ -193,7 +196,23 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
           client_key: ctx.meta.client ?? `node:${this.broker.nodeID}`,
         });
         ctx.meta.$statusCode = 201;
+        ctx.meta.$location = `/api/admin/feedback/${row.id}`;
         return row;
+      },
+    },
+
+    /** One stored vote (admin), through moleculer-db's get. @throws 404 */
+    feedbackGet: {
+      admin: true,
+      params: { id: { type: "string", pattern: /^[1-9][0-9]{0,17}$/ } },
+      async handler(this: KnowledgeThis, ctx: Context<{ id: string }>): Promise<FeedbackRow> {
+        try {
+          return await this._get(ctx, { id: ctx.params.id });
+        } catch (err) {
+          if ((err as { code?: number }).code === 404)
+            throw new NotFoundError(`no feedback ${ctx.params.id}`, { id: ctx.params.id });
+          throw err;
+        }
       },
     },
 
@@ -204,7 +223,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     feedbackList: {
       admin: true,
       params: {
-        cursor: { type: "string", pattern: /^[1-9][0-9]{0,17}$/, optional: true },
+        cursor: { type: "string", pattern: /^[1-9][0-9]{0,17}$/, convert: true, optional: true },
         helpful: { type: "boolean", convert: true, optional: true },
         limit: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
       },
@@ -330,7 +349,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     "knowledge.feedback.changed": {
       params: { keys: { type: "array", items: "string" } },
       async handler(this: KnowledgeThis, ctx: Context<{ keys: string[] }>) {
-        await Promise.all(ctx.params.keys.map((k) => this.broker.cacher?.del(k)?.catch?.(() => undefined)));
+        await this.dropL1(ctx.params.keys);
       },
     },
 
@@ -365,8 +384,8 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   /** moleculer-db hook: the voted example's shift before the vote, to tell whether the vote changes it. */
   async beforeEntityCreate(this: KnowledgeThis, entity: Record<string, unknown>, ctx: Context) {
     const locals = ctx.locals as FeedbackLocals;
-    if (entity.example_id)
-      locals.feedbackShiftBefore = await shiftOf(this.db, String(entity.query), String(entity.example_id));
+    if (typeof entity.example_id === "string")
+      locals.feedbackShiftBefore = await shiftOf(this.db, entity.query as string, entity.example_id);
     return entity;
   },
 
@@ -380,11 +399,22 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     if (before === undefined || !row.example_id) return;
     if ((await shiftOf(this.db, row.query, row.example_id)) === before) return;
     const keys = await dropCloseAnswers(this.db, row.query, l1Key);
-    await this.broker.cacher?.del(keys)?.catch?.(() => undefined);
-    this.broker.broadcast("knowledge.feedback.changed", { keys });
+    // Here first, awaited: the voter's next ask on this node must not find the old answer.
+    await this.dropL1(keys);
+    await this.broker.broadcast("knowledge.feedback.changed", { keys });
   },
 
   methods: {
+    /** Drops L1 keys; a cacher that is away loses nothing here (the keys go by their TTL). */
+    async dropL1(this: KnowledgeThis, keys: string[]) {
+      if (!keys.length || !this.broker.cacher) return;
+      try {
+        await this.broker.cacher.del(keys);
+      } catch (err) {
+        this.logger.warn(`dropping ${keys.length} cached answers failed: ${(err as Error).message}`);
+      }
+    },
+
     async emotions(this: KnowledgeThis) {
       const hit = await this.tiers.getL1<EmotionRow[]>("knowledge:emotions");
       if (hit) return hit;

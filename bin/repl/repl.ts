@@ -126,9 +126,10 @@ export const REPL_COMMANDS: ReplCommand[] = [
       const r = await broker.call<{ feedback: FeedbackRow[]; next_cursor: string | null }, Record<string, unknown>>(
         "knowledge.feedbackList",
         {
-          helpful: args.options.helpful === undefined ? undefined : String(args.options.helpful),
-          limit: args.options.limit === undefined ? 20 : String(args.options.limit),
-          cursor: args.options.cursor === undefined ? undefined : String(args.options.cursor),
+          // The REPL's parser gives strings, numbers or booleans: the action's params convert them.
+          helpful: args.options.helpful,
+          limit: args.options.limit ?? 20,
+          cursor: args.options.cursor,
         },
       );
       for (const f of r.feedback)

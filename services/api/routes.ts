@@ -45,6 +45,7 @@ export const API_ALIASES: Record<string, string> = {
   "GET emotions/:name": "knowledge.emotion",
   "POST knowledge/feedback": "knowledge.feedback",
   "GET admin/feedback": "knowledge.feedbackList",
+  "GET admin/feedback/:id": "knowledge.feedbackGet",
   "GET admin/cache/stats": "knowledge.cacheStats",
   "POST admin/knowledge/cache/clear": "knowledge.cacheClear",
   "GET metrics/summary": "metrics.summary",

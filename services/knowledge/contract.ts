@@ -98,4 +98,5 @@ export interface FeedbackListParams {
 export interface FeedbackMeta {
   client?: string;
   $statusCode?: number;
+  $location?: string;
 }

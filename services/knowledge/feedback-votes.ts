@@ -62,10 +62,14 @@ export async function voteTarget(
     throw new NotFoundError(`no answer ${p.answerId}: it expired or was never kept`, { answer_id: p.answerId });
   if (kept.query_text !== normalized)
     throw new UnprocessableError("answer_id is the answer to another query", { field: "answer_id" });
-  const shown = (kept.response.matches ?? []).map((m) => String(m.id));
+  const shown = (kept.response.matches ?? []).map((m) => m.id);
   if (p.exampleId !== undefined && !shown.includes(p.exampleId))
     throw new UnprocessableError("example_id was not among that answer's matches", { field: "example_id" });
-  return { dataset_version: ref.version, example_ids: shown, example_id: p.exampleId ?? shown[0] ?? null };
+  return {
+    dataset_version: ref.version,
+    example_ids: shown,
+    example_id: p.exampleId ?? (shown.length ? shown[0] : null),
+  };
 }
 
 /**

@@ -57,7 +57,7 @@ export class PgEntityAdapter {
   async disconnect(): Promise<void> {}
 
   private column(name: string): EntityColumn {
-    const c = this.spec.columns[name];
+    const c = this.spec.columns[name] as EntityColumn | undefined;
     if (!c) throw new UnprocessableError(`${name} is not a field of ${this.spec.table}`, { field: name });
     return c;
   }
@@ -178,8 +178,8 @@ export class PgEntityAdapter {
     return r.rows[0] ?? null;
   }
 
-  async updateMany(): Promise<number> {
-    throw new UnprocessableError(`bulk updates of ${this.spec.table} are not supported`);
+  updateMany(): Promise<number> {
+    return Promise.reject(new UnprocessableError(`bulk updates of ${this.spec.table} are not supported`));
   }
 
   async removeById(id: unknown): Promise<Row | null> {
