@@ -71,8 +71,8 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   },
 
   actions: {
-    // moleculer-db's generic CRUD actions are not part of knowledge's API: feedback and feedbackList
-    // below go through its methods (_create, _find), hooks and entity events instead.
+    // moleculer-db's generic CRUD actions are not part of knowledge's API: feedback, feedbackGet and
+    // feedbackList below go through its methods (_create, _get, _find), hooks and entity events instead.
     find: false,
     count: false,
     list: false,
@@ -397,11 +397,19 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     feedbackCounter(this.broker).inc({ helpful: String(row.helpful) });
     const before = (ctx.locals as FeedbackLocals).feedbackShiftBefore;
     if (before === undefined || !row.example_id) return;
-    if ((await shiftOf(this.db, row.query, row.example_id)) === before) return;
-    const keys = await dropCloseAnswers(this.db, row.query, l1Key);
-    // Here first, awaited: the voter's next ask on this node must not find the old answer.
-    await this.dropL1(keys);
-    await this.broker.broadcast("knowledge.feedback.changed", { keys });
+    try {
+      if ((await shiftOf(this.db, row.query, row.example_id)) === before) return;
+      const keys = await dropCloseAnswers(this.db, row.query, l1Key);
+      // Here first, awaited: the voter's next ask on this node must not find the old answer.
+      await this.dropL1(keys);
+      await this.broker.broadcast("knowledge.feedback.changed", { keys });
+    } catch (err) {
+      // The vote is stored: failing the request now would only make the client send it again. The
+      // stale answers go by their TTL.
+      this.logger.warn(
+        `feedback ${row.id} is stored, but its cached answers were not dropped: ${(err as Error).message}`,
+      );
+    }
   },
 
   methods: {
