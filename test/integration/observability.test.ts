@@ -118,6 +118,7 @@ describe("the Grafana dashboard", () => {
       "result",
       "node_id",
       "scraped_node",
+      "helpful",
     ]);
     expect(dash.panels.length).toBeGreaterThanOrEqual(10);
     for (const p of dash.panels) {
