@@ -2,9 +2,16 @@ import type { ServiceBroker } from "moleculer";
 import type { Db } from "../../services/lib/db";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { getJson } from "../helpers/processes";
+import { eventually, getJson } from "../helpers/processes";
 import { ADMIN_KEY, loadCorpus } from "../helpers/datasets";
-import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
+import {
+  createDatabase,
+  describeWithPgAndRedis,
+  dropDatabase,
+  PG_URL,
+  REDIS_URL,
+  uniqueName,
+} from "../helpers/servers";
 
 /** Two client keys: one vote per client counts, so two votes need two clients. */
 const CLIENT_A = "client-key-a-0123456789";
@@ -226,5 +233,65 @@ describe.each(drivers)("knowledge feedback on %s", (_driver, pglite) => {
     const text = (await getJson(`${t.url}/metrics`)).body as string;
     for (const row of r.rows)
       expect(text).toContain(`mcai_feedback_total{helpful="${row.helpful}",node_id="fb"} ${row.n}`);
+  });
+});
+
+describeWithPgAndRedis("knowledge feedback across two nodes with their own memory cachers", () => {
+  let url: string;
+  let a: TestNode;
+  let b: TestNode;
+
+  beforeAll(async () => {
+    url = await createDatabase();
+    const env = {
+      RATE_LIMIT: "0",
+      COMPUTE_THREADS: "1",
+      DATABASE_URL: url,
+      TRANSPORTER: REDIS_URL,
+      CACHER: "memory",
+      NAMESPACE: uniqueName("fb"),
+    };
+    a = await startTestNode({ ...env, NODE_ID: "fb-a" }, ["datasets", "compute", "knowledge"]);
+    b = await startTestNode({ ...env, NODE_ID: "fb-b" }, ["knowledge"]);
+    await loadCorpus(a.node.broker);
+    await a.node.broker.waitForServices(["knowledge"]);
+    await b.node.broker.waitForServices(["datasets", "compute"]);
+  });
+  afterAll(async () => {
+    await b.node.stop();
+    await a.node.stop();
+    await dropDatabase(url);
+  });
+
+  type Answer = { cached: boolean; cache_tier?: string; answer_id: string; matches: Match[] };
+  // Calls prefer the local service: each node answers from its own cacher.
+  const askOn = (t: TestNode, q: string) =>
+    t.node.broker.call<Answer, { query: string }>("knowledge.query", { query: q });
+
+  it("a vote on one node that moves the ranking drops the other node's cached answer (the broadcast event)", async () => {
+    const first = await eventually(
+      async () => {
+        const r = await askOn(b, "tempo");
+        return r.matches.length >= 2 ? r : undefined;
+      },
+      10_000,
+      "node b answers from the datasets of node a",
+    );
+    expect(await askOn(b, "tempo")).toMatchObject({ cached: true, cache_tier: "l1" });
+    for (const client of ["key:one", "key:two"])
+      await a.node.broker.call(
+        "knowledge.feedback",
+        { query: "tempo", answer_id: first.answer_id, helpful: false },
+        { meta: { client } },
+      );
+    const after = await eventually(
+      async () => {
+        const r = await askOn(b, "tempo");
+        return r.cached ? undefined : r;
+      },
+      5000,
+      "node b's cached answer to be dropped",
+    );
+    expect(after.matches[0].id).toBe(first.matches[1].id);
   });
 });
