@@ -17,8 +17,9 @@ CREATE TABLE feedback (
   client_key text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
--- Ranking reads the votes whose terms overlap the query's, for the examples of one answer.
-CREATE INDEX feedback_query_terms ON feedback USING gin (query_terms);
+-- Ranking reads the votes on the examples of one answer (a handful of ids: the selective part), then
+-- keeps those whose terms overlap the query's.
+CREATE INDEX feedback_example_id ON feedback (example_id);
 -- The admin list filters on helpful and pages by id.
 CREATE INDEX feedback_helpful_id ON feedback (helpful, id);
 
