@@ -107,7 +107,10 @@ function httpStream(port: number, token: string, urlPath: string): Promise<Reada
     const req = http.get(
       { host: "127.0.0.1", port, path: urlPath, headers: { authorization: `Bearer ${token}` } },
       (res) => {
-        if ((res.statusCode ?? 500) < 400) return resolve(res);
+        if ((res.statusCode ?? 500) < 400) {
+          resolve(res);
+          return;
+        }
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (text += d));

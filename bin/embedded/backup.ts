@@ -32,7 +32,10 @@ function fetchBackup(port: number, token: string): Promise<Readable> {
     const req = http.get(
       { host: "127.0.0.1", port, path: "/api/admin/backup", headers: { authorization: `Bearer ${token}` } },
       (res) => {
-        if ((res.statusCode ?? 500) < 400) return resolve(res);
+        if ((res.statusCode ?? 500) < 400) {
+          resolve(res);
+          return;
+        }
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (text += d));
@@ -57,7 +60,10 @@ async function snapshot(config: Config): Promise<{ stream: Readable; from: strin
   } catch (err) {
     if (!(err instanceof DataDirBusyError)) throw err;
     const info = readNodeFile(config.dataDir);
-    if (!info) throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`);
+    if (!info)
+      throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`, {
+        cause: err,
+      });
     return { stream: await fetchBackup(info.port, info.token), from: `the running node on port ${info.port}` };
   }
 }

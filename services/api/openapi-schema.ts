@@ -15,7 +15,7 @@ function expand(rule: Rule): Record<string, unknown> {
     const [type, ...flags] = rule.split("|");
     const out: Record<string, unknown> = { type };
     for (const f of flags) {
-      const [k, v] = f.split(":");
+      const [k, v] = f.split(":") as [string, string | undefined];
       out[k] = v === undefined ? true : v === "true" ? true : v === "false" ? false : isNaN(Number(v)) ? v : Number(v);
     }
     return out;
@@ -102,7 +102,7 @@ function typed(r: Record<string, unknown>): JsonSchema {
     case "multi":
       return { anyOf: (r.rules as Rule[]).map(ruleSchema) };
     default: {
-      const known = SIMPLE[String(r.type)];
+      const known = SIMPLE[String(r.type)] as JsonSchema | undefined;
       return known ? { ...known } : { description: `fastest-validator rule "${String(r.type)}"` };
     }
   }

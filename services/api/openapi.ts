@@ -118,7 +118,7 @@ function parameters(
     name,
     in: "path",
     required: true,
-    schema: (props[name] === undefined ? { type: "string" } : ruleSchema(props[name] as Rule)) as JsonSchema,
+    schema: props[name] === undefined ? { type: "string" } : ruleSchema(props[name] as Rule),
   }));
   const q = objectSchema(inQuery as Record<string, Rule>);
   const required = new Set((q.required as string[] | undefined) ?? []);
@@ -127,7 +127,13 @@ function parameters(
   return out;
 }
 
-function actionOperation(alias: AliasInfo, action: ActionInfo, names: string[], operationId: string): Operation {
+function actionOperation(
+  alias: AliasInfo,
+  actionName: string,
+  action: ActionInfo,
+  names: string[],
+  operationId: string,
+): Operation {
   const params = action.params ?? {};
   const rest = Object.fromEntries(Object.entries(params).filter(([k]) => !names.includes(k) && !k.startsWith("$$")));
   const streamed = alias.type === "stream";
@@ -145,8 +151,8 @@ function actionOperation(alias: AliasInfo, action: ActionInfo, names: string[], 
   };
   const op: Operation = {
     operationId,
-    tags: [alias.action!.split(".")[0]],
-    summary: `${alias.action!}${admin ? " (admin)" : ""}`,
+    tags: [actionName.split(".")[0]],
+    summary: `${actionName}${admin ? " (admin)" : ""}`,
     parameters: parameters(names, streamed ? (action.streamParams ?? {}) : inBody ? {} : rest, params),
     responses,
     security: admin ? [{ bearer: [] }, { apiKey: [] }] : [{}, { bearer: [] }, { apiKey: [] }],
@@ -207,7 +213,7 @@ export function buildOpenApi(
     paths[path] ??= {};
     paths[path][method] =
       alias.action !== null
-        ? actionOperation(alias, action ?? {}, names, operationId)
+        ? actionOperation(alias, alias.action, action ?? {}, names, operationId)
         : handlerOperation(alias, names, o, operationId);
   }
   return {
@@ -221,7 +227,7 @@ export function buildOpenApi(
         "identifies the caller (its own rate-limit budget, its jobs).",
     },
     servers: [{ url: "/" }],
-    paths: paths as OpenAPIV3_1.PathsObject,
+    paths,
     components: components(),
   };
 }
