@@ -206,7 +206,9 @@ export function buildOpenApi(
   for (const alias of sorted) {
     const method = alias.method === "*" ? "get" : alias.method.toLowerCase();
     const { path, names } = openApiPath(alias.fullPath);
-    let operationId = alias.action ?? `${method}${alias.fullPath.replace(/[^A-Za-z0-9]+/g, "_")}`;
+    // A handler's id comes from its route: "GET /api/job/:id/events" → "get_api_job_id_events", "/" → "get_root".
+    let operationId =
+      alias.action ?? `${method}_${alias.fullPath.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "") || "root"}`;
     if (used.has(operationId)) operationId = `${operationId}.${method}`;
     used.add(operationId);
     const action = alias.action ? actions.get(alias.action) : undefined;
