@@ -25,18 +25,38 @@ const { exportStream } = require(
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const MB = 1024 * 1024;
 
-/** Runs fn while sampling RSS every 20 ms; returns its time and the peak RSS above the start. */
-async function measured(fn: () => Promise<unknown>): Promise<{ ms: number; peakMb: number }> {
+interface Measure {
+  ms: number;
+  /** Peak of the JS heap in use above its level at the start (after a GC when --expose-gc). */
+  heapMb: number;
+  /** Peak RSS above the start: memory the process took from the system (kept once taken). */
+  rssMb: number;
+}
+
+/** Runs fn while sampling memory every 10 ms. */
+async function measured(fn: () => Promise<unknown>): Promise<Measure> {
   global.gc?.();
-  const start = process.memoryUsage().rss;
-  let peak = start;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const m0 = process.memoryUsage();
+  let heap = m0.heapUsed;
+  let rss = m0.rss;
+  const sample = () => {
+    const m = process.memoryUsage();
+    heap = Math.max(heap, m.heapUsed);
+    rss = Math.max(rss, m.rss);
+  };
+  const timer = setInterval(sample, 10);
   const t0 = performance.now();
   await fn();
   const ms = performance.now() - t0;
+  sample();
   clearInterval(timer);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { ms, peakMb: (peak - start) / MB };
+  return { ms, heapMb: (heap - m0.heapUsed) / MB, rssMb: (rss - m0.rss) / MB };
+}
+
+async function countLines(file: string): Promise<number> {
+  let n = 0;
+  for await (const chunk of fs.createReadStream(file)) for (const b of chunk as Buffer) if (b === 10) n++;
+  return n;
 }
 
 async function fill(db: InstanceType<typeof PgDb>): Promise<string> {
@@ -74,20 +94,19 @@ runMain(async () => {
       `bench/export on ${machine()}; Postgres; ${ROWS} examples (filled in ${Math.round(performance.now() - t0)} ms)`,
     );
     const streamed = await measured(() => pipeline(exportStream(db, id, false), fs.createWriteStream(out)));
-    const lines = fs.readFileSync(out, "utf8").split("\n").length - 1;
+    const lines = await countLines(out);
     const size = fs.statSync(out).size;
     let held = 0;
     const whole = await measured(async () => {
       const r = await db.query("SELECT id, content, response, metadata FROM examples WHERE dataset_id = $1", [id]);
       held = r.rows.length;
     });
+    const fmt = (m: Measure) => `peak heap +${m.heapMb.toFixed(0)} MB, peak RSS +${m.rssMb.toFixed(0)} MB`;
     console.log(
       `keyset stream to a file: ${lines} lines, ${(size / MB).toFixed(1)} MB in ${Math.round(streamed.ms)} ms ` +
-        `(${Math.round(lines / (streamed.ms / 1000))} rows/s), peak RSS +${streamed.peakMb.toFixed(0)} MB`,
+        `(${Math.round(lines / (streamed.ms / 1000))} rows/s), ${fmt(streamed)}`,
     );
-    console.log(
-      `baseline, one SELECT held: ${held} rows in ${Math.round(whole.ms)} ms, peak RSS +${whole.peakMb.toFixed(0)} MB`,
-    );
+    console.log(`baseline, one SELECT held: ${held} rows in ${Math.round(whole.ms)} ms, ${fmt(whole)}`);
   } finally {
     fs.rmSync(path.dirname(out), { recursive: true, force: true });
     await db.close();

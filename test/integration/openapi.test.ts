@@ -12,7 +12,7 @@ import type { Browser } from "playwright-core";
 import { DOMAIN_PATTERN } from "../../services/datasets/contract";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { describeWithBrowser, launch } from "../helpers/browser";
+import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
 import { ROOT } from "../helpers/processes";
 
 type Doc = OpenAPIV3_1.Document;
@@ -229,6 +229,7 @@ describeWithBrowser("the /docs page in Chromium", () => {
     await page.waitForFunction((n) => document.querySelectorAll(".opblock").length === n, count, { timeout: 30_000 });
     expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
     expect(foreign).toEqual([]);
+    await page.screenshot({ path: screenshotPath("docs.png"), fullPage: false });
     await page.close();
   });
 });
