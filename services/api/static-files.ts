@@ -15,6 +15,8 @@ interface Asset {
   body: Buffer;
   /** Compressed copies, made on first request for each. */
   encoded: { br?: Buffer; gzip?: Buffer };
+  /** Encodings being compressed in the thread pool (large files). */
+  compressing?: Set<"br" | "gzip">;
   type: string;
   etag: string;
   immutable: boolean;
@@ -103,12 +105,37 @@ export function staticPaths(): string[] {
   return [...load().keys()];
 }
 
-function encoded(a: Asset, encoding: "br" | "gzip"): Buffer {
-  if (encoding === "br")
-    return (a.encoded.br ??= zlib.brotliCompressSync(a.body, {
-      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 },
-    }));
-  return (a.encoded.gzip ??= zlib.gzipSync(a.body, { level: 9 }));
+/** Above this size a file is compressed off the event loop (the Swagger UI bundle: seconds of brotli 11). */
+const SYNC_COMPRESS_MAX = 256 * 1024;
+
+function compressSync(body: Buffer, encoding: "br" | "gzip"): Buffer {
+  return encoding === "br"
+    ? zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } })
+    : zlib.gzipSync(body, { level: 9 });
+}
+
+/** Starts compressing a large file in libuv's thread pool, once per encoding. */
+function compressLater(a: Asset, encoding: "br" | "gzip"): void {
+  if (a.compressing?.has(encoding)) return;
+  (a.compressing ??= new Set()).add(encoding);
+  const done = (err: Error | null, out: Buffer) => {
+    if (!err) a.encoded[encoding] = out;
+    else a.compressing?.delete(encoding);
+  };
+  if (encoding === "br") zlib.brotliCompress(a.body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }, done);
+  else zlib.gzip(a.body, { level: 9 }, done);
+}
+
+/**
+ * The file in `encoding`, compressed on first request: at once for a small file; for a large one,
+ * undefined (sent as it is) until the thread pool has compressed it.
+ */
+function encoded(a: Asset, encoding: "br" | "gzip"): Buffer | undefined {
+  const ready = a.encoded[encoding];
+  if (ready) return ready;
+  if (a.body.length <= SYNC_COMPRESS_MAX) return (a.encoded[encoding] = compressSync(a.body, encoding));
+  compressLater(a, encoding);
+  return undefined;
 }
 
 /** Serves `urlPath` when it is one of the static files; false otherwise. */
@@ -128,14 +155,10 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, urlPath: 
     return true;
   }
   const accept = req.headers["accept-encoding"] ?? "";
-  let body = a.body;
-  if (/\bbr\b/.test(accept)) {
-    body = encoded(a, "br");
-    headers["Content-Encoding"] = "br";
-  } else if (/\bgzip\b/.test(accept)) {
-    body = encoded(a, "gzip");
-    headers["Content-Encoding"] = "gzip";
-  }
+  const encoding = /\bbr\b/.test(accept) ? "br" : /\bgzip\b/.test(accept) ? "gzip" : undefined;
+  const compressed = encoding && encoded(a, encoding);
+  const body = compressed || a.body;
+  if (compressed) headers["Content-Encoding"] = encoding;
   headers["Content-Length"] = body.length;
   res.writeHead(200, headers);
   res.end(req.method === "HEAD" ? undefined : body);

@@ -4,6 +4,8 @@
  * tests without a change to this file.
  */
 import crypto from "node:crypto";
+import http from "node:http";
+import zlib from "node:zlib";
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
@@ -13,7 +15,7 @@ import { DOMAIN_PATTERN } from "../../services/datasets/contract";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
-import { ROOT } from "../helpers/processes";
+import { eventually, ROOT } from "../helpers/processes";
 
 type Doc = OpenAPIV3_1.Document;
 interface Alias {
@@ -201,6 +203,28 @@ describe("GET /docs", () => {
     expect(crypto.createHash("sha256").update(served).digest("hex")).toBe(
       crypto.createHash("sha256").update(file).digest("hex"),
     );
+    // The bundle is compressed in the thread pool, not on the event loop: sent as it is until
+    // brotli is ready, then compressed.
+    const raw = () =>
+      new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) =>
+        http
+          .get(`${t.url}${bundle!}`, { headers: { "accept-encoding": "br" } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve({ encoding: res.headers["content-encoding"], body: Buffer.concat(chunks) }));
+          })
+          .on("error", reject),
+      );
+    const br = await eventually(
+      async () => {
+        const r = await raw();
+        return r.encoding === "br" && r.body;
+      },
+      30_000,
+      "the bundle compressed with brotli",
+    );
+    expect(zlib.brotliDecompressSync(br).equals(file)).toBe(true);
+    expect(br.length).toBeLessThan(file.length / 2);
   });
 });
 
