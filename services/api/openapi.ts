@@ -194,6 +194,13 @@ function handlerOperation(alias: AliasInfo, names: string[], o: OpenApiOptions, 
   };
 }
 
+/** The tags in use, the services' first and the pages last: the order a reader meets them. */
+function tagsOf(paths: Record<string, Record<string, Operation>>): OpenAPIV3_1.TagObject[] {
+  const names = new Set(Object.values(paths).flatMap((item) => Object.values(item).flatMap((op) => op.tags ?? [])));
+  const last = (n: string) => (n === "pages" ? 1 : 0);
+  return [...names].sort((x, y) => last(x) - last(y) || x.localeCompare(y)).map((name) => ({ name }));
+}
+
 /** The document for these aliases and actions. */
 export function buildOpenApi(
   aliases: AliasInfo[],
@@ -229,6 +236,7 @@ export function buildOpenApi(
         "identifies the caller (its own rate-limit budget, its jobs).",
     },
     servers: [{ url: "/" }],
+    tags: tagsOf(paths),
     paths,
     components: components(),
   };
