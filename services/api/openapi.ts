@@ -157,8 +157,11 @@ function actionOperation(
     responses,
     security: admin ? [{ bearer: [] }, { apiKey: [] }] : [{}, { bearer: [] }, { apiKey: [] }],
   };
-  if (inBody && Object.keys(rest).length)
-    op.requestBody = { required: true, content: { "application/json": { schema: objectSchema(rest as never) } } };
+  if (inBody && Object.keys(rest).length) {
+    const schema = objectSchema(rest as never);
+    // A POST without a body is taken as {}: the body is required only when a field is.
+    op.requestBody = { required: "required" in schema, content: { "application/json": { schema } } };
+  }
   if (streamed)
     op.requestBody = {
       required: true,
