@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * mcai: the one entry point. `mcai start | repl | migrate | import | rotate | demo-data`, each
+ * mcai: the one entry point. `mcai start | repl | migrate | import | export | backup | restore | rotate | demo-data`, each
  * with --help; each command is a module under bin/commands/.
  */
 import { VERSION } from "../services/lib/paths";
 import { EXIT_USAGE, fail, type Command } from "./cli";
 import { demoDataCommand } from "./commands/demo-data";
+import { backupCommand } from "./commands/backup";
+import { exportCommand } from "./commands/export";
+import { restoreCommand } from "./commands/restore";
 import { importCommand } from "./commands/import";
 import { migrateCommand } from "./commands/migrate";
 import { replCommand } from "./commands/repl";
@@ -17,6 +20,9 @@ const COMMANDS: Record<string, Command> = {
   repl: replCommand,
   migrate: migrateCommand,
   import: importCommand,
+  export: exportCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
   rotate: rotateCommand,
   "demo-data": demoDataCommand,
 };

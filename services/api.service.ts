@@ -6,11 +6,13 @@
  * api/request-id.ts.
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type CorsOptions } from "moleculer-web";
 import { configOf, runtimeOf } from "./lib/runtime";
 import { clusterHealth, type Health } from "./api/health";
-import { ForbiddenError, UnauthorizedError } from "./lib/errors";
+import { ForbiddenError, NotImplementedError, UnauthorizedError } from "./lib/errors";
+import { PgliteDb } from "./lib/db";
 import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./api/local-admin";
 import type { Config } from "./lib/config";
@@ -24,6 +26,9 @@ import { errorResponder } from "./api/http-errors";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./api/rate-limit-store";
 import { gate, type GateOptions } from "./api/gate";
 import { StreamSlots } from "./api/job-events";
+import { buildOpenApi, type ActionInfo, type AliasInfo } from "./api/openapi";
+import { staticPaths } from "./api/static-files";
+import { VERSION } from "./lib/paths";
 
 type HttpHandler = (req: IncomingMessage, res: ServerResponse, next?: unknown) => Promise<void>;
 const gatewayHttpHandler = (ApiGateway.methods as unknown as { httpHandler: HttpHandler }).httpHandler;
@@ -41,6 +46,8 @@ interface ApiThis extends Service {
   settings: ApiSettings;
   server: Server;
   addRoute(route: GatewayRoute): void;
+  /** moleculer-web's aliases: every route this gateway serves now. */
+  aliases: AliasInfo[];
   jobHub: JobEventHub;
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
@@ -89,6 +96,53 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       params: {},
       async handler(this: ApiThis): Promise<Health> {
         return clusterHealth(this.broker);
+      },
+    },
+
+    /**
+     * The OpenAPI 3.1 document of the routes this gateway serves now, generated from its aliases
+     * and the actions' parameter schemas (see api/openapi.ts).
+     */
+    openapi: {
+      params: {},
+      handler(this: ApiThis) {
+        const actions = new Map<string, ActionInfo>();
+        for (const a of this.broker.registry.getActionList({ skipInternal: true, withEndpoints: false }) as {
+          name: string;
+          action?: ActionInfo;
+        }[])
+          if (a.action) actions.set(a.name, a.action);
+        return buildOpenApi(this.aliases, actions, { version: VERSION, staticPaths: staticPaths() });
+      },
+    },
+
+    /**
+     * A consistent snapshot of the embedded database (admin): PGlite's data folder as a gzipped
+     * tarball, taken between statements while the node serves. `mcai backup` uses it when the
+     * node owns the folder. @throws 501 on Postgres (pg_dump is the tool) or on a node without it.
+     */
+    backup: {
+      admin: true,
+      responseType: "application/gzip",
+      params: {},
+      async handler(
+        this: ApiThis,
+        ctx: Context<unknown, { $responseType?: string; $responseHeaders?: Record<string, string> }>,
+      ): Promise<Readable> {
+        const { db } = runtimeOf(this.broker);
+        if (!(db instanceof PgliteDb))
+          throw new NotImplementedError(
+            db
+              ? "this node runs on Postgres: back it up with pg_dump (see README, Backup)"
+              : "this node has no embedded database: back up the node that owns MCAI_DATA_DIR",
+          );
+        // A checkpoint first: the snapshot then needs no WAL replay when it is restored.
+        await db.query("CHECKPOINT");
+        const dump = await db.dumpDataDir("gzip");
+        ctx.meta.$responseType = "application/gzip";
+        ctx.meta.$responseHeaders = { "Content-Disposition": 'attachment; filename="mcai-backup.tar.gz"' };
+        this.logger.info(`backup of the embedded database: ${dump.size} bytes (request ${ctx.requestID})`);
+        return Readable.from(Buffer.from(await dump.arrayBuffer()));
       },
     },
 

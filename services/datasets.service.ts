@@ -29,6 +29,7 @@ import {
 import { importRecords, type ImportSummary } from "./datasets/importer";
 import { runSearch, type SearchHit, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
+import { exportStream } from "./datasets/export";
 import { PlannerStats, type TableGroup } from "./datasets/planner-stats";
 import {
   bumpVersion,
@@ -74,6 +75,10 @@ export interface ImportMeta {
   format?: FileFormat;
   filename?: string;
   $params?: { domain?: string; format?: string; filename?: string };
+}
+export interface ExportParams {
+  domain: string;
+  archived?: boolean;
 }
 export interface RotateParams {
   max?: number;
@@ -215,6 +220,12 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     import: {
       admin: true,
       params: {},
+      // The request body is the stream; these come as URL params (checked in the handler) and
+      // are what the OpenAPI document shows.
+      streamParams: {
+        format: { type: "enum", values: FORMATS },
+        filename: { type: "string", optional: true, max: 255 },
+      },
       async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta>) {
         const m = { ...ctx.meta.$params, ...ctx.meta };
         const domain = String(m.domain ?? "");
@@ -225,6 +236,31 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
         const maxChars = this.config().datasets.maxTextChars;
         return this.runImport(ctx, domain, file, parseStream(file, format, ctx.params, maxChars, JSON_MAX_BYTES));
+      },
+    },
+
+    /**
+     * A domain's examples as JSONL (admin), in the shape `import` reads back, streamed in keyset
+     * pages; `archived` gives the archived examples instead of the live ones. Over HTTP the
+     * response is `application/x-ndjson`. @throws 404 unknown domain.
+     */
+    export: {
+      admin: true,
+      responseType: "application/x-ndjson",
+      params: { domain: DOMAIN, archived: { type: "boolean", optional: true, convert: true } },
+      async handler(
+        this: DatasetsThis,
+        ctx: Context<ExportParams, { $responseType?: string; $responseHeaders?: Record<string, string> }>,
+      ): Promise<Readable> {
+        const dataset = await getDataset(this.db, ctx.params.domain);
+        if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
+        const archived = ctx.params.archived ?? false;
+        ctx.meta.$responseType = "application/x-ndjson; charset=utf-8";
+        ctx.meta.$responseHeaders = {
+          "Content-Disposition": `attachment; filename="${dataset.domain}${archived ? ".archive" : ""}.jsonl"`,
+          "X-Example-Count": String(archived ? dataset.archived_count : dataset.example_count),
+        };
+        return exportStream(this.db, dataset.id, archived);
       },
     },
 

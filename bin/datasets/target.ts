@@ -18,6 +18,8 @@ import { readNodeFile } from "../../services/api/local-admin";
 import { domainOf, formatOf, type FileFormat } from "../../services/datasets/records";
 import type { ImportSummary } from "../../services/datasets/importer";
 import type { RotationResult } from "../../services/datasets/rotate";
+import type { DatasetRow } from "../../services/datasets/store";
+import { printTable } from "./table";
 
 /** Where the work goes. */
 export interface Target {
@@ -27,6 +29,10 @@ export interface Target {
     meta: { domain: string; format: FileFormat; filename: string },
   ): Promise<ImportSummary>;
   rotate(params: { max?: number; dryRun?: boolean }): Promise<RotationResult>;
+  /** Every dataset with its counts. */
+  datasets(): Promise<DatasetRow[]>;
+  /** A domain's live (or archived) examples as JSONL, streamed. */
+  exportStream(domain: string, archived: boolean): Promise<Readable>;
   close(): Promise<void>;
 }
 
@@ -37,6 +43,13 @@ export function brokerTarget(node: McaiNode, describe: string, owned = true): Ta
     importStream: (stream, meta) =>
       node.broker.call<ImportSummary, Readable>("datasets.import", stream, { meta, timeout: 0 }),
     rotate: (params) => node.broker.call<RotationResult, typeof params>("datasets.rotate", params, { timeout: 0 }),
+    datasets: async () => (await node.broker.call<{ datasets: DatasetRow[] }>("datasets.list")).datasets,
+    exportStream: (domain, archived) =>
+      node.broker.call<Readable, { domain: string; archived: boolean }>(
+        "datasets.export",
+        { domain, archived },
+        { timeout: 0 },
+      ),
     close: async () => {
       if (owned) await node.stop();
     },
@@ -88,6 +101,35 @@ function httpJson<T>(
   });
 }
 
+/** A GET whose answer is streamed back; an error status rejects with the error's message. */
+function httpStream(port: number, token: string, urlPath: string): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: "127.0.0.1", port, path: urlPath, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        if ((res.statusCode ?? 500) < 400) {
+          resolve(res);
+          return;
+        }
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => {
+          const message = ((): unknown => {
+            try {
+              return (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+            } catch {
+              return undefined;
+            }
+          })();
+          reject(new Error(typeof message === "string" ? message : `HTTP ${res.statusCode ?? 500}`));
+        });
+      },
+    );
+    req.on("error", reject);
+  });
+}
+
 function httpTarget(port: number, token: string): Target {
   return {
     describe: `the running node's API on port ${port}`,
@@ -100,6 +142,9 @@ function httpTarget(port: number, token: string): Target {
         stream,
       ),
     rotate: (params) => httpJson(port, token, "POST", "/api/admin/datasets/rotate", JSON.stringify(params)),
+    datasets: async () => (await httpJson<{ datasets: DatasetRow[] }>(port, token, "GET", "/api/datasets")).datasets,
+    exportStream: (domain, archived) =>
+      httpStream(port, token, `/api/datasets/${domain}/export${archived ? "?archived=true" : ""}`),
     close: () => Promise.resolve(),
   };
 }
@@ -168,13 +213,11 @@ interface Row {
   rejected: number;
 }
 
-function printTable(rows: Row[]): void {
-  const head = ["domain", "read", "added", "duplicates", "rejected"];
-  const cells = rows.map((r) => [r.domain, String(r.read), String(r.added), String(r.duplicates), String(r.rejected)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
-  console.log(line(head));
-  cells.forEach((c) => console.log(line(c)));
+function printImportTable(rows: Row[]): void {
+  printTable(
+    ["domain", "read", "added", "duplicates", "rejected"],
+    rows.map((r) => [r.domain, String(r.read), String(r.added), String(r.duplicates), String(r.rejected)]),
+  );
 }
 
 /** Imports the files; returns the exit code (1 when any file failed). */
@@ -231,7 +274,7 @@ export async function importTo(target: Target, paths: string[], domain?: string)
   } finally {
     await target.close();
   }
-  printTable([...totals.values()].sort((a, b) => a.domain.localeCompare(b.domain)));
+  printImportTable([...totals.values()].sort((a, b) => a.domain.localeCompare(b.domain)));
   for (const f of failures) console.error(`failed (nothing from it was written): ${f}`);
   return failures.length ? 1 : 0;
 }

@@ -7,6 +7,7 @@ import type { ServiceBroker } from "moleculer";
 import { clusterHealth, registryNodes } from "../../services/api/health";
 import type { McaiNode } from "../node";
 import { brokerTarget, importTo, rotateWith } from "../datasets/target";
+import { exportTo } from "../datasets/export";
 import { extendCacheCommand } from "./cache-command";
 import type { FeedbackRow } from "../../services/knowledge/contract";
 
@@ -100,6 +101,21 @@ export const REPL_COMMANDS: ReplCommand[] = [
         [String(args.path)],
         args.options.domain as string | undefined,
       );
+    },
+  },
+  {
+    command: "export <dir>",
+    description: "export domains to DIR/<domain>.jsonl (what import reads back) through this node",
+    options: [
+      { option: "--domain <name>", description: "only this domain" },
+      { option: "--archived", description: "also archived examples, to DIR/archive/<domain>.jsonl" },
+    ],
+    async action(broker, args) {
+      await exportTo(brokerTarget({ broker } as McaiNode, "this node", false), {
+        out: String(args.dir),
+        domain: args.options.domain as string | undefined,
+        archived: Boolean(args.options.archived),
+      });
     },
   },
   {

@@ -20,10 +20,13 @@ import { serveStatic } from "./static-files";
 export const API_ALIASES: Record<string, string> = {
   "GET health": "api.health",
   "POST admin/cache/clear": "api.cacheClear",
+  "GET admin/backup": "api.backup",
   "GET datasets": "datasets.list",
   "GET datasets/:domain/examples": "datasets.examples",
   "POST datasets/:domain/examples": "datasets.add",
   "POST datasets/:domain/import": "stream:datasets.import",
+  "GET datasets/:domain/export": "datasets.export",
+  "GET openapi.json": "api.openapi",
   "GET examples/:id": "datasets.get",
   "DELETE examples/:id": "datasets.remove",
   "GET search": "datasets.search",
@@ -57,6 +60,42 @@ export const API_ALIASES: Record<string, string> = {
 /** Aliases at the root: Prometheus scrapes /metrics (every node's registry, merged). */
 export const ROOT_ALIASES: Record<string, string> = {
   "GET metrics": "metrics.scrape",
+};
+
+/**
+ * What the OpenAPI document says of the routes that are handlers of their own, not actions,
+ * keyed by method and full path (see openapi.ts).
+ */
+export interface HandlerRouteDoc {
+  summary: string;
+  tag: string;
+  contentType: string;
+  description?: string;
+}
+
+export const HANDLER_ROUTES: Record<string, HandlerRouteDoc> = {
+  "GET /api/job/:id/events": {
+    summary: "A job's progress as Server-Sent Events, until it ends",
+    tag: "jobs",
+    contentType: "text/event-stream",
+    description:
+      "Each event is `id: <job version>`, `event: progress|completed|failed|cancelled`, `data: <the job as GET /api/job/{id}>`. " +
+      "The stream closes after the final event. A client reconnecting with `Last-Event-ID` gets only what changed since. " +
+      "Open streams are bounded per client and per gateway (429 past the bound).",
+  },
+  "GET /": { summary: "The web client", tag: "pages", contentType: "text/html" },
+  "GET /assets/:file": {
+    summary: "The web client's and the docs page's files, under content-hashed names (cached as immutable)",
+    tag: "pages",
+    contentType: "*/*",
+  },
+  "GET /dashboard": { summary: "The metrics dashboard", tag: "pages", contentType: "text/html" },
+  "GET /dashboard/:file": { summary: "The dashboard's files", tag: "pages", contentType: "*/*" },
+  "GET /docs": {
+    summary: "This API's reference (Swagger UI over /api/openapi.json)",
+    tag: "pages",
+    contentType: "text/html",
+  },
 };
 
 /** Answers a failed request in the one JSON error shape (see http-errors.ts). */
@@ -166,7 +205,7 @@ function staticFile(c: RouteContext, urlPath: (req: IncomingRequest) => string):
   };
 }
 
-/** /: /metrics, the web client and the dashboard; no bodies. */
+/** /: /metrics, the web client, the dashboard and the API's docs page; no bodies. */
 export function rootRoute(c: RouteContext): GatewayRoute {
   const param = (req: IncomingRequest, name: string) => String((req.$params as Record<string, unknown>)[name]);
   return {
@@ -179,6 +218,7 @@ export function rootRoute(c: RouteContext): GatewayRoute {
       "GET assets/:file": staticFile(c, (req) => `/assets/${param(req, "file")}`),
       "GET dashboard": staticFile(c, () => "/dashboard"),
       "GET dashboard/:file": staticFile(c, (req) => `/dashboard/${param(req, "file")}`),
+      "GET docs": staticFile(c, () => "/docs"),
     },
     bodyParsers: { json: false, urlencoded: false },
     callOptions: { timeout: c.config.requestTimeoutMs },

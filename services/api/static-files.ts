@@ -1,7 +1,8 @@
 /**
- * The static files the gateway serves: the web client at / (its assets under content-hashed
- * names, immutable; the HTML revalidated by ETag) and the dashboard at /dashboard. Files are read
- * and compressed (brotli, gzip) once, on first use.
+ * The static files the gateway serves: the web client at / and the API's reference at /docs
+ * (Swagger UI from node_modules; their assets under content-hashed names, immutable; the HTML
+ * revalidated by ETag) and the dashboard at /dashboard. Files are read once, on first use, and
+ * each is compressed (brotli, gzip) once, the first time a client asks for that encoding.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -12,8 +13,10 @@ import { PROJECT_ROOT } from "../lib/paths";
 
 interface Asset {
   body: Buffer;
-  br: Buffer;
-  gzip: Buffer;
+  /** Compressed copies, made on first request for each. */
+  encoded: { br?: Buffer; gzip?: Buffer };
+  /** Encodings being compressed in the thread pool (large files). */
+  compressing?: Set<"br" | "gzip">;
   type: string;
   etag: string;
   immutable: boolean;
@@ -53,8 +56,7 @@ function asset(body: Buffer, type: string, immutable: boolean): Asset {
   return {
     csp: type.startsWith("text/html") ? pageCsp(body.toString("utf8")) : undefined,
     body,
-    br: zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }),
-    gzip: zlib.gzipSync(body, { level: 9 }),
+    encoded: {},
     type,
     etag: `"${crypto.createHash("sha256").update(body).digest("hex").slice(0, 20)}"`,
     immutable,
@@ -65,25 +67,75 @@ const read = (rel: string) => fs.readFileSync(path.join(PROJECT_ROOT, rel));
 
 let site: Map<string, Asset> | undefined;
 
-/** URL path → asset. The client's JS and CSS get their content hash in the name. */
+/** Files served under /assets with their content hash in the name: [served name, file]. */
+const HASHED_ASSETS: [string, string][] = [
+  ["app.js", "public/app.js"],
+  ["app.css", "public/app.css"],
+  ["docs.js", "public/docs.js"],
+  ["swagger-ui.css", "node_modules/swagger-ui-dist/swagger-ui.css"],
+  ["swagger-ui-bundle.js", "node_modules/swagger-ui-dist/swagger-ui-bundle.js"],
+];
+
+/** URL path → asset. Pages name their assets /assets/<name>; they are served under hashed names. */
 function load(): Map<string, Asset> {
   if (site) return site;
   const m = new Map<string, Asset>();
-  let html = read("public/index.html").toString("utf8");
-  for (const name of ["app.js", "app.css"]) {
-    const body = read(`public/${name}`);
+  const renamed: [string, string][] = [];
+  for (const [name, file] of HASHED_ASSETS) {
+    const body = read(file);
     const hash = crypto.createHash("sha256").update(body).digest("hex").slice(0, 12);
     const hashed = name.replace(/\.(\w+)$/, `.${hash}.$1`);
     m.set(`/assets/${hashed}`, asset(body, TYPES[path.extname(name)], true));
-    html = html.split(`/assets/${name}`).join(`/assets/${hashed}`);
+    renamed.push([`/assets/${name}`, `/assets/${hashed}`]);
   }
-  m.set("/", asset(Buffer.from(html), TYPES[".html"], false));
+  const page = (file: string) =>
+    Buffer.from(renamed.reduce((html, [from, to]) => html.split(from).join(to), read(file).toString("utf8")));
+  m.set("/", asset(page("public/index.html"), TYPES[".html"], false));
+  m.set("/docs", asset(page("public/docs.html"), TYPES[".html"], false));
   m.set("/dashboard", asset(read("public/dashboard.html"), TYPES[".html"], false));
   m.set("/dashboard/dashboard.js", asset(read("public/dashboard.js"), TYPES[".js"], false));
   m.set("/dashboard/uplot.js", asset(read("node_modules/uplot/dist/uPlot.iife.min.js"), TYPES[".js"], false));
   m.set("/dashboard/uplot.css", asset(read("node_modules/uplot/dist/uPlot.min.css"), TYPES[".css"], false));
   site = m;
   return m;
+}
+
+/** Every URL path served as a static file. */
+export function staticPaths(): string[] {
+  return [...load().keys()];
+}
+
+/** Above this size a file is compressed off the event loop (the Swagger UI bundle: seconds of brotli 11). */
+const SYNC_COMPRESS_MAX = 256 * 1024;
+
+function compressSync(body: Buffer, encoding: "br" | "gzip"): Buffer {
+  return encoding === "br"
+    ? zlib.brotliCompressSync(body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } })
+    : zlib.gzipSync(body, { level: 9 });
+}
+
+/** Starts compressing a large file in libuv's thread pool, once per encoding. */
+function compressLater(a: Asset, encoding: "br" | "gzip"): void {
+  if (a.compressing?.has(encoding)) return;
+  (a.compressing ??= new Set()).add(encoding);
+  const done = (err: Error | null, out: Buffer) => {
+    if (!err) a.encoded[encoding] = out;
+    else a.compressing?.delete(encoding);
+  };
+  if (encoding === "br") zlib.brotliCompress(a.body, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }, done);
+  else zlib.gzip(a.body, { level: 9 }, done);
+}
+
+/**
+ * The file in `encoding`, compressed on first request: at once for a small file; for a large one,
+ * undefined (sent as it is) until the thread pool has compressed it.
+ */
+function encoded(a: Asset, encoding: "br" | "gzip"): Buffer | undefined {
+  const ready = a.encoded[encoding];
+  if (ready) return ready;
+  if (a.body.length <= SYNC_COMPRESS_MAX) return (a.encoded[encoding] = compressSync(a.body, encoding));
+  compressLater(a, encoding);
+  return undefined;
 }
 
 /** Serves `urlPath` when it is one of the static files; false otherwise. */
@@ -103,14 +155,10 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, urlPath: 
     return true;
   }
   const accept = req.headers["accept-encoding"] ?? "";
-  let body = a.body;
-  if (/\bbr\b/.test(accept)) {
-    body = a.br;
-    headers["Content-Encoding"] = "br";
-  } else if (/\bgzip\b/.test(accept)) {
-    body = a.gzip;
-    headers["Content-Encoding"] = "gzip";
-  }
+  const encoding = /\bbr\b/.test(accept) ? "br" : /\bgzip\b/.test(accept) ? "gzip" : undefined;
+  const compressed = encoding && encoded(a, encoding);
+  const body = compressed || a.body;
+  if (compressed) headers["Content-Encoding"] = encoding;
   headers["Content-Length"] = body.length;
   res.writeHead(200, headers);
   res.end(req.method === "HEAD" ? undefined : body);

@@ -377,3 +377,32 @@ export async function plannerRowEstimates(db: Queryable, tables: AnalyzedTable[]
 export async function analyzeTables(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
   if (tables.length) await db.query(`ANALYZE ${tables.join(", ")}`);
 }
+
+/** One exported example: the fields `mcai import` reads back. */
+export interface ExportRow {
+  id: string;
+  content: string;
+  response: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * One keyset page of a dataset's live examples (`examples`) or archived ones (`examples_archive`)
+ * after `afterId`, in id order, for export. The table name comes from this union, never from input.
+ */
+export async function exportPage(
+  db: Queryable,
+  table: "examples" | "examples_archive",
+  datasetId: string,
+  afterId: string,
+  limit: number,
+): Promise<ExportRow[]> {
+  // The same row comparison as pageExamples: the (dataset_id, id) index gives the page directly.
+  const r = await db.query<ExportRow & Record<string, unknown>>(
+    `SELECT e.id::text AS id, e.content, e.response, e.metadata FROM ${table} e
+     WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
+     ORDER BY e.dataset_id, e.id LIMIT $3`,
+    [datasetId, afterId, limit],
+  );
+  return r.rows;
+}

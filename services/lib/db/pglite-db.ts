@@ -109,9 +109,13 @@ export class PgliteDb implements Db {
     return this.capabilities;
   }
 
-  /** A tarball of the data folder, to seed other databases with `open(dir, dump)`. */
-  dumpDataDir(): Promise<Blob | File> {
-    return this.pglite.dumpDataDir("none");
+  /**
+   * A tarball of the data folder (gzipped with `gzip`), to seed other databases with
+   * `open(dir, {loadDataDir})`. PGlite takes it between statements, so it is a consistent
+   * snapshot of the running database.
+   */
+  dumpDataDir(compression: "none" | "gzip" = "none"): Promise<Blob | File> {
+    return this.pglite.dumpDataDir(compression);
   }
 
   async close(): Promise<void> {
