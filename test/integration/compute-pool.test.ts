@@ -1,6 +1,7 @@
 import { ComputePool, type PoolStats } from "../../compute/pool";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 /** Polls `read` until it returns `want` (or gives up after many tries): thread exits are asynchronous. */
 async function until<T>(read: () => T | Promise<T>, want: T): Promise<T> {
@@ -67,7 +68,7 @@ describe("a compute node", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ signal: Array.from({ length: 256 }, (_, i) => Math.sin(i / 3)), sampleRate: 1000 }),
     });
-    expect(r.status).toBe(200);
+    await expectResponseStatus(r, 200);
     expect((await stats()).liveThreads).toBeGreaterThanOrEqual(1);
     expect(await until(async () => (await stats()).liveThreads, 0)).toBe(0);
   });

@@ -3,6 +3,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 describeWithBrowser("the dashboard in Chromium", () => {
   let t: TestNode;
@@ -30,7 +31,7 @@ describeWithBrowser("the dashboard in Chromium", () => {
 
   it("serves the page and its assets with revalidation", async () => {
     const page = await fetch(`${t.url}/dashboard`);
-    expect(page.status).toBe(200);
+    await expectResponseStatus(page, 200);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     const etag = page.headers.get("etag")!;
     expect((await fetch(`${t.url}/dashboard`, { headers: { "if-none-match": etag } })).status).toBe(304);

@@ -7,6 +7,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { getJson, killAll, spawnMcai } from "../helpers/processes";
 import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
 import { ADMIN_KEY, loadCorpus } from "../helpers/datasets";
+import { expectStatus } from "../helpers/expect";
 
 afterAll(killAll);
 
@@ -41,7 +42,7 @@ describeWithPg("datasets on Postgres without pgvector", () => {
 
   it("answers vector search with a clear 501", async () => {
     const r = await getJson(`${t.url}/api/search?q=tempo&mode=vector`);
-    expect(r.status).toBe(501);
+    expectStatus(r, 501);
     expect(r.body.error).toMatchObject({
       type: "ERR_NOT_IMPLEMENTED",
       message: "vector search needs pgvector, which this database does not have",

@@ -5,6 +5,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
 import { ADMIN_KEY, loadCorpus, watchChanges } from "../helpers/datasets";
+import { expectStatus } from "../helpers/expect";
 
 let t: TestNode;
 let broker: ServiceBroker;
@@ -86,14 +87,14 @@ describe("datasets search on PGlite with pgvector", () => {
   });
 
   it("refuses bad queries with 4xx", async () => {
-    expect((await getJson(`${t.url}/api/search?q=`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/search?q=`), 422);
     expect((await getJson(`${t.url}/api/search?q=x&k=1000`)).body.error).toMatchObject({
       type: "VALIDATION_ERROR",
       message: "k must be at most 100, got 1000",
     });
-    expect((await getJson(`${t.url}/api/search?q=x&mode=fuzzy`)).status).toBe(422);
-    expect((await getJson(`${t.url}/api/search?q=x&domain=nope`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/search?q=x&domain=Bad%20Name`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/search?q=x&mode=fuzzy`), 422);
+    expectStatus(await getJson(`${t.url}/api/search?q=x&domain=nope`), 404);
+    expectStatus(await getJson(`${t.url}/api/search?q=x&domain=Bad%20Name`), 422);
   });
 });
 
@@ -147,15 +148,15 @@ describe("datasets pages", () => {
   });
 
   it("refuses bad limits and cursors with 4xx", async () => {
-    expect((await getJson(`${t.url}/api/datasets/big/examples?limit=0`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/datasets/big/examples?limit=0`), 422);
     expect((await getJson(`${t.url}/api/datasets/big/examples?limit=51`)).body.error.message).toBe(
       "limit must be at most 50, got 51",
     );
-    expect((await getJson(`${t.url}/api/datasets/big/examples?limit=abc`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/datasets/big/examples?limit=abc`), 422);
     expect((await getJson(`${t.url}/api/datasets/big/examples?cursor=not-a-cursor`)).body.error).toMatchObject({
       type: "ERR_BAD_REQUEST",
     });
-    expect((await getJson(`${t.url}/api/datasets/none/examples`)).status).toBe(404);
+    expectStatus(await getJson(`${t.url}/api/datasets/none/examples`), 404);
   });
 
   it("gets one example, and 404s a missing one", async () => {
@@ -167,8 +168,8 @@ describe("datasets pages", () => {
       content: "The C major scale has no sharps or flats",
       response: "C D E F G A B",
     });
-    expect((await getJson(`${t.url}/api/examples/999999`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/examples/abc`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/examples/999999`), 404);
+    expectStatus(await getJson(`${t.url}/api/examples/abc`), 422);
   });
 });
 
@@ -246,7 +247,7 @@ describe("datasets writes, versions and events", () => {
       headers: auth,
       body: JSON.stringify(many),
     });
-    expect(r.status).toBe(413);
+    expectStatus(r, 413);
     expect(r.body.error.message).toBe("examples has 101 items, over the limit of 100");
     expect(
       (
@@ -279,22 +280,22 @@ describe("datasets writes, versions and events", () => {
     const ok = await post('{"content":"s1"}\n{"content":"s2","response":"r"}\n', "format=jsonl&filename=s.jsonl");
     expect(ok.body).toMatchObject({ domain: "streamed", file: "s.jsonl", read: 2, added: 2 });
     const bad = await post('{"content":"s3"}\n{"content":\n', "format=jsonl&filename=bad.jsonl");
-    expect(bad.status).toBe(422);
+    expectStatus(bad, 422);
     expect(bad.body.error.message).toMatch(/^bad\.jsonl: line 2: /);
     const page = (await getJson(`${t.url}/api/datasets/streamed/examples`)).body;
     expect(page.examples.map((e: { content: string }) => e.content)).toEqual(["s1", "s2"]);
-    expect((await post("[]", "format=csv")).status).toBe(400);
+    expectStatus(await post("[]", "format=csv"), 400);
   });
 
   it("deletes an example (admin), bumping the version", async () => {
     const page = (await getJson(`${t.url}/api/datasets/streamed/examples`)).body;
     const id = page.examples[0].id;
-    expect((await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE" })).status).toBe(401);
+    expectStatus(await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE" }), 401);
     const r = await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE", headers: auth });
     expect(r.body).toMatchObject({ deleted: id, domain: "streamed" });
     expect(r.body.version).toBeGreaterThan(page.version);
-    expect((await getJson(`${t.url}/api/examples/${id}`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE", headers: auth })).status).toBe(404);
+    expectStatus(await getJson(`${t.url}/api/examples/${id}`), 404);
+    expectStatus(await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE", headers: auth }), 404);
   });
 });
 

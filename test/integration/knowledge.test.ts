@@ -7,6 +7,7 @@ import { getJson } from "../helpers/processes";
 import { loadCorpus } from "../helpers/datasets";
 import { EMOTIONS } from "../../compute/lib/emotions";
 import { normalizeQuery, queryHash } from "../../services/knowledge/normalize";
+import { expectStatus } from "../helpers/expect";
 
 let t: TestNode;
 let broker: ServiceBroker;
@@ -26,7 +27,7 @@ afterAll(() => t.node.stop());
 describe("knowledge.query", () => {
   it("answers from the best match with its sources, emotion and frequencies", async () => {
     const r = await ask("How fast is an allegro tempo marking?");
-    expect(r.status).toBe(200);
+    expectStatus(r, 200);
     expect(r.body).toMatchObject({ source: "dataset", cached: false, answer: "Allegro is a fast tempo marking [1]" });
     expect(r.body.matches[0]).toMatchObject({ content: "Allegro is a fast tempo marking", domain: "music" });
     expect(r.body.emotion.name).toEqual(expect.any(String));
@@ -89,12 +90,12 @@ describe("knowledge.query", () => {
   });
 
   it("refuses bad params with 4xx", async () => {
-    expect((await getJson(`${t.url}/api/knowledge`)).status).toBe(422);
-    expect((await ask("")).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/knowledge`), 422);
+    expectStatus(await ask(""), 422);
     expect((await ask("?!")).body.error.message).toBe("query has no words");
-    expect((await ask("x", "&k=50")).status).toBe(422);
-    expect((await ask("x", "&domain=Bad%20Name")).status).toBe(422);
-    expect((await ask("x".repeat(1001))).status).toBe(422);
+    expectStatus(await ask("x", "&k=50"), 422);
+    expectStatus(await ask("x", "&domain=Bad%20Name"), 422);
+    expectStatus(await ask("x".repeat(1001)), 422);
   });
 });
 
@@ -111,7 +112,7 @@ describe("emotions", () => {
       });
     }
     expect((await getJson(`${t.url}/api/emotions/AWE`)).body).toMatchObject({ name: "awe", metaphysical_hz: 963 });
-    expect((await getJson(`${t.url}/api/emotions/boredom`)).status).toBe(404);
+    expectStatus(await getJson(`${t.url}/api/emotions/boredom`), 404);
   });
 });
 
@@ -125,7 +126,7 @@ describe("knowledge.dataset", () => {
     const b = (await getJson(`${t.url}/api/knowledge/datasets/music`)).body;
     expect(b.cached).toBe(false);
     expect(b.examples.map((e: { content: string }) => e.content)).toContain("Largo is very slow");
-    expect((await getJson(`${t.url}/api/knowledge/datasets/none`)).status).toBe(404);
+    expectStatus(await getJson(`${t.url}/api/knowledge/datasets/none`), 404);
   });
 });
 

@@ -13,7 +13,7 @@ function logger(): LoggerInstance & { warnings: string[] } {
     error: noop,
     fatal: noop,
     trace: noop,
-  } as unknown as LoggerInstance & { warnings: string[] };
+  };
 }
 
 describe("RedisRateLimitStore without Redis", () => {
