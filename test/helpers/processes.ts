@@ -65,6 +65,25 @@ export function spawnMcai(args: string[], env: Record<string, string | undefined
   return handle;
 }
 
+/**
+ * The process's exit code, or a rejection that shows its output when it runs past `timeoutMs`
+ * (a hang fails the test with what the process printed, not with jest's bare timeout).
+ */
+export async function exitWithin(p: McaiProcess, timeoutMs: number): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`mcai (pid ${p.pid}) still running after ${timeoutMs} ms:\n${p.output()}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Kills every process this file spawned that is still running (afterAll). */
 export async function killAll(): Promise<void> {
   const all = [...running];
