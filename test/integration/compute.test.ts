@@ -12,7 +12,7 @@ import { metricsOf } from "../../services/lib/metrics";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
-import { expectResponseStatus, expectStatus } from "../helpers/expect";
+import { expectResponseStatus } from "../helpers/expect";
 
 /** The fields of the compute actions' answers this suite reads. */
 interface FftAnswer {
@@ -33,7 +33,7 @@ interface VideoAnswer {
 
 let t: TestNode;
 let broker: ServiceBroker;
-const poolCompleted = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+const poolCompleted = async () => (await broker.call<{ completed: number }>("compute.stats")).completed;
 
 beforeAll(async () => {
   t = await startTestNode(
@@ -300,7 +300,7 @@ describe("a full compute queue", () => {
       await expectResponseStatus(r, 503);
       expect(r.headers.get("retry-after")).toBe("1");
       expect((await r.json()).error.message).toMatch(/compute queue is full/);
-      small.node.broker.broadcast("compute.abort", { id: "op-busy" });
+      await small.node.broker.broadcast("compute.abort", { id: "op-busy" });
       await expect(busy).rejects.toMatchObject({ type: "ERR_ABORTED" });
     } finally {
       await small.node.stop();

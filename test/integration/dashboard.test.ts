@@ -3,7 +3,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
-import { expectResponseStatus, expectStatus } from "../helpers/expect";
+import { expectResponseStatus } from "../helpers/expect";
 
 describeWithBrowser("the dashboard in Chromium", () => {
   let t: TestNode;
@@ -25,8 +25,9 @@ describeWithBrowser("the dashboard in Chromium", () => {
   });
   afterAll(async () => {
     clearInterval(traffic);
-    await browser?.close();
-    await t?.node.stop();
+    // Unset when beforeAll failed before them.
+    await (browser as Browser | undefined)?.close();
+    await (t as TestNode | undefined)?.node.stop();
   });
 
   it("serves the page and its assets with revalidation", async () => {

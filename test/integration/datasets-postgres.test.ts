@@ -61,9 +61,9 @@ describeWithPg("datasets on Postgres without pgvector", () => {
     ).rows.map((r) => r.id);
     const other = new pg.Client({ connectionString: url });
     await other.connect();
-    let stop = false;
+    const writing = new AbortController();
     const writer = (async () => {
-      for (let i = 0; !stop && i < 200; i++) {
+      for (let i = 0; !writing.signal.aborted && i < 200; i++) {
         await other.query(
           "INSERT INTO examples (dataset_id, content, content_hash) SELECT id, $1, md5($1) FROM datasets WHERE domain_name = 'walk'",
           [`concurrent ${i}`],
@@ -79,7 +79,7 @@ describeWithPg("datasets on Postgres without pgvector", () => {
       seen.push(...r.body.examples.map((e) => e.id));
       cursor = r.body.next_cursor;
     } while (cursor);
-    stop = true;
+    writing.abort();
     await writer;
     await other.end();
     expect(new Set(seen).size).toBe(seen.length);

@@ -28,7 +28,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.node.stop());
 
-const ids = (r: { hits: { id: string }[] }) => r.hits.map((h) => h.id);
 const content = (r: { hits: { content: string }[] }) => r.hits.map((h) => h.content);
 
 describe("datasets search on PGlite with pgvector", () => {
@@ -176,7 +175,7 @@ describe("datasets pages", () => {
 describe("datasets writes, versions and events", () => {
   it("adds through the admin API, skipping duplicates and rejecting non-examples, with exact counts", async () => {
     const seen = watchChanges(broker, "watch-add");
-    const v0 = ((await broker.call("datasets.version")) as { version: number }).version;
+    const v0 = (await broker.call<{ version: number }>("datasets.version")).version;
     const body = [
       { content: "new one" },
       { prompt: "new two", response: "r", tag: "x" },
@@ -190,7 +189,7 @@ describe("datasets writes, versions and events", () => {
     });
     expect(r.body).toMatchObject({ domain: "fresh", read: 4, added: 2, duplicates: 1, rejected: 1 });
     expect(r.body.version).toBeGreaterThan(v0);
-    expect(((await broker.call("datasets.version")) as { version: number }).version).toBe(r.body.version);
+    expect((await broker.call<{ version: number }>("datasets.version")).version).toBe(r.body.version);
     await new Promise((res) => setTimeout(res, 50));
     expect(seen).toEqual([{ domain: "fresh", version: r.body.version }]);
     // The same again adds nothing: no new version, no event.
@@ -221,7 +220,7 @@ describe("datasets writes, versions and events", () => {
   });
 
   it("does not embed again what a re-import already has", async () => {
-    const tasks = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+    const tasks = async () => (await broker.call<{ completed: number }>("compute.stats")).completed;
     const body = JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ content: `embedded once ${i}` })));
     await getJson(`${t.url}/api/datasets/embed-once/examples`, { method: "POST", headers: auth, body });
     const before = await tasks();
@@ -231,7 +230,7 @@ describe("datasets writes, versions and events", () => {
   });
 
   it("refuses writes without the admin key, too many examples, and bad domains, writing nothing", async () => {
-    const v = ((await broker.call("datasets.version")) as { version: number }).version;
+    const v = (await broker.call<{ version: number }>("datasets.version")).version;
     expect(
       (
         await getJson(`${t.url}/api/datasets/fresh/examples`, {
@@ -267,7 +266,7 @@ describe("datasets writes, versions and events", () => {
         })
       ).status,
     ).toBe(422);
-    expect(((await broker.call("datasets.version")) as { version: number }).version).toBe(v);
+    expect((await broker.call<{ version: number }>("datasets.version")).version).toBe(v);
   });
 
   it("imports a JSONL stream through the admin API, and rolls back a malformed one whole", async () => {
@@ -305,9 +304,12 @@ describe("rotation", () => {
       domain: "rot",
       examples: Array.from({ length: 30 }, (_, i) => ({ content: `r${i}` })),
     });
-    const dry = (await broker.call("datasets.rotate", { max: 10, dryRun: true })) as {
-      domains: { domain: string; moved: number }[];
-    };
+    const dry = await broker.call<
+      {
+        domains: { domain: string; moved: number }[];
+      },
+      object
+    >("datasets.rotate", { max: 10, dryRun: true });
     expect(dry.domains.find((d) => d.domain === "rot")).toEqual({ domain: "rot", moved: 20 });
     const r = (
       await getJson(`${t.url}/api/admin/datasets/rotate`, {
@@ -345,7 +347,7 @@ describe("OpenAI-compatible embeddings", () => {
     let failing = false;
     const server = http.createServer((req, res) => {
       let body = "";
-      req.on("data", (d) => (body += d));
+      req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
         calls++;
         if (failing) {
@@ -373,15 +375,18 @@ describe("OpenAI-compatible embeddings", () => {
       await memoryDb(),
     );
     try {
-      const ok = (await n.node.broker.call("datasets.add", {
+      const ok = await n.node.broker.call<{ added: number }, object>("datasets.add", {
         domain: "remote",
         examples: [{ content: "abc" }, { content: "abcd" }],
-      })) as { added: number };
+      });
       expect(ok.added).toBe(2);
       expect(calls).toBe(1);
-      const near = (await n.node.broker.call("datasets.search", { q: "xyz", mode: "vector", k: 1 })) as {
-        hits: { content: string }[];
-      };
+      const near = await n.node.broker.call<
+        {
+          hits: { content: string }[];
+        },
+        object
+      >("datasets.search", { q: "xyz", mode: "vector", k: 1 });
       expect(near.hits[0].content).toBe("abc"); // same length: the stand-in's same unit vector
       failing = true;
       // Each failing import answers 503 and writes nothing; after enough failures the breaker
@@ -406,7 +411,7 @@ describe("OpenAI-compatible embeddings", () => {
 
 describe("query embeddings", () => {
   it("are cached in the shared cacher: the same query embeds once", async () => {
-    const stats = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+    const stats = async () => (await broker.call<{ completed: number }>("compute.stats")).completed;
     const q = `a query never asked before ${Date.now()}`;
     const before = await stats();
     await broker.call("datasets.search", { q, mode: "vector" });
@@ -432,9 +437,9 @@ describe("scheduled rotation", () => {
       await eventually(
         async () => {
           const d = (
-            (await n.node.broker.call("datasets.list")) as {
+            await n.node.broker.call<{
               datasets: { domain: string; example_count: number; archived_count: number }[];
-            }
+            }>("datasets.list")
           ).datasets[0];
           return d.example_count === 5 && d.archived_count === 7;
         },

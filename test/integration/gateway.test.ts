@@ -1,4 +1,6 @@
+import http from "node:http";
 import type { ServiceSchema } from "moleculer";
+import metricsService from "../../services/metrics.service";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
@@ -124,7 +126,7 @@ describe("api gateway", () => {
       expect(r.headers.get("retry-after")).toBe("5");
       expect(r.body.error.type).toBe("ERR_UNAVAILABLE");
     } finally {
-      t.node.broker.createService(require("../../services/metrics.service").default);
+      t.node.broker.createService(metricsService as ServiceSchema);
       await t.node.broker.waitForServices("metrics");
     }
   });
@@ -248,7 +250,7 @@ describe("api gateway on stop", () => {
     const stopped = t.node.stop();
     await new Promise((r) => setTimeout(r, 100));
     const refused = await new Promise<string>((resolve) => {
-      const req = require("node:http").get(`${t.url}/api/health`, { agent: false }, () => resolve("answered"));
+      const req = http.get(`${t.url}/api/health`, { agent: false }, () => resolve("answered"));
       req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
     });
     expect(refused).toBe("ECONNREFUSED");

@@ -188,7 +188,7 @@ describe("job semantics", () => {
     });
     await waitFor(t.url, r.body.job_id, ["processing"]);
     await eventually(
-      async () => ((await broker.call("compute.stats")) as { running: number }).running > 0,
+      async () => (await broker.call<{ running: number }>("compute.stats")).running > 0,
       5000,
       "the task to run",
     );
@@ -227,7 +227,7 @@ describe("timeouts", () => {
       const r = await submit(n.url, "/api/music/generate-async", { prompt: "endless", duration: 900 });
       const job = await waitFor(n.url, r.body.job_id, ["failed", "completed"], 30_000);
       expect(job).toMatchObject({ status: "failed", error: "timed out after 1 s", attempts: 2 });
-      expect(((await n.node.broker.call("compute.stats")) as { running: number }).running).toBe(0);
+      expect((await n.node.broker.call<{ running: number }>("compute.stats")).running).toBe(0);
     } finally {
       await n.node.stop();
     }
@@ -261,7 +261,7 @@ describe("retries", () => {
   it("retries after a transient failure, then succeeds", async () => {
     const busy = occupy("busy-1");
     await eventually(
-      async () => ((await small.node.broker.call("compute.stats")) as { running: number }).running === 1,
+      async () => (await small.node.broker.call<{ running: number }>("compute.stats")).running === 1,
       5000,
       "pool busy",
     );
@@ -274,7 +274,7 @@ describe("retries", () => {
       5000,
       "a failed first attempt",
     );
-    small.node.broker.broadcast("compute.abort", { id: "busy-1" });
+    await small.node.broker.broadcast("compute.abort", { id: "busy-1" });
     await busy;
     const job = await waitFor(small.url, r.body.job_id, ["completed", "failed"]);
     expect(job).toMatchObject({ status: "completed", attempts: 2 });
@@ -284,7 +284,7 @@ describe("retries", () => {
   it("fails the job after its last attempt, keeps it, and lets an operator retry it", async () => {
     const busy = occupy("busy-2");
     await eventually(
-      async () => ((await small.node.broker.call("compute.stats")) as { running: number }).running === 1,
+      async () => (await small.node.broker.call<{ running: number }>("compute.stats")).running === 1,
       5000,
       "pool busy",
     );
@@ -292,7 +292,7 @@ describe("retries", () => {
     const failed = await waitFor(small.url, r.body.job_id, ["failed"]);
     expect(failed).toMatchObject({ status: "failed", attempts: 2 });
     expect(failed.error).toMatch(/compute queue is full/);
-    small.node.broker.broadcast("compute.abort", { id: "busy-2" });
+    await small.node.broker.broadcast("compute.abort", { id: "busy-2" });
     await busy;
     // Another owner (here: no owner at all) does not learn the job exists; an admin may retry it.
     expectStatus(await getJson(`${small.url}/api/job/${r.body.job_id}/retry`, { method: "POST" }), 404);

@@ -80,10 +80,10 @@ describe("knowledge.query", () => {
     await broker.cacher!.clean("knowledge:q:**");
     expect((await ask("flow fields particles")).body).toMatchObject({ cached: true, cache_tier: "l2" });
     expect((await ask("flow fields particles")).body).toMatchObject({ cached: true, cache_tier: "l1" });
-    const stats = (await broker.call("knowledge.cacheStats")) as {
+    const stats = await broker.call<{
       l1: { hits: number; misses: number };
       l2: { hits: number; entries: number };
-    };
+    }>("knowledge.cacheStats");
     expect(stats.l1.hits).toBeGreaterThan(0);
     expect(stats.l2.hits).toBeGreaterThan(0);
     expect(stats.l2.entries).toBeGreaterThan(0);
@@ -135,17 +135,17 @@ describe("warm-up", () => {
     await ask("beats per minute");
     await ask("beats per minute");
     await broker.cacher!.clean("knowledge:**");
-    const r = (await broker.call("knowledge.warmup")) as { result: string };
+    const r = await broker.call<{ result: string }>("knowledge.warmup");
     expect(r.result).toMatch(/primed the emotions, the domains and [1-9]\d* queries/);
     expect((await ask("beats per minute")).body).toMatchObject({ cached: true, cache_tier: "l1" });
-    expect(((await broker.call("knowledge.warmup")) as { result: string }).result).toMatch(/skipped/);
+    expect((await broker.call<{ result: string }>("knowledge.warmup")).result).toMatch(/skipped/);
   });
 
   it("is bounded: a node whose datasets never come starts anyway, its warm-up stopped at the bound", async () => {
-    expect(((await broker.call("knowledge.cacheStats")) as { warmup: string }).warmup).toMatch(/^primed the emotions/);
+    expect((await broker.call<{ warmup: string }>("knowledge.cacheStats")).warmup).toMatch(/^primed the emotions/);
     const n = await startTestNode({ RATE_LIMIT: "0", KNOWLEDGE_WARMUP_MS: "300" }, ["knowledge"], await memoryDb());
     try {
-      expect(((await n.node.broker.call("knowledge.cacheStats")) as { warmup: string }).warmup).toBe(
+      expect((await n.node.broker.call<{ warmup: string }>("knowledge.cacheStats")).warmup).toBe(
         "stopped at the 300 ms bound",
       );
     } finally {
@@ -163,7 +163,7 @@ describe("answers written by an LLM", () => {
   beforeAll(async () => {
     server = http.createServer((req, res) => {
       let body = "";
-      req.on("data", (d) => (body += d));
+      req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
         calls++;
         const reply = () =>
@@ -194,12 +194,15 @@ describe("answers written by an LLM", () => {
     server.close();
   });
   const q = (s: string) =>
-    n.node.broker.call("knowledge.query", { query: s }) as Promise<{
-      source: string;
-      answer: string;
-      degraded?: boolean;
-      cached: boolean;
-    }>;
+    n.node.broker.call<
+      {
+        source: string;
+        answer: string;
+        degraded?: boolean;
+        cached: boolean;
+      },
+      object
+    >("knowledge.query", { query: s });
 
   it("uses the model's answer when the endpoint answers", async () => {
     expect(await q("tempo marking")).toMatchObject({

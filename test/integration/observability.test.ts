@@ -38,7 +38,7 @@ beforeAll(async () => {
 afterAll(() => t.node.stop());
 
 describe("metrics", () => {
-  it("move when their events happen", async () => {
+  it("move when their events happen", () => {
     for (const series of [
       /mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="obs"\} [1-9]/,
       /mcai_cache_misses_total\{tier="l1",node_id="obs"\} [1-9]/,

@@ -37,8 +37,9 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     await page.goto(`${t.url}/`, { waitUntil: "load" });
   });
   afterAll(async () => {
-    await browser?.close();
-    await t?.node.stop();
+    // Unset when beforeAll failed before them.
+    await (browser as Browser | undefined)?.close();
+    await (t as TestNode | undefined)?.node.stop();
   });
 
   it("loads under 100 KB, fits 360 px and has touch targets of 44 px", async () => {
@@ -99,7 +100,7 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     await page.click("#job-form button");
     await page.waitForFunction(() => Boolean(document.body.dataset.jobDone), undefined, { timeout: 30_000 });
     await page.waitForFunction(() => {
-      const i = document.querySelector("#job-result img") as HTMLImageElement | null;
+      const i = document.querySelector<HTMLImageElement>("#job-result img");
       return Boolean(i && i.complete && i.naturalWidth > 0);
     });
     expect(await page.$eval("#job-result img", (i) => (i as HTMLImageElement).naturalWidth)).toBe(512);
