@@ -244,8 +244,8 @@ describe("compute.art", () => {
       height: 1024,
       operation_id: "op-art-1",
     });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(seen.length).toBeGreaterThan(0);
+    // Events are delivered after the call answers: wait for them, bounded.
+    await eventually(() => Promise.resolve(seen.length > 0), 10_000, "a progress event");
     expect(seen.every((p) => p >= 0 && p <= 1)).toBe(true);
   });
 });

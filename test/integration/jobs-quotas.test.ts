@@ -8,7 +8,7 @@ import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
 import { waitFor } from "../helpers/jobs";
 import { ADMIN_KEY } from "../helpers/datasets";
-import { expectStatus } from "../helpers/expect";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 const HEAVY = "heavy-client-key-0123456789";
 const LIGHT = "light-client-key-0123456789";
@@ -45,7 +45,7 @@ describe("jobs.quotas", () => {
   afterAll(() => t.node.stop());
 
   it("answers 429 with Retry-After past JOBS_OWNER_MAX, and queues nothing", async () => {
-    for (let i = 0; i < 3; i++) expect((await submitArt(t.url, HEAVY, `cap ${i}`, 16)).status).toBe(202);
+    for (let i = 0; i < 3; i++) expectStatus(await submitArt(t.url, HEAVY, `cap ${i}`, 16), 202);
     const over = await submitArt(t.url, HEAVY, "cap 3", 16);
     expectStatus(over, 429);
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -164,7 +164,7 @@ describe("jobs.results budget", () => {
     // The oldest go first, the newest stays; every job keeps its status.
     expect(now.map((j) => Boolean(j.result.dropped))).toEqual(now.map((_, i) => i < dropped.length));
     expect(now.every((j) => j.status === "completed")).toBe(true);
-    expect((await fetch(`${t.url}${done[0].result.artifact_url}`)).status).toBe(404);
-    expect((await fetch(`${t.url}${done[4].result.artifact_url}`)).status).toBe(200);
+    await expectResponseStatus(await fetch(`${t.url}${done[0].result.artifact_url}`), 404);
+    await expectResponseStatus(await fetch(`${t.url}${done[4].result.artifact_url}`), 200);
   }, 120_000);
 });

@@ -57,7 +57,9 @@ describe("job endpoints", () => {
       attempts: 1,
       kind: path.split("/")[2].replace("generate-async", "").replace("analyze-async", "") || expect.any(String),
     });
-    expect(job.finished_at).toBeTruthy();
+    // Timestamps of the job's own life, in order (not compared with the clock).
+    expect(job.finished_at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+    expect(Date.parse(job.finished_at)).toBeGreaterThanOrEqual(Date.parse(job.started_at));
     if (contentType) {
       expect(job.result).toMatchObject({
         artifact_url: expect.stringMatching(/^\/api\/artifacts\/[0-9a-f]{64}$/),
@@ -80,25 +82,41 @@ describe("job endpoints", () => {
     }
   });
 
-  it("refuses bad params with 4xx and queues nothing", async () => {
-    const before = (await getJson(`${t.url}/api/jobs?limit=200`, { headers: OWNER })).body.jobs.length;
-    const bad = await submit(t.url, "/api/art/generate-async", { prompt: "x", style: "cubism" });
-    expectStatus(bad, 422);
-    expect(bad.body.error.data.fields[0]).toMatchObject({ field: "style" });
-    const big = await submit(t.url, "/api/art/generate-async", {
-      prompt: "x",
-      style: "waves",
-      options: { width: 100000 },
-    });
-    expectStatus(big, 413);
-    expect(big.body.error.message).toBe("width is 100000, over the limit of 2048");
-    expectStatus(await submit(t.url, "/api/music/generate-async", { prompt: "x", duration: 301 }), 413);
-    expectStatus(await submit(t.url, "/api/emotion/analyze-async", {}), 422);
-    expect((await getJson(`${t.url}/api/jobs?limit=200`, { headers: OWNER })).body.jobs.length).toBe(before);
-    expect((await getJson(`${t.url}/api/job/00000000-0000-4000-8000-000000000000`, { headers: OWNER })).status).toBe(
-      404,
-    );
-    expectStatus(await getJson(`${t.url}/api/job/nope`, { headers: OWNER }), 422);
+  it.each<[string, string, object, number, object]>([
+    [
+      "an unknown style",
+      "/api/art/generate-async",
+      { prompt: "x", style: "cubism" },
+      422,
+      { error: { data: { fields: [expect.objectContaining({ field: "style" })] } } },
+    ],
+    [
+      "a width over the limit",
+      "/api/art/generate-async",
+      { prompt: "x", style: "waves", options: { width: 100000 } },
+      413,
+      { error: { message: "width is 100000, over the limit of 2048" } },
+    ],
+    [
+      "a duration over the limit",
+      "/api/music/generate-async",
+      { prompt: "x", duration: 301 },
+      413,
+      { error: { type: "ERR_PAYLOAD_TOO_LARGE" } },
+    ],
+    ["no text", "/api/emotion/analyze-async", {}, 422, { error: { type: "VALIDATION_ERROR" } }],
+  ])("refuses %s with 4xx and queues nothing", async (_what, path, body, status, bodyMatch) => {
+    const queued = async () => (await getJson(`${t.url}/api/jobs?limit=200`, { headers: OWNER })).body.jobs.length;
+    const before = await queued();
+    expectStatus(await submit(t.url, path, body), status, bodyMatch);
+    expect(await queued()).toBe(before);
+  });
+
+  it.each([
+    ["00000000-0000-4000-8000-000000000000", 404],
+    ["nope", 422],
+  ])("answers job %s with %d", async (id, status) => {
+    expectStatus(await getJson(`${t.url}/api/job/${id}`, { headers: OWNER }), status);
   });
 
   it("lists jobs newest first, by status and kind, in keyset pages", async () => {

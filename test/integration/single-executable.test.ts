@@ -10,7 +10,7 @@ import { eventually, freePort, getJson, ROOT } from "../helpers/processes";
 import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
 import { OWNER, submit } from "../helpers/jobs";
 import { watch, type Watched } from "../helpers/watched";
-import { expectStatus } from "../helpers/expect";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 jest.setTimeout(300_000);
 
@@ -75,7 +75,7 @@ describe("the single executable", () => {
     const h = await getJson(`${url}/api/health`);
     expect(h.body).toMatchObject({ status: "ok", db: { driver: "pglite", vector: true } });
     for (const page of ["/", "/dashboard", "/dashboard/uplot.js"])
-      expect((await fetch(`${url}${page}`)).status).toBe(200);
+      await expectResponseStatus(await fetch(`${url}${page}`), 200);
     const search = await getJson(`${url}/api/search?q=${encodeURIComponent("which emotions are there")}`);
     expectStatus(search, 200);
     expect(search.body.hits.length).toBeGreaterThan(0);

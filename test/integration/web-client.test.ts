@@ -1,4 +1,5 @@
 import type { Browser, Page } from "playwright-core";
+import { expectResponseStatus } from "../helpers/expect";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
@@ -56,11 +57,14 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     const html = await fetch(`${t.url}/`, { headers: { "accept-encoding": "gzip" } });
     expect(html.headers.get("cache-control")).toBe("no-cache");
     expect(html.headers.get("content-encoding")).toBe("gzip");
-    expect((await fetch(`${t.url}/`, { headers: { "if-none-match": html.headers.get("etag")! } })).status).toBe(304);
+    await expectResponseStatus(
+      await fetch(`${t.url}/`, { headers: { "if-none-match": html.headers.get("etag")! } }),
+      304,
+    );
     const js = /\/assets\/app\.[0-9a-f]{12}\.js/.exec(await html.text())![0];
     const asset = await fetch(`${t.url}${js}`);
     expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
-    expect((await fetch(`${t.url}/assets/app.js`)).status).toBe(404);
+    await expectResponseStatus(await fetch(`${t.url}/assets/app.js`), 404);
   });
 
   it("asks a question and shows the answer, its sources, the emotion and its frequencies", async () => {
