@@ -6,6 +6,7 @@
  * api/request-id.ts.
  */
 import http, { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type CorsOptions } from "moleculer-web";
@@ -40,6 +41,8 @@ interface ApiSettings extends ServiceSettingSchema {
   onError?: ReturnType<typeof errorResponder>;
   cors?: CorsOptions;
   rootCallOptions?: ReturnType<typeof requestIdentity>;
+  /** false once created() ran: started() listens, not moleculer-web. */
+  server?: false;
 }
 
 interface ApiThis extends Service {
@@ -58,6 +61,22 @@ interface ApiThis extends Service {
   acceptedKeys(): readonly string[];
   writeCorsHeaders(settings: unknown, req: IncomingMessage, res: ServerResponse, preflight: boolean): void;
   drain(timeoutMs: number): Promise<void>;
+}
+
+/** Listens on `port`; rejects with a message naming the address when it cannot (taken, not permitted). */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === "EADDRINUSE" ? "is already in use" : `cannot be listened on (${err.code ?? err.message})`;
+      reject(new Error(`the HTTP port ${host}:${port} ${why}: set PORT (or --port) to a free one`));
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
 }
 
 /** The store of the rate limit: shared through Redis when there is one; none when RATE_LIMIT is 0. */
@@ -275,9 +294,16 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     };
     this.addRoute(apiRoute(routes));
     this.addRoute(rootRoute(routes));
+    // moleculer-web's started() waits for 'listening' only: on a port already taken it never
+    // settles and the node hangs. With `server: false` it skips listening (and closing: drain()
+    // closes), and started() below listens with the error handled.
+    this.settings.server = false;
   },
 
-  started(this: ApiThis) {
+  async started(this: ApiThis) {
+    const config = configOf(this.broker);
+    await listen(this.server, config.port, config.host);
+    this.logger.info(`API Gateway listening on http://${config.host}:${(this.server.address() as AddressInfo).port}`);
     const { ownsDataDir } = runtimeOf(this.broker);
     if (!ownsDataDir) return;
     const addr = this.server.address();

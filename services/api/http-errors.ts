@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors, type LoggerInstance } from "moleculer";
+import ApiGateway from "moleculer-web";
 import {
   ERR_BAD_REQUEST,
   ERR_INTERNAL,
@@ -97,6 +98,8 @@ export function toHttpError(err: unknown, req: RoutedReq, bodyLimitBytes: number
   if (
     e instanceof Errors.ServiceNotAvailableError ||
     e instanceof Errors.ServiceNotFoundError ||
+    // moleculer-web's own, for an alias whose service no node runs: built without a type.
+    e instanceof ApiGateway.Errors.ServiceUnavailableError ||
     (code === 503 && e.type === "SERVICE_UNAVAILABLE")
   ) {
     return {

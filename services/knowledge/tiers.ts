@@ -25,12 +25,12 @@ function counter(registry: Registry, name: string, help: string): Counter<"tier"
   );
 }
 
-function bounded<T>(p: Promise<T> | undefined, fallback: T): Promise<T> {
+function bounded<T>(p: Promise<T> | undefined, fallback: T, ms = L1_TIMEOUT_MS): Promise<T> {
   if (!p) return Promise.resolve(fallback);
   let timer: NodeJS.Timeout;
   return Promise.race([
     p.catch(() => fallback),
-    new Promise<T>((r) => (timer = setTimeout(() => r(fallback), L1_TIMEOUT_MS))),
+    new Promise<T>((r) => (timer = setTimeout(() => r(fallback), ms))),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -57,14 +57,29 @@ export class CacheTiers {
     (hit ? this.hitsTotal : this.missesTotal).inc({ tier });
   }
 
-  /** L1 get; a cacher that errs or is slow counts as a miss. */
-  async getL1<T>(key: string): Promise<T | null> {
-    return (await bounded(this.broker.cacher?.get(key) as Promise<T | null> | undefined, null)) ?? null;
+  /**
+   * Whether L1 answers within `ms`. A Redis cacher may still be connecting while the node starts
+   * (its commands wait in the client's queue): a decision read from L1 then (the warm-up's marker)
+   * waits for it rather than taking the 100 ms bound's miss for "not there".
+   */
+  async l1Ready(ms: number): Promise<boolean> {
+    const cacher = this.broker.cacher;
+    if (!cacher) return false;
+    return bounded(
+      cacher.get("knowledge:l1-ready").then(() => true),
+      false,
+      ms,
+    );
   }
 
-  /** L1 set, never waited on for longer than the bound. */
-  async setL1(key: string, value: unknown, ttlS: number): Promise<void> {
-    await bounded(this.broker.cacher?.set(key, value, ttlS) as Promise<unknown> | undefined, undefined);
+  /** L1 get; a cacher that errs or is slower than `boundMs` counts as a miss. */
+  async getL1<T>(key: string, boundMs = L1_TIMEOUT_MS): Promise<T | null> {
+    return (await bounded(this.broker.cacher?.get(key) as Promise<T | null> | undefined, null, boundMs)) ?? null;
+  }
+
+  /** L1 set, never waited on for longer than `boundMs`. */
+  async setL1(key: string, value: unknown, ttlS: number, boundMs = L1_TIMEOUT_MS): Promise<void> {
+    await bounded(this.broker.cacher?.set(key, value, ttlS) as Promise<unknown> | undefined, undefined, boundMs);
   }
 
   /** L2 get (counts the access); null when absent or expired. */

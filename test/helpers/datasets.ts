@@ -29,6 +29,6 @@ export function watchChanges(broker: ServiceBroker, name: string): { domain: str
     events: {
       "datasets.changed": (ctx: { params: { domain: string; version: number } }) => void seen.push(ctx.params),
     },
-  } as never);
+  });
   return seen;
 }

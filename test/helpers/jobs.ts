@@ -1,6 +1,6 @@
 /** Helpers for the jobs suites: submit over HTTP, wait for a state, read an SSE stream. */
 import http from "node:http";
-import { eventually, getJson } from "./processes";
+import { eventually, getJson, type Json } from "./processes";
 
 /** The anonymous owner of the jobs the suites submit (a client may keep one token for all its jobs). */
 export const OWNER = { "x-owner-token": "suite-owner-token-0123456789abcdef0123456789" };
@@ -20,7 +20,7 @@ export async function waitFor(
   statuses: string[],
   timeoutMs = 20_000,
   headers: Record<string, string> = OWNER,
-): Promise<any> {
+): Promise<Json> {
   return eventually(
     async () => {
       const r = await getJson(`${url}/api/job/${id}`, { headers });
@@ -34,7 +34,7 @@ export async function waitFor(
 export interface SseEvent {
   id?: string;
   event?: string;
-  data?: any;
+  data?: Json;
 }
 
 /** Reads an SSE stream to its end (or the timeout), parsing events. */
@@ -48,7 +48,7 @@ export function readSse(
       let buf = "";
       const events: SseEvent[] = [];
       res.setEncoding("utf8");
-      res.on("data", (d) => {
+      res.on("data", (d: string) => {
         buf += d;
         let i;
         while ((i = buf.indexOf("\n\n")) >= 0) {

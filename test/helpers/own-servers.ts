@@ -90,9 +90,10 @@ export async function ownPostgres(): Promise<OwnServer & { dir: string }> {
       ]);
       await eventually(() => answers(port), 10_000, `postgres on ${port}`);
     },
-    async stop() {
+    stop() {
       // "immediate" is a crash as far as clients see it: connections cut, recovery at the next start.
       asPostgres("pg_ctl", ["-D", path.join(dir, "data"), "-m", "immediate", "-w", "stop"]);
+      return Promise.resolve();
     },
   };
   await server.start();

@@ -37,8 +37,8 @@ export function spawnMcai(args: string[], env: Record<string, string | undefined
     stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
   let out = "";
-  proc.stdout!.on("data", (d) => (out += d));
-  proc.stderr!.on("data", (d) => (out += d));
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   if (input !== undefined) proc.stdin!.end(input);
   const exited = new Promise<number | string>((resolve) =>
     proc.once("exit", (code, sig) => resolve(code ?? sig ?? -1)),
@@ -61,8 +61,27 @@ export function spawnMcai(args: string[], env: Record<string, string | undefined
     },
   };
   running.add(handle);
-  exited.then(() => running.delete(handle));
+  void exited.then(() => running.delete(handle));
   return handle;
+}
+
+/**
+ * The process's exit code, or a rejection that shows its output when it runs past `timeoutMs`
+ * (a hang fails the test with what the process printed, not with jest's bare timeout).
+ */
+export async function exitWithin(p: McaiProcess, timeoutMs: number): Promise<number | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`mcai (pid ${p.pid}) still running after ${timeoutMs} ms:\n${p.output()}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Kills every process this file spawned that is still running (afterAll). */
@@ -109,11 +128,18 @@ export async function eventually<T>(
   }
 }
 
+/**
+ * A parsed JSON body as the suites read it: the shape is the API's, asserted by the tests
+ * themselves (the config lets tests reach into it without the no-unsafe-* checks).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a response body's fields are what each test asserts on
+export type Json = any;
+
 /** GET a JSON document; rejects on network errors. */
 export async function getJson(
   url: string,
   init?: RequestInit,
-): Promise<{ status: number; headers: Headers; body: any }> {
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   let body: unknown = text;

@@ -1,5 +1,6 @@
 import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
 import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
+import { expectStatus } from "../helpers/expect";
 
 afterAll(killAll);
 
@@ -56,7 +57,7 @@ describeWithRedis("cluster over the Redis transporter", () => {
 
   it("merges every node's registry in /metrics, counters summed and series apart by node_id", async () => {
     const r = await getJson(`http://127.0.0.1:${port}/metrics`);
-    expect(r.status).toBe(200);
+    expectStatus(r, 200);
     for (const id of ["gw", "w1", "w2"]) expect(r.body).toContain(`mcai_worker_memory_bytes{node_id="${id}"}`);
     // The gateway's own request counter is in it, and grows with requests.
     const count = (text: string) =>
@@ -79,15 +80,14 @@ describeWithRedis("cluster over the Redis transporter", () => {
   });
 
   it("drops a node killed with -9 within the heartbeat timeout and sends calls to the survivor", async () => {
-    const killedAt = Date.now();
     workers.w1.kill("SIGKILL");
     await workers.w1.exited;
-    await eventually(async () => !(await available()).includes("w1"), 8_000, "w1 gone from health");
-    // Moleculer's heartbeat timeout is 3 s here; checks run every interval (1 s).
-    expect(Date.now() - killedAt).toBeLessThan(8_000);
+    // Moleculer's heartbeat timeout is 3 s here, checked every interval (1 s); the wait is bounded
+    // well above that for a busy machine, and a node never dropped fails it.
+    await eventually(async () => !(await available()).includes("w1"), 20_000, "w1 gone from health");
     for (let i = 0; i < 10; i++) {
       const r = await getJson(`http://127.0.0.1:${port}/metrics`);
-      expect(r.status).toBe(200);
+      expectStatus(r, 200);
       expect(r.body).toContain('node_id="w2"');
       expect(r.body).not.toContain('node_id="w1"');
     }
@@ -141,7 +141,7 @@ describeWithRedis("rate limit shared by two gateways over Redis", () => {
     // Each gateway alone has seen only two requests: a per-process store would let these through.
     for (const p of ports) {
       const r = await getJson(`http://127.0.0.1:${p}/api/health`);
-      expect(r.status).toBe(429);
+      expectStatus(r, 429);
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       expect(r.body.error.type).toBe("ERR_RATE_LIMITED");
     }

@@ -1,6 +1,7 @@
 import { ComputePool, type PoolStats } from "../../compute/pool";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
+import { expectResponseStatus } from "../helpers/expect";
 
 /** Polls `read` until it returns `want` (or gives up after many tries): thread exits are asynchronous. */
 async function until<T>(read: () => T | Promise<T>, want: T): Promise<T> {
@@ -18,7 +19,7 @@ function embedInput(texts: string[], dim = 16) {
 
 describe("compute pool threads", () => {
   let pool: ComputePool;
-  afterEach(() => pool?.destroy());
+  afterEach(() => (pool as ComputePool | undefined)?.destroy()); // unset when a test failed before creating it
 
   it("starts no thread before its first task", async () => {
     pool = new ComputePool({ threads: 2, maxQueue: 4, idleMs: 60_000 });
@@ -58,7 +59,7 @@ describe("a compute node", () => {
     );
   });
   afterAll(() => t.node.stop());
-  const stats = async () => (await t.node.broker.call("compute.stats")) as PoolStats;
+  const stats = async () => await t.node.broker.call<PoolStats>("compute.stats");
 
   it("runs no pool thread until its first task, and none again once idle", async () => {
     expect(await stats()).toMatchObject({ threads: 2, liveThreads: 0 });
@@ -67,7 +68,7 @@ describe("a compute node", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ signal: Array.from({ length: 256 }, (_, i) => Math.sin(i / 3)), sampleRate: 1000 }),
     });
-    expect(r.status).toBe(200);
+    await expectResponseStatus(r, 200);
     expect((await stats()).liveThreads).toBeGreaterThanOrEqual(1);
     expect(await until(async () => (await stats()).liveThreads, 0)).toBe(0);
   });

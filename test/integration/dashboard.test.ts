@@ -3,6 +3,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
+import { expectResponseStatus } from "../helpers/expect";
 
 describeWithBrowser("the dashboard in Chromium", () => {
   let t: TestNode;
@@ -26,18 +27,19 @@ describeWithBrowser("the dashboard in Chromium", () => {
   });
   afterAll(async () => {
     clearInterval(traffic);
-    await browser?.close();
-    await t?.node.stop();
+    // Unset when beforeAll failed before them.
+    await (browser as Browser | undefined)?.close();
+    await (t as TestNode | undefined)?.node.stop();
   });
 
   it("serves the page and its assets with revalidation", async () => {
     const page = await fetch(`${t.url}/dashboard`);
-    expect(page.status).toBe(200);
+    await expectResponseStatus(page, 200);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     const etag = page.headers.get("etag")!;
-    expect((await fetch(`${t.url}/dashboard`, { headers: { "if-none-match": etag } })).status).toBe(304);
-    expect((await fetch(`${t.url}/dashboard/uplot.js`)).status).toBe(200);
-    expect((await fetch(`${t.url}/dashboard/secrets.txt`)).status).toBe(404);
+    await expectResponseStatus(await fetch(`${t.url}/dashboard`, { headers: { "if-none-match": etag } }), 304);
+    await expectResponseStatus(await fetch(`${t.url}/dashboard/uplot.js`), 200);
+    await expectResponseStatus(await fetch(`${t.url}/dashboard/secrets.txt`), 404);
   });
 
   it("draws live charts from the cluster's metrics after some traffic", async () => {
@@ -53,19 +55,31 @@ describeWithBrowser("the dashboard in Chromium", () => {
     });
     await page.goto(`${t.url}/dashboard`);
     await page.waitForFunction(() => Number(document.body.dataset.samples) >= 4, undefined, { timeout: 20_000 });
-    const points = await page.evaluate(() =>
-      Object.fromEntries(
-        ["rps", "p95", "cache", "memory", "pool", "feedback"].map((id) => [
-          id,
-          Number((document.getElementById(id) as HTMLElement).dataset.points),
-        ]),
+    // Read in one turn of the page, so that no sample lands between the counts.
+    const { samples, charts } = await page.evaluate(() => ({
+      samples: Number(document.body.dataset.samples),
+      charts: Object.fromEntries(
+        ["rps", "p95", "cache", "memory", "feedback"].map((id) => {
+          const d = (document.getElementById(id) as HTMLElement).dataset;
+          return [id, { points: Number(d.points), series: Number(d.series) }];
+        }),
       ),
+    }));
+    // One node: one memory series with a point in every sample.
+    expect(charts.memory).toEqual({ points: samples, series: 1 });
+    // The others have a series per route or tier, each with a point in some samples (a rate needs
+    // two): between one point and one per sample and series. The counts show in the diff on failure.
+    const inRange = Object.fromEntries(
+      ["rps", "p95", "cache", "feedback"].map((id) => [
+        id,
+        charts[id].points >= 1 && charts[id].points <= samples * charts[id].series,
+      ]),
     );
-    expect(points.rps).toBeGreaterThan(0);
-    expect(points.p95).toBeGreaterThan(0);
-    expect(points.cache).toBeGreaterThan(0);
-    expect(points.memory).toBeGreaterThan(0);
-    expect(points.feedback).toBeGreaterThan(0);
+    expect({ inRange, charts, samples }).toEqual({
+      inRange: { rps: true, p95: true, cache: true, feedback: true },
+      charts: expect.anything(),
+      samples: expect.anything(),
+    });
     const summary = (await getJson(`${t.url}/api/metrics/summary`)).body;
     expect(summary.feedback).toEqual({ helpful: 1, unhelpful: 1 });
     expect(await page.locator("#status").textContent()).toMatch(/1 node\(s\), updated/);

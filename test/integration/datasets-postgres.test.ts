@@ -7,6 +7,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { getJson, killAll, spawnMcai } from "../helpers/processes";
 import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
 import { ADMIN_KEY, loadCorpus } from "../helpers/datasets";
+import { expectStatus } from "../helpers/expect";
 
 afterAll(killAll);
 
@@ -41,7 +42,7 @@ describeWithPg("datasets on Postgres without pgvector", () => {
 
   it("answers vector search with a clear 501", async () => {
     const r = await getJson(`${t.url}/api/search?q=tempo&mode=vector`);
-    expect(r.status).toBe(501);
+    expectStatus(r, 501);
     expect(r.body.error).toMatchObject({
       type: "ERR_NOT_IMPLEMENTED",
       message: "vector search needs pgvector, which this database does not have",
@@ -60,9 +61,9 @@ describeWithPg("datasets on Postgres without pgvector", () => {
     ).rows.map((r) => r.id);
     const other = new pg.Client({ connectionString: url });
     await other.connect();
-    let stop = false;
+    const writing = new AbortController();
     const writer = (async () => {
-      for (let i = 0; !stop && i < 200; i++) {
+      for (let i = 0; !writing.signal.aborted && i < 200; i++) {
         await other.query(
           "INSERT INTO examples (dataset_id, content, content_hash) SELECT id, $1, md5($1) FROM datasets WHERE domain_name = 'walk'",
           [`concurrent ${i}`],
@@ -78,7 +79,7 @@ describeWithPg("datasets on Postgres without pgvector", () => {
       seen.push(...r.body.examples.map((e) => e.id));
       cursor = r.body.next_cursor;
     } while (cursor);
-    stop = true;
+    writing.abort();
     await writer;
     await other.end();
     expect(new Set(seen).size).toBe(seen.length);

@@ -5,6 +5,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
 import { ADMIN_KEY, loadCorpus, watchChanges } from "../helpers/datasets";
+import { expectStatus } from "../helpers/expect";
 
 let t: TestNode;
 let broker: ServiceBroker;
@@ -27,7 +28,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.node.stop());
 
-const ids = (r: { hits: { id: string }[] }) => r.hits.map((h) => h.id);
 const content = (r: { hits: { content: string }[] }) => r.hits.map((h) => h.content);
 
 describe("datasets search on PGlite with pgvector", () => {
@@ -86,14 +86,14 @@ describe("datasets search on PGlite with pgvector", () => {
   });
 
   it("refuses bad queries with 4xx", async () => {
-    expect((await getJson(`${t.url}/api/search?q=`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/search?q=`), 422);
     expect((await getJson(`${t.url}/api/search?q=x&k=1000`)).body.error).toMatchObject({
       type: "VALIDATION_ERROR",
       message: "k must be at most 100, got 1000",
     });
-    expect((await getJson(`${t.url}/api/search?q=x&mode=fuzzy`)).status).toBe(422);
-    expect((await getJson(`${t.url}/api/search?q=x&domain=nope`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/search?q=x&domain=Bad%20Name`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/search?q=x&mode=fuzzy`), 422);
+    expectStatus(await getJson(`${t.url}/api/search?q=x&domain=nope`), 404);
+    expectStatus(await getJson(`${t.url}/api/search?q=x&domain=Bad%20Name`), 422);
   });
 });
 
@@ -147,15 +147,15 @@ describe("datasets pages", () => {
   });
 
   it("refuses bad limits and cursors with 4xx", async () => {
-    expect((await getJson(`${t.url}/api/datasets/big/examples?limit=0`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/datasets/big/examples?limit=0`), 422);
     expect((await getJson(`${t.url}/api/datasets/big/examples?limit=51`)).body.error.message).toBe(
       "limit must be at most 50, got 51",
     );
-    expect((await getJson(`${t.url}/api/datasets/big/examples?limit=abc`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/datasets/big/examples?limit=abc`), 422);
     expect((await getJson(`${t.url}/api/datasets/big/examples?cursor=not-a-cursor`)).body.error).toMatchObject({
       type: "ERR_BAD_REQUEST",
     });
-    expect((await getJson(`${t.url}/api/datasets/none/examples`)).status).toBe(404);
+    expectStatus(await getJson(`${t.url}/api/datasets/none/examples`), 404);
   });
 
   it("gets one example, and 404s a missing one", async () => {
@@ -167,15 +167,15 @@ describe("datasets pages", () => {
       content: "The C major scale has no sharps or flats",
       response: "C D E F G A B",
     });
-    expect((await getJson(`${t.url}/api/examples/999999`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/examples/abc`)).status).toBe(422);
+    expectStatus(await getJson(`${t.url}/api/examples/999999`), 404);
+    expectStatus(await getJson(`${t.url}/api/examples/abc`), 422);
   });
 });
 
 describe("datasets writes, versions and events", () => {
   it("adds through the admin API, skipping duplicates and rejecting non-examples, with exact counts", async () => {
     const seen = watchChanges(broker, "watch-add");
-    const v0 = ((await broker.call("datasets.version")) as { version: number }).version;
+    const v0 = (await broker.call<{ version: number }>("datasets.version")).version;
     const body = [
       { content: "new one" },
       { prompt: "new two", response: "r", tag: "x" },
@@ -189,7 +189,7 @@ describe("datasets writes, versions and events", () => {
     });
     expect(r.body).toMatchObject({ domain: "fresh", read: 4, added: 2, duplicates: 1, rejected: 1 });
     expect(r.body.version).toBeGreaterThan(v0);
-    expect(((await broker.call("datasets.version")) as { version: number }).version).toBe(r.body.version);
+    expect((await broker.call<{ version: number }>("datasets.version")).version).toBe(r.body.version);
     await new Promise((res) => setTimeout(res, 50));
     expect(seen).toEqual([{ domain: "fresh", version: r.body.version }]);
     // The same again adds nothing: no new version, no event.
@@ -220,7 +220,7 @@ describe("datasets writes, versions and events", () => {
   });
 
   it("does not embed again what a re-import already has", async () => {
-    const tasks = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+    const tasks = async () => (await broker.call<{ completed: number }>("compute.stats")).completed;
     const body = JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ content: `embedded once ${i}` })));
     await getJson(`${t.url}/api/datasets/embed-once/examples`, { method: "POST", headers: auth, body });
     const before = await tasks();
@@ -230,7 +230,7 @@ describe("datasets writes, versions and events", () => {
   });
 
   it("refuses writes without the admin key, too many examples, and bad domains, writing nothing", async () => {
-    const v = ((await broker.call("datasets.version")) as { version: number }).version;
+    const v = (await broker.call<{ version: number }>("datasets.version")).version;
     expect(
       (
         await getJson(`${t.url}/api/datasets/fresh/examples`, {
@@ -246,7 +246,7 @@ describe("datasets writes, versions and events", () => {
       headers: auth,
       body: JSON.stringify(many),
     });
-    expect(r.status).toBe(413);
+    expectStatus(r, 413);
     expect(r.body.error.message).toBe("examples has 101 items, over the limit of 100");
     expect(
       (
@@ -266,7 +266,7 @@ describe("datasets writes, versions and events", () => {
         })
       ).status,
     ).toBe(422);
-    expect(((await broker.call("datasets.version")) as { version: number }).version).toBe(v);
+    expect((await broker.call<{ version: number }>("datasets.version")).version).toBe(v);
   });
 
   it("imports a JSONL stream through the admin API, and rolls back a malformed one whole", async () => {
@@ -279,22 +279,22 @@ describe("datasets writes, versions and events", () => {
     const ok = await post('{"content":"s1"}\n{"content":"s2","response":"r"}\n', "format=jsonl&filename=s.jsonl");
     expect(ok.body).toMatchObject({ domain: "streamed", file: "s.jsonl", read: 2, added: 2 });
     const bad = await post('{"content":"s3"}\n{"content":\n', "format=jsonl&filename=bad.jsonl");
-    expect(bad.status).toBe(422);
+    expectStatus(bad, 422);
     expect(bad.body.error.message).toMatch(/^bad\.jsonl: line 2: /);
     const page = (await getJson(`${t.url}/api/datasets/streamed/examples`)).body;
     expect(page.examples.map((e: { content: string }) => e.content)).toEqual(["s1", "s2"]);
-    expect((await post("[]", "format=csv")).status).toBe(400);
+    expectStatus(await post("[]", "format=csv"), 400);
   });
 
   it("deletes an example (admin), bumping the version", async () => {
     const page = (await getJson(`${t.url}/api/datasets/streamed/examples`)).body;
     const id = page.examples[0].id;
-    expect((await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE" })).status).toBe(401);
+    expectStatus(await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE" }), 401);
     const r = await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE", headers: auth });
     expect(r.body).toMatchObject({ deleted: id, domain: "streamed" });
     expect(r.body.version).toBeGreaterThan(page.version);
-    expect((await getJson(`${t.url}/api/examples/${id}`)).status).toBe(404);
-    expect((await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE", headers: auth })).status).toBe(404);
+    expectStatus(await getJson(`${t.url}/api/examples/${id}`), 404);
+    expectStatus(await getJson(`${t.url}/api/examples/${id}`, { method: "DELETE", headers: auth }), 404);
   });
 });
 
@@ -304,9 +304,12 @@ describe("rotation", () => {
       domain: "rot",
       examples: Array.from({ length: 30 }, (_, i) => ({ content: `r${i}` })),
     });
-    const dry = (await broker.call("datasets.rotate", { max: 10, dryRun: true })) as {
-      domains: { domain: string; moved: number }[];
-    };
+    const dry = await broker.call<
+      {
+        domains: { domain: string; moved: number }[];
+      },
+      object
+    >("datasets.rotate", { max: 10, dryRun: true });
     expect(dry.domains.find((d) => d.domain === "rot")).toEqual({ domain: "rot", moved: 20 });
     const r = (
       await getJson(`${t.url}/api/admin/datasets/rotate`, {
@@ -344,7 +347,7 @@ describe("OpenAI-compatible embeddings", () => {
     let failing = false;
     const server = http.createServer((req, res) => {
       let body = "";
-      req.on("data", (d) => (body += d));
+      req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
         calls++;
         if (failing) {
@@ -372,15 +375,18 @@ describe("OpenAI-compatible embeddings", () => {
       await memoryDb(),
     );
     try {
-      const ok = (await n.node.broker.call("datasets.add", {
+      const ok = await n.node.broker.call<{ added: number }, object>("datasets.add", {
         domain: "remote",
         examples: [{ content: "abc" }, { content: "abcd" }],
-      })) as { added: number };
+      });
       expect(ok.added).toBe(2);
       expect(calls).toBe(1);
-      const near = (await n.node.broker.call("datasets.search", { q: "xyz", mode: "vector", k: 1 })) as {
-        hits: { content: string }[];
-      };
+      const near = await n.node.broker.call<
+        {
+          hits: { content: string }[];
+        },
+        object
+      >("datasets.search", { q: "xyz", mode: "vector", k: 1 });
       expect(near.hits[0].content).toBe("abc"); // same length: the stand-in's same unit vector
       failing = true;
       // Each failing import answers 503 and writes nothing; after enough failures the breaker
@@ -405,7 +411,7 @@ describe("OpenAI-compatible embeddings", () => {
 
 describe("query embeddings", () => {
   it("are cached in the shared cacher: the same query embeds once", async () => {
-    const stats = async () => ((await broker.call("compute.stats")) as { completed: number }).completed;
+    const stats = async () => (await broker.call<{ completed: number }>("compute.stats")).completed;
     const q = `a query never asked before ${Date.now()}`;
     const before = await stats();
     await broker.call("datasets.search", { q, mode: "vector" });
@@ -431,9 +437,9 @@ describe("scheduled rotation", () => {
       await eventually(
         async () => {
           const d = (
-            (await n.node.broker.call("datasets.list")) as {
+            await n.node.broker.call<{
               datasets: { domain: string; example_count: number; archived_count: number }[];
-            }
+            }>("datasets.list")
           ).datasets[0];
           return d.example_count === 5 && d.archived_count === 7;
         },

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { loadKnowledgeBase } from "../../bin/demo/knowledge-base";
 import { PgliteDb } from "../../services/lib/db";
-import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
+import { eventually, exitWithin, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
 
 afterAll(killAll);
 
@@ -20,7 +20,7 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
 
   async function stop(p: McaiProcess): Promise<void> {
     p.kill("SIGTERM");
-    expect(await p.exited).toBe(0);
+    expect(await exitWithin(p, 30_000)).toBe(0);
   }
 
   async function withDb<T>(fn: (db: PgliteDb) => Promise<T>): Promise<T> {
@@ -69,7 +69,7 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
   it("refuses a second process on the same folder, and takes over after a kill -9", async () => {
     const { p } = await startNode();
     const second = spawnMcai(["start"], { MCAI_DATA_DIR: dataDir, PORT: String(await freePort()) });
-    expect(await second.exited).toBe(1);
+    expect(await exitWithin(second, 60_000)).toBe(1);
     expect(second.output()).toContain(`is in use by process ${p.pid}`);
     p.kill("SIGKILL");
     await p.exited;
@@ -111,8 +111,10 @@ describe("mcai repl on an embedded data folder", () => {
       "feedback --helpful false",
       "help",
     ].join("\n");
-    const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, COMPUTE_THREADS: "1" }, `${script}\n`);
-    expect(await repl.exited).toBe(0);
+    // PORT=0: the console's local node must not fight another process for port 3000.
+    const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, COMPUTE_THREADS: "1", PORT: "0" }, `${script}\n`);
+    // A first start initialises PGlite (seconds) before the nine commands run: bounded for a busy machine.
+    expect(await exitWithin(repl, 150_000)).toBe(0);
     const out = repl.output();
     expect(out).toMatch(/^poems\s+2\s+2\s+0\s+0$/m); // import's summary table
     expect(out).toMatch(/^poems\s+v\d+\s+2 live\s+0 archived$/m); // datasets
@@ -128,5 +130,5 @@ describe("mcai repl on an embedded data folder", () => {
     expect(out).toMatch(/^\s+feedback \[options\]\s+votes on answers/m); // listed in help
     // The commands ran in order: the import's table before the datasets listing.
     expect(out.indexOf("poems  ")).toBeLessThan(out.search(/poems\s+v\d+/));
-  });
+  }, 180_000);
 });

@@ -4,6 +4,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { OWNER, submit } from "../helpers/jobs";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 const KEY = "gateway-hygiene-key-0123456789";
 
@@ -62,23 +63,23 @@ describe("gateway hygiene and bad input", () => {
       `{"prompt":"x","options":${nested(5000, "[", "]")}}`,
     ]) {
       const r = await post("/api/art/generate-async", body);
-      expect(r.status).toBe(400);
+      expectStatus(r, 400);
       expect(r.body.error).toMatchObject({ type: "ERR_BAD_REQUEST", message: expect.stringMatching(/deeper than 64/) });
     }
     // Nothing waits on it: the node still answers.
-    expect((await getJson(`${t.url}/api/health`)).status).toBe(200);
+    expectStatus(await getJson(`${t.url}/api/health`), 200);
   });
 
   it("refuses NUL and lone surrogates with 422 naming the field, before the database", async () => {
     const before = await jobCount();
     const nul = await post("/api/art/generate-async", JSON.stringify({ prompt: "a\u0000b" }));
-    expect(nul.status).toBe(422);
+    expectStatus(nul, 422);
     expect(nul.body.error.message).toMatch(/^prompt contains a NUL/);
     const lone = await post("/api/art/generate-async", '{"prompt":"a\\ud800b"}');
-    expect(lone.status).toBe(422);
+    expectStatus(lone, 422);
     expect(lone.body.error.data.field).toBe("prompt");
     const search = await getJson(`${t.url}/api/search?q=%00`);
-    expect(search.status).toBe(422);
+    expectStatus(search, 422);
     expect(search.body.error.data.field).toBe("q");
     expect(await jobCount()).toBe(before);
   });
@@ -88,7 +89,7 @@ describe("gateway hygiene and bad input", () => {
     expect([400, 422]).toContain(cursor.status);
     expect(JSON.stringify(cursor.body)).not.toMatch(/bigint|SELECT|unavailable/i);
     const rotate = await post("/api/admin/datasets/rotate", '{"max":1e308}', { "x-api-key": KEY });
-    expect(rotate.status).toBe(422);
+    expectStatus(rotate, 422);
     expect(rotate.body.error.data.field).toBe("max");
     // The search's own cursor rule (datasets) decides 200 or 4xx; never a 5xx or SQL text.
     const searchCursor = await getJson(`${t.url}/api/search?q=x&cursor=ZTE6OTk5OTk5OTk5OTk5OTk5OTk5OQ`);
@@ -98,12 +99,12 @@ describe("gateway hygiene and bad input", () => {
 
   it("never runs an action for OPTIONS: a DELETE preflight cancels nothing, a body creates nothing", async () => {
     const job = await submit(t.url, "/api/art/generate-async", { prompt: "stays queued", style: "waves" });
-    expect(job.status).toBe(202);
+    expectStatus(job, 202);
     const pre = await fetch(`${t.url}/api/job/${job.body.job_id}`, {
       method: "OPTIONS",
       headers: { "access-control-request-method": "DELETE", ...OWNER },
     });
-    expect(pre.status).toBe(204);
+    await expectResponseStatus(pre, 204);
     expect((await getJson(`${t.url}/api/job/${job.body.job_id}`, { headers: OWNER })).body.status).toBe("queued");
     const before = await jobCount();
     const withBody = await fetch(`${t.url}/api/art/generate-async`, {
@@ -111,7 +112,7 @@ describe("gateway hygiene and bad input", () => {
       headers: { "content-type": "application/json", "access-control-request-method": "POST" },
       body: JSON.stringify({ prompt: "not a job" }),
     });
-    expect(withBody.status).toBe(204);
+    await expectResponseStatus(withBody, 204);
     expect(await jobCount()).toBe(before);
   });
 
@@ -141,8 +142,8 @@ describe("gateway hygiene and bad input", () => {
   });
 
   it("keeps every admin route behind a key", async () => {
-    expect((await getJson(`${t.url}/api/admin/cache/stats`)).status).toBe(401);
-    expect((await getJson(`${t.url}/api/admin/cache/stats`, { headers: { "x-api-key": KEY } })).status).toBe(200);
+    expectStatus(await getJson(`${t.url}/api/admin/cache/stats`), 401);
+    expectStatus(await getJson(`${t.url}/api/admin/cache/stats`, { headers: { "x-api-key": KEY } }), 200);
   });
 
   it("sends the current state to an SSE client whose Last-Event-ID is beyond the job's version", async () => {
@@ -160,7 +161,7 @@ describe("gateway hygiene and bad input", () => {
     const third = await getJson(url, { headers: OWNER });
     open.forEach((s) => s.req.destroy());
     expect(open.map((s) => s.status)).toEqual([200, 200]);
-    expect(third.status).toBe(429);
+    expectStatus(third, 429);
     // Closed streams give their slots back.
     await new Promise((r) => setTimeout(r, 200));
     const again = await firstEvent(url);

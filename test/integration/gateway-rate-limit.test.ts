@@ -86,8 +86,9 @@ describeWithRedis("gateway.rateLimit across two gateways sharing Redis", () => {
     await new Promise((r) => setTimeout(r, 300)); // both limiters connected to Redis
   }
   afterEach(async () => {
-    await a?.node.stop();
-    await b?.node.stop();
+    // Unset when pair() failed before them.
+    await (a as TestNode | undefined)?.node.stop();
+    await (b as TestNode | undefined)?.node.stop();
   });
 
   it("holds the limit for a client that alternates between the gateways", async () => {

@@ -1,7 +1,10 @@
+import http from "node:http";
 import type { ServiceSchema } from "moleculer";
+import metricsService from "../../services/metrics.service";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 const KEY = "test-key-0123456789abcdef";
 
@@ -43,7 +46,7 @@ describe("api gateway", () => {
 
   it("GET /api/health answers the documented shape", async () => {
     const r = await getJson(`${t.url}/api/health`);
-    expect(r.status).toBe(200);
+    expectStatus(r, 200);
     expect(r.body).toMatchObject({
       status: "ok",
       nodeID: "gw-test",
@@ -67,7 +70,7 @@ describe("api gateway", () => {
   it("answers an unknown route with 404 in the error shape", async () => {
     for (const path of ["/api/nope", "/nope", "/api/api.health", "/api/$node/list"]) {
       const r = await getJson(`${t.url}${path}`);
-      expect(r.status).toBe(404);
+      expectStatus(r, 404);
       expect(r.headers.get("content-type")).toMatch(/application\/json/);
       expect(r.body).toEqual({ error: { type: "ERR_NOT_FOUND", message: `no route GET ${path}`, data: null } });
     }
@@ -79,7 +82,7 @@ describe("api gateway", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ n: 1, pad: "x".repeat(4096) }),
     });
-    expect(r.status).toBe(413);
+    expectStatus(r, 413);
     expect(r.body.error).toEqual({
       type: "ERR_PAYLOAD_TOO_LARGE",
       message: "request body is larger than 2048 bytes",
@@ -93,7 +96,7 @@ describe("api gateway", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ n: 11 }),
     });
-    expect(r.status).toBe(422);
+    expectStatus(r, 422);
     expect(r.body.error.type).toBe("VALIDATION_ERROR");
     expect(r.body.error.message).toMatch(/'n' field must be less than or equal to 10/);
     expect(r.body.error.data.fields[0]).toMatchObject({ field: "n", type: "numberMax" });
@@ -111,19 +114,19 @@ describe("api gateway", () => {
       headers: { "content-type": "application/json" },
       body: "{n:",
     });
-    expect(r.status).toBe(400);
+    expectStatus(r, 400);
     expect(r.body.error.type).toBe("ERR_BAD_REQUEST");
   });
 
   it("answers 503 when the route's service runs on no node", async () => {
-    await t.node.broker.destroyService(t.node.broker.getLocalService("metrics")!);
+    await t.node.broker.destroyService(t.node.broker.getLocalService("metrics"));
     try {
       const r = await getJson(`${t.url}/metrics`);
-      expect(r.status).toBe(503);
+      expectStatus(r, 503);
       expect(r.headers.get("retry-after")).toBe("5");
       expect(r.body.error.type).toBe("ERR_UNAVAILABLE");
     } finally {
-      t.node.broker.createService(require("../../services/metrics.service").default);
+      t.node.broker.createService(metricsService as ServiceSchema);
       await t.node.broker.waitForServices("metrics");
     }
   });
@@ -142,7 +145,7 @@ describe("api gateway", () => {
 
     it("refuse a request without a key with 401", async () => {
       const r = await getJson(url(), { method: "POST" });
-      expect(r.status).toBe(401);
+      expectStatus(r, 401);
       expect(r.body.error.type).toBe("ERR_UNAUTHORIZED");
     });
 
@@ -152,7 +155,7 @@ describe("api gateway", () => {
         { "x-api-key": "wrong-key-000000000" },
       ] as Record<string, string>[]) {
         const r = await getJson(url(), { method: "POST", headers });
-        expect(r.status).toBe(401);
+        expectStatus(r, 401);
         expect(r.body.error.type).toBe("ERR_UNAUTHORIZED");
       }
     });
@@ -163,11 +166,11 @@ describe("api gateway", () => {
       expect(a).toMatchObject({ status: 200, body: { cleared: true } });
       expect(await t.node.broker.cacher!.get("probe")).toBeNull();
       const b = await getJson(url(), { method: "POST", headers: { "x-api-key": KEY } });
-      expect(b.status).toBe(200);
+      expectStatus(b, 200);
     });
 
     it("leave public routes open without a key", async () => {
-      expect((await getJson(`${t.url}/api/health`)).status).toBe(200);
+      expectStatus(await getJson(`${t.url}/api/health`), 200);
     });
   });
 
@@ -205,7 +208,7 @@ describe("api gateway with CORS and a rate limit", () => {
       method: "OPTIONS",
       headers: { origin: "https://app.example", "access-control-request-method": "GET" },
     });
-    expect(r.status).toBe(204);
+    await expectResponseStatus(r, 204);
     expect(r.headers.get("access-control-allow-origin")).toBe("https://app.example");
     expect(r.headers.get("access-control-expose-headers")).toContain("X-Request-Id");
   });
@@ -225,7 +228,7 @@ describe("api gateway with CORS and a rate limit", () => {
     expect(retry).toBeLessThanOrEqual(60);
     // A made-up key is not a way around the limit: 401, not a fresh budget.
     const other = await getJson(`${t.url}/api/health`, { headers: { "x-api-key": "another-client-key-000" } });
-    expect(other.status).toBe(401);
+    expectStatus(other, 401);
   });
 });
 
@@ -247,7 +250,7 @@ describe("api gateway on stop", () => {
     const stopped = t.node.stop();
     await new Promise((r) => setTimeout(r, 100));
     const refused = await new Promise<string>((resolve) => {
-      const req = require("node:http").get(`${t.url}/api/health`, { agent: false }, () => resolve("answered"));
+      const req = http.get(`${t.url}/api/health`, { agent: false }, () => resolve("answered"));
       req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
     });
     expect(refused).toBe("ECONNREFUSED");

@@ -10,6 +10,7 @@ import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { OWNER, submit, waitFor } from "../helpers/jobs";
 import { ADMIN_KEY } from "../helpers/datasets";
+import { expectStatus } from "../helpers/expect";
 
 const STFT_ABUSE = {
   signal: Array.from({ length: 4096 }, (_, i) => Math.sin(i / 7)),
@@ -61,7 +62,7 @@ describe("jobs.bounds", () => {
     const jobs = await jobCount();
     const tasks = await tasksDone();
     const r = await post(t.url, path, body);
-    expect(r.status).toBe(413);
+    expectStatus(r, 413);
     expect(r.body.error.data).toEqual({ field, limit, actual });
     expect(r.body.error.message).toContain(String(limit));
     expect(await jobCount()).toBe(jobs);
@@ -74,13 +75,13 @@ describe("jobs.bounds", () => {
       headers: { "content-type": "application/json", accept: "image/png" },
       body: JSON.stringify({ frequencies: [440], size: 2048 }),
     });
-    expect(r.status).toBe(413);
+    expectStatus(r, 413);
     expect(r.body.error.data).toEqual({ field: "size", limit: 8 << 20, actual: 2048 * 2048 * 4 });
   });
 
   it("answers an STFT within the bound in full", async () => {
     const r = await post(t.url, "/api/fft", { ...STFT_ABUSE, stft: { frameSize: 2048, hop: 16 } });
-    expect(r.status).toBe(200);
+    expectStatus(r, 200);
     expect([r.body.stft.frames, r.body.stft.bins, r.body.stft.data.length]).toEqual([129, 1025, 129]);
   });
 });

@@ -7,6 +7,7 @@ import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { readSse } from "../helpers/jobs";
 import { ADMIN_KEY } from "../helpers/datasets";
+import { expectStatus } from "../helpers/expect";
 
 const KEY_A = "client-key-a-0123456789";
 const KEY_B = "client-key-b-0123456789";
@@ -31,7 +32,7 @@ async function submitAs(headers: Record<string, string>, text: string) {
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ text }),
   });
-  expect(r.status).toBe(202);
+  expectStatus(r, 202);
   return r;
 }
 
@@ -80,13 +81,13 @@ describe("jobs.owners with two client keys", () => {
 
   it("refuses an unknown key with 401 instead of making it a fresh owner", async () => {
     const r = await getJson(`${t.url}/api/jobs`, { headers: asKey("made-up-key-0123456789") });
-    expect(r.status).toBe(401);
+    expectStatus(r, 401);
     const s = await getJson(`${t.url}/api/emotion/analyze-async`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: "Bearer made-up-key-0123456789" },
       body: JSON.stringify({ text: "x" }),
     });
-    expect(s.status).toBe(401);
+    expectStatus(s, 401);
   });
 });
 
@@ -123,7 +124,7 @@ describe("jobs.owners with two anonymous owners", () => {
     const cookie = a.headers.get("set-cookie") ?? "";
     expect(cookie).toMatch(new RegExp(`^mcai_owner=${a.body.owner_token}; Path=/api; HttpOnly; SameSite=Strict`));
     const headers = { cookie: `mcai_owner=${a.body.owner_token}` };
-    expect((await getJson(`${t.url}/api/job/${a.body.job_id}`, { headers })).status).toBe(200);
+    expectStatus(await getJson(`${t.url}/api/job/${a.body.job_id}`, { headers }), 200);
     await getJson(`${t.url}/api/job/${a.body.job_id}`, { method: "DELETE", headers });
     const { status, events } = await readSse(`${t.url}/api/job/${a.body.job_id}/events`, headers);
     expect(status).toBe(200);
@@ -132,12 +133,12 @@ describe("jobs.owners with two anonymous owners", () => {
 
   it("refuses a malformed owner token with 422 naming the header", async () => {
     const r = await getJson(`${t.url}/api/jobs`, { headers: { "x-owner-token": "short" } });
-    expect(r.status).toBe(422);
+    expectStatus(r, 422);
     expect(r.body.error.data).toEqual({ field: "X-Owner-Token" });
   });
 
   it("keeps artifacts readable by address alone (content addresses are unguessable)", async () => {
     const r = await getJson(`${t.url}/api/artifacts/${"0".repeat(64)}`);
-    expect(r.status).toBe(404);
+    expectStatus(r, 404);
   });
 });

@@ -8,6 +8,7 @@ import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
 import { waitFor } from "../helpers/jobs";
 import { ADMIN_KEY } from "../helpers/datasets";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 const HEAVY = "heavy-client-key-0123456789";
 const LIGHT = "light-client-key-0123456789";
@@ -44,19 +45,19 @@ describe("jobs.quotas", () => {
   afterAll(() => t.node.stop());
 
   it("answers 429 with Retry-After past JOBS_OWNER_MAX, and queues nothing", async () => {
-    for (let i = 0; i < 3; i++) expect((await submitArt(t.url, HEAVY, `cap ${i}`, 16)).status).toBe(202);
+    for (let i = 0; i < 3; i++) expectStatus(await submitArt(t.url, HEAVY, `cap ${i}`, 16), 202);
     const over = await submitArt(t.url, HEAVY, "cap 3", 16);
-    expect(over.status).toBe(429);
+    expectStatus(over, 429);
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await countJobs(t.url, HEAVY)).toBe(3);
     // Another owner is not held back by the first one's cap.
-    expect((await submitArt(t.url, LIGHT, "light 0", 16)).status).toBe(202);
+    expectStatus(await submitArt(t.url, LIGHT, "light 0", 16), 202);
   });
 
   it("answers 503 with Retry-After past JOBS_TOTAL_MAX, and queues nothing", async () => {
-    expect((await submitArt(t.url, LIGHT, "light 1", 16)).status).toBe(202);
+    expectStatus(await submitArt(t.url, LIGHT, "light 1", 16), 202);
     const full = await submitArt(t.url, LIGHT, "light 2", 16);
-    expect(full.status).toBe(503);
+    expectStatus(full, 503);
     expect(full.body.error.message).toMatch(/JOBS_TOTAL_MAX 5/);
     expect(Number(full.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await countJobs(t.url, ADMIN_KEY)).toBe(5);
@@ -65,7 +66,7 @@ describe("jobs.quotas", () => {
   it("frees a place when a job ends: a cancelled job no longer counts", async () => {
     const first = (await getJson(`${t.url}/api/jobs?limit=1`, { headers: asKey(HEAVY) })).body.jobs[0];
     await getJson(`${t.url}/api/job/${first.job_id}`, { method: "DELETE", headers: asKey(HEAVY) });
-    expect((await submitArt(t.url, HEAVY, "after cancel", 16)).status).toBe(202);
+    expectStatus(await submitArt(t.url, HEAVY, "after cancel", 16), 202);
   });
 });
 
@@ -163,7 +164,7 @@ describe("jobs.results budget", () => {
     // The oldest go first, the newest stays; every job keeps its status.
     expect(now.map((j) => Boolean(j.result.dropped))).toEqual(now.map((_, i) => i < dropped.length));
     expect(now.every((j) => j.status === "completed")).toBe(true);
-    expect((await fetch(`${t.url}${done[0].result.artifact_url}`)).status).toBe(404);
-    expect((await fetch(`${t.url}${done[4].result.artifact_url}`)).status).toBe(200);
+    await expectResponseStatus(await fetch(`${t.url}${done[0].result.artifact_url}`), 404);
+    await expectResponseStatus(await fetch(`${t.url}${done[4].result.artifact_url}`), 200);
   }, 120_000);
 });

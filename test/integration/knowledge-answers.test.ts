@@ -5,6 +5,7 @@ import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { loadKnowledgeBase } from "../../bin/demo/knowledge-base";
 import { DECLINE_TEXT } from "../../services/knowledge/answer";
+import { expectStatus } from "../helpers/expect";
 
 let t: TestNode;
 let llmCalls = 0;
@@ -40,7 +41,7 @@ describe("knowledge.query declines", () => {
   it("declines an off-topic question with the nearest questions as suggestions, and never asks the model", async () => {
     const before = llmCalls;
     const r = await ask("who won the 1998 world cup?");
-    expect(r.status).toBe(200);
+    expectStatus(r, 200);
     expect(r.body).toMatchObject({ source: "none", cached: false, answer: DECLINE_TEXT });
     expect(r.body.suggestions.length).toBeGreaterThan(0);
     for (const s of r.body.suggestions) expect(typeof s).toBe("string");
@@ -94,7 +95,7 @@ describe("knowledge.query extractive answers", () => {
 
   it("does not answer what frequency calms anxiety with a note's frequency", async () => {
     const r = await askPlain("what frequency calms anxiety?");
-    expect(r.status).toBe(200);
+    expectStatus(r, 200);
     expect(r.body.answer).not.toMatch(/twelve-tone|equal temperament|\b[A-G][#♯b♭]?\d\b/);
     if (r.body.source === "dataset") expect(r.body.answer).toMatch(/anxi|calm/i);
     else expect(r.body.source).toBe("none");

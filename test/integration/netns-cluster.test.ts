@@ -9,6 +9,7 @@ import { eventually } from "../helpers/processes";
 import { httpIn, netnsUnavailable, postgresIn, redisIn, TestNetwork, type PostgresInNs } from "../helpers/netns";
 import { watch, type Watched } from "../helpers/watched";
 import { uniqueName } from "../helpers/servers";
+import { expectStatus } from "../helpers/expect";
 
 const why = netnsUnavailable();
 if (why) console.log(`netns-cluster: skipped (${why})`);
@@ -74,7 +75,7 @@ interface JobRow {
         method: "POST",
         json: { prompt: `${tag} ${i}`, style: "flow-field", options: { width: 384, height: 384 } },
       });
-      expect(r.status).toBe(202);
+      expectStatus(r, 202);
       ids.push(r.body.job_id);
     }
     return ids;
@@ -218,7 +219,7 @@ interface JobRow {
   it.skip("gateway cut from Redis: requests keep being served from Postgres, and it recovers by itself", async () => {
     const q = `${API}/knowledge?q=${encodeURIComponent("what is a chladni pattern")}`;
     const first = await httpIn(net.ns("gw"), q);
-    expect(first.status).toBe(200);
+    expectStatus(first, 200);
     const t0 = Date.now();
     net.setLink("gw", "redis", false);
     const served: number[] = [];

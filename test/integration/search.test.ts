@@ -44,7 +44,7 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     if (url) await dropDatabase(url);
   });
 
-  const search = (params: Record<string, unknown>) => broker.call("datasets.search", params) as Promise<SearchAnswer>;
+  const search = (params: Record<string, unknown>) => broker.call<SearchAnswer, object>("datasets.search", params);
   const add = (domain: string, contents: string[]) =>
     broker.call("datasets.add", { domain, examples: contents.map((content) => ({ content })) });
 
@@ -95,11 +95,10 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     await add("other", ["apple pie", "apple tart", "apple juice", "cherry pie"]);
     const all = await search({ q: "apple", mode: "lexical", k: 10 });
     const within = await search({ q: "apple", domain: "hand", mode: "lexical" });
-    const docs = Number((await db.query<{ n: number }>("SELECT sum(bm25_docs)::int AS n FROM datasets")).rows[0].n);
-    const len = Number((await db.query<{ n: number }>("SELECT sum(bm25_len)::int AS n FROM datasets")).rows[0].n);
-    const df = Number(
-      (await db.query<{ n: number }>("SELECT sum(df)::int AS n FROM bm25_terms WHERE term = 'appl'")).rows[0].n,
-    );
+    const docs = (await db.query<{ n: number }>("SELECT sum(bm25_docs)::int AS n FROM datasets")).rows[0].n;
+    const len = (await db.query<{ n: number }>("SELECT sum(bm25_len)::int AS n FROM datasets")).rows[0].n;
+    const df = (await db.query<{ n: number }>("SELECT sum(df)::int AS n FROM bm25_terms WHERE term = 'appl'")).rows[0]
+      .n;
     const p = { k1: 1.2, b: 0.75 };
     const top = all.hits.find((h) => h.content === "apple banana apple")!;
     expect(top.score).toBeCloseTo(idf(docs, df) * termWeight(2, 3, len / docs, p), 10);

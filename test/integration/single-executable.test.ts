@@ -10,6 +10,7 @@ import { eventually, freePort, getJson, ROOT } from "../helpers/processes";
 import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
 import { OWNER, submit } from "../helpers/jobs";
 import { watch, type Watched } from "../helpers/watched";
+import { expectResponseStatus, expectStatus } from "../helpers/expect";
 
 jest.setTimeout(300_000);
 
@@ -74,12 +75,12 @@ describe("the single executable", () => {
     const h = await getJson(`${url}/api/health`);
     expect(h.body).toMatchObject({ status: "ok", db: { driver: "pglite", vector: true } });
     for (const page of ["/", "/dashboard", "/dashboard/uplot.js"])
-      expect((await fetch(`${url}${page}`)).status).toBe(200);
+      await expectResponseStatus(await fetch(`${url}${page}`), 200);
     const search = await getJson(`${url}/api/search?q=${encodeURIComponent("which emotions are there")}`);
-    expect(search.status).toBe(200);
+    expectStatus(search, 200);
     expect(search.body.hits.length).toBeGreaterThan(0);
     const job = await submit(url, "/api/art/generate-async", { prompt: "one file", style: "flow-field" });
-    expect(job.status).toBe(202);
+    expectStatus(job, 202);
     const done = await eventually(
       async () => {
         const j = (await getJson(`${url}/api/job/${job.body.job_id}`, { headers: OWNER })).body;
@@ -133,7 +134,7 @@ describeWithPgAndRedis("three nodes of the single executable over Redis", () => 
         "three nodes",
       );
       const job = await submit(url, "/api/art/generate-async", { prompt: "three nodes", style: "waves" });
-      expect(job.status).toBe(202);
+      expectStatus(job, 202);
       await eventually(
         async () =>
           (await getJson(`${url}/api/job/${job.body.job_id}`, { headers: OWNER })).body.status === "completed",

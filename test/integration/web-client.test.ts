@@ -1,4 +1,5 @@
 import type { Browser, Page } from "playwright-core";
+import { expectResponseStatus } from "../helpers/expect";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { describeWithBrowser, launch, screenshotPath } from "../helpers/browser";
@@ -37,8 +38,9 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     await page.goto(`${t.url}/`, { waitUntil: "load" });
   });
   afterAll(async () => {
-    await browser?.close();
-    await t?.node.stop();
+    // Unset when beforeAll failed before them.
+    await (browser as Browser | undefined)?.close();
+    await (t as TestNode | undefined)?.node.stop();
   });
 
   it("loads under 100 KB, fits 360 px and has touch targets of 44 px", async () => {
@@ -55,11 +57,14 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     const html = await fetch(`${t.url}/`, { headers: { "accept-encoding": "gzip" } });
     expect(html.headers.get("cache-control")).toBe("no-cache");
     expect(html.headers.get("content-encoding")).toBe("gzip");
-    expect((await fetch(`${t.url}/`, { headers: { "if-none-match": html.headers.get("etag")! } })).status).toBe(304);
+    await expectResponseStatus(
+      await fetch(`${t.url}/`, { headers: { "if-none-match": html.headers.get("etag")! } }),
+      304,
+    );
     const js = /\/assets\/app\.[0-9a-f]{12}\.js/.exec(await html.text())![0];
     const asset = await fetch(`${t.url}${js}`);
     expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
-    expect((await fetch(`${t.url}/assets/app.js`)).status).toBe(404);
+    await expectResponseStatus(await fetch(`${t.url}/assets/app.js`), 404);
   });
 
   it("asks a question and shows the answer, its sources, the emotion and its frequencies", async () => {
@@ -110,7 +115,7 @@ describeWithBrowser("the web client in Chromium, on a phone-sized screen", () =>
     await page.click("#job-form button");
     await page.waitForFunction(() => Boolean(document.body.dataset.jobDone), undefined, { timeout: 30_000 });
     await page.waitForFunction(() => {
-      const i = document.querySelector("#job-result img") as HTMLImageElement | null;
+      const i = document.querySelector<HTMLImageElement>("#job-result img");
       return Boolean(i && i.complete && i.naturalWidth > 0);
     });
     expect(await page.$eval("#job-result img", (i) => (i as HTMLImageElement).naturalWidth)).toBe(512);

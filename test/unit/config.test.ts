@@ -1,5 +1,4 @@
 import { ConfigError, loadConfig } from "../../services/lib/config";
-import { spawnMcai } from "../helpers/processes";
 
 describe("config.loadConfig", () => {
   it("applies the documented defaults", () => {
@@ -112,43 +111,5 @@ describe("config.loadConfig", () => {
     expect(() => loadConfig({ HEARTBEAT_INTERVAL_S: "5", HEARTBEAT_TIMEOUT_S: "5" })).toThrow(
       /HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S/,
     );
-  });
-});
-
-describe("mcai start with a bad variable", () => {
-  it.each([
-    ["PORT", "http", "PORT must be an integer"],
-    ["DATABASE_URL", "mysql://h/db", "DATABASE_URL must be a postgres:// URL"],
-    ["TRANSPORTER", "tcp://h", "TRANSPORTER must be a redis:// or nats:// URL"],
-    ["CACHER", "memcached", "CACHER must be memory or a redis:// URL"],
-  ])("%s=%s stops at once with one line and exit code 2", async (name, value, message) => {
-    const p = spawnMcai(["start"], { [name]: value, MCAI_DATA_DIR: "/nonexistent/never-created" });
-    expect(await p.exited).toBe(2);
-    const lines = p.output().trim().split("\n");
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`mcai: ${message}`);
-  });
-
-  it("a bad flag is a usage error too", async () => {
-    const p = spawnMcai(["start", "--port", "x"], { MCAI_DATA_DIR: "/nonexistent/never-created" });
-    expect(await p.exited).toBe(2);
-    expect(p.output()).toContain("PORT must be an integer");
-    const q = spawnMcai(["start", "--bogus"], {});
-    expect(await q.exited).toBe(2);
-    expect(q.output()).toMatch(/Unknown option '--bogus'/);
-  });
-
-  it("mcai --help and each subcommand's --help describe it", async () => {
-    const cases: { args: string[]; re: RegExp }[] = [
-      { args: ["--help"], re: /Commands:\n\s+start/ },
-      { args: ["start", "--help"], re: /--services LIST/ },
-      { args: ["repl", "--help"], re: /echo health \| mcai repl/ },
-      { args: ["migrate", "--help"], re: /advisory lock/ },
-    ];
-    for (const { args, re } of cases) {
-      const p = spawnMcai(args, {});
-      expect(await p.exited).toBe(0);
-      expect(p.output()).toMatch(re);
-    }
   });
 });

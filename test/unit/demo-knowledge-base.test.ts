@@ -100,7 +100,7 @@ describe("demo knowledge base", () => {
         domain: e.domain,
         statement: m[0],
         stated: Number(m[4]),
-        exact: 440 * 2 ** ((midi(m[1], m[2] ?? "", m[3]) - 69) / 12),
+        exact: 440 * 2 ** ((midi(m[1], m.at(2) ?? "", m[3]) - 69) / 12),
       })),
     );
     expect(checked.filter((c) => Math.abs(c.stated - c.exact) >= 0.01)).toEqual([]);
@@ -132,7 +132,7 @@ describe("demo knowledge base", () => {
       for (const m of text.matchAll(patterns.music)) {
         const c = EMOTIONS.find((x) => x.name === m[1].toLowerCase())!;
         seen.music.add(c.name);
-        const tonic = (PITCH_CLASS[m[2]] + ACCIDENTAL[m[3] ?? ""] + 12) % 12;
+        const tonic = (PITCH_CLASS[m[2]] + ACCIDENTAL[m.at(3) ?? ""] + 12) % 12;
         if (tonic !== c.music.root % 12 || m[4] !== c.music.mode || Number(m[5]) !== c.music.tempo) wrong.push(m[0]);
       }
     }
@@ -144,6 +144,7 @@ describe("demo knowledge base", () => {
   });
 
   it("ships beside package.json: the built loader in dist/ reads the same folder", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built file, by a path known at run time
     const built = require(
       path.join(PROJECT_ROOT, "dist", "bin", "demo", "knowledge-base.js"),
     ) as typeof import("../../bin/demo/knowledge-base");

@@ -134,7 +134,7 @@ describe("analyzeSpectrum", () => {
 });
 
 describe("transformBatch", () => {
-  it("writes each frame's packed spectrum, equal to the single-frame transform", async () => {
+  it("writes each frame's packed spectrum, equal to the single-frame transform", () => {
     const n = 256;
     const frames = 5;
     const rand = mulberry32(3);

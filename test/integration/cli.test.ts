@@ -1,0 +1,80 @@
+/** The `mcai` program as a user runs it: its exit codes and messages, from real processes. */
+import net from "node:net";
+import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
+import { exitWithin, killAll, spawnMcai } from "../helpers/processes";
+
+afterAll(killAll);
+
+/** A process that fails at once still loads the program: bounded well above that on a busy machine. */
+const EXIT_BOUND_MS = 30_000;
+
+describe("mcai start with a bad variable", () => {
+  it.each([
+    ["PORT", "http", "PORT must be an integer"],
+    ["DATABASE_URL", "mysql://h/db", "DATABASE_URL must be a postgres:// URL"],
+    ["TRANSPORTER", "tcp://h", "TRANSPORTER must be a redis:// or nats:// URL"],
+    ["CACHER", "memcached", "CACHER must be memory or a redis:// URL"],
+  ])("%s=%s stops at once with one line and exit code 2", async (name, value, message) => {
+    const p = spawnMcai(["start"], { [name]: value, MCAI_DATA_DIR: "/nonexistent/never-created" });
+    expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(2);
+    const lines = p.output().trim().split("\n");
+    expect(lines).toEqual([expect.stringContaining(`mcai: ${message}`)]);
+  });
+
+  it.each([
+    [["start", "--port", "x"], /PORT must be an integer/],
+    [["start", "--bogus"], /Unknown option '--bogus'/],
+  ])("a bad flag (%j) is a usage error too: exit code 2", async (args, message) => {
+    const p = spawnMcai(args, { MCAI_DATA_DIR: "/nonexistent/never-created" });
+    expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(2);
+    expect(p.output()).toMatch(message);
+  });
+});
+
+describe("mcai --help", () => {
+  it.each([
+    [["--help"], /Commands:\n\s+start/],
+    [["start", "--help"], /--services LIST/],
+    [["repl", "--help"], /echo health \| mcai repl/],
+    [["migrate", "--help"], /advisory lock/],
+  ])("mcai %j describes it and exits 0", async (args, re) => {
+    const p = spawnMcai(args, {});
+    expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(0);
+    expect(p.output()).toMatch(re);
+  });
+});
+
+describeWithPg("mcai on a port already taken", () => {
+  let db: string;
+  let taken: net.Server;
+  let port: number;
+  beforeAll(async () => {
+    db = await createDatabase();
+    taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    port = (taken.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => taken.close(resolve));
+    await dropDatabase(db);
+  });
+
+  // Before, moleculer-web's started() waited for 'listening' only: the process hung, printing nothing.
+  it.each([
+    ["start", ["start", "--port", "{port}"], {}],
+    ["repl", ["repl"], { PORT: "{port}" }],
+  ])("mcai %s exits 1 naming the port", async (_name, args, env) => {
+    const p = spawnMcai(
+      args.map((a) => a.replace("{port}", String(port))),
+      {
+        DATABASE_URL: db,
+        HOST: "127.0.0.1",
+        SERVICES: "api,datasets",
+        ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace("{port}", String(port))])),
+      },
+      "",
+    );
+    expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(1);
+    expect(p.output()).toContain(`mcai: the HTTP port 127.0.0.1:${port} is already in use`);
+  });
+});
