@@ -294,7 +294,10 @@ export async function runSearch(
   if (!queryVector) return { hits: await lexical(), degraded: "no pgvector" };
   const qv = await queryVector;
   if (qv instanceof UnavailableError) return { hits: await lexical(), degraded: "embeddings unavailable" };
-  const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: depth, efSearch: s.efSearch });
+  // Every lexical candidate gets its exact cosine, so the vector list adds only its own best
+  // (SEARCH_HYBRID_DEPTH; deeper added nothing on SciFact train), or what fills k.
+  const vectorDepth = Math.max(s.fusion.depth, req.k - lex.ranked.length);
+  const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: vectorDepth, efSearch: s.efSearch });
   const candidates = await fusionCandidates(db, lex, near, qv, s.bm25);
   return { hits: await toHits(db, fuse(candidates, req.k, s.fusion.lexicalWeight), lex.terms) };
 }
