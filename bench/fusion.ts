@@ -104,10 +104,13 @@ const METHODS: Record<string, Method> = {
 const WEIGHTS = [1, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5];
 const DEPTHS = [20, 50, 100];
 
-function run(data: SplitData, all: Map<string, QueryScores>, method: Method, w: number, depth: number) {
+/** Each query's candidates at one depth, computed once for the whole grid. */
+type CandidateSets = Map<string, FusionCandidate[]>;
+
+function run(data: SplitData, sets: CandidateSets, method: Method, w: number) {
   const runs = new Map<string, string[]>();
   for (const q of data.queries) {
-    const fused = method(candidates(all.get(q.id)!, depth), w);
+    const fused = method(sets.get(q.id)!, w);
     runs.set(
       q.id,
       fused
@@ -131,9 +134,12 @@ export function tuneFusion(
   );
   console.log(`  ${"method".padEnd(34)} depth  nDCG@10 at lexical weight ${WEIGHTS.join(" / ")}`);
   let best = { method: "", w: 1, depth: 20, ndcg: -1 };
+  const sets = new Map(
+    DEPTHS.map((depth) => [depth, new Map(data.queries.map((q) => [q.id, candidates(all.get(q.id)!, depth)]))]),
+  );
   for (const [name, method] of Object.entries(METHODS))
     for (const depth of DEPTHS) {
-      const row = WEIGHTS.map((w) => run(data, all, method, w, depth).ndcg10);
+      const row = WEIGHTS.map((w) => run(data, sets.get(depth)!, method, w).ndcg10);
       row.forEach((n, i) => {
         if (n > best.ndcg + 1e-9) best = { method: name, w: WEIGHTS[i], depth, ndcg: n };
       });
