@@ -8,6 +8,7 @@
  *
  *   npm run bench:search                                    (both drivers, test and train)
  *   npm run bench:search -- --driver pglite --split test    (one driver, one split)
+ *   npm run bench:search -- --tune-fusion                  (the hybrid fusion grid on train only, bench/fusion.ts)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -18,6 +19,7 @@ import { Bm25 } from "./bm25";
 import {
   CORPUS_FILE,
   evaluate,
+  type CorpusDoc,
   loadCorpus,
   loadSplit,
   SCIFACT_DIR,
@@ -26,6 +28,9 @@ import {
   type SplitData,
 } from "./ir";
 import { benchDatabase, freePort, machine, pct, runMain, sleep, startMcai } from "./lib";
+import { bm25Scores, cosines, perQueryLoss, tuneFusion, type QueryScores } from "./fusion";
+import { loadConfig } from "../services/lib/config";
+import { PgDb } from "../services/lib/db";
 
 type Driver = "pglite" | "postgres";
 type Mode = "lexical" | "vector" | "hybrid";
@@ -137,7 +142,37 @@ async function runMode(
   return { runs, latency, note: notes.join("; ") || undefined };
 }
 
-async function runDriver(driver: Driver, splits: SplitData[], docs: number): Promise<Row[]> {
+/** The fusion grid on train: exact BM25 from the imported database, exact cosine in memory. */
+async function runTuning(
+  dbUrl: string,
+  corpus: CorpusDoc[],
+  data: SplitData,
+  docOf: Map<string, string>,
+): Promise<void> {
+  const cfg = loadConfig({}).datasets;
+  const db = new PgDb({ connectionString: dbUrl, max: 1 });
+  try {
+    const t0 = performance.now();
+    const bm25 = await bm25Scores(db, data.queries, docOf, { k1: cfg.bm25K1, b: cfg.bm25B });
+    const cos = cosines(corpus, data.queries);
+    console.log(
+      `  exact scores of ${data.queries.length} queries in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const all = new Map<string, QueryScores>(
+      data.queries.map((q) => [q.id, { bm25: bm25.get(q.id)!, cosine: cos.get(q.id)! }]),
+    );
+    const best = tuneFusion(data, all);
+    const loss = perQueryLoss(data, all, cfg.hybridLexicalWeight, cfg.hybridDepth);
+    console.log(
+      `  the configured default (lexical weight ${cfg.hybridLexicalWeight}, depth ${cfg.hybridDepth}): ${loss.better} queries better than BM25, ${loss.worse} worse; best of the grid: ${best.method}`,
+    );
+  } finally {
+    await db.close();
+  }
+}
+
+async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[], tune: boolean): Promise<Row[]> {
+  const docs = corpus.length;
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-search-"));
@@ -184,6 +219,10 @@ async function runDriver(driver: Driver, splits: SplitData[], docs: number): Pro
       `\n${driver}: imported ${imp.body.added} documents in ${secs.toFixed(1)} s = ${Math.round(docs / secs)} documents/s (node peak RSS ${peakRssMb(node.proc.pid!).toFixed(0)} MB, ${size})`,
     );
     const docOf = await docIdsById(base, "scifact");
+    if (tune) {
+      await runTuning(db!.url, corpus, splits[0], docOf);
+      return rows;
+    }
     for (const data of splits)
       for (const mode of MODES) {
         const r = await runMode(base, data, mode, docOf);
@@ -207,13 +246,13 @@ async function runDriver(driver: Driver, splits: SplitData[], docs: number): Pro
   return rows;
 }
 
-function baseline(corpus: { id: string; content: string }[], splits: SplitData[]): Row[] {
+function baseline(corpus: CorpusDoc[], splits: SplitData[]): Row[] {
   const t0 = performance.now();
   const bm25 = new Bm25(corpus.map((d) => d.content));
   console.log(
     `in-memory BM25 (k1 ${bm25.k1}, b ${bm25.b}, no stemming): index of ${corpus.length} documents built in ${(performance.now() - t0).toFixed(0)} ms`,
   );
-  return splits.map((data) => {
+  return splits.flatMap((data) => {
     const runs = new Map<string, string[]>();
     const latency: number[] = [];
     for (const q of data.queries) {
@@ -224,14 +263,34 @@ function baseline(corpus: { id: string; content: string }[], splits: SplitData[]
       );
       latency.push(performance.now() - t);
     }
-    return { split: data.split, system: "in-memory BM25 (this run)", scores: evaluate(data, runs), latency };
+    // What the API's vector mode must equal when the HNSW search is as good as exact search.
+    const exact = new Map(
+      [...cosines(corpus, data.queries)].map(([q, s]) => [
+        q,
+        [...s]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, K)
+          .map((x) => x[0]),
+      ]),
+    );
+    return [
+      { split: data.split, system: "in-memory BM25 (this run)", scores: evaluate(data, runs), latency },
+      { split: data.split, system: "exact cosine, local embedding", scores: evaluate(data, exact), note: "in memory" },
+    ];
   });
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { driver: { type: "string", default: "both" }, split: { type: "string", default: "both" } },
+    options: {
+      driver: { type: "string", default: "both" },
+      split: { type: "string", default: "both" },
+      "tune-fusion": { type: "boolean", default: false },
+    },
   });
+  const tune = values["tune-fusion"];
+  // Tuning reads train only, never test, and the exact BM25 from Postgres (the same ranking as PGlite's).
+  if (tune) Object.assign(values, { driver: "postgres", split: "train" });
   const drivers = values.driver === "both" ? ["pglite", "postgres"] : [values.driver];
   const splitNames = values.split === "both" ? ["test", "train"] : [values.split];
   const isDriver = (d: string): d is Driver => d === "pglite" || d === "postgres";
@@ -248,7 +307,8 @@ async function main(): Promise<void> {
       splits.map((s) => `${s.split} ${s.queries.length} queries / ${s.judgments} judgments`).join("; "),
   );
   const rows = baseline(corpus, splits);
-  for (const d of drivers) rows.push(...(await runDriver(d, splits, corpus.length)));
+  for (const d of drivers) rows.push(...(await runDriver(d, splits, corpus, tune)));
+  if (tune) return;
 
   for (const s of splitNames) {
     console.log(`\nSciFact ${s} (k=${K}; latency = HTTP round trip, sequential)`);

@@ -7,6 +7,7 @@ import type { Db, Queryable } from "../lib/db";
 import { NotImplementedError, UnavailableError } from "../lib/errors";
 import { idf, matchFraction, parseQuery, termWeight, type Bm25Params, type ParsedQuery } from "./bm25";
 import {
+  cosineOf,
   getExamplesByIds,
   lookupPostings,
   nearestExamples,
@@ -75,6 +76,8 @@ export interface LexicalTerms {
 export interface LexicalResult {
   ranked: Ranked[];
   terms: LexicalTerms;
+  /** Mean document length over the datasets searched (what exact rescoring needs). */
+  avgdl: number;
 }
 
 /** With bounded lists, this many candidates (at least) are scored exactly before the best `depth` are kept. */
@@ -91,7 +94,8 @@ export async function lexicalSearch(
   o: { datasetId?: string; depth: number; bm25: Bm25Params; termLimit: number },
 ): Promise<LexicalResult> {
   const { parsed, stats, terms } = await lexicalTerms(db, q, o.datasetId);
-  if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms };
+  const avgdl = stats.totalLen / stats.docs || 1;
+  if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms, avgdl };
   const lists: PostingList[] = stats.rows
     .filter((r) => r.term_id !== null)
     .map((r) => ({
@@ -100,15 +104,14 @@ export async function lexicalSearch(
       limit: o.termLimit > 0 && r.df! > o.termLimit ? o.termLimit : null,
     }));
   const bounded = lists.some((l) => l.limit !== null);
-  const avgdl = stats.totalLen / stats.docs || 1;
   const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
   const filter = stats.filterEmpty ? undefined : parsed.filter;
   if (filter && parsed.requires && !stats.filterExcludesOnly)
     // Every match of the filter is scored exactly: no bound applies, so nothing to rescore.
-    return { ranked: withMatch(await rankFiltered(db, lists, filter, o.datasetId, rank), terms), terms };
+    return { ranked: withMatch(await rankFiltered(db, lists, filter, o.datasetId, rank), terms), terms, avgdl };
   const scored = await rankPostings(db, lists, { ...rank, filter });
-  if (!bounded) return { ranked: withMatch(scored, terms), terms };
-  return { ranked: (await rescore(db, scored, terms, avgdl, o.bm25)).slice(0, o.depth), terms };
+  if (!bounded) return { ranked: withMatch(scored, terms), terms, avgdl };
+  return { ranked: (await rescore(db, scored, terms, avgdl, o.bm25)).slice(0, o.depth), terms, avgdl };
 }
 
 /** The query's syntax, its terms' statistics in the datasets searched, and their idf. */
@@ -179,31 +182,85 @@ export interface Fused extends Ranked {
   vector: number | null;
 }
 
+/** A document to fuse, with both of its scores computed exactly and its rank in each list (or null). */
+export interface FusionCandidate {
+  id: string;
+  bm25: number;
+  cosine: number;
+  lexical: number | null;
+  vector: number | null;
+  match?: number;
+}
+
 /**
- * Fuses a lexical and a vector list (each best first) by a convex combination of their scores:
- * score = w · bm25 / bm25_max + (1 − w) · cosine (Bruch et al. 2023, "An Analysis of Fusion
- * Functions for Hybrid Retrieval": it beats reciprocal rank fusion, which here always fell below
- * BM25 alone). BM25 is divided by the list's best so it spans (0, 1] like a cosine. A document
- * missing from a list gets that list's lowest score bound: 0 for BM25, and the list's lowest
- * cosine (which no document outside it exceeds).
+ * The fused score of each candidate, a convex combination: w · bm25 / bm25_max + (1 − w) · cosine
+ * (Bruch et al. 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"). BM25 is divided by
+ * the candidates' best so it spans [0, 1] like a cosine. Both scores are exact for every
+ * candidate (a document from one list is scored by the other too), so no one gets a guessed bound.
  */
-export function fuse(lexical: Ranked[], vector: Ranked[], k: number, lexicalWeight: number): Fused[] {
-  const top = lexical.length && lexical[0].score > 0 ? lexical[0].score : 1;
-  const floor = vector.length ? vector[vector.length - 1].score : 0;
-  const all = new Map<string, Fused & { cosine: number }>();
-  lexical.forEach((r, i) =>
-    all.set(r.id, { id: r.id, score: r.score, match: r.match, lexical: i + 1, vector: null, cosine: floor }),
-  );
-  vector.forEach((r, i) => {
-    const e = all.get(r.id) ?? { id: r.id, score: 0, lexical: null, vector: null, cosine: floor };
-    e.vector = i + 1;
-    e.cosine = r.score;
-    all.set(r.id, e);
-  });
-  return [...all.values()]
-    .map(({ cosine, ...e }) => ({ ...e, score: (lexicalWeight * e.score) / top + (1 - lexicalWeight) * cosine }))
+export function fuseScores<C extends FusionCandidate>(
+  candidates: C[],
+  lexicalWeight: number,
+): (C & { score: number })[] {
+  let top = 0;
+  for (const c of candidates) top = Math.max(top, c.bm25);
+  return candidates.map((c) => ({
+    ...c,
+    score: (lexicalWeight * c.bm25) / (top || 1) + (1 - lexicalWeight) * c.cosine,
+  }));
+}
+
+/** The best `k` candidates by fused score (ties by id), as hits to be. */
+export function fuse(candidates: FusionCandidate[], k: number, lexicalWeight: number): Fused[] {
+  return fuseScores(candidates, lexicalWeight)
     .sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id))
-    .slice(0, k);
+    .slice(0, k)
+    .map((c) => ({ id: c.id, score: c.score, match: c.match, lexical: c.lexical, vector: c.vector }));
+}
+
+/**
+ * The union of both lists with both scores of every member: the cosine of each lexical-only
+ * candidate and the exact BM25 (with its match fraction) of each vector-only one, by primary key.
+ */
+async function fusionCandidates(
+  db: Queryable,
+  lex: LexicalResult,
+  near: Ranked[],
+  queryVector: Float32Array,
+  p: Bm25Params,
+): Promise<FusionCandidate[]> {
+  const all = new Map<string, FusionCandidate>();
+  lex.ranked.forEach((r, i) =>
+    all.set(r.id, { id: r.id, bm25: r.score, cosine: 0, lexical: i + 1, vector: null, match: r.match }),
+  );
+  const lexicalOnly = new Set(all.keys());
+  const vectorOnly: string[] = [];
+  near.forEach((r, i) => {
+    const c = all.get(r.id);
+    if (c) {
+      c.vector = i + 1;
+      c.cosine = r.score;
+      lexicalOnly.delete(r.id);
+    } else {
+      all.set(r.id, { id: r.id, bm25: 0, cosine: r.score, lexical: null, vector: i + 1 });
+      vectorOnly.push(r.id);
+    }
+  });
+  const [cos, rescored] = await Promise.all([
+    cosineOf(db, [...lexicalOnly], queryVector),
+    rescore(
+      db,
+      vectorOnly.map((id) => ({ id, score: 0, matched: 0 })),
+      lex.terms,
+      lex.avgdl,
+      p,
+    ),
+  ]);
+  const bm = new Map(rescored.map((r) => [r.id, r]));
+  return [...all.values()].map((c) => {
+    const exact = bm.get(c.id);
+    return { ...c, cosine: cos.get(c.id) ?? c.cosine, ...(exact && { bm25: exact.score, match: exact.match }) };
+  });
 }
 
 /**
@@ -237,8 +294,12 @@ export async function runSearch(
   if (!queryVector) return { hits: await lexical(), degraded: "no pgvector" };
   const qv = await queryVector;
   if (qv instanceof UnavailableError) return { hits: await lexical(), degraded: "embeddings unavailable" };
-  const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: depth, efSearch: s.efSearch });
-  return { hits: await toHits(db, fuse(lex.ranked, near, req.k, s.fusion.lexicalWeight), lex.terms) };
+  // Every lexical candidate gets its exact cosine, so the vector list adds only its own best
+  // (SEARCH_HYBRID_DEPTH; deeper added nothing on SciFact train), or what fills k.
+  const vectorDepth = Math.max(s.fusion.depth, req.k - lex.ranked.length);
+  const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: vectorDepth, efSearch: s.efSearch });
+  const candidates = await fusionCandidates(db, lex, near, qv, s.bm25);
+  return { hits: await toHits(db, fuse(candidates, req.k, s.fusion.lexicalWeight), lex.terms) };
 }
 
 /** The query's embedding, or the 503 to answer when the provider fails (never a stray rejection). */

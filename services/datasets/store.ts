@@ -331,9 +331,21 @@ export async function lookupPostings(
   return r.rows;
 }
 
+/** pgvector's `hnsw.ef_search` is at most this. */
+const EF_SEARCH_MAX = 1000;
+
+/**
+ * The HNSW candidate list of a query for `k` results: at least `efSearch`, and twice k (so that k
+ * = 100 reads as exactly as exact search does on SciFact; bench/search.ts measures it).
+ */
+export function efSearchFor(k: number, efSearch: number): number {
+  return Math.min(EF_SEARCH_MAX, Math.max(efSearch, 2 * k));
+}
+
 /**
  * The `k` nearest examples by cosine distance to `vector` (score = 1 − distance), through the HNSW
- * index with iterative scans (pgvector 0.8), so a domain filter still fills k.
+ * index with iterative scans (pgvector 0.8), so a domain filter still fills k. ef_search is set
+ * for this query only (SET LOCAL through set_config, inside its own transaction).
  */
 export async function nearestExamples(
   db: Db,
@@ -343,7 +355,7 @@ export async function nearestExamples(
   return db.transaction(async (tx) => {
     await tx.query(
       `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
-      [String(o.efSearch)],
+      [String(efSearchFor(o.k, o.efSearch))],
     );
     const params: unknown[] = [vectorLiteral(vector), o.k];
     let only = "";
@@ -359,6 +371,17 @@ export async function nearestExamples(
     // relaxed_order may return neighbours slightly out of order: put them back.
     return r.rows.sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
   });
+}
+
+/** The cosine similarity of these examples to `vector` (primary key lookups; examples without a vector are left out). */
+export async function cosineOf(db: Queryable, ids: string[], vector: ArrayLike<number>): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
+  const r = await db.query<{ id: string; score: number }>(
+    `SELECT id::text AS id, (1 - (embedding <=> $1::vector))::float8 AS score FROM examples
+     WHERE id = ANY($2::bigint[]) AND embedding IS NOT NULL`,
+    [vectorLiteral(vector), ids],
+  );
+  return new Map(r.rows.map((x) => [x.id, x.score]));
 }
 
 /** Tables whose planner statistics the datasets service keeps fresh. */

@@ -6,6 +6,7 @@ import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
 import { ADMIN_KEY, loadCorpus, watchChanges } from "../helpers/datasets";
 import { expectStatus } from "../helpers/expect";
+import { loadConfig } from "../../services/lib/config";
 
 let t: TestNode;
 let broker: ServiceBroker;
@@ -57,9 +58,10 @@ describe("datasets search on PGlite with pgvector", () => {
     expect(r.degraded).toBeUndefined();
     expect(content(r)).toEqual(["Tempo is measured in beats per minute", "Allegro is a fast tempo marking"]);
     expect(r.hits[0].ranks).toEqual({ lexical: 1, vector: 1 });
-    // First in both lists: 0.75 · (its BM25 over the best, 1) + 0.25 · its cosine.
+    // First in both lists: w · (its BM25 over the best, 1) + (1 − w) · its cosine, w the default weight.
+    const w = loadConfig({}).datasets.hybridLexicalWeight;
     const cosine = (await getJson(`${t.url}/api/search?q=${q}&k=1&mode=vector`)).body.hits[0].score;
-    expect(r.hits[0].score).toBeCloseTo(0.75 + 0.25 * cosine, 10);
+    expect(r.hits[0].score).toBeCloseTo(w + (1 - w) * cosine, 10);
   });
 
   it("filters by domain", async () => {

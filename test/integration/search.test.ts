@@ -189,6 +189,38 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
       expect(scores.vector).toBeLessThan(1);
       expect(scores.hybrid).toBeGreaterThanOrEqual(Math.max(scores.lexical, scores.vector));
     });
+
+    it("keeps a strong lexical match on top against a closer vector neighbour", async () => {
+      // The neighbour is mostly the query's word pieces (character n-grams), so the vector list
+      // ranks it first; the match has both of the query's words, once each, inside a longer text.
+      const match = "Low serum magnesium levels were measured in patients with frequent migraine attacks";
+      const neighbour = "Magnesian migrainous magnet migrating deficits: a magnesite migrant story";
+      await add("misleading", [
+        match,
+        neighbour,
+        "Cymatics shows sound as patterns in sand",
+        "Alpha waves span 8 to 12 Hz",
+      ]);
+      const q = { q: "magnesium migraine", domain: "misleading", k: 2 };
+      const vector = await search({ ...q, mode: "vector" });
+      expect(vector.hits.map((h) => h.content)).toEqual([neighbour, match]);
+      const hybrid = await search({ ...q, mode: "hybrid" });
+      expect(hybrid.hits.map((h) => [h.content, h.ranks])).toEqual([
+        [match, { lexical: 1, vector: 2 }],
+        [neighbour, { lexical: 2, vector: 1 }],
+      ]);
+    });
+
+    it("reads a stored vector back as numbers through pgvector's parser", async () => {
+      const r = await db.query<{ embedding: number[] }>(
+        "SELECT e.embedding FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'misleading' LIMIT 1",
+      );
+      const v = r.rows[0].embedding;
+      expect(v).toHaveLength(384);
+      // A unit vector, each component rounded to 6 decimals when written.
+      expect(Math.hypot(...v)).toBeCloseTo(1, 4);
+      for (const x of v) expect(Math.round(x * 1e6) / 1e6).toBe(x);
+    });
   } else {
     it("answers hybrid with the lexical ranking and degraded: no pgvector", async () => {
       const r = await search({ q: "apple cherry", domain: "hand" });

@@ -6,7 +6,7 @@ describe("config: search settings", () => {
       bm25K1: 1.2,
       bm25B: 0.4,
       bm25TermLimit: 1000,
-      hybridLexicalWeight: 0.75,
+      hybridLexicalWeight: 0.95,
       hybridDepth: 20,
     });
   });

@@ -1,5 +1,6 @@
 import { idf, matchFraction, parseQuery, termWeight } from "../../services/datasets/bm25";
-import { fuse, type Ranked } from "../../services/datasets/search";
+import { fuse, type FusionCandidate } from "../../services/datasets/search";
+import { loadConfig } from "../../services/lib/config";
 
 describe("bm25.parseQuery", () => {
   it.each([
@@ -61,43 +62,62 @@ describe("bm25 formulas", () => {
 });
 
 describe("search.fuse", () => {
-  const lex: Ranked[] = [
-    { id: "1", score: 8, match: 1 },
-    { id: "2", score: 4, match: 0.5 },
-  ];
-  const vec: Ranked[] = [
-    { id: "2", score: 0.9 },
-    { id: "3", score: 0.6 },
+  // "1" is in the lexical list only, "3" in the vector list only: each carries its other score, computed exactly.
+  const candidates: FusionCandidate[] = [
+    { id: "1", bm25: 8, cosine: 0.3, lexical: 1, vector: null, match: 1 },
+    { id: "2", bm25: 4, cosine: 0.9, lexical: 2, vector: 1, match: 0.5 },
+    { id: "3", bm25: 1, cosine: 0.6, lexical: null, vector: 2 },
   ];
 
   it("combines BM25 over its best with the cosine: w · bm25 / max + (1 − w) · cosine", () => {
-    const f = fuse(lex, vec, 10, 0.75);
+    const f = fuse(candidates, 10, 0.75);
     expect(f.map((x) => [x.id, x.lexical, x.vector])).toEqual([
       ["1", 1, null],
       ["2", 2, 1],
       ["3", null, 2],
     ]);
-    // "1" is missing from the vector list: it gets that list's lowest cosine, 0.6.
-    expect(f[0].score).toBeCloseTo(0.75 * 1 + 0.25 * 0.6, 12);
-    expect(f[1].score).toBeCloseTo(0.75 * 0.5 + 0.25 * 0.9, 12);
-    // "3" is missing from the lexical list: BM25 0.
-    expect(f[2].score).toBeCloseTo(0.25 * 0.6, 12);
+    expect(f.map((x) => x.score)).toEqual([
+      0.75 * 1 + 0.25 * 0.3,
+      0.75 * 0.5 + 0.25 * 0.9,
+      0.75 * (1 / 8) + 0.25 * 0.6,
+    ]);
   });
 
   it("keeps one list's order at weight 1 or 0, and cuts at k", () => {
-    expect(fuse(lex, vec, 10, 1).map((f) => f.id)).toEqual(["1", "2", "3"]);
-    expect(fuse(lex, vec, 10, 0).map((f) => f.id)).toEqual(["2", "1", "3"]);
-    expect(fuse(lex, vec, 1, 0.75).map((f) => f.id)).toEqual(["1"]);
+    expect(fuse(candidates, 10, 1).map((f) => f.id)).toEqual(["1", "2", "3"]);
+    expect(fuse(candidates, 10, 0).map((f) => f.id)).toEqual(["2", "3", "1"]);
+    expect(fuse(candidates, 1, 0.75).map((f) => f.id)).toEqual(["1"]);
   });
 
   it("keeps the lexical match fraction where it is known", () => {
-    const f = fuse(lex, vec, 3, 0.5);
+    const f = fuse(candidates, 3, 0.5);
     expect(f.find((x) => x.id === "2")!.match).toBe(0.5);
     expect(f.find((x) => x.id === "3")!.match).toBeUndefined();
   });
 
-  it("ranks one list alone when the other is empty", () => {
-    expect(fuse([], vec, 10, 0.75).map((f) => f.id)).toEqual(["2", "3"]);
-    expect(fuse(lex, [], 10, 0.75).map((f) => f.id)).toEqual(["1", "2"]);
+  it("ranks by the cosine alone when no candidate has a BM25 score", () => {
+    const f = fuse(
+      candidates.map((c) => ({ ...c, bm25: 0 })),
+      10,
+      0.95,
+    );
+    expect(f.map((x) => [x.id, x.score])).toEqual([
+      ["2", (1 - 0.95) * 0.9],
+      ["3", (1 - 0.95) * 0.6],
+      ["1", (1 - 0.95) * 0.3],
+    ]);
+  });
+
+  it("keeps a strong lexical match above a closer vector neighbour at the default weight", () => {
+    // BM25 8 against 2 (its only term in a tenth of the text) outweighs a cosine of 0.95 against 0.2.
+    const f = fuse(
+      [
+        { id: "10", bm25: 8, cosine: 0.2, lexical: 1, vector: 2 },
+        { id: "11", bm25: 2, cosine: 0.95, lexical: 2, vector: 1 },
+      ],
+      2,
+      loadConfig({}).datasets.hybridLexicalWeight,
+    );
+    expect(f.map((x) => x.id)).toEqual(["10", "11"]);
   });
 });

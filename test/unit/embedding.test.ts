@@ -1,4 +1,6 @@
 import { EMBEDDING_OPTIONS, embedInto } from "../../compute/lib/embedding";
+import { vectorLiteral } from "../../services/datasets/embeddings";
+import { loadPgvector, vectorFromSql } from "../../services/lib/db/vector";
 
 const embed = (text: string, dim = 384, options = EMBEDDING_OPTIONS) => {
   const v = new Float32Array(dim);
@@ -29,5 +31,17 @@ describe("compute.embedding (local feature hashing)", () => {
     const near = embed("A plate vibrates and sand gathers on its nodal lines");
     const far = embed("Allegro is a fast tempo marking");
     expect(cosine(q, near)).toBeGreaterThan(cosine(q, far) + 0.1);
+  });
+});
+
+describe("datasets.embeddings.vectorLiteral", () => {
+  beforeAll(() => loadPgvector());
+
+  it("writes pgvector's text form through the pgvector package, each component to 6 decimals", () => {
+    expect(vectorLiteral(Float32Array.from([0.5, -0.123456789, 1e-7, 0]))).toBe("[0.5,-0.123457,0,0]");
+  });
+
+  it("reads a vector's text form back as numbers", () => {
+    expect(vectorFromSql("[0.5,-0.123457,0]")).toEqual([0.5, -0.123457, 0]);
   });
 });

@@ -25,12 +25,8 @@ export function decodeVectors(b64: string, count: number, dim: number): Float32A
   return Array.from({ length: count }, (_, i) => all.subarray(i * dim, (i + 1) * dim));
 }
 
-/** pgvector's text form of a vector. */
-export function vectorLiteral(v: ArrayLike<number>): string {
-  let s = "[";
-  for (let i = 0; i < v.length; i++) s += (i ? "," : "") + String(Math.round(v[i] * 1e6) / 1e6);
-  return s + "]";
-}
+/** pgvector's text form of a vector, through the pgvector package (the database layer loads it). */
+export { vectorToSql as vectorLiteral } from "../../lib/db/vector";
 
 /** Texts per compute.embed call at least: below this one call is cheaper than the hand-offs. */
 const LOCAL_CHUNK_MIN = 64;

@@ -2,6 +2,7 @@
  * The Postgres layer every service uses: one interface over `pg` (DATABASE_URL set) and over
  * in-process PGlite with pgvector (embedded mode).
  */
+import { loadPgvector } from "./vector";
 
 export type Row = Record<string, unknown>;
 
@@ -34,8 +35,9 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** Reads what the database offers now. */
+/** Reads what the database offers now (and loads pgvector's package, which writes vector literals). */
 export async function readCapabilities(db: Queryable): Promise<DbCapabilities> {
+  await loadPgvector();
   const r = await db.query("SELECT 1 FROM pg_extension WHERE extname = 'vector'");
   return { vector: r.rowCount > 0 };
 }

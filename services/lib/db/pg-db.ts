@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
+import { vectorFromSql } from "./vector";
 
 export interface PgDbOptions {
   connectionString: string;
@@ -27,12 +28,20 @@ export class PgDb implements Db {
   capabilities: DbCapabilities = { vector: false };
   private readonly pool: pg.Pool;
   private readonly q: Queryable;
+  /** The `vector` type's oid once pgvector is known to be installed. */
+  private vectorOid: number | undefined;
 
   constructor(opts: PgDbOptions) {
     // Loaded here, not at the top: an embedded node never needs `pg` (30 ms of its cold start).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Pool } = require("pg") as typeof import("pg");
+    const { Pool, types } = require("pg") as typeof import("pg");
+    // pgvector's parser for `vector` results on every client of the pool: what pgvector/pg's
+    // registerTypes installs on one client, but a pool's first clients connect before the
+    // extension is known to exist (registerTypes throws without it).
+    const getTypeParser: typeof types.getTypeParser = (oid, format): unknown =>
+      oid === this.vectorOid && format !== "binary" ? vectorFromSql : types.getTypeParser(oid, format);
     this.pool = new Pool({
+      types: { getTypeParser },
       connectionString: opts.connectionString,
       max: opts.max ?? 10,
       application_name: opts.applicationName ?? "mcai",
@@ -76,6 +85,9 @@ export class PgDb implements Db {
 
   async refreshCapabilities(): Promise<DbCapabilities> {
     this.capabilities = await readCapabilities(this);
+    this.vectorOid = this.capabilities.vector
+      ? (await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid
+      : undefined;
     return this.capabilities;
   }
 

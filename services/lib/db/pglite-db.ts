@@ -4,6 +4,7 @@ import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
+import { vectorFromSql } from "./vector";
 import type { PgliteSettings } from "../config";
 
 export interface PgliteOpenOptions {
@@ -32,10 +33,13 @@ export function pgliteStartParams(
   return [...PGliteClass.defaultStartParams, ...extra];
 }
 
-function wrap(q: PGlite | Transaction): Queryable {
+/** Parsers by type oid for a query's results (pgvector's for `vector` once the extension is known). */
+type Parsers = () => Record<number, (text: string) => unknown> | undefined;
+
+function wrap(q: PGlite | Transaction, parsers: Parsers): Queryable {
   return {
     async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const r = await q.query<R>(text, params);
+      const r = await q.query<R>(text, params, { parsers: parsers() });
       return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
     },
   };
@@ -50,12 +54,14 @@ export class PgliteDb implements Db {
   capabilities: DbCapabilities = { vector: false };
   private readonly q: Queryable;
   private readonly execs = new WeakMap<Queryable, Transaction>();
+  /** pgvector's parser for the `vector` type's oid, once the extension is known to be installed. */
+  private parsers: Record<number, (text: string) => unknown> | undefined;
 
   private constructor(
     private readonly pglite: PGlite,
     private readonly lock?: DataDirLock,
   ) {
-    this.q = wrap(pglite);
+    this.q = wrap(pglite, () => this.parsers);
   }
 
   /**
@@ -92,7 +98,7 @@ export class PgliteDb implements Db {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     // PGlite is one session: BEGIN through query() would interleave with other callers.
     return this.pglite.transaction(async (t) => {
-      const tx = wrap(t);
+      const tx = wrap(t, () => this.parsers);
       this.execs.set(tx, t);
       return fn(tx);
     });
@@ -106,6 +112,12 @@ export class PgliteDb implements Db {
 
   async refreshCapabilities(): Promise<DbCapabilities> {
     this.capabilities = await readCapabilities(this);
+    this.parsers = this.capabilities.vector
+      ? {
+          [(await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid]:
+            vectorFromSql,
+        }
+      : undefined;
     return this.capabilities;
   }
 
