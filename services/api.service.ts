@@ -9,7 +9,7 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from "no
 import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type CorsOptions } from "moleculer-web";
 import { configOf, runtimeOf } from "./lib/runtime";
-import { clusterHealth, type Health } from "./api/health";
+import { clusterHealth, HealthState, type ServedHealth } from "./api/health";
 import { ForbiddenError, UnauthorizedError } from "./lib/errors";
 import { metricsOf } from "./lib/metrics";
 import { newAdminToken, removeNodeFile, writeNodeFile } from "./api/local-admin";
@@ -42,6 +42,7 @@ interface ApiThis extends Service {
   server: Server;
   addRoute(route: GatewayRoute): void;
   jobHub: JobEventHub;
+  health: HealthState;
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
   rateLimitStore?: RateLimitStore;
@@ -83,12 +84,13 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   actions: {
     /**
      * The cluster's health: nodes and their services, database driver and pgvector, transporter
-     * and cacher. Never throws: problems show as `status: "degraded"`.
+     * and cacher, from a state refreshed in the background every HEALTH_REFRESH_MS (`age_ms` says
+     * how old). Never throws: problems show as `status: "degraded"`.
      */
     health: {
       params: {},
-      async handler(this: ApiThis): Promise<Health> {
-        return clusterHealth(this.broker);
+      async handler(this: ApiThis): Promise<ServedHealth> {
+        return this.health.get();
       },
     },
 
@@ -195,6 +197,7 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   created(this: ApiThis) {
     const config = configOf(this.broker);
     this.jobHub = new JobEventHub();
+    this.health = new HealthState(() => clusterHealth(this.broker), config.gateway.healthRefreshMs);
     this.rateLimitStore = rateLimitStore(config, this.logger);
     this.settings.port = config.port;
     this.settings.ip = config.host;
@@ -234,6 +237,7 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 
   async stopped(this: ApiThis) {
     const config = configOf(this.broker);
+    this.health.stop();
     if (this.localToken) removeNodeFile(config.dataDir);
     await this.drain(config.shutdownTimeoutMs);
     await this.rateLimitStore?.close?.();

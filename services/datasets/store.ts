@@ -377,3 +377,11 @@ export async function plannerRowEstimates(db: Queryable, tables: AnalyzedTable[]
 export async function analyzeTables(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
   if (tables.length) await db.query(`ANALYZE ${tables.join(", ")}`);
 }
+
+/**
+ * VACUUM (ANALYZE) these tables, or the whole database without a list (embedded mode: PGlite has no
+ * autovacuum, and it owns every table of its one process). Never inside a transaction.
+ */
+export async function vacuumAnalyze(db: Queryable, tables?: AnalyzedTable[]): Promise<void> {
+  await db.query(`VACUUM (ANALYZE)${tables?.length ? ` ${tables.join(", ")}` : ""}`);
+}
