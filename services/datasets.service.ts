@@ -139,13 +139,12 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         if (limit > max)
           throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
-        const dataset = await getDataset(this.db, ctx.params.domain);
-        if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
-        const page = await pageExamples(this.db, dataset.id, dataset.domain, after, limit);
+        const page = await pageExamples(this.db, ctx.params.domain, after, limit);
+        if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
         const last = page.rows[page.rows.length - 1];
         return {
-          domain: dataset.domain,
-          version: dataset.version,
+          domain: ctx.params.domain,
+          version: page.version,
           examples: page.rows,
           next_cursor: page.more && last ? encodeCursor(last.id) : null,
         };
