@@ -8,8 +8,8 @@
  * p99 <= 200 ms embedded. The examples are BEIR SciFact's abstracts (../shared/fixtures).
  *
  *   npm run bench:load                 DURATION=5 (s per route) EXAMPLES=5183 DRIVERS=postgres,pglite
- *   PROFILE=page npm run bench:load    also writes a CPU profile of the node under that route and
- *                                      prints where its time goes, by package
+ *   PROFILE=1 npm run bench:load       the node serving uncached pages runs under the CPU profiler:
+ *                                      where its time goes, by package
  *   MIXED=1 npm run bench:load         the former mixed workload (pages, searches, answers, job
  *                                      submits and polls) on 1 and 3 nodes over the Redis transporter
  */
@@ -24,7 +24,7 @@ import { runMixed } from "./load-mixed";
 const DURATION = Number(process.env.DURATION ?? 5);
 const EXAMPLES = Number(process.env.EXAMPLES ?? 5183);
 const DRIVERS = (process.env.DRIVERS ?? "postgres,pglite").split(",");
-const PROFILE = process.env.PROFILE ?? "";
+const PROFILE = process.env.PROFILE === "1";
 const CONNECTIONS = 100;
 const ADMIN_KEY = "bench-load-admin-key-0123456789";
 const SCIFACT = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", "scifact", "corpus.jsonl");
@@ -111,17 +111,13 @@ async function load(base: string, n: number): Promise<void> {
   }
 }
 
-async function driverRun(driver: string, bareRps: number): Promise<void> {
-  const env: Record<string, string> = { RATE_LIMIT: "0", DEMO_DATA: "false", API_KEYS: ADMIN_KEY };
-  let drop: () => Promise<void> = () => Promise.resolve();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-load-"));
-  if (driver === "postgres") {
-    const db = await benchDatabase("mcai_bench_load");
-    Object.assign(env, { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: new URL(db.url).pathname.slice(1) });
-    drop = () => db.drop();
-  } else env.MCAI_DATA_DIR = dir;
+type McaiNode = ReturnType<typeof startMcai>;
+
+async function startNode(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<{ node: McaiNode; base: string }> {
   const port = await freePort();
-  const nodeArgs = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", dir] : [];
   const node = startMcai(
     ["--services", "api,datasets,knowledge,compute,metrics", "--node-id", "n1", "--port", String(port)],
     env,
@@ -129,59 +125,108 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     nodeArgs,
   );
   await node.ready;
-  const base = `http://127.0.0.1:${port}`;
+  return { node, base: `http://127.0.0.1:${port}` };
+}
+
+async function stopNode(node: McaiNode): Promise<void> {
+  node.proc.kill("SIGTERM");
+  await new Promise((r) => node.proc.once("exit", r));
+}
+
+/** Runs the routes in turn and prints them against the first (emotions) and bare node:http. */
+async function runRoutes(base: string, title: string, routes: Route[], bareRps: number, emotions?: Figures) {
+  const figures: Figures[] = [];
+  for (const r of routes) figures.push(await cannon(base, r.path));
+  const ref = emotions ?? figures[0];
+  console.log(title);
+  routes.forEach((r, i) => console.log(line(r.name, figures[i], ref, bareRps, verdict(r, figures[i], ref))));
+  return figures;
+}
+
+/**
+ * One driver: a node with its caches on serves every route; then a node on the same data with
+ * the page cache off serves pages spread over the whole domain (each one a database read), under
+ * the CPU profiler when PROFILE is set.
+ */
+async function driverRun(driver: string, bareRps: number): Promise<void> {
+  const env: Record<string, string> = { RATE_LIMIT: "0", DEMO_DATA: "false", API_KEYS: ADMIN_KEY };
+  let drop: () => Promise<void> = () => Promise.resolve();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-load-"));
+  const profDir = path.join(dir, "profile");
+  if (driver === "postgres") {
+    const db = await benchDatabase("mcai_bench_load");
+    Object.assign(env, { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: new URL(db.url).pathname.slice(1) });
+    drop = () => db.drop();
+  } else env.MCAI_DATA_DIR = path.join(dir, "data");
+  let { node, base } = await startNode(env);
   try {
     const t0 = performance.now();
     await load(base, EXAMPLES);
     console.log(
       `  ${driver}: ${EXAMPLES} SciFact abstracts loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    const page = (await (await fetch(`${base}/api/datasets/scifact/examples?limit=20`)).json()) as {
-      examples: { content: string }[];
-      next_cursor: string;
-    };
-    const bytes = page.examples.reduce((n, e) => n + Buffer.byteLength(e.content), 0) / page.examples.length;
+    const cursors: string[] = ["0"];
+    let bytes = 0;
+    for (let c: string | null = ""; c !== null;) {
+      const page = (await (
+        await fetch(`${base}/api/datasets/scifact/examples?limit=20${c ? `&cursor=${c}` : ""}`)
+      ).json()) as { examples: { content: string }[]; next_cursor: string | null };
+      if (!bytes) bytes = page.examples.reduce((n, e) => n + Buffer.byteLength(e.content), 0) / page.examples.length;
+      c = page.next_cursor;
+      if (c) cursors.push(c);
+    }
+    const pagePath = (i: number) => `/api/datasets/scifact/examples?limit=20${i ? `&cursor=${cursors[i]}` : ""}`;
     const question = "diffusion tensor imaging of white matter";
     // Warm what the cached routes serve, as in steady state.
     for (const p of [
       "/api/emotions",
       `/api/knowledge?q=${encodeURIComponent(question)}`,
       "/api/search?q=diffusion+tensor&k=10",
+      pagePath(0),
+      pagePath(1),
     ])
       await fetch(`${base}${p}`);
     const pageTarget = driver === "postgres" ? { rps: 2000, p99: 100 } : { rps: 1000, p99: 200 };
+    const kb = (bytes / 1024).toFixed(1);
     let n = 0;
-    const routes: Route[] = [
-      { name: "GET /api/emotions (cached)", path: "/api/emotions" },
-      {
-        name: "GET /api/knowledge (cached)",
-        path: `/api/knowledge?q=${encodeURIComponent(question)}`,
-        target: { ratio: 0.6 },
-      },
-      { name: "GET /api/search (repeated)", path: "/api/search?q=diffusion+tensor&k=10", target: { ratio: 0.6 } },
-      { name: "GET /api/health", path: "/api/health", target: { ratio: 0.8 } },
-      {
-        name: `GET page of 20 (~${(bytes / 1024).toFixed(1)} KB each)`,
-        path: () => `/api/datasets/scifact/examples?limit=20${n++ % 2 ? `&cursor=${page.next_cursor}` : ""}`,
-        target: pageTarget,
-      },
-    ];
-    const figures: Figures[] = [];
-    for (const r of routes) {
-      if (PROFILE && !r.name.includes(PROFILE) && r !== routes[0]) {
-        figures.push({ rps: NaN, p50: NaN, p99: NaN, errors: 0 });
-        continue;
-      }
-      figures.push(await cannon(base, r.path));
-    }
-    console.log(`  ${driver}, 1 node, ${CONNECTIONS} connections, ${DURATION} s per route:`);
-    routes.forEach((r, i) =>
-      console.log(line(r.name, figures[i], figures[0], bareRps, verdict(r, figures[i], figures[0]))),
+    const title = `  ${driver}, 1 node, ${CONNECTIONS} connections, ${DURATION} s per route:`;
+    const figures = await runRoutes(
+      base,
+      title,
+      [
+        { name: "GET /api/emotions (cached)", path: "/api/emotions" },
+        {
+          name: "GET /api/knowledge (cached)",
+          path: `/api/knowledge?q=${encodeURIComponent(question)}`,
+          target: { ratio: 0.6 },
+        },
+        { name: "GET /api/search (repeated)", path: "/api/search?q=diffusion+tensor&k=10", target: { ratio: 0.6 } },
+        { name: "GET /api/health", path: "/api/health", target: { ratio: 0.8 } },
+        { name: `GET page of 20, ~${kb} KB each (2 pages)`, path: () => pagePath(n++ % 2), target: pageTarget },
+      ],
+      bareRps,
+    );
+    await stopNode(node);
+    ({ node, base } = await startNode(
+      { ...env, DATASET_PAGE_CACHE_TTL_S: "0" },
+      PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
+    ));
+    await runRoutes(
+      base,
+      `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`,
+      [
+        {
+          name: `GET page of 20, ~${kb} KB each (any)`,
+          path: () => pagePath(n++ % cursors.length),
+          target: pageTarget,
+        },
+      ],
+      bareRps,
+      figures[0],
     );
   } finally {
-    node.proc.kill("SIGTERM");
-    await new Promise((r) => node.proc.once("exit", r));
-    if (PROFILE) summarizeProfile(dir);
+    await stopNode(node);
+    if (PROFILE) summarizeProfile(profDir);
     await drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -194,7 +239,7 @@ interface ProfileNode {
 
 /** Self time of the node's CPU profile by package (or by our own top folder): where the time goes. */
 function summarizeProfile(dir: string): void {
-  const file = fs.readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith(".cpuprofile")) : undefined;
   if (!file) {
     console.log("    (no CPU profile written)");
     return;
@@ -227,7 +272,8 @@ function bucket(f: { functionName: string; url: string }): string {
   if (m) return m[1];
   if (f.url.includes("/dist/")) return `mcai ${f.url.split("/dist/")[1].split("/").slice(0, 2).join("/")}`;
   if (f.url.startsWith("node:")) return `${f.url} (${f.functionName || "?"})`.slice(0, 44);
-  return f.functionName ? `(${f.functionName})` : "(native)";
+  if (f.functionName.startsWith("(")) return f.functionName;
+  return f.functionName ? `native ${f.functionName}` : "native";
 }
 
 async function main(): Promise<void> {

@@ -30,7 +30,7 @@ import { importRecords, type ImportSummary } from "./datasets/importer";
 import { runSearch, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { PlannerStats, type TableGroup } from "./datasets/planner-stats";
-import { SearchCache, type SearchAnswer } from "./datasets/search-cache";
+import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
 import { DatasetVersion } from "./lib/dataset-version";
 import {
   bumpVersion,
@@ -91,9 +91,9 @@ interface DatasetsThis extends Service {
   db: Db;
   embedders: { bulk: Embedder; query: Embedder };
   plannerStats: PlannerStats;
-  /** The global dataset version as this node knows it: search results are cached under it. */
+  /** The global dataset version as this node knows it: search results and pages are cached under it. */
   searchVersion: DatasetVersion;
-  searchCache: SearchCache;
+  readCache: ReadCache;
   rotateTimer?: NodeJS.Timeout;
   vacuumTimer?: NodeJS.Timeout;
   config(): ReturnType<typeof runtimeOf>["config"];
@@ -124,7 +124,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
     /**
      * One keyset page of a domain's examples in id order. `next_cursor` is null on the last page.
-     * Rows present when a walk starts come exactly once; rows added during it at most once.
+     * Rows present when a walk starts come exactly once; rows added during it at most once. Pages
+     * are kept in the shared cacher under the dataset version (DATASET_PAGE_CACHE_TTL_S).
      * @throws 404 unknown domain, 400 bad cursor, 422 bad limit.
      */
     examples: {
@@ -139,15 +140,19 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         if (limit > max)
           throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
+        const cache = await this.readCache.get("page", [ctx.params.domain, after, limit]);
+        if (cache?.hit) return cache.hit;
         const page = await pageExamples(this.db, ctx.params.domain, after, limit);
         if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
         const last = page.rows[page.rows.length - 1];
-        return {
+        const answer: PageAnswer = {
           domain: ctx.params.domain,
           version: page.version,
           examples: page.rows,
           next_cursor: page.more && last ? encodeCursor(last.id) : null,
         };
+        if (cache) await this.readCache.set("page", cache.cacheKey, answer);
+        return answer;
       },
     },
 
@@ -258,7 +263,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
             limit: cfg.searchKMax,
           });
         const mode = ctx.params.mode ?? "hybrid";
-        const cache = await this.searchCache.get({ q: ctx.params.q, domain: ctx.params.domain, k, mode });
+        const cache = await this.readCache.get("search", [mode, k, ctx.params.domain ?? "", ctx.params.q]);
         if (cache?.hit) return { ...cache.hit, cached: true };
         let datasetId: string | undefined;
         if (ctx.params.domain) {
@@ -269,7 +274,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const embed = async (text: string) => (await this.embedders.query.embed(ctx, [text]))[0];
         const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, searchSettings(cfg));
         const answer: SearchAnswer = { mode, k, ...r };
-        if (cache && r.degraded !== "embeddings unavailable") await this.searchCache.set(cache.cacheKey, answer);
+        if (cache && r.degraded !== "embeddings unavailable")
+          await this.readCache.set("search", cache.cacheKey, answer);
         return { ...answer, cached: false };
       },
     },
@@ -362,7 +368,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
     async changed(this: DatasetsThis, ctx: Context, domain: string, version: number | null) {
       if (version === null) return;
-      // This node's own searches move to the new version before the write answers.
+      // This node's own cached reads move to the new version before the write answers.
       this.searchVersion.changed(version);
       await ctx.broadcast<ChangedEvent>("datasets.changed", { domain, version });
     },
@@ -430,7 +436,11 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       boundMs: this.config().knowledge.versionCheckMs,
       onReadFailure: (err) => this.logger.warn(`dataset version read failed: ${err.message}`),
     });
-    this.searchCache = new SearchCache(this.broker, this.searchVersion, this.config().datasets.searchCacheTtlS);
+    const cfg = this.config().datasets;
+    this.readCache = new ReadCache(this.broker, this.searchVersion, {
+      search: cfg.searchCacheTtlS,
+      page: cfg.pageCacheTtlS,
+    });
   },
 
   started(this: DatasetsThis) {

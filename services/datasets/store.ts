@@ -409,8 +409,15 @@ export async function plannerRowEstimates(db: Queryable, tables: AnalyzedTable[]
   return new Map(r.rows.map((x) => [x.name, x.n]));
 }
 
-/** ANALYZE these tables (names from the AnalyzedTable list only, never from input). */
+/**
+ * ANALYZE these tables (names from the AnalyzedTable list only, never from input). With examples,
+ * the GIN index's pending list is merged first: rows inserted go to that list (fastupdate) until a
+ * VACUUM or autovacuum's ANALYZE merges them, and a plain ANALYZE does not. Until then every search
+ * with a filter reads the whole list, and the planner, costing that, reads the table instead
+ * (PGlite has no autovacuum: the list would stay until it passes gin_pending_list_limit).
+ */
 export async function analyzeTables(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
+  if (tables.includes("examples")) await db.query("SELECT gin_clean_pending_list('examples_tsv'::regclass)");
   if (tables.length) await db.query(`ANALYZE ${tables.join(", ")}`);
 }
 

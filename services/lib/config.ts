@@ -159,6 +159,8 @@ export interface DatasetSettings {
   efSearch: number;
   /** Life (s) of a search result in the shared cacher, keyed by the dataset version; 0 = not cached. */
   searchCacheTtlS: number;
+  /** Life (s) of a page of examples in the shared cacher, keyed by the dataset version; 0 = not cached. */
+  pageCacheTtlS: number;
   /** Embedded mode (PGlite has no autovacuum): seconds between VACUUM (ANALYZE) runs; 0 = only after bulk deletes. */
   vacuumIntervalS: number;
   /** Examples one POST may carry. */
@@ -442,6 +444,7 @@ export function loadConfig(env: Env = process.env): Config {
       hybridDepth: int(env, "SEARCH_HYBRID_DEPTH", 20, 1, 1000),
       efSearch: int(env, "SEARCH_EF", 100, 1, 1000),
       searchCacheTtlS: int(env, "SEARCH_CACHE_TTL_S", 600, 0, 30 * 86_400),
+      pageCacheTtlS: int(env, "DATASET_PAGE_CACHE_TTL_S", 600, 0, 30 * 86_400),
       vacuumIntervalS: int(env, "PGLITE_VACUUM_INTERVAL_S", 3600, 0, 86_400 * 30),
       bodyMaxExamples: int(env, "IMPORT_BODY_MAX_EXAMPLES", 5000, 1, 1_000_000),
       maxTextChars: int(env, "EXAMPLE_MAX_CHARS", 20_000, 1, 10_000_000),

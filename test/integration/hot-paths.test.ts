@@ -1,4 +1,5 @@
 import pg from "pg";
+import { metricsOf } from "../../services/lib/metrics";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { ADMIN_KEY } from "../helpers/datasets";
@@ -59,6 +60,47 @@ describe("datasets.search cache (embedded)", () => {
     );
     expect(ids(after.body)).not.toEqual(ids(first.body));
     expect((await search(t, "tempo marking")).body.cached).toBe(true);
+  });
+});
+
+describe("datasets.examples page cache (embedded)", () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
+      ["api", "datasets", "compute"],
+      await memoryDb(),
+    );
+    await add(t, "pages", ["first example", "second example", "third example"]);
+  });
+  afterAll(() => t.node.stop());
+
+  const pageLookups = async () => {
+    const m = await metricsOf(t.node.broker).registry.getSingleMetric("mcai_datasets_cache_lookups_total")?.get();
+    const of = (result: string) =>
+      m?.values.find((v) => v.labels.kind === "page" && v.labels.result === result)?.value ?? 0;
+    return { hits: of("hit"), misses: of("miss") };
+  };
+
+  it("serves a repeated page from the cache and a changed domain's page fresh", async () => {
+    const url = `${t.url}/api/datasets/pages/examples?limit=2`;
+    const before = await pageLookups();
+    const first = await getJson(url);
+    const repeat = await getJson(url);
+    expect(repeat.body).toEqual(first.body);
+    expect(await pageLookups()).toEqual({ hits: before.hits + 1, misses: before.misses + 1 });
+    const next = await getJson(`${url}&cursor=${first.body.next_cursor}`);
+    expect(next.body.examples.map((e: { content: string }) => e.content)).toEqual(["third example"]);
+
+    await add(t, "pages", ["fourth example"]);
+    const after = await getJson(`${url}&cursor=${first.body.next_cursor}`);
+    expect({
+      version: after.body.version > first.body.version,
+      contents: after.body.examples.map((e: { content: string }) => e.content),
+    }).toEqual({
+      version: true,
+      contents: ["third example", "fourth example"],
+    });
   });
 });
 
