@@ -141,6 +141,8 @@ export async function pageExamples(
      ) e ON true
      WHERE d.domain_name = $1`,
     [domain, afterId, limit + 1],
+    // Every page runs it: prepared once per connection (its one plan suits every domain and cursor).
+    { prepare: "datasets.page" },
   );
   if (r.rows.length === 0) return undefined;
   const rows = r.rows

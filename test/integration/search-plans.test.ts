@@ -154,7 +154,8 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
     return rec.seen.filter((s) => !/^SELECT set_config/.test(s.text));
   }
 
-  async function checkPlans(datasetId: string, domain: string) {
+  /** @param alone the domain is the whole table */
+  async function checkPlans(datasetId: string, domain: string, alone: boolean) {
     const db = t.node.db!;
     const [page] = await statementsOf((d) => pageExamples(d, domain, "0", 20));
     const p = await plan(db, page.text, page.params);
@@ -194,7 +195,11 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
         for (const s of statements) {
           const ns = await plan(db, s.text, s.params);
           const sql = s.text.replace(/\s+/g, " ").slice(0, 120);
-          const want = intendedIndexes(s.text);
+          // A phrase in most of the rows by the planner's estimate (w1 and w2 are in 94% and 78% of
+          // them; it scores a phrase as the product): when the domain is the whole table, reading
+          // the table is the right way to list its matches, and any index would read most of it.
+          const common = alone && q.startsWith('"w1 w2"') && /@@ \$3::tsquery/.test(s.text);
+          const want = common ? [] : intendedIndexes(s.text);
           const used = indexes(ns);
           const exactDomain = /embedding <=>/.test(s.text) && used.includes("examples_dataset_id_id");
           // No table is read whole, nothing an index gives in order is sorted again (sorting the
@@ -205,7 +210,7 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
             q,
             sql,
             plan: outline(ns),
-            seq: seqScans(ns),
+            seq: seqScans(ns).filter((t) => !(common && t === "examples")),
             sorts: indexOrderSorts(ns).filter((k) => !(exactDomain && k.includes("<=>"))),
             uses: want.every((any) => any.some((w) => used.includes(w))) ? want : used,
           }).toEqual({
@@ -223,12 +228,12 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
 
   it("uses the intended indexes without a sort for one domain of 3,000 rows", async () => {
     const id = await importDomain("first", 3000);
-    await checkPlans(id, "first");
+    await checkPlans(id, "first", true);
   });
 
   it("and still with several domains in the tables", async () => {
     await importDomain("second", 3000);
     const id = await importDomain("third", 500);
-    await checkPlans(id, "third");
+    await checkPlans(id, "third", false);
   });
 });
