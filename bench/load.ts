@@ -113,15 +113,32 @@ async function load(base: string, n: number): Promise<void> {
 
 type McaiNode = ReturnType<typeof startMcai>;
 
+/** Embedded: a rotation that moves 1,000 rows, and the VACUUM (ANALYZE) after it, as the node logs it. */
+async function rotationCost(base: string, node: McaiNode, max: number): Promise<void> {
+  const t0 = performance.now();
+  const r = await fetch(`${base}/api/admin/datasets/rotate`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": ADMIN_KEY },
+    body: JSON.stringify({ max }),
+  });
+  const ms = performance.now() - t0;
+  await sleep(200);
+  const logged = /VACUUM \(ANALYZE\) of [^\n]*: \d+ ms/.exec(node.out())?.[0] ?? "no VACUUM logged";
+  console.log(
+    `    rotation to ${max} rows (status ${r.status}): ${Math.round(ms)} ms in all; the node logged: ${logged}`,
+  );
+}
+
 async function startNode(
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  logLevel = "warn",
 ): Promise<{ node: McaiNode; base: string }> {
   const port = await freePort();
   const node = startMcai(
     ["--services", "api,datasets,knowledge,compute,metrics", "--node-id", "n1", "--port", String(port)],
     env,
-    "warn",
+    logLevel,
     nodeArgs,
   );
   await node.ready;
@@ -158,7 +175,8 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     Object.assign(env, { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: new URL(db.url).pathname.slice(1) });
     drop = () => db.drop();
   } else env.MCAI_DATA_DIR = path.join(dir, "data");
-  let { node, base } = await startNode(env);
+  // At info: the node logs the time of each VACUUM, which the embedded run reports.
+  let { node, base } = await startNode(env, [], "info");
   try {
     const t0 = performance.now();
     await load(base, EXAMPLES);
@@ -202,10 +220,12 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
         },
         { name: "GET /api/search (repeated)", path: "/api/search?q=diffusion+tensor&k=10", target: { ratio: 0.6 } },
         { name: "GET /api/health", path: "/api/health", target: { ratio: 0.8 } },
+        { name: `GET page of 20, ~${kb} KB each (1st)`, path: pagePath(0), target: pageTarget },
         { name: `GET page of 20, ~${kb} KB each (2 pages)`, path: () => pagePath(n++ % 2), target: pageTarget },
       ],
       bareRps,
     );
+    if (driver === "pglite") await rotationCost(base, node, cursors.length * 20 - 1000);
     await stopNode(node);
     ({ node, base } = await startNode(
       { ...env, DATASET_PAGE_CACHE_TTL_S: "0" },
