@@ -38,7 +38,8 @@ function cannon(base: string, s: Share): Promise<autocannon.Result> {
     const dynamic = typeof s.path === "function" || s.body;
     autocannon(
       {
-        url: base,
+        // A fixed path goes in the URL: autocannon has no `path` option (it would request "/").
+        url: dynamic ? base : `${base}${s.path as string}`,
         connections: s.connections,
         duration: DURATION,
         method: s.method ?? "GET",
@@ -56,7 +57,7 @@ function cannon(base: string, s: Share): Promise<autocannon.Result> {
                 },
               ],
             }
-          : { path: s.path as string }),
+          : {}),
       } as autocannon.Options,
       (err, result) => (err ? reject(err as Error) : resolve(result)),
     );

@@ -47,12 +47,13 @@ export function cannon(base: string, p: string | (() => string), connections = C
   return new Promise((resolve, reject) => {
     autocannon(
       {
-        url: base,
+        // A fixed path goes in the URL: autocannon has no `path` option (it would request "/").
+        url: typeof p === "function" ? base : `${base}${p}`,
         connections,
         duration: DURATION,
         ...(typeof p === "function"
           ? { requests: [{ method: "GET", setupRequest: (req: Record<string, unknown>) => ({ ...req, path: p() }) }] }
-          : { path: p }),
+          : {}),
       } as autocannon.Options,
       (err, r) => {
         if (err) {
