@@ -10,6 +10,8 @@
  *   npm run bench:load                 DURATION=5 (s per route) EXAMPLES=5183 DRIVERS=postgres,pglite
  *   PROFILE=1 npm run bench:load       the node serving uncached pages runs under the CPU profiler:
  *                                      where its time goes, by package
+ *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
+ *                                      the same for the repeated (cached) search
  *   MIXED=1 npm run bench:load         the former mixed workload (pages, searches, answers, job
  *                                      submits and polls) on 1 and 3 nodes over the Redis transporter
  */
@@ -25,6 +27,8 @@ const DURATION = Number(process.env.DURATION ?? 5);
 const EXAMPLES = Number(process.env.EXAMPLES ?? 5183);
 const DRIVERS = (process.env.DRIVERS ?? "postgres,pglite").split(",");
 const PROFILE = process.env.PROFILE === "1";
+/** The route the restarted (profiled) node serves: uncached pages, or with `search` the repeated search. */
+const PROFILE_ROUTE = process.env.PROFILE_ROUTE ?? "page";
 const CONNECTIONS = 100;
 const ADMIN_KEY = "bench-load-admin-key-0123456789";
 const SCIFACT = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", "scifact", "corpus.jsonl");
@@ -234,16 +238,23 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     ));
     // Steady state: every page read once (a fresh node's first reads fill its buffers).
     for (let i = 0; i < cursors.length; i++) await fetch(`${base}${pagePath(i)}`);
+    const uncached: Route = {
+      name: `GET page of 20, ~${kb} KB each (any)`,
+      path: () => pagePath(n++ % cursors.length),
+      target: pageTarget,
+    };
+    const searched: Route = {
+      name: "GET /api/search (repeated)",
+      path: "/api/search?q=diffusion+tensor&k=10",
+      target: { ratio: 0.6 },
+    };
+    if (PROFILE_ROUTE === "search") await fetch(`${base}${searched.path as string}`);
     await runRoutes(
       base,
-      `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`,
-      [
-        {
-          name: `GET page of 20, ~${kb} KB each (any)`,
-          path: () => pagePath(n++ % cursors.length),
-          target: pageTarget,
-        },
-      ],
+      PROFILE_ROUTE === "search"
+        ? `  ${driver}, the same node restarted:`
+        : `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`,
+      [PROFILE_ROUTE === "search" ? searched : uncached],
       bareRps,
       figures[0],
     );
