@@ -200,6 +200,12 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
     this.health = new HealthState(() => clusterHealth(this.broker), config.gateway.healthRefreshMs);
     this.rateLimitStore = rateLimitStore(config, this.logger);
     this.settings.port = config.port;
+    // moleculer-web formats (and colours) its request and response lines before the logger drops
+    // them: below debug, no line at all.
+    if (config.logLevel !== "debug" && config.logLevel !== "trace") {
+      this.settings.logRequest = null;
+      this.settings.logResponse = null;
+    }
     this.settings.ip = config.host;
     this.settings.onError = errorResponder(config.bodyLimitBytes, this.logger);
     this.settings.cors = corsSettings(config);
