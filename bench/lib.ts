@@ -64,13 +64,14 @@ import path from "node:path";
 
 export const MCAI_BIN = path.resolve(__dirname, "..", "dist", "bin", "mcai.js");
 
-/** `mcai start …` as a child process; `ready` resolves when it prints that it runs. */
+/** `mcai start …` as a child process (node run with `nodeArgs`, e.g. --cpu-prof); `ready` resolves when it prints that it runs. */
 export function startMcai(
   args: string[],
   env: Record<string, string>,
   logLevel = "warn",
+  nodeArgs: string[] = [],
 ): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [MCAI_BIN, "start", ...args], {
+  const proc = spawn(process.execPath, [...nodeArgs, MCAI_BIN, "start", ...args], {
     env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: logLevel, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,180 +1,324 @@
 /**
- * bench:load: 100 concurrent connections against a running cluster (1 node, then 3 nodes over the
- * Redis transporter, on the real Postgres with 20k examples) with a mixed workload: example pages,
- * searches, knowledge queries (a small popular set, so mostly cached), job submits and job polls.
- * Each route runs its own autocannon with its share of the connections, for DURATION seconds.
- * Baseline in the same run: a bare node:http server under the same 100 connections.
+ * bench:load: the read paths of one node at 100 connections, one route at a time, on Postgres
+ * (Redis cacher, as a cluster runs) and embedded (PGlite, memory cacher). Each route's req/s and
+ * p99 are printed with their ratio to the gateway's own cached /api/emotions, measured in the same
+ * run on the same node, and to bare node:http (measured first, in the same run). Targets (issue 17):
+ * cached knowledge answer >= 0.6x emotions, repeated search >= 0.6x, /api/health >= 0.8x, a page
+ * of 20 examples of ~1.5 KB >= 2,000 req/s with p99 <= 100 ms on Postgres, >= 1,000 req/s with
+ * p99 <= 200 ms embedded. The examples are BEIR SciFact's abstracts (../shared/fixtures).
  *
- *   npm run bench:load          (DURATION=10 EXAMPLES=20000)
+ *   npm run bench:load                 DURATION=5 (s per route) EXAMPLES=5183 DRIVERS=postgres,pglite
+ *   PROFILE=1 npm run bench:load       the node serving uncached pages runs under the CPU profiler:
+ *                                      where its time goes, by package
+ *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
+ *                                      the same for the repeated (cached) search
+ *   MIXED=1 npm run bench:load         the former mixed workload (pages, searches, answers, job
+ *                                      submits and polls) on 1 and 3 nodes over the Redis transporter
  */
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { MCAI_BIN, startMcai, benchDatabase, freePort, machine, REDIS_URL, runMain, sleep } from "./lib";
+import { startMcai, benchDatabase, freePort, machine, REDIS_URL, runMain, sleep } from "./lib";
+import { runMixed } from "./load-mixed";
 
-const BIN = MCAI_BIN;
-const DURATION = Number(process.env.DURATION ?? 10);
-const EXAMPLES = Number(process.env.EXAMPLES ?? 20_000);
+const DURATION = Number(process.env.DURATION ?? 5);
+const EXAMPLES = Number(process.env.EXAMPLES ?? 5183);
+const DRIVERS = (process.env.DRIVERS ?? "postgres,pglite").split(",");
+const PROFILE = process.env.PROFILE === "1";
+/** The route the restarted (profiled) node serves: uncached pages, or with `search` the repeated search. */
+const PROFILE_ROUTE = process.env.PROFILE_ROUTE ?? "page";
+const CONNECTIONS = 100;
+const ADMIN_KEY = "bench-load-admin-key-0123456789";
+const SCIFACT = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", "scifact", "corpus.jsonl");
 
-interface Share {
+export interface Route {
   name: string;
-  connections: number;
-  method?: "GET" | "POST";
   path: string | (() => string);
-  body?: () => string;
+  /** Ratio to emotions it must reach, or an absolute bound per driver. */
+  target?: { ratio: number } | { rps: number; p99: number };
 }
 
-function row(name: string, r: autocannon.Result): string {
-  // Typed as always there; kept guarded as the report is read from whatever autocannon returns.
-  const errors = r.errors + r.timeouts + ((r.non2xx as number | undefined) ?? 0);
-  return `    ${name.padEnd(22)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(5)} ms   p95 ${String((r.latency.p97_5 as number | undefined) ?? r.latency.p99).padStart(5)} ms (p97.5)   p99 ${String(r.latency.p99).padStart(5)} ms   errors ${errors}`;
+export interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
 }
 
-function cannon(base: string, s: Share): Promise<autocannon.Result> {
+export function cannon(base: string, p: string | (() => string), connections = CONNECTIONS): Promise<Figures> {
   return new Promise((resolve, reject) => {
-    const dynamic = typeof s.path === "function" || s.body;
     autocannon(
       {
-        url: base,
-        connections: s.connections,
+        // A fixed path goes in the URL: autocannon has no `path` option (it would request "/").
+        url: typeof p === "function" ? base : `${base}${p}`,
+        connections,
         duration: DURATION,
-        method: s.method ?? "GET",
-        headers: { "content-type": "application/json" },
-        ...(dynamic
-          ? {
-              requests: [
-                {
-                  method: s.method ?? "GET",
-                  setupRequest: (req: Record<string, unknown>) => ({
-                    ...req,
-                    path: typeof s.path === "function" ? s.path() : s.path,
-                    body: s.body?.(),
-                  }),
-                },
-              ],
-            }
-          : { path: s.path as string }),
+        ...(typeof p === "function"
+          ? { requests: [{ method: "GET", setupRequest: (req: Record<string, unknown>) => ({ ...req, path: p() }) }] }
+          : {}),
       } as autocannon.Options,
-      (err, result) => (err ? reject(err as Error) : resolve(result)),
+      (err, r) => {
+        if (err) {
+          reject(err as Error);
+          return;
+        }
+        resolve({
+          rps: r.requests.average,
+          p50: r.latency.p50,
+          p99: r.latency.p99,
+          errors: r.errors + r.timeouts + r.non2xx,
+        });
+      },
     );
   });
 }
 
-async function baseline(): Promise<void> {
+async function bare(): Promise<Figures> {
   const server = http.createServer((_q, res) => res.end('{"ok":true}')).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
-  const port = (server.address() as { port: number }).port;
-  const r = await cannon(`http://127.0.0.1:${port}`, { name: "bare", connections: 100, path: "/" });
-  console.log(`  baseline: bare node:http, 100 connections`);
-  console.log(row("GET /", r));
+  const r = await cannon(`http://127.0.0.1:${(server.address() as { port: number }).port}`, "/");
   server.close();
+  return r;
 }
 
-async function run(nodes: number): Promise<void> {
-  const db = await benchDatabase("mcai_bench_load");
-  const name = new URL(db.url).pathname.slice(1);
-  const env = {
-    DATABASE_URL: db.url,
-    CACHER: REDIS_URL,
-    TRANSPORTER: REDIS_URL,
-    NAMESPACE: name,
-    RATE_LIMIT: "0",
-    DEMO_DATA: "false",
-  };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-load-"));
-  execFileSync(process.execPath, [BIN, "demo-data", "--examples", String(EXAMPLES), "--out", dir]);
-  execFileSync(process.execPath, [BIN, "import", dir], {
-    env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: "warn" },
-    stdio: "ignore",
-  });
-  const port = await freePort();
-  const procs = [
-    startMcai(["--services", "api,datasets,knowledge,jobs,compute", "--node-id", "n1", "--port", String(port)], env),
-  ];
-  for (let i = 2; i <= nodes; i++)
-    procs.push(startMcai(["--services", "datasets,knowledge,jobs,compute", "--node-id", `n${i}`], env));
-  await Promise.all(procs.map((p) => p.ready));
-  const base = `http://127.0.0.1:${port}`;
-  while (((await (await fetch(`${base}/api/health`)).json()) as { nodes: unknown[] }).nodes.length < nodes)
-    await sleep(50);
-  const cursor = (
-    (await (await fetch(`${base}/api/datasets/emotions/examples?limit=100`)).json()) as { next_cursor: string }
-  ).next_cursor;
-  const jobIds: string[] = [];
-  for (let i = 0; i < 20; i++) {
-    const r = await fetch(`${base}/api/emotion/analyze-async`, {
+function line(name: string, f: Figures, emotions: Figures, bareRps: number, verdict = ""): string {
+  const ratio = (x: number) => `${x.toFixed(2)}x`.padStart(6);
+  return `    ${name.padEnd(30)} ${String(Math.round(f.rps)).padStart(6)} req/s  p50 ${String(f.p50).padStart(4)} ms  p99 ${String(f.p99).padStart(4)} ms  ${ratio(f.rps / emotions.rps)} emotions  ${ratio(f.rps / bareRps)} bare  errors ${f.errors}${verdict}`;
+}
+
+function verdict(r: Route, f: Figures, emotions: Figures): string {
+  if (!r.target) return "";
+  if ("ratio" in r.target) {
+    const ok = f.rps / emotions.rps >= r.target.ratio;
+    return `  ${ok ? "meets" : "MISSES"} >= ${r.target.ratio}x`;
+  }
+  const ok = f.rps >= r.target.rps && f.p99 <= r.target.p99;
+  return `  ${ok ? "meets" : "MISSES"} >= ${r.target.rps} req/s, p99 <= ${r.target.p99} ms`;
+}
+
+/** SciFact's abstracts (mean ~1.5 KB), `n` of them, posted in batches of 500. */
+async function load(base: string, n: number): Promise<void> {
+  const docs = fs
+    .readFileSync(SCIFACT, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .slice(0, n)
+    .map((l) => ({ content: (JSON.parse(l) as { content: string }).content }));
+  for (let i = 0; i < docs.length; i += 500) {
+    const r = await fetch(`${base}/api/datasets/scifact/examples`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: `poll target ${i}` }),
+      headers: { "content-type": "application/json", "x-api-key": ADMIN_KEY },
+      body: JSON.stringify({ examples: docs.slice(i, i + 500) }),
     });
-    jobIds.push(((await r.json()) as { job_id: string }).job_id);
+    if (!r.ok) throw new Error(`import: ${r.status} ${await r.text()}`);
   }
-  const popular = [
-    "what is a perfect fifth",
-    "binaural beats",
-    "chladni plate",
-    "alpha waves",
-    "flow fields",
-    "joy",
-    "tempo",
-    "mandalas",
-  ];
-  let n = 0;
-  const shares: Share[] = [
-    {
-      name: "GET examples page",
-      connections: 30,
-      path: () => `/api/datasets/emotions/examples?limit=100${n++ % 2 ? `&cursor=${cursor}` : ""}`,
-    },
-    {
-      name: "GET search",
-      connections: 15,
-      path: () => `/api/search?q=${encodeURIComponent(popular[n++ % popular.length])}&k=10`,
-    },
-    {
-      name: "GET knowledge (cached)",
-      connections: 30,
-      path: () => `/api/knowledge?q=${encodeURIComponent(popular[n++ % popular.length])}`,
-    },
-    {
-      name: "POST job submit",
-      connections: 10,
-      method: "POST",
-      path: "/api/art/generate-async",
-      body: () => JSON.stringify({ prompt: `load ${n++}`, style: "waves", options: { width: 64, height: 64 } }),
-    },
-    { name: "GET job poll", connections: 15, path: () => `/api/job/${jobIds[n++ % jobIds.length]}` },
-  ];
-  for (const q of popular) await fetch(`${base}/api/knowledge?q=${encodeURIComponent(q)}`); // the cache is warm, as in steady state
-  const results = await Promise.all(shares.map((s) => cannon(base, s)));
-  const total = results.reduce((a, r) => a + r.requests.average, 0);
-  console.log(`  ${nodes} node(s), 100 connections for ${DURATION} s: ${Math.round(total)} req/s in all`);
-  results.forEach((r, i) => console.log(row(shares[i].name, r)));
-  const scrapes: number[] = [];
-  let bytes = 0;
-  for (let i = 0; i < 20; i++) {
-    const t0 = performance.now();
-    bytes = (await (await fetch(`${base}/metrics`)).arrayBuffer()).byteLength;
-    scrapes.push(performance.now() - t0);
-  }
-  scrapes.sort((a, b) => a - b);
+}
+
+type McaiNode = ReturnType<typeof startMcai>;
+
+/** Embedded: a rotation that moves 1,000 rows, and the VACUUM (ANALYZE) after it, as the node logs it. */
+async function rotationCost(base: string, node: McaiNode, max: number): Promise<void> {
+  const t0 = performance.now();
+  const r = await fetch(`${base}/api/admin/datasets/rotate`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": ADMIN_KEY },
+    body: JSON.stringify({ max }),
+  });
+  const ms = performance.now() - t0;
+  await sleep(200);
+  const logged = /VACUUM \(ANALYZE\) of [^\n]*: \d+ ms/.exec(node.out())?.[0] ?? "no VACUUM logged";
   console.log(
-    `    /metrics over ${nodes} node(s), idle: p50 ${scrapes[10].toFixed(1)} ms, max ${scrapes[19].toFixed(1)} ms, ${Math.round(bytes / 1024)} KB`,
+    `    rotation to ${max} rows (status ${r.status}): ${Math.round(ms)} ms in all; the node logged: ${logged}`,
   );
-  for (const p of procs) p.proc.kill("SIGTERM");
-  await sleep(1500);
-  await db.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function startNode(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  logLevel = "warn",
+): Promise<{ node: McaiNode; base: string }> {
+  const port = await freePort();
+  const node = startMcai(
+    ["--services", "api,datasets,knowledge,compute,metrics", "--node-id", "n1", "--port", String(port)],
+    env,
+    logLevel,
+    nodeArgs,
+  );
+  await node.ready;
+  return { node, base: `http://127.0.0.1:${port}` };
+}
+
+async function stopNode(node: McaiNode): Promise<void> {
+  node.proc.kill("SIGTERM");
+  await new Promise((r) => node.proc.once("exit", r));
+}
+
+/** Runs the routes in turn and prints them against the first (emotions) and bare node:http. */
+async function runRoutes(base: string, title: string, routes: Route[], bareRps: number, emotions?: Figures) {
+  const figures: Figures[] = [];
+  for (const r of routes) figures.push(await cannon(base, r.path));
+  const ref = emotions ?? figures[0];
+  console.log(title);
+  routes.forEach((r, i) => console.log(line(r.name, figures[i], ref, bareRps, verdict(r, figures[i], ref))));
+  return figures;
+}
+
+/**
+ * One driver: a node with its caches on serves every route; then a node on the same data with
+ * the page cache off serves pages spread over the whole domain (each one a database read), under
+ * the CPU profiler when PROFILE is set.
+ */
+async function driverRun(driver: string, bareRps: number): Promise<void> {
+  const env: Record<string, string> = { RATE_LIMIT: "0", DEMO_DATA: "false", API_KEYS: ADMIN_KEY };
+  let drop: () => Promise<void> = () => Promise.resolve();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-load-"));
+  const profDir = path.join(dir, "profile");
+  if (driver === "postgres") {
+    const db = await benchDatabase("mcai_bench_load");
+    Object.assign(env, { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: new URL(db.url).pathname.slice(1) });
+    drop = () => db.drop();
+  } else env.MCAI_DATA_DIR = path.join(dir, "data");
+  // At info: the node logs the time of each VACUUM, which the embedded run reports.
+  let { node, base } = await startNode(env, [], "info");
+  try {
+    const t0 = performance.now();
+    await load(base, EXAMPLES);
+    console.log(
+      `  ${driver}: ${EXAMPLES} SciFact abstracts loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    const cursors: string[] = ["0"];
+    let bytes = 0;
+    for (let c: string | null = ""; c !== null;) {
+      const page = (await (
+        await fetch(`${base}/api/datasets/scifact/examples?limit=20${c ? `&cursor=${c}` : ""}`)
+      ).json()) as { examples: { content: string }[]; next_cursor: string | null };
+      if (!bytes) bytes = page.examples.reduce((n, e) => n + Buffer.byteLength(e.content), 0) / page.examples.length;
+      c = page.next_cursor;
+      if (c) cursors.push(c);
+    }
+    const pagePath = (i: number) => `/api/datasets/scifact/examples?limit=20${i ? `&cursor=${cursors[i]}` : ""}`;
+    const question = "diffusion tensor imaging of white matter";
+    // Warm what the cached routes serve, as in steady state.
+    for (const p of [
+      "/api/emotions",
+      `/api/knowledge?q=${encodeURIComponent(question)}`,
+      "/api/search?q=diffusion+tensor&k=10",
+      pagePath(0),
+      pagePath(1),
+    ])
+      await fetch(`${base}${p}`);
+    const pageTarget = driver === "postgres" ? { rps: 2000, p99: 100 } : { rps: 1000, p99: 200 };
+    const kb = (bytes / 1024).toFixed(1);
+    let n = 0;
+    const title = `  ${driver}, 1 node, ${CONNECTIONS} connections, ${DURATION} s per route:`;
+    const figures = await runRoutes(
+      base,
+      title,
+      [
+        { name: "GET /api/emotions (cached)", path: "/api/emotions" },
+        {
+          name: "GET /api/knowledge (cached)",
+          path: `/api/knowledge?q=${encodeURIComponent(question)}`,
+          target: { ratio: 0.6 },
+        },
+        { name: "GET /api/search (repeated)", path: "/api/search?q=diffusion+tensor&k=10", target: { ratio: 0.6 } },
+        { name: "GET /api/health", path: "/api/health", target: { ratio: 0.8 } },
+        { name: `GET page of 20, ~${kb} KB each (1st)`, path: pagePath(0), target: pageTarget },
+        { name: `GET page of 20, ~${kb} KB each (2 pages)`, path: () => pagePath(n++ % 2), target: pageTarget },
+      ],
+      bareRps,
+    );
+    if (driver === "pglite") await rotationCost(base, node, cursors.length * 20 - 1000);
+    await stopNode(node);
+    ({ node, base } = await startNode(
+      { ...env, DATASET_PAGE_CACHE_TTL_S: "0" },
+      PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
+    ));
+    // Steady state: every page read once (a fresh node's first reads fill its buffers).
+    for (let i = 0; i < cursors.length; i++) await fetch(`${base}${pagePath(i)}`);
+    const uncached: Route = {
+      name: `GET page of 20, ~${kb} KB each (any)`,
+      path: () => pagePath(n++ % cursors.length),
+      target: pageTarget,
+    };
+    const searched: Route = {
+      name: "GET /api/search (repeated)",
+      path: "/api/search?q=diffusion+tensor&k=10",
+      target: { ratio: 0.6 },
+    };
+    if (PROFILE_ROUTE === "search") await fetch(`${base}${searched.path as string}`);
+    await runRoutes(
+      base,
+      PROFILE_ROUTE === "search"
+        ? `  ${driver}, the same node restarted:`
+        : `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`,
+      [PROFILE_ROUTE === "search" ? searched : uncached],
+      bareRps,
+      figures[0],
+    );
+  } finally {
+    await stopNode(node);
+    if (PROFILE) summarizeProfile(profDir);
+    await drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+}
+
+/** Self time of the node's CPU profile by package (or by our own top folder): where the time goes. */
+function summarizeProfile(dir: string): void {
+  const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith(".cpuprofile")) : undefined;
+  if (!file) {
+    console.log("    (no CPU profile written)");
+    return;
+  }
+  const prof = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const totals = new Map<string, number>();
+  let all = 0;
+  prof.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    if (!n) return;
+    const dt = prof.timeDeltas[i] ?? 0;
+    all += dt;
+    const key = bucket(n.callFrame);
+    totals.set(key, (totals.get(key) ?? 0) + dt);
+  });
+  console.log(`    CPU profile of the node (${(all / 1e6).toFixed(1)} s sampled), self time by package:`);
+  [...totals]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 14)
+    .forEach(([k, v]) => console.log(`      ${k.padEnd(44)} ${((100 * v) / all).toFixed(1).padStart(5)} %`));
+}
+
+function bucket(f: { functionName: string; url: string }): string {
+  // PGlite's Postgres, compiled to WebAssembly: one bucket, not one per function.
+  if (f.functionName.startsWith("wasm-function") || f.url.startsWith("wasm://")) return "PGlite's Postgres (WASM)";
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f.url);
+  if (m) return m[1];
+  if (f.url.includes("/dist/")) return `mcai ${f.url.split("/dist/")[1].split("/").slice(0, 2).join("/")}`;
+  if (f.url.startsWith("node:")) return `${f.url} (${f.functionName || "?"})`.slice(0, 44);
+  if (f.functionName.startsWith("(")) return f.functionName;
+  return f.functionName ? `native ${f.functionName}` : "native";
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/load on ${machine()}: ${EXAMPLES} examples`);
-  await baseline();
-  await run(1);
-  await run(3);
+  console.log(`bench/load on ${machine()}`);
+  if (process.env.MIXED === "1") return runMixed();
+  const b = await bare();
+  console.log(`  baseline: bare node:http, ${CONNECTIONS} connections: ${Math.round(b.rps)} req/s, p99 ${b.p99} ms`);
+  for (const d of DRIVERS) await driverRun(d, b.rps);
+  await sleep(100);
 }
 
-runMain(main);
+if (require.main === module) runMain(main);

@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import type { Context, LoggerInstance, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import ApiGateway, { type CorsOptions } from "moleculer-web";
 import { configOf, runtimeOf } from "./lib/runtime";
-import { clusterHealth, type Health } from "./api/health";
+import { clusterHealth, HealthState, type ServedHealth } from "./api/health";
 import { ForbiddenError, NotImplementedError, UnauthorizedError } from "./lib/errors";
 import { PgliteDb } from "./lib/db";
 import { metricsOf } from "./lib/metrics";
@@ -52,6 +52,7 @@ interface ApiThis extends Service {
   /** moleculer-web's aliases: every route this gateway serves now. */
   aliases: AliasInfo[];
   jobHub: JobEventHub;
+  health: HealthState;
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
   rateLimitStore?: RateLimitStore;
@@ -109,12 +110,13 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   actions: {
     /**
      * The cluster's health: nodes and their services, database driver and pgvector, transporter
-     * and cacher. Never throws: problems show as `status: "degraded"`.
+     * and cacher, from a state refreshed in the background every HEALTH_REFRESH_MS (`age_ms` says
+     * how old). Never throws: problems show as `status: "degraded"`.
      */
     health: {
       params: {},
-      async handler(this: ApiThis): Promise<Health> {
-        return clusterHealth(this.broker);
+      async handler(this: ApiThis): Promise<ServedHealth> {
+        return this.health.get();
       },
     },
 
@@ -268,8 +270,15 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   created(this: ApiThis) {
     const config = configOf(this.broker);
     this.jobHub = new JobEventHub();
+    this.health = new HealthState(() => clusterHealth(this.broker), config.gateway.healthRefreshMs);
     this.rateLimitStore = rateLimitStore(config, this.logger);
     this.settings.port = config.port;
+    // moleculer-web formats (and colours) its request and response lines before the logger drops
+    // them: below debug, no line at all.
+    if (config.logLevel !== "debug" && config.logLevel !== "trace") {
+      this.settings.logRequest = null;
+      this.settings.logResponse = null;
+    }
     this.settings.ip = config.host;
     this.settings.onError = errorResponder(config.bodyLimitBytes, this.logger);
     this.settings.cors = corsSettings(config);
@@ -314,6 +323,7 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
 
   async stopped(this: ApiThis) {
     const config = configOf(this.broker);
+    this.health.stop();
     if (this.localToken) removeNodeFile(config.dataDir);
     await this.drain(config.shutdownTimeoutMs);
     await this.rateLimitStore?.close?.();

@@ -27,10 +27,12 @@ import {
   type RecordResult,
 } from "./datasets/records";
 import { importRecords, type ImportSummary } from "./datasets/importer";
-import { runSearch, type SearchHit, type SearchMode, type SearchSettings } from "./datasets/search";
+import { runSearch, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
 import { PlannerStats, type TableGroup } from "./datasets/planner-stats";
+import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
+import { DatasetVersion } from "./lib/dataset-version";
 import {
   bumpVersion,
   deleteExample,
@@ -39,6 +41,7 @@ import {
   globalVersion,
   listDatasets,
   pageExamples,
+  vacuumAnalyze,
   type DatasetRow,
   type ExampleRow,
 } from "./datasets/store";
@@ -93,11 +96,16 @@ interface DatasetsThis extends Service {
   db: Db;
   embedders: { bulk: Embedder; query: Embedder };
   plannerStats: PlannerStats;
+  /** The global dataset version as this node knows it: search results and pages are cached under it. */
+  searchVersion: DatasetVersion;
+  readCache: ReadCache;
   rotateTimer?: NodeJS.Timeout;
+  vacuumTimer?: NodeJS.Timeout;
   config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
-  analyze(changed: Partial<Record<TableGroup, number>>): Promise<void>;
+  analyze(changed: Partial<Record<TableGroup, number>>, deleted?: boolean): Promise<void>;
+  vacuumDatabase(): Promise<void>;
   runImport(
     ctx: Context,
     domain: string,
@@ -121,7 +129,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
     /**
      * One keyset page of a domain's examples in id order. `next_cursor` is null on the last page.
-     * Rows present when a walk starts come exactly once; rows added during it at most once.
+     * Rows present when a walk starts come exactly once; rows added during it at most once. Pages
+     * are kept in the shared cacher under the dataset version (DATASET_PAGE_CACHE_TTL_S).
      * @throws 404 unknown domain, 400 bad cursor, 422 bad limit.
      */
     examples: {
@@ -136,16 +145,19 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         if (limit > max)
           throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
         const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
-        const dataset = await getDataset(this.db, ctx.params.domain);
-        if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
-        const page = await pageExamples(this.db, dataset.id, dataset.domain, after, limit);
+        const cache = await this.readCache.get("page", [ctx.params.domain, after, limit]);
+        if (cache?.hit) return cache.hit;
+        const page = await pageExamples(this.db, ctx.params.domain, after, limit);
+        if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
         const last = page.rows[page.rows.length - 1];
-        return {
-          domain: dataset.domain,
-          version: dataset.version,
+        const answer: PageAnswer = {
+          domain: ctx.params.domain,
+          version: page.version,
           examples: page.rows,
           next_cursor: page.more && last ? encodeCursor(last.id) : null,
         };
+        if (cache) await this.readCache.set("page", cache.cacheKey, answer);
+        return answer;
       },
     },
 
@@ -182,7 +194,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           return { ...d, version: await bumpVersion(tx, d.datasetId, -1) };
         });
         if (!done) throw new NotFoundError(`no example ${ctx.params.id}`, { id: ctx.params.id });
-        await this.analyze({ examples: 1 });
+        await this.analyze({ examples: 1 }, true);
         await this.changed(ctx, done.domain, done.version);
         return { deleted: ctx.params.id, domain: done.domain, version: done.version };
       },
@@ -266,7 +278,10 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
     /**
      * Hybrid, lexical or vector search, optionally within a domain. Vector and hybrid need
-     * pgvector: without it vector answers 501 and hybrid answers lexical with `degraded`.
+     * pgvector: without it vector answers 501 and hybrid answers lexical with `degraded`. Results
+     * are kept in the shared cacher under the dataset version (`cached: true` on a repeat); one
+     * degraded because the embeddings failed is not kept.
+     * @throws 404 unknown domain, 422 k over SEARCH_K_MAX, 501 vector without pgvector.
      */
     search: {
       params: {
@@ -275,10 +290,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         k: { type: "number", integer: true, min: 1, optional: true, convert: true },
         mode: { type: "enum", values: ["hybrid", "lexical", "vector"], optional: true },
       },
-      async handler(
-        this: DatasetsThis,
-        ctx: Context<SearchParams>,
-      ): Promise<{ mode: SearchMode; k: number; degraded?: string; hits: SearchHit[] }> {
+      async handler(this: DatasetsThis, ctx: Context<SearchParams>): Promise<SearchAnswer & { cached: boolean }> {
         const cfg = this.config().datasets;
         const k = ctx.params.k ?? 10;
         if (k > cfg.searchKMax)
@@ -287,6 +299,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
             limit: cfg.searchKMax,
           });
         const mode = ctx.params.mode ?? "hybrid";
+        const cache = await this.readCache.get("search", [mode, k, ctx.params.domain ?? "", ctx.params.q]);
+        if (cache?.hit) return { ...cache.hit, cached: true };
         let datasetId: string | undefined;
         if (ctx.params.domain) {
           const d = await getDataset(this.db, ctx.params.domain);
@@ -295,7 +309,10 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         }
         const embed = async (text: string) => (await this.embedders.query.embed(ctx, [text]))[0];
         const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, searchSettings(cfg));
-        return { mode, k, ...r };
+        const answer: SearchAnswer = { mode, k, ...r };
+        if (cache && r.degraded !== "embeddings unavailable")
+          await this.readCache.set("search", cache.cacheKey, answer);
+        return { ...answer, cached: false };
       },
     },
 
@@ -323,7 +340,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           throw new UnprocessableError("no limit: pass max or set DATASET_MAX_EXAMPLES_PER_DOMAIN", { field: "max" });
         const r = await rotate(this.db, max, ctx.params.dryRun ?? false);
         const moved = r.dryRun ? 0 : r.domains.reduce((n, d) => n + d.moved, 0);
-        await this.analyze({ examples: moved, archive: moved });
+        await this.analyze({ examples: moved, archive: moved }, true);
         for (const d of r.domains) if (d.version) await this.changed(ctx, d.domain, d.version);
         return r;
       },
@@ -351,6 +368,31 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     },
   },
 
+  events: {
+    /** A dataset changed on some node: cached search results of older versions are not served from now on. */
+    "datasets.changed": {
+      params: { domain: "string", version: { type: "number", optional: true } },
+      handler(this: DatasetsThis, ctx: Context<{ domain: string; version?: number }>) {
+        if (ctx.params.version === undefined) this.searchVersion.background(true);
+        else this.searchVersion.changed(ctx.params.version);
+      },
+    },
+
+    /** Back on the transporter: events sent while it was away are lost, so read the version again. */
+    "$transporter.connected": {
+      handler(this: DatasetsThis) {
+        this.searchVersion.background(true);
+      },
+    },
+
+    /** A node with datasets joined or came back: it may have changed datasets while apart. */
+    "$node.connected": {
+      handler(this: DatasetsThis, ctx: Context<{ node: { services?: { name: string }[] } }>) {
+        if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.searchVersion.background(true);
+      },
+    },
+  },
+
   methods: {
     config(this: DatasetsThis) {
       return runtimeOf(this.broker).config;
@@ -361,21 +403,37 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     },
 
     async changed(this: DatasetsThis, ctx: Context, domain: string, version: number | null) {
-      if (version !== null) await ctx.broadcast<ChangedEvent>("datasets.changed", { domain, version });
+      if (version === null) return;
+      // This node's own cached reads move to the new version before the write answers.
+      this.searchVersion.changed(version);
+      await ctx.broadcast<ChangedEvent>("datasets.changed", { domain, version });
     },
 
     /**
      * Keeps planner statistics fresh after a write has committed (see PlannerStats). A failure
      * is logged, not thrown: the write itself stands.
      */
-    async analyze(this: DatasetsThis, changed: Partial<Record<TableGroup, number>>) {
+    async analyze(this: DatasetsThis, changed: Partial<Record<TableGroup, number>>, deleted?: boolean) {
       const started = performance.now();
       try {
-        const groups = await this.plannerStats.after(changed);
-        if (groups.length)
-          this.logger.debug(`analyzed ${groups.join(", ")} in ${Math.round(performance.now() - started)} ms`);
+        const { groups, vacuumed } = await this.plannerStats.after(changed, deleted ?? false);
+        const ms = Math.round(performance.now() - started);
+        // A VACUUM holds PGlite's one connection: its cost is worth seeing at info level.
+        if (vacuumed) this.logger.info(`VACUUM (ANALYZE) of ${groups.join(", ")} after a bulk delete: ${ms} ms`);
+        else if (groups.length) this.logger.debug(`analyzed ${groups.join(", ")} in ${ms} ms`);
       } catch (err) {
         this.logger.warn(`ANALYZE after a write failed: ${(err as Error).message}`);
+      }
+    },
+
+    /** Embedded mode's scheduled VACUUM (ANALYZE) of the whole database, its cost logged. */
+    async vacuumDatabase(this: DatasetsThis) {
+      const started = performance.now();
+      try {
+        await vacuumAnalyze(this.db);
+        this.logger.info(`scheduled VACUUM (ANALYZE) of the database: ${Math.round(performance.now() - started)} ms`);
+      } catch (err) {
+        this.logger.warn(`scheduled VACUUM failed: ${(err as Error).message}`);
       }
     },
 
@@ -406,12 +464,28 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
   created(this: DatasetsThis) {
     this.db = dbOf(this.broker);
-    this.plannerStats = new PlannerStats(this.db);
+    // PGlite has no autovacuum: in embedded mode this service vacuums after bulk deletes.
+    this.plannerStats = new PlannerStats(this.db, this.db.driver === "pglite");
     this.embedders = createEmbedders(this.broker, this.config().embeddings);
+    this.searchVersion = new DatasetVersion({
+      read: () => globalVersion(this.db),
+      boundMs: this.config().knowledge.versionCheckMs,
+      onReadFailure: (err) => this.logger.warn(`dataset version read failed: ${err.message}`),
+    });
+    const cfg = this.config().datasets;
+    this.readCache = new ReadCache(this.broker, this.searchVersion, {
+      search: cfg.searchCacheTtlS,
+      page: cfg.pageCacheTtlS,
+    });
   },
 
   started(this: DatasetsThis) {
     const cfg = this.config().datasets;
+    this.searchVersion.start();
+    if (this.db.driver === "pglite" && cfg.vacuumIntervalS > 0) {
+      this.vacuumTimer = setInterval(() => void this.vacuumDatabase(), cfg.vacuumIntervalS * 1000);
+      this.vacuumTimer.unref();
+    }
     if (cfg.rotateIntervalS > 0 && cfg.maxExamplesPerDomain > 0) {
       this.rotateTimer = setInterval(() => {
         this.broker.call<RotationResult, RotateParams>("datasets.rotate", {}, { nodeID: this.broker.nodeID }).then(
@@ -427,6 +501,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
   stopped(this: DatasetsThis) {
     clearInterval(this.rotateTimer);
+    clearInterval(this.vacuumTimer);
+    this.searchVersion.stop();
   },
 };
 

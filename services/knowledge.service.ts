@@ -1,7 +1,7 @@
 /**
  * knowledge: answers queries from the datasets through two cache tiers shared by every node:
  * L1 the Moleculer cacher (Redis in a cluster), L2 the knowledge_cache table. Keys carry the
- * dataset version, kept on this node (knowledge/dataset-version.ts), so an answer made before a
+ * dataset version, kept on this node (lib/dataset-version.ts), so an answer made before a
  * dataset change is not served after it: at once where its event arrives, and never later than
  * KNOWLEDGE_VERSION_CHECK_MS after it. With LLM_URL the answer is written by a model from the
  * matches (timeout, circuit breaker), else it is extractive. The emotion catalog and its frequency
@@ -15,7 +15,7 @@ import type { Db } from "./lib/db";
 import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
 import { composeAnswer } from "./knowledge/answer";
 import type { Answer, EmotionRow, QueryParams, StoredAnswer } from "./knowledge/contract";
-import { DatasetVersion } from "./knowledge/dataset-version";
+import { DatasetVersion } from "./lib/dataset-version";
 import { complete } from "./knowledge/llm";
 import { normalizeQuery, queryHash } from "./knowledge/normalize";
 import { DOMAIN_PARAM } from "./datasets/contract";

@@ -178,3 +178,78 @@ export async function clusterHealth(broker: ServiceBroker): Promise<Health> {
     cacher: config.cacher === "memory" ? "memory" : "redis",
   };
 }
+
+/** A health document and how old the state behind it is. */
+export type ServedHealth = Health & { age_ms: number };
+
+/**
+ * The health document served at GET /api/health, gathered in the background rather than per
+ * request: load balancers poll it, and a database ping and a metrics call per poll would cost
+ * every other route. A refresh starts `intervalMs` after the last one ended, so the state is at
+ * most the interval plus one refresh old (a refresh is bounded: the ping gives up after 1 s). The
+ * loop starts with the first request and stops after a minute without one; a state older than its
+ * bound (the loop stopped) is gathered again before it is served.
+ */
+export class HealthState {
+  private state: { value: Health; at: number } | undefined;
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastAsked = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly gather: () => Promise<Health>,
+    private readonly intervalMs: number,
+    private readonly idleMs = 60_000,
+  ) {}
+
+  /** The most a served state may be old while the loop runs. */
+  get boundMs(): number {
+    return this.intervalMs + DB_PING_TIMEOUT_MS + STATUS_TIMEOUT_MS;
+  }
+
+  async get(): Promise<ServedHealth> {
+    this.lastAsked = performance.now();
+    let state = this.state;
+    if (!state || performance.now() - state.at > this.boundMs) {
+      await this.refresh();
+      state = this.state ?? state;
+    }
+    this.schedule();
+    if (!state) throw new Error("health was not gathered");
+    const { value, at } = state;
+    return { ...value, uptime_s: Math.round(process.uptime()), age_ms: Math.round(performance.now() - at) };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One gathering at a time; callers during it share it. */
+  private refresh(): Promise<void> {
+    this.inFlight ??= (async () => {
+      const at = performance.now();
+      try {
+        this.state = { value: await this.gather(), at };
+      } finally {
+        this.inFlight = undefined;
+      }
+    })();
+    return this.inFlight;
+  }
+
+  private schedule(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.refresh()
+        .catch(() => undefined)
+        .finally(() => {
+          this.timer = undefined;
+          if (performance.now() - this.lastAsked < this.idleMs) this.schedule();
+        });
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+}

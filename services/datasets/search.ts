@@ -105,7 +105,7 @@ export async function lexicalSearch(
     }));
   const bounded = lists.some((l) => l.limit !== null);
   const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
-  const filter = stats.filterEmpty ? undefined : parsed.filter;
+  const filter = stats.filterEmpty ? undefined : stats.filterQuery;
   if (filter && parsed.requires && !stats.filterExcludesOnly)
     // Every match of the filter is scored exactly: no bound applies, so nothing to rescore.
     return { ranked: withMatch(await rankFiltered(db, lists, filter, o.datasetId, rank), terms), terms, avgdl };

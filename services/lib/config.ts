@@ -95,6 +95,8 @@ export interface GatewaySettings {
    * recovered by trying all 2^32; set it (the same on every gateway) to make that impossible.
    */
   feedbackAddressSalt: string;
+  /** /api/health answers from a state refreshed in the background this often (not gathered per request). */
+  healthRefreshMs: number;
 }
 
 export interface KnowledgeSettings {
@@ -161,6 +163,12 @@ export interface DatasetSettings {
   hybridDepth: number;
   /** HNSW ef_search for vector queries. */
   efSearch: number;
+  /** Life (s) of a search result in the shared cacher, keyed by the dataset version; 0 = not cached. */
+  searchCacheTtlS: number;
+  /** Life (s) of a page of examples in the shared cacher, keyed by the dataset version; 0 = not cached. */
+  pageCacheTtlS: number;
+  /** Embedded mode (PGlite has no autovacuum): seconds between VACUUM (ANALYZE) runs; 0 = only after bulk deletes. */
+  vacuumIntervalS: number;
   /** Examples one POST may carry. */
   bodyMaxExamples: number;
   /** Longest content or response of one example. */
@@ -365,6 +373,7 @@ function gatewaySettings(env: Env): GatewaySettings {
     requestTimeoutMs,
     metricsCacheMs: int(env, "METRICS_CACHE_MS", 1000, 0, 60_000),
     feedbackAddressSalt: raw(env, "FEEDBACK_ADDRESS_SALT") ?? "mcai-feedback",
+    healthRefreshMs: int(env, "HEALTH_REFRESH_MS", 250, 50, 10_000),
   });
 }
 
@@ -441,6 +450,9 @@ export function loadConfig(env: Env = process.env): Config {
       hybridLexicalWeight: num(env, "SEARCH_HYBRID_LEXICAL_WEIGHT", 0.95, 0, 1),
       hybridDepth: int(env, "SEARCH_HYBRID_DEPTH", 20, 1, 1000),
       efSearch: int(env, "SEARCH_EF", 100, 1, 1000),
+      searchCacheTtlS: int(env, "SEARCH_CACHE_TTL_S", 600, 0, 30 * 86_400),
+      pageCacheTtlS: int(env, "DATASET_PAGE_CACHE_TTL_S", 600, 0, 30 * 86_400),
+      vacuumIntervalS: int(env, "PGLITE_VACUUM_INTERVAL_S", 3600, 0, 86_400 * 30),
       bodyMaxExamples: int(env, "IMPORT_BODY_MAX_EXAMPLES", 5000, 1, 1_000_000),
       maxTextChars: int(env, "EXAMPLE_MAX_CHARS", 20_000, 1, 10_000_000),
       demoOnFirstStart: bool(env, "DEMO_DATA", true),

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from "../../services/lib/config";
-import { DatasetVersion } from "../../services/knowledge/dataset-version";
+import { DatasetVersion } from "../../services/lib/dataset-version";
 
 /** A DatasetVersion over a fake clock and a datasets "database" the test sets; reads resolve when released. */
 function harness(boundMs = 1000) {

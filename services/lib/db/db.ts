@@ -11,9 +11,19 @@ export interface QueryResult<R extends Row = Row> {
   rowCount: number;
 }
 
+/** How a statement is run. */
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection under this name (Postgres): a hot statement then
+   * skips parsing and planning. Only for statements whose plan suits every parameter (a generic
+   * plan is used after five runs). PGlite ignores it.
+   */
+  prepare?: string;
+}
+
 /** What a query runs on: the database itself or one transaction. */
 export interface Queryable {
-  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
+  query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
 }
 
 export interface DbCapabilities {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
+import type { Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { vectorFromSql } from "./vector";
 
@@ -13,8 +13,16 @@ export interface PgDbOptions {
 
 function wrap(client: { query: pg.Pool["query"] }): Queryable {
   return {
-    async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const res = (await client.query(text, params as unknown[])) as pg.QueryResult | pg.QueryResult[];
+    async query<R extends Row = Row>(
+      text: string,
+      params?: unknown[],
+      options?: QueryOptions,
+    ): Promise<QueryResult<R>> {
+      const res = (
+        options?.prepare
+          ? await client.query({ name: options.prepare, text, values: params })
+          : await client.query(text, params as unknown[])
+      ) as pg.QueryResult | pg.QueryResult[];
       // A script of several statements answers one result each: the last one is the script's.
       const r = Array.isArray(res) ? res[res.length - 1] : res;
       return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
@@ -53,8 +61,8 @@ export class PgDb implements Db {
     this.q = wrap(this.pool);
   }
 
-  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return this.q.query<R>(text, params);
+  query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    return this.q.query<R>(text, params, options);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 /**
- * The global dataset version as one knowledge node knows it, so that a cache hit costs no call to
+ * The global dataset version as one node knows it (knowledge for answers, datasets for search results), so that a cache hit costs no call to
  * another service. Cache keys carry the version; serving a hit under an old version would serve an
  * answer made before a dataset change. The version is kept in memory and
  * - raised by each `datasets.changed` event (versions only grow: they come from one sequence);

@@ -1,0 +1,257 @@
+import pg from "pg";
+import { metricsOf } from "../../services/lib/metrics";
+import { startTestNode, type TestNode } from "../helpers/node";
+import { memoryDb } from "../helpers/pglite";
+import { ADMIN_KEY } from "../helpers/datasets";
+import { eventually, getJson } from "../helpers/processes";
+import {
+  createDatabase,
+  describeWithPg,
+  describeWithPgAndRedis,
+  dropDatabase,
+  PG_URL,
+  REDIS_URL,
+  uniqueName,
+} from "../helpers/servers";
+
+const BOUND_MS = 500;
+
+async function add(t: TestNode, domain: string, contents: string[]): Promise<void> {
+  const r = await getJson(`${t.url}/api/datasets/${domain}/examples`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(contents.map((content) => ({ content }))),
+  });
+  expect({ status: r.status, body: r.body }).toMatchObject({ status: 200, body: { added: contents.length } });
+}
+
+const search = (t: TestNode, q: string, extra = "") =>
+  getJson(`${t.url}/api/search?q=${encodeURIComponent(q)}&k=5${extra}`);
+
+const ids = (body: { hits: { id: string }[] }) => body.hits.map((h) => h.id);
+
+describe("datasets.search cache (embedded)", () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
+      ["api", "datasets", "compute"],
+      await memoryDb(),
+    );
+    await add(t, "music", ["Allegro is a fast tempo marking", "Largo is a very slow tempo", "A fugue has voices"]);
+  });
+  afterAll(() => t.node.stop());
+
+  it("serves a repeat from the cache and recomputes after a change", async () => {
+    const first = await search(t, "tempo marking");
+    expect(first.status).toBe(200);
+    expect(first.body.cached).toBe(false);
+    const repeat = await search(t, "tempo marking");
+    expect({ cached: repeat.body.cached, hits: repeat.body.hits }).toEqual({ cached: true, hits: first.body.hits });
+    // Other parameters are other results.
+    expect((await search(t, "tempo marking", "&mode=lexical")).body.cached).toBe(false);
+    expect((await search(t, "tempo marking", "&domain=music")).body.cached).toBe(false);
+
+    await add(t, "music", ["Presto is the fastest tempo marking of all"]);
+    const after = await search(t, "tempo marking");
+    expect(after.body.cached).toBe(false);
+    expect(after.body.hits.map((h: { content: string }) => h.content)).toContain(
+      "Presto is the fastest tempo marking of all",
+    );
+    expect(ids(after.body)).not.toEqual(ids(first.body));
+    expect((await search(t, "tempo marking")).body.cached).toBe(true);
+  });
+});
+
+describe("datasets.examples page cache (embedded)", () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
+      ["api", "datasets", "compute"],
+      await memoryDb(),
+    );
+    await add(t, "pages", ["first example", "second example", "third example"]);
+  });
+  afterAll(() => t.node.stop());
+
+  const pageLookups = async () => {
+    const m = await metricsOf(t.node.broker).registry.getSingleMetric("mcai_datasets_cache_lookups_total")?.get();
+    const of = (result: string) =>
+      m?.values.find((v) => v.labels.kind === "page" && v.labels.result === result)?.value ?? 0;
+    return { hits: of("hit"), misses: of("miss") };
+  };
+
+  it("serves a repeated page from the cache and a changed domain's page fresh", async () => {
+    const url = `${t.url}/api/datasets/pages/examples?limit=2`;
+    const before = await pageLookups();
+    const first = await getJson(url);
+    const repeat = await getJson(url);
+    expect(repeat.body).toEqual(first.body);
+    expect(await pageLookups()).toEqual({ hits: before.hits + 1, misses: before.misses + 1 });
+    const next = await getJson(`${url}&cursor=${first.body.next_cursor}`);
+    expect(next.body.examples.map((e: { content: string }) => e.content)).toEqual(["third example"]);
+
+    await add(t, "pages", ["fourth example"]);
+    const after = await getJson(`${url}&cursor=${first.body.next_cursor}`);
+    expect({
+      version: after.body.version > first.body.version,
+      contents: after.body.examples.map((e: { content: string }) => e.content),
+    }).toEqual({
+      version: true,
+      contents: ["third example", "fourth example"],
+    });
+  });
+});
+
+describe("embedded VACUUM after a rotation", () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode(
+      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
+      ["api", "datasets", "compute"],
+      await memoryDb(),
+    );
+  });
+  afterAll(() => t.node.stop());
+
+  it("vacuums the example tables when a rotation moved many rows", async () => {
+    await add(
+      t,
+      "bulk",
+      Array.from({ length: 300 }, (_, i) => `bulk example number ${i} about rhythm and tempo`),
+    );
+    // vacuum_count, not n_dead_tup: a backend's row counts reach the statistics up to a second after
+    // its commit, so n_dead_tup can still grow after the VACUUM that removed those rows.
+    const stats = async () =>
+      Object.fromEntries(
+        (
+          await t.node.db!.query<{ name: string; vacuums: number }>(
+            `SELECT relname AS name, vacuum_count::int AS vacuums FROM pg_stat_user_tables
+             WHERE relname IN ('examples', 'examples_archive', 'bm25_postings') ORDER BY relname`,
+          )
+        ).rows.map((x) => [x.name, x.vacuums]),
+      );
+    const before = await stats();
+    const r = await getJson(`${t.url}/api/admin/datasets/rotate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ max: 50 }),
+    });
+    expect({ status: r.status, moved: r.body.domains?.[0]?.moved }).toEqual({ status: 200, moved: 250 });
+    expect(await stats()).toEqual({
+      examples: before.examples + 1,
+      examples_archive: before.examples_archive + 1,
+      bm25_postings: before.bm25_postings + 1,
+    });
+  });
+});
+
+describeWithPg("/api/health from a state refreshed in the background", () => {
+  let t: TestNode;
+  let url = "";
+  beforeAll(async () => {
+    url = await createDatabase();
+    t = await startTestNode({ RATE_LIMIT: "0", DATABASE_URL: url, HEALTH_REFRESH_MS: "200" }, ["api", "metrics"]);
+  });
+  afterAll(async () => {
+    await t.node.stop();
+    await dropDatabase(url);
+  });
+
+  it("answers repeats without pinging the database each time", async () => {
+    expect((await getJson(`${t.url}/api/health`)).body.status).toBe("ok");
+    const db = t.node.db!;
+    const query = db.query.bind(db);
+    let pings = 0;
+    const spy = jest.spyOn(db, "query").mockImplementation((text: string, params?: unknown[]) => {
+      if (text === "SELECT 1") pings++;
+      return query(text, params);
+    });
+    try {
+      const n = 40;
+      for (let i = 0; i < n; i++) {
+        const h = await getJson(`${t.url}/api/health`);
+        expect(h.body).toMatchObject({ status: "ok", age_ms: expect.any(Number) });
+      }
+      // One ping per refresh (every 200 ms), whatever the number of requests.
+      expect(pings).toBeLessThan(n);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("reports the database going down within the bound", async () => {
+    const name = new URL(url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
+      // Refresh every 200 ms, ping bounded at 1 s: degraded within ~1.2 s; 10 s allows a busy machine.
+      const h = await eventually(
+        async () => {
+          const r = await getJson(`${t.url}/api/health`);
+          return r.body.status === "degraded" && r.body;
+        },
+        10_000,
+        "health reporting the database down",
+      );
+      expect(h.problems.join()).toMatch(/database (unreachable|did not answer)/);
+      await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+      await eventually(
+        async () => (await getJson(`${t.url}/api/health`)).body.status === "ok",
+        10_000,
+        "health back to ok",
+      );
+    } finally {
+      await admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+});
+
+describeWithPgAndRedis("search cache shared by two nodes through Redis", () => {
+  const nodes: TestNode[] = [];
+  let url = "";
+  beforeAll(async () => {
+    url = await createDatabase();
+    // No transporter: node 0 learns of node 1's change by re-reading the version within the bound.
+    const env = {
+      RATE_LIMIT: "0",
+      COMPUTE_THREADS: "1",
+      API_KEYS: ADMIN_KEY,
+      DATABASE_URL: url,
+      CACHER: REDIS_URL,
+      NAMESPACE: uniqueName("hot"),
+      KNOWLEDGE_VERSION_CHECK_MS: String(BOUND_MS),
+    };
+    for (let i = 0; i < 2; i++)
+      nodes.push(await startTestNode({ ...env, NODE_ID: `hot${i}` }, ["api", "datasets", "compute"]));
+    await add(nodes[0], "music", ["Allegro is a fast tempo marking", "Largo is a very slow tempo"]);
+    await new Promise((r) => setTimeout(r, BOUND_MS + 50));
+  });
+  afterAll(async () => {
+    for (const n of nodes) await n.node.stop();
+    await dropDatabase(url);
+  });
+
+  it("serves one node's result to the other, and a change on either invalidates it", async () => {
+    const q = `tempo ${Date.now()}`;
+    const first = await search(nodes[0], q);
+    expect(first.body.cached).toBe(false);
+    const other = await search(nodes[1], q);
+    expect({ cached: other.body.cached, hits: other.body.hits }).toEqual({ cached: true, hits: first.body.hits });
+
+    await add(nodes[1], "music", ["Presto is the fastest tempo"]);
+    const fresh = await eventually(
+      async () => {
+        const r = await search(nodes[0], q);
+        return r.body.cached === false && r.body;
+      },
+      10_000,
+      "node 0 recomputing after node 1's change",
+    );
+    expect(fresh.hits.map((h: { content: string }) => h.content)).toContain("Presto is the fastest tempo");
+  });
+});
