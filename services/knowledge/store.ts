@@ -33,6 +33,16 @@ export interface L2Entry {
   ttlS: number;
 }
 
+/**
+ * What the `source` column records: who made the answer. Its CHECK (migration 0004) allows
+ * 'dataset' and 'llm' only; a decline (source "none" in the response) is made from the datasets
+ * too (their search found nothing good), so it is kept as 'dataset' and its response still says
+ * "none". Writing "none" there failed every decline's L2 write, so declines were never in L2.
+ */
+function storedSource(source: string): string {
+  return source === "none" ? "dataset" : source;
+}
+
 /** Stores (or replaces) the L2 answer of a query in a dataset version. */
 export async function putL2(db: Queryable, e: L2Entry): Promise<void> {
   await db.query(
@@ -40,7 +50,7 @@ export async function putL2(db: Queryable, e: L2Entry): Promise<void> {
      VALUES ($1, $2, $3, $4, $5::jsonb, $6, now() + make_interval(secs => $7))
      ON CONFLICT (query_hash, dataset_version) DO UPDATE
        SET response = EXCLUDED.response, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at`,
-    [e.hash, e.version, e.query, e.domain ?? null, JSON.stringify(e.response), e.source, e.ttlS],
+    [e.hash, e.version, e.query, e.domain ?? null, JSON.stringify(e.response), storedSource(e.source), e.ttlS],
   );
 }
 
