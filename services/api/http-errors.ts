@@ -102,10 +102,16 @@ export function toHttpError(err: unknown, req: RoutedReq, bodyLimitBytes: number
     e instanceof ApiGateway.Errors.ServiceUnavailableError ||
     (code === 503 && e.type === "SERVICE_UNAVAILABLE")
   ) {
+    // Name the action that is missing: it may not be the route's own (knowledge.query needs compute.emotion).
+    const action = (e.data as { action?: unknown } | undefined)?.action;
     return {
       status: 503,
       type: ERR_UNAVAILABLE,
-      message: "the service for this route is not running on any node",
+      message:
+        typeof action === "string"
+          ? `${action} is not running on any node reachable now`
+          : "the service for this route is not running on any node",
+      data: typeof action === "string" ? { action } : null,
       headers: { "Retry-After": "5" },
     };
   }

@@ -12,6 +12,7 @@
 import crypto from "node:crypto";
 import Redis from "ioredis";
 import type { LoggerInstance } from "moleculer";
+import { SkipAfterFailure } from "../lib/skip-after-failure";
 
 /** The outcome of one request against a client's limit. */
 export interface RateLimitResult {
@@ -59,13 +60,20 @@ type SlidingRedis = Redis & {
   slidingWindow(key: string, limit: number, windowMs: number, member: string): Promise<[number, number, number]>;
 };
 
+/** After Redis failed, requests are let through without asking it for this long (then one asks again). */
+const SKIP_AFTER_FAILURE_MS = 1000;
+const LET_THROUGH: RateLimitResult = Object.freeze({ allowed: true, count: 0, resetMs: 0 });
+
 /**
  * The shared store. When Redis does not answer within a bound the request is let through (fail
  * open) and the fault is logged at most every 10 s: losing the limiter must not take the API down.
+ * After a failure Redis is not asked for SKIP_AFTER_FAILURE_MS: behind a pulled cable every call
+ * times out, and each request would otherwise wait the bound first.
  */
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly redis: SlidingRedis;
   private lastWarn = 0;
+  private readonly down = new SkipAfterFailure(SKIP_AFTER_FAILURE_MS);
 
   constructor(private readonly opts: RedisRateLimitStoreOptions) {
     this.redis = new Redis(opts.url, {
@@ -80,6 +88,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+    if (this.down.skipping) return LET_THROUGH;
     try {
       const member = `${Date.now()}:${crypto.randomBytes(6).toString("hex")}`;
       const [allowed, count, resetMs] = await this.redis.slidingWindow(
@@ -90,8 +99,9 @@ export class RedisRateLimitStore implements RateLimitStore {
       );
       return { allowed: allowed === 1, count, resetMs };
     } catch (err) {
+      this.down.failed();
       this.warn(err as Error);
-      return { allowed: true, count: 0, resetMs: 0 };
+      return LET_THROUGH;
     }
   }
 

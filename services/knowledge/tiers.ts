@@ -1,16 +1,19 @@
 /**
  * The two cache tiers. L1 is the Moleculer cacher (MemoryLRU in one process, Redis shared by all
- * nodes), bounded in time so that a Redis outage is a miss, not a hang. L2 is the table
+ * nodes), bounded in time so that a Redis outage is a miss, not a hang; after a failure L1 is
+ * skipped for a second, so an outage costs each request nothing, not the bound. L2 is the table
  * knowledge_cache in Postgres, which survives Redis restarts. Hits and misses are counted per tier.
  */
 import type { ServiceBroker } from "moleculer";
 import { Counter, type Registry } from "prom-client";
 import type { Db } from "../lib/db";
 import { metricsOf, registered } from "../lib/metrics";
+import { SkipAfterFailure } from "../lib/skip-after-failure";
 import type { Tier } from "./contract";
 import { putL2, takeL2, type L2Entry } from "./store";
 
 const L1_TIMEOUT_MS = 100;
+const L1_SKIP_MS = 1000;
 
 export interface TierStats {
   hits: number;
@@ -25,19 +28,11 @@ function counter(registry: Registry, name: string, help: string): Counter<"tier"
   );
 }
 
-function bounded<T>(p: Promise<T> | undefined, fallback: T, ms = L1_TIMEOUT_MS): Promise<T> {
-  if (!p) return Promise.resolve(fallback);
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.catch(() => fallback),
-    new Promise<T>((r) => (timer = setTimeout(() => r(fallback), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
-
 export class CacheTiers {
   readonly stats: Record<Tier, TierStats> = { l1: { hits: 0, misses: 0 }, l2: { hits: 0, misses: 0 } };
   private readonly hitsTotal: Counter<"tier">;
   private readonly missesTotal: Counter<"tier">;
+  private readonly l1Down = new SkipAfterFailure(L1_SKIP_MS);
 
   constructor(
     private readonly broker: ServiceBroker,
@@ -63,23 +58,24 @@ export class CacheTiers {
    * waits for it rather than taking the 100 ms bound's miss for "not there".
    */
   async l1Ready(ms: number): Promise<boolean> {
-    const cacher = this.broker.cacher;
-    if (!cacher) return false;
-    return bounded(
-      cacher.get("knowledge:l1-ready").then(() => true),
-      false,
-      ms,
-    );
+    if (!this.broker.cacher) return false;
+    return this.bounded(() => this.broker.cacher?.get("knowledge:l1-ready").then(() => true), false, ms);
   }
 
   /** L1 get; a cacher that errs or is slower than `boundMs` counts as a miss. */
   async getL1<T>(key: string, boundMs = L1_TIMEOUT_MS): Promise<T | null> {
-    return (await bounded(this.broker.cacher?.get(key) as Promise<T | null> | undefined, null, boundMs)) ?? null;
+    return (
+      (await this.bounded(() => this.broker.cacher?.get(key) as Promise<T | null> | undefined, null, boundMs)) ?? null
+    );
   }
 
   /** L1 set, never waited on for longer than `boundMs`. */
   async setL1(key: string, value: unknown, ttlS: number, boundMs = L1_TIMEOUT_MS): Promise<void> {
-    await bounded(this.broker.cacher?.set(key, value, ttlS) as Promise<unknown> | undefined, undefined, boundMs);
+    await this.bounded(
+      () => this.broker.cacher?.set(key, value, ttlS) as Promise<unknown> | undefined,
+      undefined,
+      boundMs,
+    );
   }
 
   /** L2 get (counts the access); null when absent or expired. */
@@ -89,5 +85,20 @@ export class CacheTiers {
 
   async setL2(entry: L2Entry): Promise<void> {
     await putL2(this.db, entry);
+  }
+
+  /** `op`'s result, or `fallback` when the cacher errs, takes longer than `ms`, or failed within L1_SKIP_MS. */
+  private bounded<T>(op: () => Promise<T> | undefined, fallback: T, ms = L1_TIMEOUT_MS): Promise<T> {
+    if (this.l1Down.skipping) return Promise.resolve(fallback);
+    const p = op();
+    if (!p) return Promise.resolve(fallback);
+    let timer: NodeJS.Timeout;
+    const failed = () => {
+      this.l1Down.failed();
+      return fallback;
+    };
+    return Promise.race([p.catch(failed), new Promise<T>((r) => (timer = setTimeout(() => r(failed()), ms)))]).finally(
+      () => clearTimeout(timer),
+    );
   }
 }

@@ -220,10 +220,11 @@ export function postgresIn(net: TestNetwork, name: string): PostgresInNs {
 export async function httpIn(
   ns: string,
   url: string,
-  init: { method?: string; json?: unknown; timeoutS?: number } = {},
+  init: { method?: string; json?: unknown; headers?: Record<string, string>; timeoutS?: number } = {},
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON body, read by the test as getJson's is
 ): Promise<{ status: number; body: any }> {
   const args = ["curl", "-s", "-m", String(init.timeoutS ?? 10), "-X", init.method ?? "GET", "-w", "\n%{http_code}"];
+  for (const [name, value] of Object.entries(init.headers ?? {})) args.push("-H", `${name}: ${value}`);
   if (init.json !== undefined)
     args.push("-H", "content-type: application/json", "--data-binary", JSON.stringify(init.json));
   args.push(url);

@@ -49,6 +49,10 @@ describe("knowledge.query declines", () => {
     // A decline is cached like any answer, and stays a decline.
     const again = await ask("who won the 1998 world cup?");
     expect(again.body).toMatchObject({ source: "none", cached: true, suggestions: r.body.suggestions });
+    // In L2 too (the durable tier a gateway cut from Redis answers from).
+    await t.node.broker.cacher!.clean("knowledge:q:**");
+    const fromL2 = await ask("who won the 1998 world cup?");
+    expect(fromL2.body).toMatchObject({ source: "none", cached: true, cache_tier: "l2", answer: DECLINE_TEXT });
   });
 
   it("still answers, through the model, what the datasets know", async () => {

@@ -28,6 +28,7 @@ const FAST = {
   HOST: "127.0.0.1",
 };
 const PORT = 3000;
+const ADMIN_KEY = "netns-admin-key-0123456789";
 const API = `http://127.0.0.1:${PORT}/api`;
 const figures: string[] = [];
 
@@ -127,6 +128,7 @@ interface JobRow {
       CACHER: redisUrl,
       NAMESPACE: namespace,
       DATABASE_URL: pgsrv!.url("mcai"),
+      API_KEYS: ADMIN_KEY,
     };
     nodes[name] = watch(
       net.spawnIn(name, [process.execPath, MCAI_BIN, "start", "--services", services, "--node-id", name, ...extra], {
@@ -213,37 +215,85 @@ interface JobRow {
     );
   });
 
-  // Skipped: after this session's merges (BM25 search, job owners, the gateway's gate, knowledge's local
-  // dataset version) the knowledge answers here are 503 while health stays 200; the cause is not found
-  // yet. Issue 16 stays open for it; the other two partitions below still run.
-  it.skip("gateway cut from Redis: requests keep being served from Postgres, and it recovers by itself", async () => {
-    const q = `${API}/knowledge?q=${encodeURIComponent("what is a chladni pattern")}`;
-    const first = await httpIn(net.ns("gw"), q);
-    expectStatus(first, 200);
+  it("gateway cut from Redis: it answers from Postgres, refuses compute cleanly, takes jobs, and recovers by itself", async () => {
+    const gw = net.ns("gw");
+    const ask = (q: string) => httpIn(gw, `${API}/knowledge?q=${encodeURIComponent(q)}`, { timeoutS: 5 });
+    const added = await httpIn(gw, `${API}/datasets/cymatics/examples`, {
+      method: "POST",
+      headers: { "x-api-key": ADMIN_KEY },
+      json: {
+        examples: [
+          {
+            content: "What is a Chladni pattern?",
+            response: "A Chladni pattern is the figure sand draws along the nodal lines of a vibrating plate.",
+          },
+          { content: "Who discovered Chladni figures?", response: "Ernst Chladni published them in 1787." },
+        ],
+      },
+    });
+    expect(added.status).toBe(200);
+    // One question the datasets answer and one they decline, each asked once before the cut: both are in L2.
+    const answered = "what is a chladni pattern";
+    const declined = "who won the 1998 world cup";
+    expect((await ask(answered)).body).toMatchObject({ source: "dataset", cached: false });
+    expect((await ask(declined)).body).toMatchObject({ source: "none", cached: false });
+
+    // Jobs running on the workers when the gateway is cut: the gateway sees their nodes leave and puts
+    // them back in the queue while they still run; the completion guards keep each result once.
+    const before = await artifacts();
+    const running = await submitMany(10, "redis cut running");
+    await eventually(async () => (await held("w1")) + (await held("w2")) > 0, 30_000, "a worker holding a job");
     const t0 = Date.now();
     net.setLink("gw", "redis", false);
-    const served: number[] = [];
-    let tier = "";
-    // Rate limit fails open and the L1 (Redis) read is bounded: each answer comes within seconds.
+    const detected = eventually(
+      async () => (await available()).join() === "gw",
+      15_000,
+      "gateway sees the workers gone",
+    ).then(() => Date.now() - t0);
+    const served: string[] = [];
+    let slowestMs = 0;
+    const tiers = new Set<string>();
+    // The rate limit fails open and L1 is skipped after its first timeout: every answer comes from L2 at once.
     for (let i = 0; i < 10; i++) {
-      const h = await httpIn(net.ns("gw"), `${API}/health`, { timeoutS: 5 });
-      const k = await httpIn(net.ns("gw"), q, { timeoutS: 5 });
-      served.push(h.status, k.status);
-      tier = k.body.cache_tier;
+      const r0 = Date.now();
+      const h = await httpIn(gw, `${API}/health`, { timeoutS: 5 });
+      const a = await ask(answered);
+      const d = await ask(declined);
+      slowestMs = Math.max(slowestMs, (Date.now() - r0) / 3);
+      served.push(`health ${h.status}`, `answered ${a.status}`, `declined ${d.status}`);
+      tiers.add(a.body.cache_tier).add(d.body.cache_tier);
+      expect(a.body).toMatchObject({ source: "cache", cached: true });
+      expect(d.body).toMatchObject({ source: "none", cached: true });
       await sleep(300);
     }
-    expect(served).toEqual(served.map(() => 200));
-    expect(tier).toBe("l2");
-    await eventually(async () => (await available()).join() === "gw", 15_000, "gateway sees the workers gone");
-    const detectMs = Date.now() - t0;
+    expect(served.filter((s) => !s.endsWith(" 200"))).toEqual([]);
+    expect([...tiers]).toEqual(["l2"]);
+    const detectMs = await detected;
+    // A question never asked needs compute.emotion, on the workers only: a clean 503 that names it.
+    const fresh = await ask("how do flow fields move particles");
+    expect(fresh.status).toBe(503);
+    expect(fresh.body.error.message).toMatch(/compute\.emotion/);
+    // A job is stored in Postgres: taken now, run by a worker (they still reach Postgres and each other).
+    const during = await submitMany(2, "redis cut");
+    await allCompleted(during, 60_000);
+
     const t1 = Date.now();
     net.setLink("gw", "redis", true);
     await eventually(async () => (await available()).length === 3, 60_000, "three nodes again");
     const rejoinMs = Date.now() - t1;
-    const ids = await submitMany(4, "redis back");
-    await allCompleted(ids, 60_000);
+    await eventually(
+      async () => (await ask("how do flow fields move particles")).status === 200,
+      30_000,
+      "fresh answers again",
+    );
+    const answersMs = Date.now() - t1;
+    const after = await submitMany(2, "redis back");
+    await allCompleted(after, 60_000);
+    await allCompleted(running, 60_000);
+    await expectEachOnce([...running, ...during, ...after], before);
+    const requeued = /node w[12] left: [1-9]\d* job\(s\) back in the queue/.test(nodes.gw.output());
     figures.push(
-      `netns-cluster: gateway cut from Redis: 20/20 requests served (knowledge from l2), workers seen gone after ${detectMs} ms; cluster whole ${rejoinMs} ms after the link came back`,
+      `netns-cluster: gateway cut from Redis: ${served.length}/${served.length} requests served (knowledge from l2; the slowest, curl's start included, ${Math.round(slowestMs)} ms), workers seen gone after ${detectMs} ms${requeued ? " (their running jobs requeued by the gateway, each still done once)" : ""}, jobs taken and run meanwhile; cluster whole ${rejoinMs} ms and fresh answers ${answersMs} ms after the link came back`,
     );
   });
 
