@@ -11,7 +11,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { benchDatabase, freePort, machine, pct, runMain, sleep } from "./lib";
-import { pgdataTemplateDir } from "../services/lib/db/pgdata-template";
 import { bareBaseline, maxRssDuring, peakMb, phasesLine, rssMb, type Phases } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -187,18 +186,9 @@ async function main(): Promise<void> {
   const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
   await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
   await series("embedded, existing data dir", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }));
-  const fresh = () =>
-    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
-  await series("embedded, fresh data dir (build's template)", fresh);
-  // The same-run baseline: the template moved aside, so each start runs initdb as before it existed.
-  const template = pgdataTemplateDir();
-  const aside = `${template}.bench-aside`;
-  if (fs.existsSync(template)) fs.renameSync(template, aside);
-  try {
-    await series("embedded, fresh data dir (initdb, no template)", fresh);
-  } finally {
-    if (fs.existsSync(aside)) fs.renameSync(aside, template);
-  }
+  await series("embedded, fresh data dir (initdb)", () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) }),
+  );
   const db = await benchDatabase("mcai_bench_startup");
   await series("Postgres node (DATABASE_URL, migrated)", () =>
     timeToHealthy([BIN, "start"], { DATABASE_URL: db.url, DEMO_DATA: "false" }),

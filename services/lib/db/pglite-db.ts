@@ -5,7 +5,6 @@ import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
 import { vectorFromSql } from "./vector";
-import { seedFromTemplate } from "./pgdata-template";
 import type { PgliteSettings } from "../config";
 
 export interface PgliteOpenOptions {
@@ -85,7 +84,6 @@ export class PgliteDb implements Db {
       const pgdata = path.join(target, "pgdata");
       fs.mkdirSync(target, { recursive: true });
       // A new folder starts from the build's initdb'd template instead of running initdb (its memory peak).
-      if (!opts.loadDataDir) seedFromTemplate(pgdata);
       fs.mkdirSync(pgdata, { recursive: true });
       const pglite = await PGlite.create(pgdata, options);
       return new PgliteDb(pglite as unknown as PGlite, lock);
