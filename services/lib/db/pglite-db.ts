@@ -82,8 +82,6 @@ export class PgliteDb implements Db {
     const lock = DataDirLock.acquire(target);
     try {
       const pgdata = path.join(target, "pgdata");
-      fs.mkdirSync(target, { recursive: true });
-      // A new folder starts from the build's initdb'd template instead of running initdb (its memory peak).
       fs.mkdirSync(pgdata, { recursive: true });
       const pglite = await PGlite.create(pgdata, options);
       return new PgliteDb(pglite as unknown as PGlite, lock);
