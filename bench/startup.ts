@@ -101,6 +101,21 @@ async function postJson(url: string, body: unknown): Promise<{ ms: number; statu
   return { ms: performance.now() - t0, status: r.status, json };
 }
 
+/**
+ * Runs `fn` with the build's PGlite template hidden (its stamp renamed), so fresh starts run
+ * initdb as before the template existed: the baseline of the fresh-start figures.
+ */
+async function withoutTemplate<T>(fn: () => Promise<T>): Promise<T> {
+  const stamp = path.join(ROOT, "dist", "pglite-template.json");
+  const hidden = `${stamp}.hidden`;
+  fs.renameSync(stamp, hidden);
+  try {
+    return await fn();
+  } finally {
+    fs.renameSync(hidden, stamp);
+  }
+}
+
 const IDLE_MS = 2000;
 
 /**
@@ -186,9 +201,10 @@ async function main(): Promise<void> {
   const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
   await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
   await series("embedded, existing data dir", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }));
-  await series("embedded, fresh data dir (initdb)", () =>
-    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) }),
-  );
+  const fresh = () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
+  await series("embedded, fresh data dir (prebuilt template)", fresh);
+  await withoutTemplate(() => series("embedded, fresh data dir (initdb: no template)", fresh));
   const db = await benchDatabase("mcai_bench_startup");
   await series("Postgres node (DATABASE_URL, migrated)", () =>
     timeToHealthy([BIN, "start"], { DATABASE_URL: db.url, DEMO_DATA: "false" }),
