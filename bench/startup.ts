@@ -158,11 +158,14 @@ async function artJobs(url: string, n: number, inFlight: number): Promise<void> 
     const body = { prompt: `startup bench ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
     const r = await postJson(`${url}/api/art/generate-async`, body);
     if (r.status !== 202) throw new Error(`art submit answered ${r.status}`);
-    const id = (r.json as { job_id: string }).job_id;
+    // An anonymous submit gets an owner token: only that token sees the job.
+    const { job_id: id, owner_token: token } = r.json as { job_id: string; owner_token: string };
     for (;;) {
-      const job = (await (await fetch(`${url}/api/job/${id}`)).json()) as { status: string };
+      const res = await fetch(`${url}/api/job/${id}`, { headers: { "x-owner-token": token } });
+      const job = (await res.json()) as { status?: string };
       if (job.status === "completed") return;
-      if (job.status === "failed" || job.status === "cancelled") throw new Error(`art job ${job.status}`);
+      if (res.status !== 200 || job.status === "failed" || job.status === "cancelled")
+        throw new Error(`art job answered ${res.status}: ${JSON.stringify(job)}`);
       await sleep(50);
     }
   };
