@@ -188,11 +188,16 @@ async function main(): Promise<void> {
   );
   console.log(phasesLine("baseline: bare node:http RSS (2000 GETs)", await bareBaseline()));
   await run(1, false);
-  // WORKER_NODE_OPTIONS="--max-semi-space-size=2": the one-worker run again with those V8 flags
-  // on the worker node (threads included), to compare memory and jobs/s in one run.
-  if (process.env.WORKER_NODE_OPTIONS) {
-    console.log(`\nagain, the worker with NODE_OPTIONS=${process.env.WORKER_NODE_OPTIONS}:`);
-    await run(1, false, { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS });
+  // WORKER_ENV="COMPUTE_THREADS=1 NODE_OPTIONS=--max-semi-space-size=2": the one-worker run again
+  // with those variables on the worker node, to compare its memory and jobs/s in one run.
+  if (process.env.WORKER_ENV) {
+    const workerEnv = Object.fromEntries(
+      process.env.WORKER_ENV.split(/\s+/)
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+    console.log(`\nagain, the worker with ${process.env.WORKER_ENV}:`);
+    await run(1, false, workerEnv);
   }
   // ONE_WORKER=1: the one-worker run only (memory and throughput comparisons).
   if (process.env.ONE_WORKER) return;
