@@ -48,6 +48,17 @@ describe("PGlite's prebuilt cluster for a fresh data folder", () => {
     await again.close();
   });
 
+  it("begins again over what a first start killed while unpacking left behind", async () => {
+    const partial = path.join(root, "killed", "pgdata.partial");
+    fs.mkdirSync(partial, { recursive: true });
+    fs.writeFileSync(path.join(partial, "PG_VERSION"), "17\n");
+    const db = await openDir("killed", template);
+    expect(db.origin).toBe("template");
+    expect(fs.existsSync(partial)).toBe(false);
+    await expectWorkingMigrated(db);
+    await db.close();
+  });
+
   it("runs initdb when the template was made with another PGlite version", async () => {
     const other = path.join(root, "other", "pglite-template.tar.gz");
     fs.mkdirSync(path.dirname(other), { recursive: true });

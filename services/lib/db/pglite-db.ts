@@ -5,7 +5,7 @@ import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
 import type { PgliteSettings } from "../config";
-import { extractTemplate, PGLITE_TEMPLATE_FILE, readTemplate } from "./pglite-template";
+import { extractTemplate, PGLITE_TEMPLATE_FILE, readTemplate, type TemplateLookup } from "./pglite-template";
 
 export interface PgliteOpenOptions {
   /** Start from a dump made by `dumpDataDir` (tests seed every database from one template). */
@@ -94,15 +94,23 @@ export class PgliteDb implements Db {
         const pglite = await PGlite.create(pgdata, options);
         return new PgliteDb(pglite as unknown as PGlite, lock, opts.loadDataDir ? "tarball" : "existing");
       }
-      const found = opts.template === false ? { reason: "no template asked for" } : readTemplate(opts.template);
+      const found: TemplateLookup =
+        opts.template === false ? { reason: "no template asked for" } : readTemplate(opts.template);
       let skipped = found.reason;
       if (found.tarball) {
         try {
-          extractTemplate(found.tarball, pgdata);
+          // Written beside the folder and renamed into place: a start killed halfway leaves no
+          // PG_VERSION over a partial cluster, so the next start begins again.
+          const partial = `${pgdata}.partial`;
+          fs.rmSync(partial, { recursive: true, force: true });
+          extractTemplate(found.tarball, partial);
+          fs.rmSync(pgdata, { recursive: true, force: true });
+          fs.renameSync(partial, pgdata);
           const pglite = await PGlite.create(pgdata, options);
           return new PgliteDb(pglite as unknown as PGlite, lock, "template");
         } catch (err) {
           // A damaged template must not stop a first start: empty the folder and run initdb.
+          fs.rmSync(`${pgdata}.partial`, { recursive: true, force: true });
           fs.rmSync(pgdata, { recursive: true, force: true });
           fs.mkdirSync(pgdata, { recursive: true });
           skipped = `loading ${opts.template || PGLITE_TEMPLATE_FILE} failed: ${(err as Error).message}`;
