@@ -66,7 +66,7 @@ function field(h: Buffer, start: number, len: number): string {
 /**
  * Writes the files of a gzipped ustar archive made by PGlite's `dumpDataDir` into `dir`. Done
  * here, from one buffer, rather than by PGlite's `loadDataDir`, which copies every file through
- * its WASM file system while its own heap is up: that cost ~160 MB more at the peak.
+ * its WASM file system while its own heap is up: a 405–419 MB peak in a trial, against ~290 MB.
  * @throws Error when the archive is damaged or names a path outside `dir`.
  */
 export function extractTemplate(gz: Buffer, dir: string): void {
