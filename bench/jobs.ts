@@ -41,7 +41,7 @@ async function timed(url: string, init?: RequestInit): Promise<[number, Response
   return [performance.now() - t0, r];
 }
 
-async function run(workers: number, killOne: boolean): Promise<void> {
+async function run(workers: number, killOne: boolean, workerEnv: Record<string, string> = {}): Promise<void> {
   const bdb = await benchDatabase("mcai_bench_jobs");
   const name = new URL(bdb.url).pathname.slice(1);
   const u = new URL(bdb.url);
@@ -59,7 +59,7 @@ async function run(workers: number, killOne: boolean): Promise<void> {
   const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");
   await gw.ready;
   const ws = Array.from({ length: workers }, (_, i) =>
-    startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], env, "info"),
+    startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], { ...env, ...workerEnv }, "info"),
   );
   await Promise.all(ws.map((w) => w.ready));
   const url = `http://127.0.0.1:${port}`;
@@ -188,6 +188,17 @@ async function main(): Promise<void> {
   );
   console.log(phasesLine("baseline: bare node:http RSS (2000 GETs)", await bareBaseline()));
   await run(1, false);
+  // WORKER_ENV="COMPUTE_THREADS=1 NODE_OPTIONS=--max-semi-space-size=2": the one-worker run again
+  // with those variables on the worker node, to compare its memory and jobs/s in one run.
+  if (process.env.WORKER_ENV) {
+    const workerEnv = Object.fromEntries(
+      process.env.WORKER_ENV.split(/\s+/)
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+    console.log(`\nagain, the worker with ${process.env.WORKER_ENV}:`);
+    await run(1, false, workerEnv);
+  }
   // ONE_WORKER=1: the one-worker run only (memory and throughput comparisons).
   if (process.env.ONE_WORKER) return;
   await run(2, false);

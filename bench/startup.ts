@@ -101,6 +101,21 @@ async function postJson(url: string, body: unknown): Promise<{ ms: number; statu
   return { ms: performance.now() - t0, status: r.status, json };
 }
 
+/**
+ * Runs `fn` with the build's PGlite template hidden (its stamp renamed), so fresh starts run
+ * initdb as before the template existed: the baseline of the fresh-start figures.
+ */
+async function withoutTemplate<T>(fn: () => Promise<T>): Promise<T> {
+  const stamp = path.join(ROOT, "dist", "pglite-template.json");
+  const hidden = `${stamp}.hidden`;
+  fs.renameSync(stamp, hidden);
+  try {
+    return await fn();
+  } finally {
+    fs.renameSync(hidden, stamp);
+  }
+}
+
 const IDLE_MS = 2000;
 
 /**
@@ -143,11 +158,14 @@ async function artJobs(url: string, n: number, inFlight: number): Promise<void> 
     const body = { prompt: `startup bench ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
     const r = await postJson(`${url}/api/art/generate-async`, body);
     if (r.status !== 202) throw new Error(`art submit answered ${r.status}`);
-    const id = (r.json as { job_id: string }).job_id;
+    // An anonymous submit gets an owner token: only that token sees the job.
+    const { job_id: id, owner_token: token } = r.json as { job_id: string; owner_token: string };
     for (;;) {
-      const job = (await (await fetch(`${url}/api/job/${id}`)).json()) as { status: string };
+      const res = await fetch(`${url}/api/job/${id}`, { headers: { "x-owner-token": token } });
+      const job = (await res.json()) as { status?: string };
       if (job.status === "completed") return;
-      if (job.status === "failed" || job.status === "cancelled") throw new Error(`art job ${job.status}`);
+      if (res.status !== 200 || job.status === "failed" || job.status === "cancelled")
+        throw new Error(`art job answered ${res.status}: ${JSON.stringify(job)}`);
       await sleep(50);
     }
   };
@@ -186,9 +204,10 @@ async function main(): Promise<void> {
   const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
   await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
   await series("embedded, existing data dir", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }));
-  await series("embedded, fresh data dir (initdb)", () =>
-    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) }),
-  );
+  const fresh = () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
+  await series("embedded, fresh data dir (prebuilt template)", fresh);
+  await withoutTemplate(() => series("embedded, fresh data dir (initdb: no template)", fresh));
   const db = await benchDatabase("mcai_bench_startup");
   await series("Postgres node (DATABASE_URL, migrated)", () =>
     timeToHealthy([BIN, "start"], { DATABASE_URL: db.url, DEMO_DATA: "false" }),

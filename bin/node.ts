@@ -8,7 +8,7 @@ import path from "node:path";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions, type NodeMetadata } from "../moleculer.config";
 import { DB_SERVICES, SERVICE_NAMES, type Config, type ServiceName } from "../services/lib/config";
-import { migrate, openDb, type Db } from "../services/lib/db";
+import { migrate, openDb, PgliteDb, type Db } from "../services/lib/db";
 import { attachRuntime } from "../services/lib/runtime";
 import { VERSION } from "../services/lib/paths";
 
@@ -129,6 +129,8 @@ export async function startNode(
     if (opening) {
       db = await opening;
       phase("database open");
+      if (db instanceof PgliteDb && db.origin === "initdb")
+        broker.logger.info(`fresh data folder: ran initdb, the prebuilt cluster was not used (${db.templateSkipped})`);
     }
     if (db) {
       const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });

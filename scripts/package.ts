@@ -1,7 +1,7 @@
 /**
  * `npm run package`: builds dist/mcai-linux-x64, one executable file (Node's single executable
  * applications). The program is compiled by tsc (npm run build); its files, the migrations, the
- * web client and dashboard, the demo knowledge base and the production node_modules (PGlite and
+ * web client and dashboard, the demo knowledge base, the prebuilt PGlite cluster and the production node_modules (PGlite and
  * pgvector, PFFFT's WASM, Piscina) go in one gzipped archive, a SEA asset; scripts/sea-main.ts,
  * bundled by esbuild, unpacks it at start (see there). Prints the file's size.
  */
@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { build } from "esbuild";
+import { PGLITE_TEMPLATE_FILE, stampFileOf } from "../services/lib/db/pglite-template";
 
 const ROOT = path.resolve(__dirname, "..");
 const OUT = path.join(ROOT, "dist", "mcai-linux-x64");
@@ -50,6 +51,11 @@ function filesToShip(): string[] {
   const distDirs = ["bin", "services", "compute", "types"].map((d) => path.join(ROOT, "dist", d));
   for (const d of distDirs) if (fs.existsSync(d)) walk(d, files);
   files.push(path.join(ROOT, "dist", "moleculer.config.js"));
+  // The empty PGlite cluster a fresh data folder loads instead of running initdb (made by the build).
+  for (const f of [PGLITE_TEMPLATE_FILE, stampFileOf(PGLITE_TEMPLATE_FILE)]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: npm run build makes it`);
+    files.push(f);
+  }
   for (const d of ["migrations", "public", path.join("demo", "knowledge-base")]) walk(path.join(ROOT, d), files);
   // node_modules is a symlink in worktrees: ship the real files under the project's path.
   const modules = fs.realpathSync(path.join(ROOT, "node_modules"));

@@ -6,13 +6,22 @@ import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
 import { vectorFromSql } from "./vector";
 import type { PgliteSettings } from "../config";
+import { extractTemplate, PGLITE_TEMPLATE_FILE, readTemplate, type TemplateLookup } from "./pglite-template";
 
 export interface PgliteOpenOptions {
   /** Start from a dump made by `dumpDataDir` (tests seed every database from one template). */
   loadDataDir?: Blob | File;
   /** Postgres memory settings (MB); unset ones keep PGlite's defaults. */
   memory?: Partial<PgliteSettings>;
+  /**
+   * For a folder without a database: the prebuilt cluster to load instead of running initdb
+   * (see pglite-template.ts), or false to run initdb. Default: the build's template.
+   */
+  template?: string | false;
 }
+
+/** How an open found its database: already in the folder, loaded from the template, or initdb. */
+export type PgliteOrigin = "existing" | "template" | "initdb" | "tarball" | "memory";
 
 /**
  * PGlite's own start parameters plus our memory settings. Postgres' defaults (shared_buffers
@@ -60,13 +69,17 @@ export class PgliteDb implements Db {
   private constructor(
     private readonly pglite: PGlite,
     private readonly lock?: DataDirLock,
+    /** How this open found its database; `templateSkipped` says why a template was not used. */
+    readonly origin: PgliteOrigin = "memory",
+    readonly templateSkipped?: string,
   ) {
     this.q = wrap(pglite, () => this.parsers);
   }
 
   /**
    * Opens (creating on first use) the database in the folder `dir`, locked to this process,
-   * or in memory for "memory://".
+   * or in memory for "memory://". A folder without a database gets the build's prebuilt cluster
+   * (`opts.template`), or initdb when that is missing, from another PGlite version or damaged.
    * @throws DataDirBusyError when another live process owns the folder.
    */
   static async open(dir: string, opts: PgliteOpenOptions = {}): Promise<PgliteDb> {
@@ -83,8 +96,34 @@ export class PgliteDb implements Db {
     try {
       const pgdata = path.join(target, "pgdata");
       fs.mkdirSync(pgdata, { recursive: true });
+      if (opts.loadDataDir || fs.existsSync(path.join(pgdata, "PG_VERSION"))) {
+        const pglite = await PGlite.create(pgdata, options);
+        return new PgliteDb(pglite as unknown as PGlite, lock, opts.loadDataDir ? "tarball" : "existing");
+      }
+      const found: TemplateLookup =
+        opts.template === false ? { reason: "no template asked for" } : readTemplate(opts.template);
+      let skipped = found.reason;
+      if (found.tarball) {
+        try {
+          // Written beside the folder and renamed into place: a start killed halfway leaves no
+          // PG_VERSION over a partial cluster, so the next start begins again.
+          const partial = `${pgdata}.partial`;
+          fs.rmSync(partial, { recursive: true, force: true });
+          extractTemplate(found.tarball, partial);
+          fs.rmSync(pgdata, { recursive: true, force: true });
+          fs.renameSync(partial, pgdata);
+          const pglite = await PGlite.create(pgdata, options);
+          return new PgliteDb(pglite as unknown as PGlite, lock, "template");
+        } catch (err) {
+          // A damaged template must not stop a first start: empty the folder and run initdb.
+          fs.rmSync(`${pgdata}.partial`, { recursive: true, force: true });
+          fs.rmSync(pgdata, { recursive: true, force: true });
+          fs.mkdirSync(pgdata, { recursive: true });
+          skipped = `loading ${opts.template || PGLITE_TEMPLATE_FILE} failed: ${(err as Error).message}`;
+        }
+      }
       const pglite = await PGlite.create(pgdata, options);
-      return new PgliteDb(pglite as unknown as PGlite, lock);
+      return new PgliteDb(pglite as unknown as PGlite, lock, "initdb", skipped);
     } catch (err) {
       lock.release();
       throw err;
