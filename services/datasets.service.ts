@@ -27,17 +27,23 @@ import {
   type RecordResult,
 } from "./datasets/records";
 import { importRecords, type ImportSummary } from "./datasets/importer";
+import { runUploadJob, submitUpload } from "./datasets/import-jobs";
+import { discard } from "./datasets/upload";
+import type { SubmitMeta } from "./jobs/contract";
 import { runSearch, type SearchHit, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { PlannerStats, type TableGroup } from "./datasets/planner-stats";
 import {
   bumpVersion,
   deleteExample,
+  ensureVectorIndex,
   getDataset,
   getExample,
   globalVersion,
   listDatasets,
   pageExamples,
+  sweepUploads,
+  vectorIndexExists,
   type DatasetRow,
   type ExampleRow,
 } from "./datasets/store";
@@ -51,6 +57,8 @@ function searchSettings(cfg: DatasetSettings): SearchSettings {
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };
 }
+/** An upload that got no job within this many seconds (its node died in between) is removed at start. */
+const UPLOAD_ORPHAN_S = 3600;
 /** Largest JSON file read whole (JSONL and TXT stream). */
 const JSON_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -86,6 +94,8 @@ export interface ChangedEvent {
 
 interface DatasetsThis extends Service {
   db: Db;
+  /** Import jobs running here that were cancelled: they stop before their next batch. */
+  cancelledImports: Set<string>;
   embedders: { bulk: Embedder; query: Embedder };
   plannerStats: PlannerStats;
   rotateTimer?: NodeJS.Timeout;
@@ -93,6 +103,7 @@ interface DatasetsThis extends Service {
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
   analyze(changed: Partial<Record<TableGroup, number>>): Promise<void>;
+  importMeta(ctx: Context<unknown, ImportMeta>): { domain: string; format: FileFormat; file: string };
   runImport(
     ctx: Context,
     domain: string,
@@ -216,15 +227,71 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       admin: true,
       params: {},
       async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta>) {
-        const m = { ...ctx.meta.$params, ...ctx.meta };
-        const domain = String(m.domain ?? "");
-        const format = String(m.format ?? "") as FileFormat;
-        const file = String(m.filename ?? `upload.${format}`);
-        if (!isDomain(domain)) throw new BadRequestError(`domain must be ${DOMAIN_RULE}`, { field: "domain" });
-        if (!FORMATS.includes(format))
-          throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
+        const { domain, format, file } = this.importMeta(ctx);
         const maxChars = this.config().datasets.maxTextChars;
         return this.runImport(ctx, domain, file, parseStream(file, format, ctx.params, maxChars, JSON_MAX_BYTES));
+      },
+    },
+
+    /**
+     * `POST /api/datasets/:domain/import` (admin): stores the file and queues an import job,
+     * answering 202 at once with the job's URLs (progress over GET /api/job/:id and its events).
+     * The file is parsed while it is stored: a malformed one is refused before any job exists.
+     * @throws 400 bad meta, 422 malformed file, 413 over IMPORT_MAX_MB (nothing kept in each case)
+     */
+    submitImport: {
+      admin: true,
+      params: {},
+      async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta & SubmitMeta>) {
+        const cfg = this.config().datasets;
+        try {
+          const { domain, format, file } = this.importMeta(ctx);
+          const answer = await submitUpload(this.db, ctx, ctx.params, {
+            domain,
+            format,
+            filename: file,
+            maxBytes: cfg.importMaxBytes,
+            maxChars: cfg.maxTextChars,
+            maxJsonBytes: JSON_MAX_BYTES,
+          });
+          ctx.meta.$statusCode = 202;
+          return answer;
+        } catch (err) {
+          await discard(ctx.params);
+          if (err instanceof MalformedFileError)
+            throw new UnprocessableError(err.message, { file: err.file, where: err.where });
+          throw err;
+        }
+      },
+    },
+
+    /** Runs the import job `job_id` of upload `import_id` (called by this node's job worker). */
+    runImportJob: {
+      visibility: "public",
+      params: { job_id: "uuid", import_id: "uuid" },
+      async handler(this: DatasetsThis, ctx: Context<{ job_id: string; import_id: string }>) {
+        const { job_id: jobId } = ctx.params;
+        const cfg = this.config();
+        try {
+          const s = await runUploadJob(
+            {
+              db: this.db,
+              ctx,
+              embedder: this.bulkEmbedder(),
+              batchSize: cfg.embeddings.batchSize,
+              rebuildMin: cfg.datasets.importRebuildMin,
+              aborted: () => this.cancelledImports.has(jobId),
+            },
+            { maxChars: cfg.datasets.maxTextChars, maxJsonBytes: JSON_MAX_BYTES },
+            jobId,
+            ctx.params.import_id,
+          );
+          await this.analyze({ examples: s.added });
+          await this.changed(ctx, s.domain, s.version);
+          return s;
+        } finally {
+          this.cancelledImports.delete(jobId);
+        }
       },
     },
 
@@ -315,9 +382,33 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     },
   },
 
+  events: {
+    /** A job was cancelled: if it is an import running here, it stops before its next batch. */
+    "compute.abort": {
+      params: { id: "string" },
+      handler(this: DatasetsThis, ctx: Context<{ id: string }>) {
+        this.cancelledImports.add(ctx.params.id);
+        // Only imports running here consult the set; others' ids leave it after a while.
+        setTimeout(() => this.cancelledImports.delete(ctx.params.id), 60_000).unref();
+      },
+    },
+  },
+
   methods: {
     config(this: DatasetsThis) {
       return runtimeOf(this.broker).config;
+    },
+
+    /** The domain, format and file name of an import (meta, or URL params over HTTP). @throws 400 */
+    importMeta(this: DatasetsThis, ctx: Context<unknown, ImportMeta>) {
+      const m = { ...ctx.meta.$params, ...ctx.meta };
+      const domain = String(m.domain ?? "");
+      const format = String(m.format ?? "") as FileFormat;
+      const file = String(m.filename ?? `upload.${format}`);
+      if (!isDomain(domain)) throw new BadRequestError(`domain must be ${DOMAIN_RULE}`, { field: "domain" });
+      if (!FORMATS.includes(format))
+        throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
+      return { domain, format, file };
     },
 
     bulkEmbedder(this: DatasetsThis) {
@@ -352,7 +443,13 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     ) {
       try {
         const s = await importRecords(
-          { db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.config().embeddings.batchSize },
+          {
+            db: this.db,
+            ctx,
+            embedder: this.bulkEmbedder(),
+            batchSize: this.config().embeddings.batchSize,
+            rebuildMin: this.config().datasets.importRebuildMin,
+          },
           domain,
           file,
           records,
@@ -370,11 +467,19 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
   created(this: DatasetsThis) {
     this.db = dbOf(this.broker);
+    this.cancelledImports = new Set();
     this.plannerStats = new PlannerStats(this.db);
     this.embedders = createEmbedders(this.broker, this.config().embeddings);
   },
 
-  started(this: DatasetsThis) {
+  async started(this: DatasetsThis) {
+    // An import that dropped the HNSW index and died before building it again (see importer.ts).
+    if (this.db.capabilities.vector && !(await vectorIndexExists(this.db))) {
+      this.logger.warn("the HNSW index is missing (an import stopped before it was built again): building it");
+      await ensureVectorIndex(this.db);
+    }
+    const swept = await sweepUploads(this.db, UPLOAD_ORPHAN_S, this.config().jobs.retentionDays);
+    if (swept) this.logger.info(`removed ${swept} upload(s) no import job will read`);
     const cfg = this.config().datasets;
     if (cfg.rotateIntervalS > 0 && cfg.maxExamplesPerDomain > 0) {
       this.rotateTimer = setInterval(() => {
