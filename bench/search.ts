@@ -138,13 +138,19 @@ async function runMode(
 }
 
 /** POSTs the corpus (202: an import job) and waits for the job; answers its summary. */
-async function importAsJob(base: string, body: RequestInit["body"]): Promise<{ status: number; body: { added: number } }> {
+async function importAsJob(
+  base: string,
+  body: RequestInit["body"],
+): Promise<{ status: number; body: { added: number } }> {
   const headers = { authorization: `Bearer ${API_KEY}` };
-  const sent = await getJson<{ poll_url: string }>(`${base}/api/datasets/scifact/import?format=jsonl&filename=corpus.jsonl`, {
-    method: "POST",
-    headers: { ...headers, "content-type": "application/octet-stream" },
-    body,
-  });
+  const sent = await getJson<{ poll_url: string }>(
+    `${base}/api/datasets/scifact/import?format=jsonl&filename=corpus.jsonl`,
+    {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/octet-stream" },
+      body,
+    },
+  );
   if (sent.status !== 202) return { status: sent.status, body: sent.body as never };
   for (;;) {
     const j = await getJson<{ status: string; result: { added: number } }>(`${base}${sent.body.poll_url}`, { headers });

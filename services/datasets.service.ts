@@ -141,16 +141,16 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const limit = ctx.params.limit ?? Math.min(100, max);
         if (limit > max)
           throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
-        const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
         const dataset = await getDataset(this.db, ctx.params.domain);
         if (!dataset) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
+        const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor, dataset.id) : "0";
         const page = await pageExamples(this.db, dataset.id, dataset.domain, after, limit);
         const last = page.rows[page.rows.length - 1];
         return {
           domain: dataset.domain,
           version: dataset.version,
           examples: page.rows,
-          next_cursor: page.more && last ? encodeCursor(last.id) : null,
+          next_cursor: page.more && last ? encodeCursor(dataset.id, last.id) : null,
         };
       },
     },
@@ -305,6 +305,11 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         domain: { ...DOMAIN, optional: true },
         k: { type: "number", integer: true, min: 1, optional: true, convert: true },
         mode: { type: "enum", values: ["hybrid", "lexical", "vector"], optional: true },
+        // Search answers one list of k hits; a cursor from a page (or made up) is refused, not ignored.
+        cursor: {
+          type: "forbidden",
+          messages: { forbidden: "search has no pages: drop 'cursor' and ask for more hits with k" },
+        },
       },
       async handler(
         this: DatasetsThis,

@@ -9,7 +9,7 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { configOf, dbOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
-import { ConflictError, NotFoundError } from "./lib/errors";
+import { ConflictError, NotFoundError, UnprocessableError } from "./lib/errors";
 import { listedOwner, visibleJob } from "./jobs/access";
 import { HEAVY_KINDS, type HeavyKind, type ProgressEvent } from "./compute/contract";
 import {
@@ -52,6 +52,9 @@ interface ArtifactMeta {
   $responseType?: string;
   $responseHeaders?: Record<string, string>;
 }
+
+/** The largest job seq (a bigint). */
+const MAX_SEQ = 9223372036854775807n;
 
 const JOB_ID = {
   type: "string",
@@ -143,6 +146,9 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       },
       async handler(this: JobsThis, ctx: Context<ListParams, CallerMeta>): Promise<JobPage> {
         const { status, kind, cursor } = ctx.params;
+        // 19 digits can pass the largest bigint: such a cursor was never a page's.
+        if (cursor !== undefined && BigInt(cursor) > MAX_SEQ)
+          throw new UnprocessableError("'cursor' must be the next_cursor of the previous page", { field: "cursor" });
         const limit = ctx.params.limit ?? 50;
         const owner = listedOwner(ctx.meta.caller);
         if (owner === null) return jobPage([], false);
@@ -252,12 +258,8 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     this.db = dbOf(this.broker);
     this.workers = [];
     this.metrics = jobMetrics(this.broker, this.db);
-    this.maintenance = new JobMaintenance(
-      this.broker,
-      this.db,
-      configOf(this.broker).jobs,
-      this.logger,
-      () => this.workers.flatMap((w) => w.runningIds),
+    this.maintenance = new JobMaintenance(this.broker, this.db, configOf(this.broker).jobs, this.logger, () =>
+      this.workers.flatMap((w) => w.runningIds),
     );
   },
 

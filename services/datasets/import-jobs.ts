@@ -88,7 +88,11 @@ export async function runUploadJob(
     bounds.maxJsonBytes,
   );
   const progress = (done: number, total: number) =>
-    void o.ctx.broker.broadcastLocal("compute.progress", { id: jobId, task: "import", progress: total ? done / total : 1 });
+    void o.ctx.broker.broadcastLocal("compute.progress", {
+      id: jobId,
+      task: "import",
+      progress: total ? done / total : 1,
+    });
   const summary = await importUpload({ ...o, progress }, upload, records);
   return upload.records_done ? { ...summary, resumed_at: upload.records_done } : summary;
 }

@@ -91,7 +91,12 @@ async function* batches(
 }
 
 /** Drops the batch's duplicates (within it, and those `datasetId` has) and starts embedding the rest. */
-async function prepare(o: ImportOptions, db: Queryable, datasetId: string | undefined, batch: Batch): Promise<Prepared> {
+async function prepare(
+  o: ImportOptions,
+  db: Queryable,
+  datasetId: string | undefined,
+  batch: Batch,
+): Promise<Prepared> {
   const known = datasetId
     ? await existingHashes(
         db,
@@ -171,7 +176,8 @@ export async function importRecords(
     // PGlite, where the transaction holds the database anyway; on Postgres the drop's lock would
     // stop every search until the import commits.
     const before = o.embedder && o.db.driver === "pglite" && o.rebuildMin > 0 ? await liveExampleCount(tx) : Infinity;
-    let rebuilding = false;
+    // Set inside the write callback: a write TypeScript's narrowing cannot see from here.
+    let rebuilding = false as boolean;
     await pipeline(
       batches(records, o.batchSize, 0),
       (b) => prepare(o, tx, datasetId, b),
@@ -182,7 +188,11 @@ export async function importRecords(
           rebuilding = true;
         }
         if (p.fresh.length) datasetId ??= await ensureDataset(tx, domain);
-        count(summary, p.batch, datasetId && p.fresh.length ? await insertExamples(tx, datasetId, p.fresh, vectors) : 0);
+        count(
+          summary,
+          p.batch,
+          datasetId && p.fresh.length ? await insertExamples(tx, datasetId, p.fresh, vectors) : 0,
+        );
       },
     );
     if (rebuilding) {

@@ -41,6 +41,8 @@ async function countRecords(records: AsyncIterable<RecordResult>): Promise<numbe
 
 /** Reads and drops what is left of `input` (see storeUpload's catch). */
 export async function discard(input: Readable): Promise<void> {
+  // An ended stream's iterator would wait for an 'end' that has already been.
+  if (input.readableEnded || input.destroyed) return;
   try {
     for await (const _chunk of input) {
       // dropped

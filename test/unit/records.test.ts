@@ -96,9 +96,13 @@ describe("dataset records", () => {
     ]);
   });
 
-  it("make opaque cursors and refuse forged ones", () => {
-    expect(decodeCursor(encodeCursor("123"))).toBe("123");
-    expect(() => decodeCursor("abc")).toThrow(/cursor is not valid/);
-    expect(() => decodeCursor(Buffer.from("e1:-5").toString("base64url"))).toThrow(/cursor is not valid/);
+  it("make opaque cursors and refuse forged ones and other domains' ones", () => {
+    expect(decodeCursor(encodeCursor("7", "123"), "7")).toBe("123");
+    expect(() => decodeCursor("abc", "7")).toThrow(/cursor is not valid/);
+    expect(() => decodeCursor(Buffer.from("e2:7:-5").toString("base64url"), "7")).toThrow(/cursor is not valid/);
+    expect(() => decodeCursor(Buffer.from("e2:7:9999999999999999999").toString("base64url"), "7")).toThrow(
+      /cursor is not valid/,
+    );
+    expect(() => decodeCursor(encodeCursor("8", "123"), "7")).toThrow(/another domain's pages/);
   });
 });
