@@ -160,7 +160,7 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
       // socket can meet a reset (the gate's behaviour, not the import's).
       [
         "no API key",
-        () => post(t.url, "bad", jsonl(10, "nokey"), undefined, {} as Record<string, string>),
+        () => post(t.url, "bad", jsonl(10, "nokey"), undefined, {}),
         401,
         /API key/,
       ],
