@@ -3,10 +3,13 @@
  * a job at once, and the job imports it a batch per transaction with a checkpoint. On PGlite (with
  * pgvector: embeddings, and the HNSW index dropped and built again) and on Postgres (without).
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { Db } from "../../services/lib/db";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { eventually, getJson } from "../helpers/processes";
+import { eventually, freePort, getJson, killAll, spawnMcai } from "../helpers/processes";
 import { readSse, waitFor } from "../helpers/jobs";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
 import { ADMIN_KEY } from "../helpers/datasets";
@@ -158,12 +161,7 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
       ],
       // Last: the gate answers it without reading the body, and a request reusing that keep-alive
       // socket can meet a reset (the gate's behaviour, not the import's).
-      [
-        "no API key",
-        () => post(t.url, "bad", jsonl(10, "nokey"), undefined, {}),
-        401,
-        /API key/,
-      ],
+      ["no API key", () => post(t.url, "bad", jsonl(10, "nokey"), undefined, {}), 401, /API key/],
     ];
     for (const [name, send, status, message] of cases) {
       const r = await send().catch((e: unknown) => ({
@@ -233,5 +231,67 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
     expect(await count(db, "SELECT example_count AS n FROM datasets WHERE domain_name = 'resume'")).toBe(
       ROWS - REJECTED(ROWS),
     );
+  });
+});
+
+describe("an import job whose embedded node is killed with -9", () => {
+  afterAll(killAll);
+
+  it("resumes after its last committed batch at the next start, with the HNSW index built again", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-import-kill-"));
+    const port = await freePort();
+    const env = {
+      MCAI_DATA_DIR: dataDir,
+      PORT: String(port),
+      API_KEYS: ADMIN_KEY,
+      RATE_LIMIT: "0",
+      DEMO_DATA: "false",
+      COMPUTE_THREADS: "1",
+      EMBEDDINGS_BATCH: "200",
+      IMPORT_HNSW_REBUILD_MIN: "1000",
+    };
+    const url = `http://127.0.0.1:${port}`;
+    const start = async () => {
+      const p = spawnMcai(["start", "--services", "api,jobs,datasets,compute"], env);
+      await p.waitForOutput(/ running /, 60_000);
+      return p;
+    };
+    try {
+      const first = await start();
+      const r = await post(url, "killed", jsonl(ROWS, "killed"));
+      expect(r.status).toBe(202);
+      const id = r.body.job_id as string;
+      await eventually(
+        async () => {
+          const j = (await getJson(`${url}/api/job/${id}`, { headers: ADMIN })).body;
+          return j.status === "processing" && j.progress > 0 && j.progress < 0.5;
+        },
+        60_000,
+        "the import to commit a batch",
+      );
+      first.kill("SIGKILL");
+      await first.exited;
+      const second = await start();
+      // The first attempt dropped the index and died before building it: the start builds it.
+      expect(second.output()).toMatch(/the HNSW index is missing/);
+      const job = await waitFor(url, id, ["completed", "failed"], 120_000, ADMIN);
+      expect(job.result).toMatchObject({
+        read: ROWS,
+        added: ROWS - REJECTED(ROWS),
+        duplicates: 0,
+        index_rebuilt: true,
+        resumed_at: expect.any(Number),
+      });
+      expect(job.result.resumed_at).toBeGreaterThan(0);
+      const d = (await getJson(`${url}/api/datasets`)).body.datasets.find(
+        (x: { domain: string }) => x.domain === "killed",
+      );
+      expect(d.example_count).toBe(ROWS - REJECTED(ROWS));
+      second.kill("SIGTERM");
+      await second.exited;
+    } finally {
+      await killAll();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
