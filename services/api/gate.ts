@@ -123,6 +123,9 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
   } catch (err) {
     // A 401, a 429, or a preflight from an origin CORS does not allow (403). A browser reads the
     // first two (and their Retry-After) only with the CORS headers of an allowed origin.
+    // The body is not read past here: drop it as it comes, so a client still sending (an import's
+    // file) gets this answer instead of a reset socket.
+    req.resume();
     if (req.method !== "OPTIONS") {
       try {
         o.writeCors?.(req, res, false);

@@ -7,6 +7,7 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { getJson } from "../helpers/processes";
 import { ADMIN_KEY } from "../helpers/datasets";
+import { bumpVersion, ensureDataset, insertExamples } from "../../services/datasets/store";
 
 const ORIGIN = "https://app.example";
 const TOKEN = { "x-owner-token": "leftovers-owner-token-0123456789abcdef012345" };
@@ -27,14 +28,14 @@ describe("gateway: CORS exposure, cursors, 429 bodies", () => {
       ["api", "jobs", "datasets"],
       await memoryDb(),
     );
-    await t.node.broker.call("datasets.add", {
-      domain: "one",
-      examples: Array.from({ length: 5 }, (_, i) => ({ content: `one ${i}` })),
-    });
-    await t.node.broker.call("datasets.add", {
-      domain: "two",
-      examples: Array.from({ length: 5 }, (_, i) => ({ content: `two ${i}` })),
-    });
+    // Rows without embeddings (no compute here to make them): the pages do not need them.
+    const db = t.node.db!;
+    for (const domain of ["one", "two"])
+      await db.transaction(async (tx) => {
+        const id = await ensureDataset(tx, domain);
+        const rows = Array.from({ length: 5 }, (_, i) => ({ content: `${domain} ${i}`, response: null, metadata: {} }));
+        await bumpVersion(tx, id, await insertExamples(tx, id, rows));
+      });
   });
   afterAll(() => (t as TestNode | undefined)?.node.stop());
 
