@@ -4,13 +4,17 @@
  * text form, the to_tsvector('english') of every text, and the INSERT with and without the
  * embedding column and its HNSW index. Baseline: the rows inserted with neither vectors nor index.
  *
- *   npm run bench:import-profile            (BATCH=256 DIM=384 to change)
+ * Then the whole import as users run it: the corpus POSTed to a node (202, an import job) and the
+ * job followed to its end, on PGlite with the HNSW index grown row by row (IMPORT_HNSW_REBUILD_MIN=0,
+ * the baseline) and dropped and built once (the default), and on Postgres (no pgvector here).
+ *
+ *   npm run bench:import-profile            (BATCH=256 DIM=384 to change; STAGES=0 skips the stages)
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loadCorpus } from "./ir";
-import { machine, runMain } from "./lib";
+import { CORPUS_FILE, loadCorpus } from "./ir";
+import { benchDatabase, freePort, machine, runMain, startMcai } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -57,8 +61,86 @@ async function insertAll(db: Db, rows: Example[], vectors?: Float32Array[]): Pro
   });
 }
 
+const KEY = "bench-import-profile-key-0123456789";
+
+/** POSTs the corpus file to a fresh node and follows its import job; returns seconds and the summary. */
+async function importThroughJob(env: Record<string, string>, body: Buffer): Promise<{ secs: number; result: unknown }> {
+  const port = await freePort();
+  const node = startMcai(["--services", "api,jobs,datasets,compute", "--port", String(port)], {
+    API_KEYS: KEY,
+    RATE_LIMIT: "0",
+    DEMO_DATA: "false",
+    EMBEDDINGS_BATCH: String(BATCH),
+    ...env,
+  });
+  try {
+    await node.ready;
+    const base = `http://127.0.0.1:${port}`;
+    const headers = { authorization: `Bearer ${KEY}` };
+    const t0 = performance.now();
+    const sent = await fetch(`${base}/api/datasets/scifact/import?format=jsonl&filename=corpus.jsonl`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/octet-stream" },
+      body: new Uint8Array(body),
+    });
+    const answer = (await sent.json()) as { poll_url: string };
+    if (sent.status !== 202) throw new Error(`import answered ${sent.status}: ${JSON.stringify(answer)}`);
+    for (;;) {
+      const j = (await (await fetch(`${base}${answer.poll_url}`, { headers })).json()) as {
+        status: string;
+        result?: unknown;
+        error?: string;
+      };
+      if (j.status === "completed") return { secs: (performance.now() - t0) / 1000, result: j.result };
+      if (j.status === "failed" || j.status === "cancelled") throw new Error(`import job ${j.status}: ${j.error}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    node.proc.kill("SIGTERM");
+    await new Promise((r) => node.proc.once("exit", r));
+  }
+}
+
+async function endToEnd(n: number): Promise<void> {
+  const body = fs.readFileSync(CORPUS_FILE);
+  console.log(`\nwhole import over HTTP as a job (${n} documents, batches of ${BATCH}):`);
+  const runs: [string, () => Promise<Record<string, string>>, () => Promise<void>][] = [];
+  const dirs: string[] = [];
+  const pglite = (rebuildMin: string) => () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-import-e2e-"));
+    dirs.push(dir);
+    return Promise.resolve({ MCAI_DATA_DIR: dir, IMPORT_HNSW_REBUILD_MIN: rebuildMin });
+  };
+  const none = () => Promise.resolve();
+  runs.push(["PGlite, HNSW grown row by row (baseline)", pglite("0"), none]);
+  runs.push(["PGlite, HNSW dropped and built once (default)", pglite("2000"), none]);
+  let pg: { url: string; drop(): Promise<void> } | undefined;
+  runs.push([
+    "Postgres (no pgvector: no embeddings, no HNSW)",
+    async () => {
+      pg = await benchDatabase("mcai_bench_import");
+      return { DATABASE_URL: pg.url };
+    },
+    async () => pg?.drop(),
+  ]);
+  for (const [label, env, cleanup] of runs) {
+    try {
+      const r = await importThroughJob(await env(), body);
+      console.log(
+        `  ${label.padEnd(64)} ${r.secs.toFixed(2).padStart(7)} s  ${Math.round(n / r.secs)
+          .toString()
+          .padStart(7)} docs/s  ${JSON.stringify(r.result)}`,
+      );
+    } finally {
+      await cleanup();
+    }
+  }
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+}
+
 async function main(): Promise<void> {
   const corpus = loadCorpus();
+  if (process.env.STAGES === "0") return endToEnd(corpus.length);
   const rows: Example[] = corpus.map((d) => ({ content: d.content, response: "", metadata: { doc_id: d.id } }));
   const n = rows.length;
   console.log(`bench/import-profile on ${machine()}: ${n} SciFact documents, batches of ${BATCH}, ${DIM}-d`);
@@ -91,6 +173,7 @@ async function main(): Promise<void> {
     await db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  await endToEnd(n);
 }
 
 runMain(main);

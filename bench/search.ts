@@ -171,6 +171,29 @@ async function runTuning(
   }
 }
 
+/** POSTs the corpus (202: an import job) and waits for the job; answers its summary. */
+async function importAsJob(
+  base: string,
+  body: RequestInit["body"],
+): Promise<{ status: number; body: { added: number } }> {
+  const headers = { authorization: `Bearer ${API_KEY}` };
+  const sent = await getJson<{ poll_url: string }>(
+    `${base}/api/datasets/scifact/import?format=jsonl&filename=corpus.jsonl`,
+    {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/octet-stream" },
+      body,
+    },
+  );
+  if (sent.status !== 202) return { status: sent.status, body: sent.body as never };
+  for (;;) {
+    const j = await getJson<{ status: string; result: { added: number } }>(`${base}${sent.body.poll_url}`, { headers });
+    if (j.body.status === "completed") return { status: 200, body: j.body.result };
+    if (j.body.status === "failed" || j.body.status === "cancelled") return { status: 500, body: j.body as never };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[], tune: boolean): Promise<Row[]> {
   const docs = corpus.length;
   const port = await freePort();
@@ -181,27 +204,18 @@ async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[
     API_KEYS: API_KEY,
     RATE_LIMIT: "0",
     DEMO_DATA: "false",
-    // The gateway's request timeout (30 s by default) also bounds an import sent over HTTP.
-    REQUEST_TIMEOUT_MS: "900000",
     MCAI_DATA_DIR: dataDir,
     ...(db ? { DATABASE_URL: db.url } : {}),
   };
   const node = startMcai(
-    ["--services", "api,datasets,compute", "--node-id", `search-${driver}`, "--port", String(port)],
+    ["--services", "api,jobs,datasets,compute", "--node-id", `search-${driver}`, "--port", String(port)],
     env,
   );
   const rows: Row[] = [];
   try {
     await node.ready;
     const t0 = performance.now();
-    const imp = await getJson<{ added: number; error?: unknown }>(
-      `${base}/api/datasets/scifact/import?format=jsonl&filename=corpus.jsonl`,
-      {
-        method: "POST",
-        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/octet-stream" },
-        body: fs.readFileSync(CORPUS_FILE),
-      },
-    );
+    const imp = await importAsJob(base, fs.readFileSync(CORPUS_FILE));
     const secs = (performance.now() - t0) / 1000;
     if (imp.status !== 200 || imp.body.added !== docs)
       throw new Error(`import answered ${imp.status}: ${JSON.stringify(imp.body)}`);

@@ -288,7 +288,7 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
       config,
       store: this.rateLimitStore,
       acceptedKeys: () => this.acceptedKeys(),
-      writeCors: cors ? (req, res) => this.writeCorsHeaders({ cors }, req, res, true) : undefined,
+      writeCors: cors ? (req, res, preflight) => this.writeCorsHeaders({ cors }, req, res, preflight) : undefined,
       onError: this.settings.onError,
     };
     // moleculer-web sets its own requestTimeout after creating the server: ours wins.

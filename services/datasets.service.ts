@@ -17,7 +17,7 @@ import {
   UnprocessableError,
 } from "./lib/errors";
 import { DOMAIN_PARAM as DOMAIN, DOMAIN_RULE, isDomain } from "./datasets/contract";
-import { decodeCursor, encodeCursor } from "./datasets/cursor";
+import { encodeCursor, parseCursor } from "./datasets/cursor";
 import {
   FORMATS,
   MalformedFileError,
@@ -27,6 +27,9 @@ import {
   type RecordResult,
 } from "./datasets/records";
 import { importRecords, type ImportSummary } from "./datasets/importer";
+import { runUploadJob, submitUpload } from "./datasets/import-jobs";
+import { discard } from "./datasets/upload";
+import type { SubmitMeta } from "./jobs/contract";
 import { runSearch, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
@@ -36,12 +39,15 @@ import { DatasetVersion } from "./lib/dataset-version";
 import {
   bumpVersion,
   deleteExample,
+  ensureVectorIndex,
   getDataset,
   getExample,
   globalVersion,
   listDatasets,
   pageExamples,
   vacuumAnalyze,
+  sweepUploads,
+  vectorIndexExists,
   type DatasetRow,
   type ExampleRow,
 } from "./datasets/store";
@@ -55,6 +61,8 @@ function searchSettings(cfg: DatasetSettings): SearchSettings {
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };
 }
+/** An upload that got no job within this many seconds (its node died in between) is removed at start. */
+const UPLOAD_ORPHAN_S = 3600;
 /** Largest JSON file read whole (JSONL and TXT stream). */
 const JSON_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -94,6 +102,8 @@ export interface ChangedEvent {
 
 interface DatasetsThis extends Service {
   db: Db;
+  /** Import jobs running here that were cancelled: they stop before their next batch. */
+  cancelledImports: Set<string>;
   embedders: { bulk: Embedder; query: Embedder };
   plannerStats: PlannerStats;
   /** The global dataset version as this node knows it: search results and pages are cached under it. */
@@ -106,6 +116,7 @@ interface DatasetsThis extends Service {
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
   analyze(changed: Partial<Record<TableGroup, number>>, deleted?: boolean): Promise<void>;
   vacuumDatabase(): Promise<void>;
+  importMeta(ctx: Context<unknown, ImportMeta>): { domain: string; format: FileFormat; file: string };
   runImport(
     ctx: Context,
     domain: string,
@@ -144,17 +155,22 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const limit = ctx.params.limit ?? Math.min(100, max);
         if (limit > max)
           throw new UnprocessableError(`limit must be at most ${max}, got ${limit}`, { field: "limit", limit: max });
-        const after = ctx.params.cursor ? decodeCursor(ctx.params.cursor) : "0";
-        const cache = await this.readCache.get("page", [ctx.params.domain, after, limit]);
+        const cursor = ctx.params.cursor ? parseCursor(ctx.params.cursor) : undefined;
+        const after = cursor?.lastId ?? "0";
+        const cache = await this.readCache.get("page", [ctx.params.domain, cursor?.datasetId ?? "", after, limit]);
         if (cache?.hit) return cache.hit;
         const page = await pageExamples(this.db, ctx.params.domain, after, limit);
         if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
+        if (cursor && cursor.datasetId !== page.datasetId)
+          throw new BadRequestError("cursor belongs to another domain's pages: pass back this domain's next_cursor", {
+            field: "cursor",
+          });
         const last = page.rows[page.rows.length - 1];
         const answer: PageAnswer = {
           domain: ctx.params.domain,
           version: page.version,
           examples: page.rows,
-          next_cursor: page.more && last ? encodeCursor(last.id) : null,
+          next_cursor: page.more && last ? encodeCursor(page.datasetId, last.id) : null,
         };
         if (cache) await this.readCache.set("page", cache.cacheKey, answer);
         return answer;
@@ -239,13 +255,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         filename: { type: "string", optional: true, max: 255 },
       },
       async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta>) {
-        const m = { ...ctx.meta.$params, ...ctx.meta };
-        const domain = String(m.domain ?? "");
-        const format = String(m.format ?? "") as FileFormat;
-        const file = String(m.filename ?? `upload.${format}`);
-        if (!isDomain(domain)) throw new BadRequestError(`domain must be ${DOMAIN_RULE}`, { field: "domain" });
-        if (!FORMATS.includes(format))
-          throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
+        const { domain, format, file } = this.importMeta(ctx);
         const maxChars = this.config().datasets.maxTextChars;
         return this.runImport(ctx, domain, file, parseStream(file, format, ctx.params, maxChars, JSON_MAX_BYTES));
       },
@@ -277,6 +287,68 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     },
 
     /**
+     * `POST /api/datasets/:domain/import` (admin): stores the file and queues an import job,
+     * answering 202 at once with the job's URLs (progress over GET /api/job/:id and its events).
+     * The file is parsed while it is stored: a malformed one is refused before any job exists.
+     * @throws 400 bad meta, 422 malformed file, 413 over IMPORT_MAX_MB (nothing kept in each case)
+     */
+    submitImport: {
+      admin: true,
+      params: {},
+      async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta & SubmitMeta>) {
+        const cfg = this.config().datasets;
+        try {
+          const { domain, format, file } = this.importMeta(ctx);
+          const answer = await submitUpload(this.db, ctx, ctx.params, {
+            domain,
+            format,
+            filename: file,
+            maxBytes: cfg.importMaxBytes,
+            maxChars: cfg.maxTextChars,
+            maxJsonBytes: JSON_MAX_BYTES,
+          });
+          ctx.meta.$statusCode = 202;
+          return answer;
+        } catch (err) {
+          await discard(ctx.params);
+          if (err instanceof MalformedFileError)
+            throw new UnprocessableError(err.message, { file: err.file, where: err.where });
+          throw err;
+        }
+      },
+    },
+
+    /** Runs the import job `job_id` of upload `import_id` (called by this node's job worker). */
+    runImportJob: {
+      visibility: "public",
+      params: { job_id: "uuid", import_id: "uuid" },
+      async handler(this: DatasetsThis, ctx: Context<{ job_id: string; import_id: string }>) {
+        const { job_id: jobId } = ctx.params;
+        const cfg = this.config();
+        try {
+          const s = await runUploadJob(
+            {
+              db: this.db,
+              ctx,
+              embedder: this.bulkEmbedder(),
+              batchSize: cfg.embeddings.batchSize,
+              rebuildMin: cfg.datasets.importRebuildMin,
+              aborted: () => this.cancelledImports.has(jobId),
+            },
+            { maxChars: cfg.datasets.maxTextChars, maxJsonBytes: JSON_MAX_BYTES },
+            jobId,
+            ctx.params.import_id,
+          );
+          await this.analyze({ examples: s.added });
+          await this.changed(ctx, s.domain, s.version);
+          return s;
+        } finally {
+          this.cancelledImports.delete(jobId);
+        }
+      },
+    },
+
+    /**
      * Hybrid, lexical or vector search, optionally within a domain. Vector and hybrid need
      * pgvector: without it vector answers 501 and hybrid answers lexical with `degraded`. Results
      * are kept in the shared cacher under the dataset version (`cached: true` on a repeat); one
@@ -289,6 +361,11 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         domain: { ...DOMAIN, optional: true },
         k: { type: "number", integer: true, min: 1, optional: true, convert: true },
         mode: { type: "enum", values: ["hybrid", "lexical", "vector"], optional: true },
+        // Search answers one list of k hits; a cursor from a page (or made up) is refused, not ignored.
+        cursor: {
+          type: "forbidden",
+          messages: { forbidden: "search has no pages: drop 'cursor' and ask for more hits with k" },
+        },
       },
       async handler(this: DatasetsThis, ctx: Context<SearchParams>): Promise<SearchAnswer & { cached: boolean }> {
         const cfg = this.config().datasets;
@@ -391,11 +468,33 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.searchVersion.background(true);
       },
     },
+
+    /** A job was cancelled: if it is an import running here, it stops before its next batch. */
+    "compute.abort": {
+      params: { id: "string" },
+      handler(this: DatasetsThis, ctx: Context<{ id: string }>) {
+        this.cancelledImports.add(ctx.params.id);
+        // Only imports running here consult the set; others' ids leave it after a while.
+        setTimeout(() => this.cancelledImports.delete(ctx.params.id), 60_000).unref();
+      },
+    },
   },
 
   methods: {
     config(this: DatasetsThis) {
       return runtimeOf(this.broker).config;
+    },
+
+    /** The domain, format and file name of an import (meta, or URL params over HTTP). @throws 400 */
+    importMeta(this: DatasetsThis, ctx: Context<unknown, ImportMeta>) {
+      const m = { ...ctx.meta.$params, ...ctx.meta };
+      const domain = String(m.domain ?? "");
+      const format = String(m.format ?? "") as FileFormat;
+      const file = String(m.filename ?? `upload.${format}`);
+      if (!isDomain(domain)) throw new BadRequestError(`domain must be ${DOMAIN_RULE}`, { field: "domain" });
+      if (!FORMATS.includes(format))
+        throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
+      return { domain, format, file };
     },
 
     bulkEmbedder(this: DatasetsThis) {
@@ -446,7 +545,13 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     ) {
       try {
         const s = await importRecords(
-          { db: this.db, ctx, embedder: this.bulkEmbedder(), batchSize: this.config().embeddings.batchSize },
+          {
+            db: this.db,
+            ctx,
+            embedder: this.bulkEmbedder(),
+            batchSize: this.config().embeddings.batchSize,
+            rebuildMin: this.config().datasets.importRebuildMin,
+          },
           domain,
           file,
           records,
@@ -464,6 +569,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
 
   created(this: DatasetsThis) {
     this.db = dbOf(this.broker);
+    this.cancelledImports = new Set();
     // PGlite has no autovacuum: in embedded mode this service vacuums after bulk deletes.
     this.plannerStats = new PlannerStats(this.db, this.db.driver === "pglite");
     this.embedders = createEmbedders(this.broker, this.config().embeddings);
@@ -479,7 +585,14 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     });
   },
 
-  started(this: DatasetsThis) {
+  async started(this: DatasetsThis) {
+    // An import that dropped the HNSW index and died before building it again (see importer.ts).
+    if (this.db.capabilities.vector && !(await vectorIndexExists(this.db))) {
+      this.logger.warn("the HNSW index is missing (an import stopped before it was built again): building it");
+      await ensureVectorIndex(this.db);
+    }
+    const swept = await sweepUploads(this.db, UPLOAD_ORPHAN_S, this.config().jobs.retentionDays);
+    if (swept) this.logger.info(`removed ${swept} upload(s) no import job will read`);
     const cfg = this.config().datasets;
     this.searchVersion.start();
     if (this.db.driver === "pglite" && cfg.vacuumIntervalS > 0) {

@@ -9,10 +9,12 @@
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { configOf, dbOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
-import { ConflictError, NotFoundError } from "./lib/errors";
+import { ConflictError, NotFoundError, UnprocessableError } from "./lib/errors";
 import { listedOwner, visibleJob } from "./jobs/access";
 import { HEAVY_KINDS, type HeavyKind, type ProgressEvent } from "./compute/contract";
 import {
+  IMPORT_KIND,
+  JOB_KINDS,
   JOB_ID_PATTERN,
   JOB_STATUSES,
   type ArtifactParams,
@@ -26,17 +28,19 @@ import {
   type SubmitAnswer,
   type SubmitMeta,
   type SubmitParams,
+  type ImportJobParams,
 } from "./jobs/contract";
 import { JobWorker } from "./jobs/worker";
 import { JobMaintenance } from "./jobs/maintenance";
 import { jobMetrics, type JobMetrics } from "./jobs/metrics";
-import { retryWithinCaps, submitJob, submitSchema } from "./jobs/submit";
+import { IMPORT_PARAMS, retryWithinCaps, submitImportJob, submitJob, submitSchema } from "./jobs/submit";
 import { alreadyFinished, jobPage, jobView, submitAnswer } from "./jobs/view";
 import { cancelJob, getArtifact, listJobs, storeFault, type JobRow } from "./jobs/store";
 
 interface JobsThis extends Service {
   db: Db;
-  worker?: JobWorker;
+  /** This node's workers: compute kinds (with compute), imports (with datasets). */
+  workers: JobWorker[];
   maintenance: JobMaintenance;
   metrics: JobMetrics;
   onFinished(job: JobRow, status: JobStatus): void;
@@ -48,6 +52,9 @@ interface ArtifactMeta {
   $responseType?: string;
   $responseHeaders?: Record<string, string>;
 }
+
+/** The largest job seq (a bigint). */
+const MAX_SEQ = 9223372036854775807n;
 
 const JOB_ID = {
   type: "string",
@@ -92,6 +99,27 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     /** Submit an emotion analysis: `{text}`. @throws as submitArt */
     submitEmotion: submitAction("emotion"),
 
+    /**
+     * Queues the import of an upload the datasets service stored (not over HTTP: the gateway's
+     * `POST /api/datasets/:domain/import` reaches it through datasets.submitImport). Answers 202.
+     * @throws 409 an Idempotency-Key used for another file, 429/503 the caps (as submitArt)
+     */
+    submitImport: {
+      visibility: "public",
+      params: IMPORT_PARAMS,
+      async handler(
+        this: JobsThis,
+        ctx: Context<ImportJobParams, SubmitMeta>,
+      ): Promise<SubmitAnswer & { import_id: string }> {
+        const { caller, idempotencyKey } = ctx.meta;
+        const job = await submitImportJob(this.db, configOf(this.broker), ctx.params, idempotencyKey, caller);
+        if (job.status === "queued") await ctx.broadcast("jobs.submitted", {});
+        ctx.meta.$statusCode = 202;
+        // The upload the job reads: another one when an Idempotency-Key gave an earlier job.
+        return { ...submitAnswer(job), import_id: String(job.params.import_id) };
+      },
+    },
+
     /** A job's state. @throws 404 also when the caller does not own it (and is not admin) */
     get: {
       params: { id: JOB_ID },
@@ -107,7 +135,7 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     list: {
       params: {
         status: { type: "enum", values: [...JOB_STATUSES], optional: true },
-        kind: { type: "enum", values: [...HEAVY_KINDS], optional: true },
+        kind: { type: "enum", values: [...JOB_KINDS], optional: true },
         cursor: {
           type: "string",
           optional: true,
@@ -118,6 +146,9 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
       },
       async handler(this: JobsThis, ctx: Context<ListParams, CallerMeta>): Promise<JobPage> {
         const { status, kind, cursor } = ctx.params;
+        // 19 digits can pass the largest bigint: such a cursor was never a page's.
+        if (cursor !== undefined && BigInt(cursor) > MAX_SEQ)
+          throw new UnprocessableError("'cursor' must be the next_cursor of the previous page", { field: "cursor" });
         const limit = ctx.params.limit ?? 50;
         const owner = listedOwner(ctx.meta.caller);
         if (owner === null) return jobPage([], false);
@@ -194,13 +225,13 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
   events: {
     /** A new job: wake this node's worker. */
     "jobs.submitted"(this: JobsThis) {
-      this.worker?.wake();
+      this.workers.forEach((w) => w.wake());
     },
-    /** Progress of a task this node runs for a job. */
+    /** Progress of a task this node runs for a job (a compute task, or an import: its id is the job's). */
     "compute.progress": {
       params: { id: "string", progress: "number" },
       handler(this: JobsThis, ctx: Context<Pick<ProgressEvent, "id" | "progress">>) {
-        void this.worker?.progress(ctx.params.id, ctx.params.progress).catch(() => undefined);
+        for (const w of this.workers) void w.progress(ctx.params.id, ctx.params.progress).catch(() => undefined);
       },
     },
     /** A node left the cluster: its jobs go back to the queue now, not after a timeout. */
@@ -225,13 +256,10 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
 
   created(this: JobsThis) {
     this.db = dbOf(this.broker);
+    this.workers = [];
     this.metrics = jobMetrics(this.broker, this.db);
-    this.maintenance = new JobMaintenance(
-      this.broker,
-      this.db,
-      configOf(this.broker).jobs,
-      this.logger,
-      () => this.worker?.runningIds ?? [],
+    this.maintenance = new JobMaintenance(this.broker, this.db, configOf(this.broker).jobs, this.logger, () =>
+      this.workers.flatMap((w) => w.runningIds),
     );
   },
 
@@ -241,23 +269,27 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
     // cannot be running now.
     await this.maintenance.requeue(config.transporter ? { nodeId: this.broker.nodeID } : { staleS: 0 }, "start");
     // getLocalService is typed as always returning a Service, but returns undefined when absent.
-    if (this.broker.getLocalService("compute") as Service | undefined) {
-      this.worker = new JobWorker(
-        this.broker,
-        this.db,
-        config.jobs,
-        () => config.computeThreads,
-        this.logger,
-        (job, status) => this.onFinished(job, status),
+    const local = (name: string) => (this.broker.getLocalService(name) as Service | undefined) !== undefined;
+    const onFinished = (job: JobRow, status: JobStatus) => this.onFinished(job, status);
+    this.workers = [];
+    if (local("compute"))
+      this.workers.push(
+        new JobWorker(this.broker, this.db, config.jobs, () => config.computeThreads, this.logger, onFinished, [
+          ...HEAVY_KINDS,
+        ]),
       );
-      this.worker.start();
-    }
+    // One import at a time per node: an import is database work, and batches of one are serial.
+    if (local("datasets"))
+      this.workers.push(
+        new JobWorker(this.broker, this.db, config.jobs, () => 1, this.logger, onFinished, [IMPORT_KIND]),
+      );
+    this.workers.forEach((w) => w.start());
     this.maintenance.start();
   },
 
   async stopped(this: JobsThis) {
     this.maintenance.stop();
-    await this.worker?.stop();
+    await Promise.all(this.workers.map((w) => w.stop()));
   },
 };
 

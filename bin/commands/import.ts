@@ -11,9 +11,10 @@ Imports JSON ({"examples": [...]} or a bare array), JSONL (one object per line) 
 example per blank-line-separated paragraph) files; folders are walked, and folders or files
 named "archive" are skipped. The domain is the file's stem unless --domain is given. Fields:
 content (or completion, or prompt), response; every other field goes to metadata. Examples
-already in the domain (same content) are skipped. Each file goes in one transaction: a
-malformed file is reported with its line or position, nothing from it is written, the others
-go in, and the command exits 1. Works whether or not a node runs on the same data.`;
+already in the domain (same content) are skipped. A malformed file is reported with its line
+or position, nothing from it is written, the others go in, and the command exits 1. Works
+whether or not a node runs on the same data: into a running embedded node each file becomes an
+import job there, which this follows to its end; otherwise each file goes in one transaction.`;
 
 export const importCommand: Command = {
   summary: "import dataset files (JSON, JSONL, TXT) into domains",

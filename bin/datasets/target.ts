@@ -24,9 +24,11 @@ import { printTable } from "./table";
 /** Where the work goes. */
 export interface Target {
   describe: string;
+  /** Imports one file; a node's import job reports its progress (0-1) to `onProgress`. */
   importStream(
     stream: Readable,
     meta: { domain: string; format: FileFormat; filename: string },
+    onProgress?: (progress: number) => void,
   ): Promise<ImportSummary>;
   rotate(params: { max?: number; dryRun?: boolean }): Promise<RotationResult>;
   /** Every dataset with its counts. */
@@ -130,17 +132,47 @@ function httpStream(port: number, token: string, urlPath: string): Promise<Reada
   });
 }
 
+/** How often `mcai import` asks a running node about its import job. */
+const JOB_POLL_MS = 250;
+
+interface ImportJobState {
+  status: string;
+  progress: number;
+  result?: ImportSummary;
+  error?: string;
+}
+
+/** Follows an import job on the node until it ends; `onProgress` gets its progress (0-1). */
+async function followImportJob(
+  port: number,
+  token: string,
+  pollUrl: string,
+  onProgress?: (p: number) => void,
+): Promise<ImportSummary> {
+  for (;;) {
+    const j = await httpJson<ImportJobState>(port, token, "GET", pollUrl);
+    onProgress?.(j.progress);
+    if (j.status === "completed" && j.result) return j.result;
+    if (j.status === "failed" || j.status === "cancelled") throw new Error(j.error ?? `the import job was ${j.status}`);
+    await new Promise((r) => setTimeout(r, JOB_POLL_MS));
+  }
+}
+
 function httpTarget(port: number, token: string): Target {
   return {
     describe: `the running node's API on port ${port}`,
-    importStream: (stream, meta) =>
-      httpJson(
+    // The node stores the file and answers 202 with an import job at once; the import runs there
+    // as a job (no request timeout), and this follows it to its summary.
+    importStream: async (stream, meta, onProgress) => {
+      const submitted = await httpJson<{ poll_url: string }>(
         port,
         token,
         "POST",
         `/api/datasets/${meta.domain}/import?format=${meta.format}&filename=${encodeURIComponent(meta.filename)}`,
         stream,
-      ),
+      );
+      return followImportJob(port, token, submitted.poll_url, onProgress);
+    },
     rotate: (params) => httpJson(port, token, "POST", "/api/admin/datasets/rotate", JSON.stringify(params)),
     datasets: async () => (await httpJson<{ datasets: DatasetRow[] }>(port, token, "GET", "/api/datasets")).datasets,
     exportStream: (domain, archived) =>
@@ -242,21 +274,22 @@ export async function importTo(target: Target, paths: string[], domain?: string)
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(
             {
-              format: `${path.basename(plan.file)} [{bar}] {percentage}% | {value}/{total} bytes`,
+              format: `${path.basename(plan.file)} [{bar}] {percentage}% (sent, then imported)`,
               stream: process.stderr,
             },
             cliProgress.Presets.shades_classic,
           )
         : undefined;
-      bar?.start(size, 0);
+      // Sending the file is the first half of the bar; a running node's import job, the second.
+      bar?.start(2 * size, 0);
       const source = fs.createReadStream(plan.file);
       try {
         const counter = counting(size, bar);
-        const done = target.importStream(counter, {
-          domain: d,
-          format: plan.format,
-          filename: path.basename(plan.file),
-        });
+        const done = target.importStream(
+          counter,
+          { domain: d, format: plan.format, filename: path.basename(plan.file) },
+          (p) => bar?.update(size + Math.round(p * size)),
+        );
         await Promise.all([pipeline(source, counter).catch(() => undefined), done]);
         const s = await done;
         const t = totals.get(d) ?? { domain: d, read: 0, added: 0, duplicates: 0, rejected: 0 };

@@ -38,7 +38,8 @@ export interface GateOptions {
   /** The admin keys accepted now (API_KEYS, plus the embedded node's local token). */
   acceptedKeys(): readonly string[];
   /** Writes the CORS headers of a preflight, when CORS is on. */
-  writeCors?(req: IncomingMessage, res: ServerResponse): void;
+  /** Writes the CORS headers (a preflight's too); throws 403 for an origin not allowed. */
+  writeCors?(req: IncomingMessage, res: ServerResponse, preflight: boolean): void;
   onError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 }
 
@@ -48,6 +49,13 @@ export function requestClass(pathname: string): RequestClass {
   if (pathname === "/api" || pathname.startsWith("/api/")) return "api";
   return "static";
 }
+
+/** The variable that sets each class's budget (named in a 429). */
+const BUDGET_VARIABLE: Record<RequestClass, string> = {
+  api: "RATE_LIMIT",
+  static: "RATE_LIMIT_STATIC",
+  metrics: "RATE_LIMIT_METRICS",
+};
 
 function budget(config: Config, cls: RequestClass): number {
   if (cls === "api") return config.rateLimit;
@@ -77,11 +85,18 @@ async function limit(o: GateOptions, req: GatedRequest, res: ServerResponse, cli
   res.setHeader("X-Rate-Limit-Limit", max);
   res.setHeader("X-Rate-Limit-Remaining", Math.max(0, max - r.count));
   res.setHeader("X-Rate-Limit-Reset", Math.ceil((Date.now() + r.resetMs) / 1000));
-  if (!r.allowed) throw new RateLimitedError("too many requests: try again later", r.resetMs / 1000, { limit: max });
+  if (!r.allowed) {
+    const windowS = o.config.rateLimitWindowMs / 1000;
+    throw new RateLimitedError(
+      `too many requests: at most ${max} per ${windowS} s for ${cls} routes (${BUDGET_VARIABLE[cls]}), try again in ${Math.max(1, Math.ceil(r.resetMs / 1000))} s`,
+      r.resetMs / 1000,
+      { limit: max, window_s: windowS, routes: cls, variable: BUDGET_VARIABLE[cls] },
+    );
+  }
 }
 
 function answerOptions(o: GateOptions, req: GatedRequest, res: ServerResponse): void {
-  o.writeCors?.(req, res);
+  o.writeCors?.(req, res, true);
   res.writeHead(204, { Allow: ALLOW, "Content-Length": "0" });
   res.end();
 }
@@ -106,7 +121,18 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
       return true;
     }
   } catch (err) {
-    // A 401, a 429, or a preflight from an origin CORS does not allow (403).
+    // A 401, a 429, or a preflight from an origin CORS does not allow (403). A browser reads the
+    // first two (and their Retry-After) only with the CORS headers of an allowed origin.
+    // The body is not read past here: drop it as it comes, so a client still sending (an import's
+    // file) gets this answer instead of a reset socket.
+    req.resume();
+    if (req.method !== "OPTIONS") {
+      try {
+        o.writeCors?.(req, res, false);
+      } catch {
+        // an origin CORS does not allow: the error goes without them
+      }
+    }
     o.onError(req, res, err);
     return true;
   }

@@ -51,7 +51,7 @@ function setTokenCookie(res: ServerResponse, token: string): void {
 }
 
 /**
- * Sets `ctx.meta.caller` for a jobs action (other actions do not look at owners). A submit by a
+ * Sets `ctx.meta.caller` for a jobs action and an HTTP import (other actions do not look at owners). A submit by a
  * caller with no identity gets a new owner token, in `ctx.meta.ownerToken` (the answer's body),
  * the `X-Owner-Token` header and a same-site cookie; an anonymous owner's submit renews the cookie.
  */
@@ -63,7 +63,8 @@ export function setCaller(
   localToken?: string,
 ): void {
   const action = req.$action?.name ?? "";
-  if (!action.startsWith("jobs.")) return;
+  // An HTTP import is a job too: its submit goes through datasets, which stores the file first.
+  if (!action.startsWith("jobs.") && action !== "datasets.submitImport") return;
   const caller = callerOf(req, config, localToken);
   ctx.meta.caller = caller;
   if (!action.startsWith("jobs.submit") || presentedKey(req)) return;

@@ -24,7 +24,7 @@ export const API_ALIASES: Record<string, string> = {
   "GET datasets": "datasets.list",
   "GET datasets/:domain/examples": "datasets.examples",
   "POST datasets/:domain/examples": "datasets.add",
-  "POST datasets/:domain/import": "stream:datasets.import",
+  "POST datasets/:domain/import": "stream:datasets.submitImport",
   "GET datasets/:domain/export": "datasets.export",
   "GET openapi.json": "api.openapi",
   "GET examples/:id": "datasets.get",

@@ -128,11 +128,14 @@ export async function pageExamples(
   domain: string,
   afterId: string,
   limit: number,
-): Promise<{ version: number; rows: ExampleRow[]; more: boolean } | undefined> {
+): Promise<{ datasetId: string; version: number; rows: ExampleRow[]; more: boolean } | undefined> {
   const r = await db.query<
-    { version: number; id: string | null; content: string; response: string | null } & Record<string, unknown>
+    { dataset_id: string; version: number; id: string | null; content: string; response: string | null } & Record<
+      string,
+      unknown
+    >
   >(
-    `SELECT d.version::float8 AS version, e.id::text AS id, e.content, e.response, e.metadata, e.created_at
+    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response, e.metadata, e.created_at
      FROM datasets d
      LEFT JOIN LATERAL (
        SELECT e.id, e.content, e.response, e.metadata, e.created_at FROM examples e
@@ -155,7 +158,8 @@ export async function pageExamples(
       metadata: x.metadata as Record<string, unknown>,
       created_at: x.created_at as string,
     }));
-  return { version: r.rows[0].version, rows: rows.slice(0, limit), more: rows.length > limit };
+  const first = r.rows[0];
+  return { datasetId: first.dataset_id, version: first.version, rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
 export async function getExample(db: Queryable, id: string): Promise<ExampleRow | undefined> {
@@ -481,4 +485,129 @@ export async function exportPage(
  */
 export async function vacuumAnalyze(db: Queryable, tables?: AnalyzedTable[]): Promise<void> {
   await db.query(`VACUUM (ANALYZE)${tables?.length ? ` ${tables.join(", ")}` : ""}`);
+}
+
+/** An upload kept for its import job (migrations/0008_imports.sql), with its checkpoint. */
+export interface UploadRow {
+  id: string;
+  domain: string;
+  format: string;
+  filename: string;
+  size: number;
+  records: number;
+  job_id: string | null;
+  /** Records of the file (rejected ones too) whose batch has committed. */
+  records_done: number;
+  summary: { added?: number; duplicates?: number; rejected?: number; version?: number | null };
+  finished_at: string | null;
+}
+
+const UPLOAD_COLUMNS = `id::text AS id, domain, format, filename, size::float8 AS size, records, job_id::text AS job_id,
+  records_done, summary, finished_at`;
+
+export async function createUpload(
+  db: Queryable,
+  u: { id: string; domain: string; format: string; filename: string },
+): Promise<void> {
+  await db.query("INSERT INTO imports (id, domain, format, filename) VALUES ($1, $2, $3, $4)", [
+    u.id,
+    u.domain,
+    u.format,
+    u.filename,
+  ]);
+}
+
+export async function putUploadChunk(db: Queryable, id: string, n: number, bytes: Buffer): Promise<void> {
+  await db.query("INSERT INTO import_chunks (import_id, n, bytes) VALUES ($1, $2, $3)", [id, n, bytes]);
+}
+
+/** The upload's chunk `n`, or undefined after the last one. */
+export async function getUploadChunk(db: Queryable, id: string, n: number): Promise<Buffer | undefined> {
+  const r = await db.query<{ bytes: Buffer | Uint8Array }>(
+    "SELECT bytes FROM import_chunks WHERE import_id = $1 AND n = $2",
+    [id, n],
+  );
+  const row = r.rows.at(0);
+  return row ? Buffer.from(row.bytes) : undefined;
+}
+
+/** Records the upload's size and record count once it is whole and valid. */
+export async function sealUpload(db: Queryable, id: string, size: number, records: number): Promise<void> {
+  await db.query("UPDATE imports SET size = $2, records = $3 WHERE id = $1", [id, size, records]);
+}
+
+export async function setUploadJob(db: Queryable, id: string, jobId: string): Promise<void> {
+  await db.query("UPDATE imports SET job_id = $2 WHERE id = $1", [id, jobId]);
+}
+
+export async function getUpload(db: Queryable, id: string): Promise<UploadRow | undefined> {
+  const r = await db.query<UploadRow & Record<string, unknown>>(`SELECT ${UPLOAD_COLUMNS} FROM imports WHERE id = $1`, [
+    id,
+  ]);
+  return r.rows[0];
+}
+
+/** Deletes an upload and its chunks. */
+export async function deleteUpload(db: Queryable, id: string): Promise<void> {
+  await db.query("DELETE FROM imports WHERE id = $1", [id]);
+}
+
+/** The checkpoint after a committed batch; written in the batch's own transaction. */
+export async function saveCheckpoint(
+  tx: Queryable,
+  id: string,
+  recordsDone: number,
+  summary: UploadRow["summary"],
+): Promise<void> {
+  await tx.query("UPDATE imports SET records_done = $2, summary = $3::jsonb WHERE id = $1", [
+    id,
+    recordsDone,
+    JSON.stringify(summary),
+  ]);
+}
+
+/** The import is done: its bytes go, its summary stays (a rerun of the job answers it). */
+export async function finishUpload(tx: Queryable, id: string, summary: UploadRow["summary"]): Promise<void> {
+  await tx.query("DELETE FROM import_chunks WHERE import_id = $1", [id]);
+  await tx.query("UPDATE imports SET summary = $2::jsonb, finished_at = now() WHERE id = $1", [
+    id,
+    JSON.stringify(summary),
+  ]);
+}
+
+/**
+ * Uploads no job will read: never given a job (the node died between the upload and the submit)
+ * after `orphanS`, and any older than `retentionDays` (their job failed or was cancelled long ago).
+ */
+export async function sweepUploads(db: Queryable, orphanS: number, retentionDays: number): Promise<number> {
+  const r = await db.query(
+    `DELETE FROM imports WHERE (job_id IS NULL AND created_at < now() - make_interval(secs => $1))
+       OR created_at < now() - make_interval(days => $2)`,
+    [orphanS, retentionDays],
+  );
+  return r.rowCount;
+}
+
+/** The name of the HNSW index on examples.embedding (migrations/0002_datasets.sql). */
+const HNSW_INDEX = "examples_embedding_hnsw";
+
+export async function vectorIndexExists(db: Queryable): Promise<boolean> {
+  const r = await db.query("SELECT 1 FROM pg_indexes WHERE indexname = $1", [HNSW_INDEX]);
+  return r.rowCount > 0;
+}
+
+/** Live examples in all datasets (the rows the HNSW index holds), from the datasets' counts. */
+export async function liveExampleCount(db: Queryable): Promise<number> {
+  const r = await db.query<{ n: number }>("SELECT coalesce(sum(example_count), 0)::float8 AS n FROM datasets");
+  return r.rows[0].n;
+}
+
+/** Drops the HNSW index (a bulk import then rebuilds it once at the end). */
+export async function dropVectorIndex(db: Queryable): Promise<void> {
+  await db.query(`DROP INDEX IF EXISTS ${HNSW_INDEX}`);
+}
+
+/** Creates the HNSW index when it is missing (the same definition as migration 0002). */
+export async function ensureVectorIndex(db: Queryable): Promise<void> {
+  await db.query(`CREATE INDEX IF NOT EXISTS ${HNSW_INDEX} ON examples USING hnsw (embedding vector_cosine_ops)`);
 }

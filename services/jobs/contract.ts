@@ -3,7 +3,26 @@
  * `job.progress` event, and the params and answers of the actions. Imports nothing heavy.
  */
 import crypto from "node:crypto";
-import type { HeavyKind, KindParams } from "../compute/contract";
+import { HEAVY_KINDS, type HeavyKind, type KindParams } from "../compute/contract";
+
+/** The kind of job that imports an uploaded dataset file (run by a node with jobs and datasets). */
+export const IMPORT_KIND = "import";
+
+/** Every kind of job: compute's heavy kinds and imports. */
+export const JOB_KINDS = [...HEAVY_KINDS, IMPORT_KIND] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Params of `jobs.submitImport` (from the datasets service, after it stored the upload). */
+export interface ImportJobParams {
+  import_id: string;
+  domain: string;
+  format: string;
+  filename: string;
+  /** Records in the file and its size, for progress and the client. */
+  records: number;
+  size: number;
+  sha256: string;
+}
 
 /** Every status of a job, in the order a job goes through them. */
 export const JOB_STATUSES = ["queued", "processing", "completed", "failed", "cancelled"] as const;
@@ -95,7 +114,7 @@ export interface JobIdParams {
 /** Params of jobs.list: `cursor` is the previous page's `next_cursor`. */
 export interface ListParams {
   status?: JobStatus;
-  kind?: HeavyKind;
+  kind?: JobKind;
   cursor?: string;
   limit?: number;
 }

@@ -69,6 +69,8 @@ export interface NewJob {
   maxAttempts: number;
   timeoutS: number;
   idempotencyKey?: string;
+  /** What the params hash covers, when not all of params (an import: not its upload's id). */
+  hashed?: Record<string, unknown>;
 }
 
 export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
@@ -79,7 +81,7 @@ export async function insertJob(tx: Queryable, j: NewJob): Promise<JobRow> {
       crypto.randomUUID(),
       j.kind,
       JSON.stringify(j.params),
-      paramsHash(j.kind, j.params),
+      paramsHash(j.kind, j.hashed ?? j.params),
       j.maxAttempts,
       j.timeoutS,
       j.idempotencyKey ?? null,
@@ -162,9 +164,9 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<{ rows: Jo
  * the owner served least recently (never, first), then the oldest job: round-robin, so a worker
  * with one thread alternates between owners instead of draining the first one's queue. The ranking
  * reads without locks; the claim then locks the best `n` still queued with SKIP LOCKED, so
- * concurrent claimers never share a job.
+ * concurrent claimers never share a job. Only jobs of `kinds` (what this worker can run).
  */
-export async function claimJobs(db: Queryable, nodeId: string, n: number): Promise<JobRow[]> {
+export async function claimJobs(db: Queryable, nodeId: string, n: number, kinds: readonly string[]): Promise<JobRow[]> {
   const r = await db.query<JobRow & Record<string, unknown>>(
     `WITH served AS (
        SELECT owner, count(*) FILTER (WHERE status = 'processing') AS running, max(started_at) AS last_start
@@ -173,7 +175,7 @@ export async function claimJobs(db: Queryable, nodeId: string, n: number): Promi
        SELECT j.id, j.seq, s.last_start,
          coalesce(s.running, 0) + row_number() OVER (PARTITION BY j.owner ORDER BY j.run_after, j.seq) AS rank
        FROM jobs j LEFT JOIN served s ON s.owner = j.owner
-       WHERE j.status = 'queued' AND j.run_after <= now()
+       WHERE j.status = 'queued' AND j.run_after <= now() AND j.kind = ANY($3::text[])
      ), best AS (
        SELECT id, rank, last_start, seq FROM ranked ORDER BY rank, last_start NULLS FIRST, seq LIMIT $2 * 2
      ), claim AS (
@@ -184,7 +186,7 @@ export async function claimJobs(db: Queryable, nodeId: string, n: number): Promi
        progress = 0, version = version + 1
      WHERE id IN (SELECT id FROM claim)
      RETURNING ${COLUMNS}`,
-    [nodeId, n],
+    [nodeId, n, kinds],
   );
   return r.rows;
 }

@@ -9,7 +9,7 @@ import type { Db, Queryable } from "../lib/db";
 import { ConflictError, PayloadTooLargeError, UnprocessableError } from "../lib/errors";
 import type { JobSettings } from "../lib/config";
 import { KIND_PARAMS, kindSizeBreach, type HeavyKind } from "../compute/contract";
-import type { SubmitParams } from "./contract";
+import { IMPORT_KIND, type Caller, type ImportJobParams, type SubmitParams } from "./contract";
 import {
   findReusable,
   getByIdempotencyKey,
@@ -60,6 +60,49 @@ function checkIdempotencyKey(key: string | undefined): void {
     throw new UnprocessableError("Idempotency-Key must be 1-200 visible ASCII characters", {
       field: "Idempotency-Key",
     });
+}
+
+/** The params of jobs.submitImport (the datasets service checked the file itself). */
+export const IMPORT_PARAMS: ActionParams = {
+  import_id: { type: "uuid" },
+  domain: { type: "string", min: 1, max: 64 },
+  format: { type: "enum", values: ["json", "jsonl", "txt"] },
+  filename: { type: "string", max: 1000 },
+  records: { type: "number", integer: true, min: 0 },
+  size: { type: "number", integer: true, min: 0 },
+  sha256: { type: "string", pattern: /^[0-9a-f]{64}$/ },
+  $$strict: "remove",
+};
+
+/** Imports run longer than compute jobs: an hour unless JOBS_TIMEOUT_S names `import`. */
+const IMPORT_TIMEOUT_S = 3600;
+
+/**
+ * Stores the import job of an upload. Its params hash is of the domain, format and file bytes, so
+ * an Idempotency-Key sent again with the same file gives the same job (and another file a 409).
+ * An import is never answered from an earlier one: importing a file again adds what is missing.
+ * @throws as submitJob
+ */
+export async function submitImportJob(
+  db: Db,
+  config: Config,
+  p: ImportJobParams,
+  idempotencyKey: string | undefined,
+  caller: Caller | undefined,
+): Promise<JobRow> {
+  checkIdempotencyKey(idempotencyKey);
+  const spec: NewJob = {
+    owner: caller?.owner ?? "",
+    kind: IMPORT_KIND,
+    params: { ...p },
+    maxAttempts: config.jobs.attempts[IMPORT_KIND] ?? config.jobs.attempts.default,
+    timeoutS: config.jobs.timeoutS[IMPORT_KIND] ?? IMPORT_TIMEOUT_S,
+    idempotencyKey,
+    hashed: { domain: p.domain, format: p.format, sha256: p.sha256 },
+  };
+  const caps = caller?.owner === undefined ? undefined : config.jobs;
+  const hash = paramsHash(IMPORT_KIND, { domain: p.domain, format: p.format, sha256: p.sha256 });
+  return db.transaction((tx) => insertOnce(tx, spec, hash, true, caps)).catch(storeFault);
 }
 
 /** The job this key already made, or a new (or reused) one, within the caps; in one transaction. */

@@ -8,7 +8,7 @@ import type { LoggerInstance, ServiceBroker } from "moleculer";
 import type { Db } from "../lib/db";
 import type { JobSettings } from "../lib/config";
 import type { HeavyKind } from "../compute/contract";
-import type { JobEvent, JobStatus } from "./contract";
+import { IMPORT_KIND, type JobEvent, type JobStatus } from "./contract";
 import { KINDS, splitResult } from "./kinds";
 import {
   claimJobs,
@@ -41,6 +41,8 @@ export class JobWorker {
     private readonly capacity: () => number,
     private readonly logger: LoggerInstance,
     private readonly onFinished: (job: JobRow, status: JobStatus) => void,
+    /** The kinds this worker claims: compute's on a node with compute, imports on one with datasets. */
+    private readonly kinds: readonly string[],
   ) {}
 
   start(): void {
@@ -86,7 +88,7 @@ export class JobWorker {
   private async claimRound(): Promise<void> {
     const free = this.capacity() - this.running.size;
     if (free <= 0) return;
-    const jobs = await claimJobs(this.db, this.broker.nodeID, free);
+    const jobs = await claimJobs(this.db, this.broker.nodeID, free, this.kinds);
     for (const job of jobs) {
       this.running.set(job.id, { job, lastProgress: 0 });
       this.emit(job, "processing", 0);
@@ -120,8 +122,20 @@ export class JobWorker {
     }
   }
 
-  private async run(job: JobRow): Promise<void> {
+  /** Runs the job on this node: its compute task, or the import of its upload. */
+  private execute(job: JobRow, timeoutMs: number): Promise<Record<string, unknown>> {
+    const opts = { nodeID: this.broker.nodeID, timeout: timeoutMs + 5000, retries: 0 };
+    if (job.kind === IMPORT_KIND)
+      return this.broker.call("datasets.runImportJob", { job_id: job.id, import_id: job.params.import_id }, opts);
     const kind = job.kind as HeavyKind;
+    return this.broker.call<Record<string, unknown>, Record<string, unknown>>(
+      `compute.${kind}`,
+      { ...job.params, ...KINDS[kind].runParams, ...(kind === "emotion" ? {} : { operation_id: job.id }) },
+      opts,
+    );
+  }
+
+  private async run(job: JobRow): Promise<void> {
     const timeoutMs = job.timeout_s * 1000;
     // Set by the timer below: a write TypeScript's narrowing cannot see from here.
     let timedOut = false as boolean;
@@ -130,13 +144,9 @@ export class JobWorker {
       void this.broker.broadcastLocal("compute.abort", { id: job.id });
     }, timeoutMs);
     try {
-      const out = await this.broker.call<Record<string, unknown>, Record<string, unknown>>(
-        `compute.${kind}`,
-        { ...job.params, ...KINDS[kind].runParams, ...(kind === "emotion" ? {} : { operation_id: job.id }) },
-        { nodeID: this.broker.nodeID, timeout: timeoutMs + 5000, retries: 0 },
-      );
+      const out = await this.execute(job, timeoutMs);
       clearTimeout(timer);
-      const { summary, file } = splitResult(kind, out);
+      const { summary, file } = job.kind === IMPORT_KIND ? { summary: out } : splitResult(job.kind as HeavyKind, out);
       const done = await this.db.transaction(async (tx) => {
         const artifactId = file ? await putArtifact(tx, file.bytes, file.contentType) : null;
         const result =

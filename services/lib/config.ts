@@ -175,6 +175,13 @@ export interface DatasetSettings {
   maxTextChars: number;
   /** Import a small demo set when a fresh embedded data folder starts. */
   demoOnFirstStart: boolean;
+  /** Largest file one HTTP import may upload (bytes). */
+  importMaxBytes: number;
+  /**
+   * An import of at least this many records that at least doubles the examples drops the HNSW
+   * index and builds it once at the end; 0 = always grow it row by row.
+   */
+  importRebuildMin: number;
 }
 
 export interface EmbeddingSettings {
@@ -456,6 +463,8 @@ export function loadConfig(env: Env = process.env): Config {
       bodyMaxExamples: int(env, "IMPORT_BODY_MAX_EXAMPLES", 5000, 1, 1_000_000),
       maxTextChars: int(env, "EXAMPLE_MAX_CHARS", 20_000, 1, 10_000_000),
       demoOnFirstStart: bool(env, "DEMO_DATA", true),
+      importMaxBytes: int(env, "IMPORT_MAX_MB", 512, 1, 1_048_576) * 1024 * 1024,
+      importRebuildMin: int(env, "IMPORT_HNSW_REBUILD_MIN", 2000, 0, 1_000_000_000),
     }),
     embeddings: Object.freeze({
       dim: int(env, "EMBEDDING_DIM", 384, 8, 4096),

@@ -4,6 +4,7 @@ import type { ServiceBroker } from "moleculer";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { eventually, getJson } from "../helpers/processes";
+import { waitFor } from "../helpers/jobs";
 import { ADMIN_KEY, loadCorpus, watchChanges } from "../helpers/datasets";
 import { expectStatus } from "../helpers/expect";
 import { loadConfig } from "../../services/lib/config";
@@ -21,7 +22,7 @@ beforeAll(async () => {
       IMPORT_BODY_MAX_EXAMPLES: "100",
       DATASET_PAGE_MAX: "50",
     },
-    ["api", "datasets", "compute"],
+    ["api", "jobs", "datasets", "compute"],
     await memoryDb(),
   );
   broker = t.node.broker;
@@ -279,7 +280,11 @@ describe("datasets writes, versions and events", () => {
         body,
       });
     const ok = await post('{"content":"s1"}\n{"content":"s2","response":"r"}\n', "format=jsonl&filename=s.jsonl");
-    expect(ok.body).toMatchObject({ domain: "streamed", file: "s.jsonl", read: 2, added: 2 });
+    expect(ok.status).toBe(202);
+    const job = await waitFor(t.url, ok.body.job_id, ["completed", "failed"], 30_000, {
+      authorization: `Bearer ${ADMIN_KEY}`,
+    });
+    expect(job.result).toMatchObject({ domain: "streamed", file: "s.jsonl", read: 2, added: 2 });
     const bad = await post('{"content":"s3"}\n{"content":\n', "format=jsonl&filename=bad.jsonl");
     expectStatus(bad, 422);
     expect(bad.body.error.message).toMatch(/^bad\.jsonl: line 2: /);

@@ -12,7 +12,7 @@ import {
   type RecordResult,
 } from "../../services/datasets/records";
 import { listFiles } from "../../bin/datasets/target";
-import { decodeCursor, encodeCursor } from "../../services/datasets/cursor";
+import { encodeCursor, parseCursor } from "../../services/datasets/cursor";
 
 async function all(file: string, format: "json" | "jsonl" | "txt", text: string): Promise<RecordResult[]> {
   const out: RecordResult[] = [];
@@ -96,9 +96,15 @@ describe("dataset records", () => {
     ]);
   });
 
-  it("make opaque cursors and refuse forged ones", () => {
-    expect(decodeCursor(encodeCursor("123"))).toBe("123");
-    expect(() => decodeCursor("abc")).toThrow(/cursor is not valid/);
-    expect(() => decodeCursor(Buffer.from("e1:-5").toString("base64url"))).toThrow(/cursor is not valid/);
+  it("make opaque cursors that carry their dataset, and refuse forged ones", () => {
+    expect(parseCursor(encodeCursor("7", "123"))).toEqual({ datasetId: "7", lastId: "123" });
+    expect(() => parseCursor("abc")).toThrow(/cursor is not valid/);
+    expect(() => parseCursor(Buffer.from("e2:7:-5").toString("base64url"))).toThrow(/cursor is not valid/);
+    expect(() => parseCursor(Buffer.from("e2:7:9999999999999999999").toString("base64url"))).toThrow(
+      /cursor is not valid/,
+    );
+    expect(() => parseCursor(Buffer.from("e2:9999999999999999999:1").toString("base64url"))).toThrow(
+      /cursor is not valid/,
+    );
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * An import sent over HTTP is kept in the database before its job runs (migrations/0008_imports.sql):
+ * the bytes in chunks, read back by the job, whichever node runs it and however often it resumes.
+ * While the bytes are stored they are parsed too, so a malformed file or one over the size bound
+ * is refused (422, 413) before any job exists, and its upload is deleted: nothing changes.
+ */
+import crypto from "node:crypto";
+import { once } from "node:events";
+import { PassThrough, Readable } from "node:stream";
+import type { Queryable } from "../lib/db";
+import { PayloadTooLargeError } from "../lib/errors";
+import { parseStream, type FileFormat, type RecordResult } from "./records";
+import { createUpload, deleteUpload, getUploadChunk, putUploadChunk, sealUpload } from "./store";
+
+/** Bytes per stored chunk. */
+const CHUNK_BYTES = 1024 * 1024;
+
+export interface UploadSpec {
+  domain: string;
+  format: FileFormat;
+  filename: string;
+  maxBytes: number;
+  maxChars: number;
+  maxJsonBytes: number;
+}
+
+export interface StoredUpload {
+  id: string;
+  size: number;
+  /** Records in the file (rejected ones too). */
+  records: number;
+  /** sha256 of the bytes: the same file under the same Idempotency-Key is the same job. */
+  sha256: string;
+}
+
+async function countRecords(records: AsyncIterable<RecordResult>): Promise<number> {
+  let n = 0;
+  for await (const _r of records) n++;
+  return n;
+}
+
+/** Reads and drops what is left of `input` (see storeUpload's catch). */
+export async function discard(input: Readable): Promise<void> {
+  // An ended stream's iterator would wait for an 'end' that has already been.
+  if (input.readableEnded || input.destroyed) return;
+  try {
+    for await (const _chunk of input) {
+      // dropped
+    }
+  } catch {
+    // the client went away: nothing to answer
+  }
+}
+
+/**
+ * Stores `input` as a new upload and checks that it parses.
+ * @throws MalformedFileError (nothing kept), PayloadTooLargeError (413) over maxBytes
+ */
+export async function storeUpload(db: Queryable, input: Readable, spec: UploadSpec): Promise<StoredUpload> {
+  const id = crypto.randomUUID();
+  const hash = crypto.createHash("sha256");
+  await createUpload(db, { id, domain: spec.domain, format: spec.format, filename: spec.filename });
+  const parserInput = new PassThrough();
+  const counted = countRecords(parseStream(spec.filename, spec.format, parserInput, spec.maxChars, spec.maxJsonBytes));
+  // Awaited below; a parse error before then must not be an unhandled rejection.
+  counted.catch(() => undefined);
+  let size = 0;
+  let n = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (!pendingBytes) return;
+    await putUploadChunk(db, id, n++, Buffer.concat(pending));
+    pending = [];
+    pendingBytes = 0;
+  };
+  try {
+    for await (const c of input) {
+      const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+      size += chunk.length;
+      if (size > spec.maxBytes)
+        throw new PayloadTooLargeError(`the file is larger than ${spec.maxBytes} bytes (IMPORT_MAX_MB)`, {
+          field: "file",
+          limit: spec.maxBytes,
+        });
+      hash.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= CHUNK_BYTES) await flush();
+      // The parser may stop early on an error: then its rejection ends the wait.
+      if (!parserInput.write(chunk)) await Promise.race([once(parserInput, "drain"), counted]);
+    }
+    parserInput.end();
+    await flush();
+    const records = await counted;
+    await sealUpload(db, id, size, records);
+    return { id, size, records, sha256: hash.digest("hex") };
+  } catch (err) {
+    parserInput.destroy();
+    await deleteUpload(db, id);
+    // Read the rest before answering: a client still sending when the answer comes and the socket
+    // closes sees a reset, not the 4xx. The request timeout bounds a body that never ends.
+    await discard(input);
+    throw err;
+  }
+}
+
+/** The bytes of an upload, chunk by chunk, as a stream. */
+export function readUpload(db: Queryable, id: string): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let n = 0; ; n++) {
+        const chunk = await getUploadChunk(db, id, n);
+        if (!chunk) return;
+        yield chunk;
+      }
+    })(),
+    { objectMode: false },
+  );
+}
