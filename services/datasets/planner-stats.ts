@@ -3,12 +3,25 @@
  * Postgres autovacuum comes later, and a page or search planned on stale estimates in between can
  * be a hundred times slower). The rule is autovacuum's own: a table group is analyzed when the rows
  * changed since its last ANALYZE reach 50 + 10% of its estimated rows. Writers call `after` at their
- * end, outside their transaction; small writes add up until they pass the threshold. In embedded
- * mode (`vacuum`), a write that deleted rows gets VACUUM (ANALYZE) instead: nothing else would
- * reclaim its dead rows or set the visibility map that index-only scans need.
+ * end, outside their transaction; small writes add up until they pass the threshold.
+ *
+ * Embedded mode (`vacuum`) has no autovacuum either, and PGlite runs one statement at a time, so a
+ * VACUUM stalls every query of the node for as long as it runs. Its cost is nearly all index
+ * cleanup, the HNSW index's above all (bench/vacuum.ts, docs/operations.md), so it is split in two:
+ * - a write that deleted rows gets VACUUM (ANALYZE, INDEX_CLEANUP OFF): the heap's dead rows are
+ *   pruned and the statistics gathered in a fraction of the time, their index entries left;
+ * - the scheduled run (`vacuumDue`) does the full VACUUM (ANALYZE), index cleanup included, of each
+ *   table whose dead rows pass autovacuum's vacuum rule (50 + 20% of its live rows), and of no other.
  */
 import type { Queryable } from "../lib/db";
-import { analyzeTables, plannerRowEstimates, vacuumAnalyze, type AnalyzedTable } from "./store";
+import {
+  analyzeTables,
+  deadTupleCounts,
+  plannerRowEstimates,
+  vacuumAnalyze,
+  vacuumHeapAnalyze,
+  type AnalyzedTable,
+} from "./store";
 
 /** Each group's first table is the one whose changes are counted; the others change with it. */
 const GROUPS = {
@@ -20,10 +33,26 @@ export type TableGroup = keyof typeof GROUPS;
 
 const BASE_THRESHOLD = 50;
 const SCALE_FACTOR = 0.1;
+/** autovacuum_vacuum_threshold and autovacuum_vacuum_scale_factor's defaults. */
+const VACUUM_BASE_THRESHOLD = 50;
+const VACUUM_SCALE_FACTOR = 0.2;
+
+/** A table's dead rows against autovacuum's rule, as the scheduled run saw them. */
+export interface VacuumCandidate {
+  table: string;
+  dead: number;
+  live: number;
+}
 
 export class PlannerStats {
   /** Rows changed since the last ANALYZE, per group (this process's writes only). */
   private readonly pending = new Map<TableGroup, number>();
+  /**
+   * Example rows deleted since the last VACUUM with index cleanup (embedded mode). The heap-only
+   * VACUUM after a delete resets n_dead_tup though the index entries stay, so the scheduled run
+   * counts these as well; they are lost on a restart (the next deletes add up again).
+   */
+  private deletedSinceCleanup = 0;
 
   /** @param vacuum vacuum as well after deletes (embedded mode: PGlite has no autovacuum). */
   constructor(
@@ -32,9 +61,10 @@ export class PlannerStats {
   ) {}
 
   /**
-   * Counts a write's changed rows and analyzes each group that passed its threshold (vacuuming too
-   * when the write `deleted` rows and this is embedded mode); returns those groups and whether they
-   * were vacuumed.
+   * Counts a write's changed rows and analyzes each group that passed its threshold; when the
+   * write `deleted` rows (from examples: the only table writers delete from) and this is embedded
+   * mode, that is a heap-only VACUUM (ANALYZE, INDEX_CLEANUP OFF). Returns those groups and
+   * whether they were vacuumed.
    */
   async after(
     changed: Partial<Record<TableGroup, number>>,
@@ -42,6 +72,7 @@ export class PlannerStats {
   ): Promise<{ groups: TableGroup[]; vacuumed: boolean }> {
     for (const [g, n] of Object.entries(changed) as [TableGroup, number][])
       if (n > 0) this.pending.set(g, (this.pending.get(g) ?? 0) + n);
+    if (this.vacuum && deleted) this.deletedSinceCleanup += changed.examples ?? 0;
     if (this.pending.size === 0) return { groups: [], vacuumed: false };
     const groups = [...this.pending.keys()];
     const estimates = await plannerRowEstimates(
@@ -55,7 +86,39 @@ export class PlannerStats {
     for (const g of stale) this.pending.delete(g);
     const tables = stale.flatMap((g) => [...GROUPS[g]]);
     const vacuumed = this.vacuum && deleted;
-    await (vacuumed ? vacuumAnalyze(this.db, tables) : analyzeTables(this.db, tables));
+    await (vacuumed ? vacuumHeapAnalyze(this.db, tables) : analyzeTables(this.db, tables));
     return { groups: stale, vacuumed };
+  }
+
+  /**
+   * Embedded mode's scheduled run: VACUUM (ANALYZE) with index cleanup of each table whose dead
+   * rows (n_dead_tup, or for the example tables the rows deleted since their last full VACUUM if
+   * more) pass 50 + 20% of its live rows. Returns the tables vacuumed (none: nothing to do).
+   */
+  async vacuumDue(): Promise<VacuumCandidate[]> {
+    const counts = await deadTupleCounts(this.db);
+    const due = counts.filter((c) => c.dead > VACUUM_BASE_THRESHOLD + VACUUM_SCALE_FACTOR * c.live);
+    // The example tables as one: a rotation's deletes cascade from examples to its postings.
+    const examples = counts.find((c) => c.name === "examples");
+    const group: readonly string[] = GROUPS.examples;
+    if (
+      examples &&
+      this.deletedSinceCleanup > VACUUM_BASE_THRESHOLD + VACUUM_SCALE_FACTOR * examples.live &&
+      !due.some((c) => c.name === "examples")
+    )
+      due.push(
+        ...counts
+          .filter((c) => group.includes(c.name) && !due.includes(c))
+          .map((c) => (c === examples ? { ...c, dead: Math.max(c.dead, this.deletedSinceCleanup) } : c)),
+      );
+    if (due.length === 0) return [];
+    const cleaned = this.deletedSinceCleanup;
+    await vacuumAnalyze(
+      this.db,
+      due.map((c) => c.table),
+    );
+    // Rows deleted while the VACUUM ran are still owed a cleanup.
+    if (due.some((c) => c.name === "examples")) this.deletedSinceCleanup -= cleaned;
+    return due.map(({ name, dead, live }) => ({ table: name, dead, live }));
   }
 }
