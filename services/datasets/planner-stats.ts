@@ -11,7 +11,8 @@
  * - a write that deleted rows gets VACUUM (ANALYZE, INDEX_CLEANUP OFF): the heap's dead rows are
  *   pruned and the statistics gathered in a fraction of the time, their index entries left;
  * - the scheduled run (`vacuumDue`) does the full VACUUM (ANALYZE), index cleanup included, of each
- *   table whose dead rows pass autovacuum's vacuum rule (50 + 20% of its live rows), and of no other.
+ *   table whose dead rows pass autovacuum's vacuum rule (50 + 20% of its live rows), and of no other
+ *   (the dead line pointers the heap-only VACUUM leaves are among them: its ANALYZE counts them).
  */
 import type { Queryable } from "../lib/db";
 import {
@@ -47,13 +48,6 @@ export interface VacuumCandidate {
 export class PlannerStats {
   /** Rows changed since the last ANALYZE, per group (this process's writes only). */
   private readonly pending = new Map<TableGroup, number>();
-  /**
-   * Example rows deleted since the last VACUUM with index cleanup (embedded mode). The heap-only
-   * VACUUM after a delete resets n_dead_tup though the index entries stay, so the scheduled run
-   * counts these as well; they are lost on a restart (the next deletes add up again).
-   */
-  private deletedSinceCleanup = 0;
-
   /** @param vacuum vacuum as well after deletes (embedded mode: PGlite has no autovacuum). */
   constructor(
     private readonly db: Queryable,
@@ -72,7 +66,6 @@ export class PlannerStats {
   ): Promise<{ groups: TableGroup[]; vacuumed: boolean }> {
     for (const [g, n] of Object.entries(changed) as [TableGroup, number][])
       if (n > 0) this.pending.set(g, (this.pending.get(g) ?? 0) + n);
-    if (this.vacuum && deleted) this.deletedSinceCleanup += changed.examples ?? 0;
     if (this.pending.size === 0) return { groups: [], vacuumed: false };
     const groups = [...this.pending.keys()];
     const estimates = await plannerRowEstimates(
@@ -92,33 +85,19 @@ export class PlannerStats {
 
   /**
    * Embedded mode's scheduled run: VACUUM (ANALYZE) with index cleanup of each table whose dead
-   * rows (n_dead_tup, or for the example tables the rows deleted since their last full VACUUM if
-   * more) pass 50 + 20% of its live rows. Returns the tables vacuumed (none: nothing to do).
+   * rows (n_dead_tup) pass 50 + 20% of its live rows. The dead line pointers a heap-only VACUUM
+   * leaves behind count there: its ANALYZE reports them as dead rows, so they stay owed until an
+   * index cleanup, across restarts too. Returns the tables vacuumed (none: nothing to do).
    */
   async vacuumDue(): Promise<VacuumCandidate[]> {
-    const counts = await deadTupleCounts(this.db);
-    const due = counts.filter((c) => c.dead > VACUUM_BASE_THRESHOLD + VACUUM_SCALE_FACTOR * c.live);
-    // The example tables as one: a rotation's deletes cascade from examples to its postings.
-    const examples = counts.find((c) => c.name === "examples");
-    const group: readonly string[] = GROUPS.examples;
-    if (
-      examples &&
-      this.deletedSinceCleanup > VACUUM_BASE_THRESHOLD + VACUUM_SCALE_FACTOR * examples.live &&
-      !due.some((c) => c.name === "examples")
-    )
-      due.push(
-        ...counts
-          .filter((c) => group.includes(c.name) && !due.includes(c))
-          .map((c) => (c === examples ? { ...c, dead: Math.max(c.dead, this.deletedSinceCleanup) } : c)),
-      );
-    if (due.length === 0) return [];
-    const cleaned = this.deletedSinceCleanup;
-    await vacuumAnalyze(
-      this.db,
-      due.map((c) => c.table),
+    const due = (await deadTupleCounts(this.db)).filter(
+      (c) => c.dead > VACUUM_BASE_THRESHOLD + VACUUM_SCALE_FACTOR * c.live,
     );
-    // Rows deleted while the VACUUM ran are still owed a cleanup.
-    if (due.some((c) => c.name === "examples")) this.deletedSinceCleanup -= cleaned;
+    if (due.length)
+      await vacuumAnalyze(
+        this.db,
+        due.map((c) => c.table),
+      );
     return due.map(({ name, dead, live }) => ({ table: name, dead, live }));
   }
 }

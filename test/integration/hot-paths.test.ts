@@ -115,7 +115,7 @@ describe("embedded VACUUM after a rotation", () => {
   });
   afterAll(() => t.node.stop());
 
-  it("prunes the heap after a rotation without index cleanup, and the scheduled run cleans up only what is due", async () => {
+  it("vacuums the heap only after a rotation, and the scheduled run cleans the indexes only when due", async () => {
     await add(
       t,
       "bulk",
@@ -144,19 +144,25 @@ describe("embedded VACUUM after a rotation", () => {
       body: JSON.stringify({ max: 50 }),
     });
     expect({ status: r.status, moved: r.body.domains?.[0]?.moved }).toEqual({ status: 200, moved: 250 });
-    // The heap-only VACUUM ran on each table and left no dead rows in the heap.
+    // The heap-only VACUUM ran on each table; what it left are the dead line pointers of the moved
+    // rows (its ANALYZE counts them as dead rows), owed an index cleanup.
     const after = await stats();
     expect(after).toEqual({
-      examples: { vacuums: before.examples.vacuums + 1, dead: 0 },
+      examples: { vacuums: before.examples.vacuums + 1, dead: 250 },
       examples_archive: { vacuums: before.examples_archive.vacuums + 1, dead: 0 },
-      bm25_postings: { vacuums: before.bm25_postings.vacuums + 1, dead: 0 },
+      bm25_postings: { vacuums: before.bm25_postings.vacuums + 1, dead: after.bm25_postings.dead },
     });
+    expect(after.bm25_postings.dead).toBeGreaterThan(250);
 
-    // The index entries of the 250 rows are still owed a cleanup: 250 > 50 + 20% of 50 live rows.
+    // 250 > 50 + 20% of 50 live rows: the scheduled run cleans the indexes, and nothing is left.
     const due = await datasets.vacuumDatabase();
     expect(due.find((d) => d.table === "examples")).toEqual({ table: "examples", dead: 250, live: 50 });
     expect(due.map((d) => d.table)).toEqual(expect.arrayContaining(["examples", "bm25_postings"]));
-    expect((await stats()).examples.vacuums).toBe(after.examples.vacuums + 1);
+    expect(await stats()).toEqual({
+      examples: { vacuums: after.examples.vacuums + 1, dead: 0 },
+      examples_archive: after.examples_archive,
+      bm25_postings: { vacuums: after.bm25_postings.vacuums + 1, dead: 0 },
+    });
     // Done: the next scheduled run has nothing to do.
     expect(await datasets.vacuumDatabase()).toEqual([]);
   });
