@@ -33,7 +33,7 @@ import type { SubmitMeta } from "./jobs/contract";
 import { runSearch, type SearchMode, type SearchSettings } from "./datasets/search";
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
-import { PlannerStats, type TableGroup } from "./datasets/planner-stats";
+import { PlannerStats, type TableGroup, type VacuumCandidate } from "./datasets/planner-stats";
 import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
 import { DatasetVersion } from "./lib/dataset-version";
 import {
@@ -45,7 +45,6 @@ import {
   globalVersion,
   listDatasets,
   pageExamples,
-  vacuumAnalyze,
   sweepUploads,
   vectorIndexExists,
   type DatasetRow,
@@ -115,7 +114,7 @@ interface DatasetsThis extends Service {
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
   analyze(changed: Partial<Record<TableGroup, number>>, deleted?: boolean): Promise<void>;
-  vacuumDatabase(): Promise<void>;
+  vacuumDatabase(): Promise<VacuumCandidate[]>;
   importMeta(ctx: Context<unknown, ImportMeta>): { domain: string; format: FileFormat; file: string };
   runImport(
     ctx: Context,
@@ -518,21 +517,32 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const { groups, vacuumed } = await this.plannerStats.after(changed, deleted ?? false);
         const ms = Math.round(performance.now() - started);
         // A VACUUM holds PGlite's one connection: its cost is worth seeing at info level.
-        if (vacuumed) this.logger.info(`VACUUM (ANALYZE) of ${groups.join(", ")} after a bulk delete: ${ms} ms`);
+        if (vacuumed)
+          this.logger.info(`VACUUM (ANALYZE, INDEX_CLEANUP OFF) of ${groups.join(", ")} after a bulk delete: ${ms} ms`);
         else if (groups.length) this.logger.debug(`analyzed ${groups.join(", ")} in ${ms} ms`);
       } catch (err) {
         this.logger.warn(`ANALYZE after a write failed: ${(err as Error).message}`);
       }
     },
 
-    /** Embedded mode's scheduled VACUUM (ANALYZE) of the whole database, its cost logged. */
+    /**
+     * Embedded mode's scheduled VACUUM (ANALYZE) with index cleanup, of the tables whose dead rows
+     * pass autovacuum's rule only (PlannerStats.vacuumDue); its cost logged. Returns those tables.
+     */
     async vacuumDatabase(this: DatasetsThis) {
       const started = performance.now();
       try {
-        await vacuumAnalyze(this.db);
-        this.logger.info(`scheduled VACUUM (ANALYZE) of the database: ${Math.round(performance.now() - started)} ms`);
+        const due = await this.plannerStats.vacuumDue();
+        const ms = Math.round(performance.now() - started);
+        if (due.length)
+          this.logger.info(
+            `scheduled VACUUM (ANALYZE) of ${due.map((d) => `${d.table} (${d.dead} dead of ${d.live})`).join(", ")}: ${ms} ms`,
+          );
+        else this.logger.debug(`scheduled VACUUM: no table past 50 + 20% dead rows (${ms} ms)`);
+        return due;
       } catch (err) {
         this.logger.warn(`scheduled VACUUM failed: ${(err as Error).message}`);
+        return [];
       }
     },
 

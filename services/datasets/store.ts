@@ -480,11 +480,44 @@ export async function exportPage(
 }
 
 /**
- * VACUUM (ANALYZE) these tables, or the whole database without a list (embedded mode: PGlite has no
- * autovacuum, and it owns every table of its one process). Never inside a transaction.
+ * VACUUM (ANALYZE) these tables, index cleanup included (embedded mode: PGlite has no autovacuum).
+ * Never inside a transaction. Names come from the AnalyzedTable list or from deadTupleCounts (the
+ * catalog's own, quoted), never from input.
  */
-export async function vacuumAnalyze(db: Queryable, tables?: AnalyzedTable[]): Promise<void> {
-  await db.query(`VACUUM (ANALYZE)${tables?.length ? ` ${tables.join(", ")}` : ""}`);
+export async function vacuumAnalyze(db: Queryable, tables: readonly string[]): Promise<void> {
+  if (tables.length) await db.query(`VACUUM (ANALYZE) ${tables.join(", ")}`);
+}
+
+/**
+ * VACUUM (ANALYZE, INDEX_CLEANUP OFF) these tables: the heap's dead rows are pruned (their line
+ * pointers stay, marked dead, until a VACUUM with index cleanup) and the statistics gathered,
+ * without the index passes that make a full VACUUM cost seconds (HNSW above all). The GIN pending
+ * list is merged first, as in analyzeTables: without index cleanup VACUUM does not merge it.
+ * `pg_stat_force_next_flush` first: a delete's dead-row counts reach the statistics only when the
+ * backend next reports them (at most once a second), and counts reported after the VACUUM would
+ * land on top of its reset and read as dead rows it left.
+ */
+export async function vacuumHeapAnalyze(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
+  if (!tables.length) return;
+  await db.query("SELECT pg_stat_force_next_flush()");
+  if (tables.includes("examples")) await db.query("SELECT gin_clean_pending_list('examples_tsv'::regclass)");
+  await db.query(`VACUUM (ANALYZE, INDEX_CLEANUP OFF) ${tables.join(", ")}`);
+}
+
+/**
+ * Every user table's dead and live rows from pg_stat_user_tables (live: the planner's estimate if
+ * the statistics have none yet), `table` quoted for SQL, `name` bare.
+ */
+export async function deadTupleCounts(
+  db: Queryable,
+): Promise<{ table: string; name: string; dead: number; live: number }[]> {
+  await db.query("SELECT pg_stat_force_next_flush()");
+  const r = await db.query<{ table: string; name: string; dead: number; live: number }>(
+    `SELECT format('%I.%I', s.schemaname, s.relname) AS table, s.relname AS name, s.n_dead_tup::float8 AS dead,
+            greatest(s.n_live_tup::float8, c.reltuples::float8, 0) AS live
+     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY s.relname`,
+  );
+  return r.rows;
 }
 
 /** An upload kept for its import job (migrations/0008_imports.sql), with its checkpoint. */
