@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/vacuum.ts            (ROTATE=1000 DIM=384 to change; VARIANTS=2: the first two only)
  */
+import { loadConfig } from "../services/lib/config";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -65,7 +66,13 @@ async function main(): Promise<void> {
       await migrate(db, undefined, { embedding_dim: DIM });
       const ms = await timed(() =>
         importRecords(
-          { db, ctx: undefined as unknown as Context, embedder, batchSize: 256 },
+          {
+            db,
+            ctx: undefined as unknown as Context,
+            embedder,
+            batchSize: 256,
+            rebuildMin: loadConfig({}).datasets.importRebuildMin,
+          },
           "scifact",
           "corpus.jsonl",
           corpus.map((d) => ({ content: d.content, response: "", metadata: { doc_id: d.id } })),
