@@ -294,6 +294,12 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     submitImport: {
       admin: true,
       params: {},
+      // The request body is the file; these come as URL params (checked in importMeta) and are
+      // what the OpenAPI document shows.
+      streamParams: {
+        format: { type: "enum", values: FORMATS },
+        filename: { type: "string", optional: true, max: 255 },
+      },
       async handler(this: DatasetsThis, ctx: Context<Readable, ImportMeta & SubmitMeta>) {
         const cfg = this.config().datasets;
         try {

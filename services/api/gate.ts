@@ -101,6 +101,29 @@ function answerOptions(o: GateOptions, req: GatedRequest, res: ServerResponse): 
   res.end();
 }
 
+/** Past this much of a refused body, or this long, the connection is closed instead. */
+const DROP_MAX_BYTES = 64 * 1024 * 1024;
+const DROP_MAX_MS = 5000;
+
+/** Reads and drops the rest of a request's body, bounded in bytes and time. */
+function dropBody(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let bytes = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off("data", onData).off("end", done).off("error", done).off("close", done);
+      resolve();
+    };
+    const onData = (chunk: Buffer | string) => {
+      bytes += chunk.length;
+      if (bytes > DROP_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DROP_MAX_MS);
+    req.on("data", onData).on("end", done).on("error", done).on("close", done);
+  });
+}
+
 /**
  * Runs the gate; true when it has answered the request (OPTIONS, 401, 429), false when the
  * request goes on to routing.
@@ -123,9 +146,10 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
   } catch (err) {
     // A 401, a 429, or a preflight from an origin CORS does not allow (403). A browser reads the
     // first two (and their Retry-After) only with the CORS headers of an allowed origin.
-    // The body is not read past here: drop it as it comes, so a client still sending (an import's
-    // file) gets this answer instead of a reset socket.
-    req.resume();
+    // The body is not read past here: drop it before answering, so a client still sending (an
+    // import's file) reads this answer instead of a reset socket (Node closes a connection whose
+    // request was not read to its end, and data arriving after that close is answered by a reset).
+    await dropBody(req);
     if (req.method !== "OPTIONS") {
       try {
         o.writeCors?.(req, res, false);

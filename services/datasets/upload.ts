@@ -14,6 +14,8 @@ import { createUpload, deleteUpload, getUploadChunk, putUploadChunk, sealUpload 
 
 /** Bytes per stored chunk. */
 const CHUNK_BYTES = 1024 * 1024;
+/** Past this much of a refused body, the socket is closed rather than the body read to its end. */
+const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface UploadSpec {
   domain: string;
@@ -40,12 +42,15 @@ async function countRecords(records: AsyncIterable<RecordResult>): Promise<numbe
 }
 
 /** Reads and drops what is left of `input` (see storeUpload's catch). */
-export async function discard(input: Readable): Promise<void> {
+export async function discard(input: Readable, maxBytes = DISCARD_MAX_BYTES): Promise<void> {
   // An ended stream's iterator would wait for an 'end' that has already been.
   if (input.readableEnded || input.destroyed) return;
+  let dropped = 0;
   try {
-    for await (const _chunk of input) {
-      // dropped
+    for await (const chunk of input as AsyncIterable<Buffer | string>) {
+      dropped += chunk.length;
+      // A body far past what we would take is not worth reading to its end: the socket closes.
+      if (dropped > maxBytes) return;
     }
   } catch {
     // the client went away: nothing to answer
@@ -75,7 +80,9 @@ export async function storeUpload(db: Queryable, input: Readable, spec: UploadSp
     pendingBytes = 0;
   };
   try {
-    for await (const c of input) {
+    // Leaving this loop early (a parse error, 413) must not destroy the request: the rest of the
+    // body is drained below so that the client reads the 4xx instead of a reset socket.
+    for await (const c of input.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>) {
       const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
       size += chunk.length;
       if (size > spec.maxBytes)

@@ -174,10 +174,7 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
     expect(await state()).toEqual(before);
   });
 
-  // Skipped: the gate's 401 for an import sent without a key reaches the client as a reset socket
-  // (ECONNRESET) while the client still sends the body, even with the rest of the body dropped
-  // (req.resume() in gate.ts). Nothing is written either way; the answer itself is what fails.
-  it.skip("answers an import without an API key with 401 (the gate; see the note)", async () => {
+  it("answers an import without an API key with 401 (the gate reads the body it refuses)", async () => {
     const r = await post(t.url, "bad", jsonl(10, "nokey"), undefined, {});
     expect({ status: r.status, message: r.body.error.message }).toEqual({
       status: 401,

@@ -54,12 +54,21 @@ describe("api.http-errors toHttpError", () => {
     [
       "moleculer-web's service unavailable (no node runs the alias's service)",
       new ApiGateway.Errors.ServiceUnavailableError(undefined as unknown as string, null),
-      { status: 503, type: ERR_UNAVAILABLE, headers: { "Retry-After": "5" } },
+      {
+        status: 503,
+        type: ERR_UNAVAILABLE,
+        message: "the service for this route is not running on any node",
+        headers: { "Retry-After": "5" },
+      },
     ],
     [
       "Moleculer's service not found",
       new Errors.ServiceNotFoundError({ action: "jobs.view" }),
-      { status: 503, type: ERR_UNAVAILABLE, message: "the service for this route is not running on any node" },
+      {
+        status: 503,
+        type: ERR_UNAVAILABLE,
+        message: "jobs.view is not running on any node reachable now",
+      },
     ],
     [
       "a rate limit with its wait",
