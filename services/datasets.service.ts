@@ -164,7 +164,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           throw new BadRequestError("cursor belongs to another domain's pages: pass back this domain's next_cursor", {
             field: "cursor",
           });
-        const last = page.rows[page.rows.length - 1];
+        const last = page.rows.at(-1);
         const answer: PageAnswer = {
           domain: ctx.params.domain,
           version: page.version,
@@ -493,9 +493,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     /** The domain, format and file name of an import (meta, or URL params over HTTP). @throws 400 */
     importMeta(this: DatasetsThis, ctx: Context<unknown, ImportMeta>) {
       const m = { ...ctx.meta.$params, ...ctx.meta };
-      const domain = String(m.domain ?? "");
-      const format = String(m.format ?? "") as FileFormat;
-      const file = String(m.filename ?? `upload.${format}`);
+      const domain = m.domain ?? "";
+      const format = (m.format ?? "") as FileFormat;
+      const file = m.filename ?? `upload.${format}`;
       if (!isDomain(domain)) throw new BadRequestError(`domain must be ${DOMAIN_RULE}`, { field: "domain" });
       if (!FORMATS.includes(format))
         throw new BadRequestError(`format must be one of ${FORMATS.join(", ")}`, { field: "format" });
@@ -621,7 +621,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           (r) =>
             r.domains.length &&
             this.logger.info(`rotation moved ${r.domains.map((d) => `${d.moved} from ${d.domain}`).join(", ")}`),
-          (err) => this.logger.warn(`scheduled rotation failed: ${(err as Error).message}`),
+          (err: unknown) =>
+            this.logger.warn(`scheduled rotation failed: ${err instanceof Error ? err.message : String(err)}`),
         );
       }, cfg.rotateIntervalS * 1000);
       this.rotateTimer.unref();

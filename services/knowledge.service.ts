@@ -96,7 +96,11 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         domain: DOMAIN,
         k: { type: "number", integer: true, min: 1, max: 20, optional: true, convert: true },
       },
-      async handler(this: KnowledgeThis, ctx: Context<QueryParams>): Promise<Answer> {
+      // `query` or `q` comes (the params schema allows either): the handler sets `query` from `q`.
+      async handler(
+        this: KnowledgeThis,
+        ctx: Context<Omit<QueryParams, "query"> & { query?: string }>,
+      ): Promise<Answer> {
         const t0 = performance.now();
         const text = ctx.params.query ?? ctx.params.q;
         if (text === undefined) throw new UnprocessableError("query (or q) is required", { field: "query" });
@@ -133,7 +137,8 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
           };
         }
         const fresh = await composeAnswer(
-          ctx,
+          // `query` was set from `q` above.
+          ctx as Context<QueryParams>,
           { normalized, k, version },
           {
             settings: s,
@@ -156,7 +161,9 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
               source: fresh.source,
               ttlS: s.l2TtlS,
             })
-            .catch((err) => this.logger.warn(`L2 write failed: ${(err as Error).message}`));
+            .catch((err: unknown) =>
+              this.logger.warn(`L2 write failed: ${err instanceof Error ? err.message : String(err)}`),
+            );
         }
         return { ...fresh, answer_id, cached: false, took_ms: performance.now() - t0 };
       },
@@ -362,7 +369,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       async handler(this: KnowledgeThis, ctx: Context<{ domain: string; version?: number }>) {
         if (ctx.params.version === undefined) this.datasetVersion.background(true);
         else this.datasetVersion.changed(ctx.params.version);
-        await this.broker.cacher?.clean(`knowledge:ds:${ctx.params.domain}:*`)?.catch?.(() => undefined);
+        await this.broker.cacher?.clean(`knowledge:ds:${ctx.params.domain}:*`).catch(() => undefined);
       },
     },
 
@@ -478,7 +485,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
     const t0 = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      this.warmup().catch((err) => `failed: ${(err as Error).message}`),
+      this.warmup().catch((err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`),
       new Promise<string>((r) => (timer = setTimeout(() => r(`stopped at the ${bound} ms bound`), bound))),
     ]);
     clearTimeout(timer);

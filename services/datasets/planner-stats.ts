@@ -73,7 +73,8 @@ export class PlannerStats {
       groups.map((g) => GROUPS[g][0]),
     );
     const stale = groups.filter(
-      (g) => this.pending.get(g)! >= BASE_THRESHOLD + SCALE_FACTOR * Math.max(0, estimates.get(GROUPS[g][0]) ?? 0),
+      (g) =>
+        (this.pending.get(g) ?? 0) >= BASE_THRESHOLD + SCALE_FACTOR * Math.max(0, estimates.get(GROUPS[g][0]) ?? 0),
     );
     if (stale.length === 0) return { groups: [], vacuumed: false };
     for (const g of stale) this.pending.delete(g);

@@ -69,9 +69,10 @@ export function toExample(obj: unknown, maxChars: number): RecordResult {
   if (typeof obj === "string") obj = { content: obj };
   if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return { rejected: "not an object" };
   const o = obj as Record<string, unknown>;
-  const key = ["content", "completion", "prompt"].find(
-    (k) => typeof o[k] === "string" && (o[k] as string).trim() !== "",
-  );
+  const key = ["content", "completion", "prompt"].find((k) => {
+    const v = o[k];
+    return typeof v === "string" && v.trim() !== "";
+  });
   if (!key) return { rejected: "no content, completion or prompt" };
   const content = (o[key] as string).trim();
   const response = typeof o.response === "string" ? o.response : o.response == null ? null : JSON.stringify(o.response);
@@ -109,7 +110,7 @@ export function* parseJson(file: string, text: string, maxChars: number): Genera
   } catch (err) {
     throw jsonError(file, text, err as Error);
   }
-  const list = Array.isArray(doc) ? doc : (doc as { examples?: unknown })?.examples;
+  const list = Array.isArray(doc) ? doc : (doc as { examples?: unknown } | null)?.examples;
   if (!Array.isArray(list)) throw new MalformedFileError(file, "JSON", 'expected an array or {"examples": [...]}');
   for (const item of list) yield toExample(item, maxChars);
 }
@@ -177,5 +178,5 @@ export async function* parseStream(
 }
 
 export function isRejected(r: RecordResult): r is Rejected {
-  return (r as Rejected).rejected !== undefined;
+  return "rejected" in r;
 }

@@ -96,13 +96,17 @@ export async function lexicalSearch(
   const { parsed, stats, terms } = await lexicalTerms(db, q, o.datasetId);
   const avgdl = stats.totalLen / stats.docs || 1;
   if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms, avgdl };
-  const lists: PostingList[] = stats.rows
-    .filter((r) => r.term_id !== null)
-    .map((r) => ({
-      termId: r.term_id!,
-      idf: terms.idfs.get(r.term)!,
-      limit: o.termLimit > 0 && r.df! > o.termLimit ? o.termLimit : null,
-    }));
+  const lists: PostingList[] = stats.rows.flatMap((r) =>
+    r.term_id === null
+      ? []
+      : [
+          {
+            termId: r.term_id,
+            idf: terms.idfs.get(r.term) ?? 0,
+            limit: o.termLimit > 0 && (r.df ?? 0) > o.termLimit ? o.termLimit : null,
+          },
+        ],
+  );
   const bounded = lists.some((l) => l.limit !== null);
   const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
   const filter = stats.filterEmpty ? undefined : stats.filterQuery;
@@ -126,7 +130,7 @@ async function lexicalTerms(
   for (const r of stats.rows) df.set(r.term, (df.get(r.term) ?? 0) + (r.df ?? 0));
   const terms: LexicalTerms = {
     idfs: new Map([...df].map(([t, n]) => [t, idf(stats.docs, n)])),
-    byId: new Map(stats.rows.filter((r) => r.term_id !== null).map((r) => [r.term_id!, r.term])),
+    byId: new Map(stats.rows.flatMap((r) => (r.term_id === null ? [] : [[r.term_id, r.term] as const]))),
   };
   return { parsed, stats, terms };
 }
@@ -159,9 +163,10 @@ async function rescore(
     candidates.map((c) => [c.id, { score: 0, present: [] }]),
   );
   for (const r of rows) {
-    const term = terms.byId.get(r.term_id)!;
-    const e = by.get(r.example_id)!;
-    e.score += terms.idfs.get(term)! * termWeight(r.tf, r.doc_len, avgdl, p);
+    const term = terms.byId.get(r.term_id);
+    const e = by.get(r.example_id);
+    if (term === undefined || !e) continue;
+    e.score += (terms.idfs.get(term) ?? 0) * termWeight(r.tf, r.doc_len, avgdl, p);
     e.present.push(term);
   }
   return [...by]
@@ -173,7 +178,10 @@ async function rescore(
 async function matchOf(db: Queryable, ids: string[], terms: LexicalTerms): Promise<Map<string, number>> {
   const rows = await lookupPostings(db, ids, [...terms.byId.keys()]);
   const present = new Map<string, string[]>(ids.map((id) => [id, []]));
-  for (const r of rows) present.get(r.example_id)!.push(terms.byId.get(r.term_id)!);
+  for (const r of rows) {
+    const term = terms.byId.get(r.term_id);
+    if (term !== undefined) present.get(r.example_id)?.push(term);
+  }
   return new Map([...present].map(([id, ts]) => [id, matchFraction(ts, terms.idfs)]));
 }
 
@@ -280,8 +288,8 @@ export async function runSearch(
     });
   // The compute pool embeds the query while the lexical query runs.
   const queryVector = req.mode !== "lexical" && vectorOn ? embedQuery(embed, req.q) : undefined;
-  if (req.mode === "vector") {
-    const qv = await queryVector!;
+  if (req.mode === "vector" && queryVector) {
+    const qv = await queryVector;
     if (qv instanceof UnavailableError) throw qv;
     const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: req.k, efSearch: s.efSearch });
     const { terms } = await lexicalTerms(db, req.q, req.datasetId);
@@ -307,7 +315,10 @@ function embedQuery(
   embed: (text: string) => Promise<Float32Array>,
   q: string,
 ): Promise<Float32Array | UnavailableError> {
-  return embed(q).catch((err: Error) => new UnavailableError(`embeddings unavailable: ${err.message}`));
+  return embed(q).catch(
+    (err: unknown) =>
+      new UnavailableError(`embeddings unavailable: ${err instanceof Error ? err.message : String(err)}`),
+  );
 }
 
 /** One list's ranks (from 1), as fused hits with the other list's rank absent. */
@@ -329,11 +340,11 @@ async function toHits(db: Queryable, ranked: Fused[], terms: LexicalTerms): Prom
     ),
     matchOf(db, unknown, terms),
   ]);
-  return ranked
-    .filter((r) => rows.has(r.id))
-    .map((r) => {
-      const row = rows.get(r.id)!;
-      return {
+  return ranked.flatMap((r) => {
+    const row = rows.get(r.id);
+    if (!row) return [];
+    return [
+      {
         id: r.id,
         domain: row.domain,
         content: row.content,
@@ -341,6 +352,7 @@ async function toHits(db: Queryable, ranked: Fused[], terms: LexicalTerms): Prom
         score: r.score,
         match: r.match ?? matches.get(r.id) ?? 0,
         ranks: { lexical: r.lexical, vector: r.vector },
-      };
-    });
+      },
+    ];
+  });
 }

@@ -236,10 +236,15 @@ export async function queryTerms(
     only = "WHERE d.id = $3";
   }
   const r = await db.query<
-    QueryTermRow & { docs: number; len: number; nodes: number; tree: string; query: string | null } & Record<
-        string,
-        unknown
-      >
+    Omit<QueryTermRow, "term"> & {
+      /** Null in the one row of a query without lexemes (the statistics still come). */
+      term: string | null;
+      docs: number;
+      len: number;
+      nodes: number;
+      tree: string;
+      query: string | null;
+    } & Record<string, unknown>
   >(
     `WITH s AS (SELECT coalesce(sum(d.bm25_docs), 0)::float8 AS docs, coalesce(sum(d.bm25_len), 0)::float8 AS len
                 FROM datasets d ${only}),
@@ -256,7 +261,7 @@ export async function queryTerms(
   return {
     docs: first.docs,
     totalLen: first.len,
-    rows: r.rows.filter((x) => x.term !== null),
+    rows: r.rows.filter((x): x is typeof x & { term: string } => x.term !== null),
     filterEmpty: filter === undefined || first.nodes === 0,
     filterQuery: first.query ?? undefined,
     filterExcludesOnly: first.nodes > 0 && first.tree === "T",

@@ -25,7 +25,8 @@ export function llmMessages(query: string, matches: Match[], personality: string
 
 /** @throws on timeout, HTTP errors and malformed answers. */
 export async function complete(s: KnowledgeSettings, messages: { role: string; content: string }[]): Promise<string> {
-  const endpoint = { url: s.llmUrl!, key: s.llmKey, timeoutMs: s.llmTimeoutMs };
+  if (!s.llmUrl) throw new Error("LLM_URL is not set");
+  const endpoint = { url: s.llmUrl, key: s.llmKey, timeoutMs: s.llmTimeoutMs };
   const body = (await postOpenAi("LLM", endpoint, "chat/completions", {
     model: s.llmModel,
     messages,

@@ -108,8 +108,8 @@ export class DatasetVersion {
 
   /** A read now, not waited on; a failure is reported once per run of failures. */
   background(fresh = false): void {
-    this.refresh(fresh).catch((err: Error) => {
-      if (!this.failing) this.opts.onReadFailure?.(err);
+    this.refresh(fresh).catch((err: unknown) => {
+      if (!this.failing) this.opts.onReadFailure?.(err instanceof Error ? err : new Error(String(err)));
       this.failing = true;
     });
   }
