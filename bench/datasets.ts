@@ -12,17 +12,17 @@ import { benchDatabase, machine, pct, runMain } from "./lib";
 import type { ServiceBroker } from "moleculer";
 
 const ROOT = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, by a path known at run time
 const { loadConfig } = require(
   path.join(ROOT, "dist/services/lib/config.js"),
 ) as typeof import("../services/lib/config");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, by a path known at run time
 const { startNode } = require(path.join(ROOT, "dist/bin/node.js")) as typeof import("../bin/node");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, by a path known at run time
 const { writeDemoFiles } = require(
   path.join(ROOT, "dist/bin/datasets/demo-data.js"),
 ) as typeof import("../bin/datasets/demo-data");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, by a path known at run time
 const { PgliteDb } = require(path.join(ROOT, "dist/services/lib/db/index.js")) as typeof import("../services/lib/db");
 
 const SIZES = (process.env.SIZES ?? "100000,1000000").split(",").map(Number);

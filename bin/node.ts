@@ -73,7 +73,7 @@ export function nodeNeedsDb(config: Config, services: readonly ServiceName[]): b
 }
 
 function loadSchema(file: string): ServiceSchema {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a service file chosen at run time (SERVICES)
   const mod = require(file) as { default?: ServiceSchema } & ServiceSchema;
   return mod.default ?? mod;
 }

@@ -85,7 +85,7 @@ export const startCommand: Command = {
     console.log(startedLine(node));
     // The console's modules load only when asked for: they are not on a plain start's path.
     if (values.repl) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the console loads only when asked for
       const { startRepl } = require("../repl/repl") as typeof import("../repl/repl");
       await startRepl(node);
     }

@@ -31,7 +31,7 @@ let cacheCommandExtended = false;
 export function extendCacheCommand(): void {
   if (cacheCommandExtended) return;
   cacheCommandExtended = true;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS module of moleculer-repl with no typings, patched at run time
   const mod = require("moleculer-repl/src/commands/cache.js") as CacheCommandModule;
   const clear = async (broker: ServiceBroker, args: { pattern?: string }) => {
     const knowledge = (broker.registry as unknown as { hasService(name: string): boolean }).hasService("knowledge");

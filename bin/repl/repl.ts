@@ -181,7 +181,7 @@ export interface ReplOptions {
 /** Opens the REPL on `node`'s broker; resolves when it closes (the node is stopped then). */
 export async function startRepl(node: McaiNode, opts: ReplOptions = {}): Promise<void> {
   if (opts.waitForPeers) await waitForPeers(node.broker, 3000);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the console loads only when asked for
   const moleculerRepl = require("moleculer-repl") as (b: ServiceBroker, o: unknown) => ReplServerLike;
   // mcai's commands print a failure as one line instead of a stack trace.
   const commands = REPL_COMMANDS.map((c) => ({

@@ -41,7 +41,7 @@ export class PgDb implements Db {
 
   constructor(opts: PgDbOptions) {
     // Loaded here, not at the top: an embedded node never needs `pg` (30 ms of its cold start).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: an embedded node never loads pg
     const { Pool, types } = require("pg") as typeof import("pg");
     // pgvector's parser for `vector` results on every client of the pool: what pgvector/pg's
     // registerTypes installs on one client, but a pool's first clients connect before the
