@@ -13,11 +13,11 @@ import FFT from "fft.js";
 
 const ROOT = path.resolve(__dirname, "..");
 // The built pool: its tasks load as .js, as in production.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { ComputePool } = require(path.join(ROOT, "dist/compute/pool.js")) as typeof import("../compute/pool");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const fftLib = require(path.join(ROOT, "dist/compute/lib/fft.js")) as typeof import("../compute/lib/fft");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const chladni = require(path.join(ROOT, "dist/compute/lib/chladni.js")) as typeof import("../compute/lib/chladni");
 
 const OUT = path.join(ROOT, "bench", "out");

@@ -16,7 +16,7 @@ import { evaluate, loadCorpus, loadSplit, type Split } from "./ir";
 import { machine, runMain } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { embedInto, EMBEDDING_OPTIONS } = require(
   path.join(ROOT, "dist/compute/lib/embedding.js"),
 ) as typeof import("../compute/lib/embedding");

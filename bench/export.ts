@@ -13,11 +13,11 @@ import { pipeline } from "node:stream/promises";
 import { benchDatabase, machine, runMain } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { PgDb, migrate } = require(
   path.join(ROOT, "dist/services/lib/db/index.js"),
 ) as typeof import("../services/lib/db");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { exportStream } = require(
   path.join(ROOT, "dist/services/datasets/export.js"),
 ) as typeof import("../services/datasets/export");

@@ -17,19 +17,19 @@ import { CORPUS_FILE, loadCorpus } from "./ir";
 import { benchDatabase, freePort, machine, runMain, startMcai } from "./lib";
 
 const ROOT = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { PgliteDb, migrate } = require(
   path.join(ROOT, "dist/services/lib/db/index.js"),
 ) as typeof import("../services/lib/db");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { embedInto } = require(
   path.join(ROOT, "dist/compute/lib/embedding.js"),
 ) as typeof import("../compute/lib/embedding");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { vectorLiteral } = require(
   path.join(ROOT, "dist/services/datasets/embeddings/index.js"),
 ) as typeof import("../services/datasets/embeddings");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { insertExamples, ensureDataset } = require(
   path.join(ROOT, "dist/services/datasets/store.js"),
 ) as typeof import("../services/datasets/store");

@@ -18,9 +18,9 @@ import { bareBaseline, maxRssDuring, phasesLine, rssMb } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const JOBS = Number(process.env.JOBS ?? 100);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typeof import("../compute/lib/art");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
 
 const IDLE_MS = 2000;

@@ -21,7 +21,7 @@ const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
 const DISTINCT = Number(process.env.DISTINCT ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { mulberry32 } = require(path.join(ROOT, "dist/compute/lib/prng.js")) as typeof import("../compute/lib/prng");
 
 /** DISTINCT queries over the demo vocabulary, and a Zipf(1) sampler over them (the same sequence each time). */
