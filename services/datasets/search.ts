@@ -289,10 +289,13 @@ export async function runSearch(
   // The compute pool embeds the query while the lexical query runs.
   const queryVector = req.mode !== "lexical" && vectorOn ? embedQuery(embed, req.q) : undefined;
   if (req.mode === "vector" && queryVector) {
+    // The terms' statistics (for the match fractions) are read while the pool embeds the query.
+    const termsRead = lexicalTerms(db, req.q, req.datasetId);
+    termsRead.catch(() => undefined); // awaited below; a failed embedding answers its 503 first
     const qv = await queryVector;
     if (qv instanceof UnavailableError) throw qv;
     const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: req.k, efSearch: s.efSearch });
-    const { terms } = await lexicalTerms(db, req.q, req.datasetId);
+    const { terms } = await termsRead;
     return { hits: await toHits(db, ranks(near, "vector"), terms) };
   }
   const depth = queryVector ? Math.max(req.k, s.fusion.depth) : req.k;
