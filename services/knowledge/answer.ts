@@ -9,7 +9,7 @@ import type { Context, LoggerInstance } from "moleculer";
 import type { KnowledgeSettings } from "../lib/config";
 import type { EmotionRow, Match, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { llmMessages } from "./llm";
-import { scoreSentences } from "./sentences";
+import { scoreMatches } from "./sentences";
 
 /** What a declined answer says. */
 export const DECLINE_TEXT = "The datasets hold nothing on that yet.";
@@ -38,23 +38,55 @@ export function suggestions(matches: Match[]): string[] {
 }
 
 /**
- * The answer without a model: the 1–3 sentences of the top matches' responses (content when a match
- * has none) that best match the query, each followed by `[n]`, n its match's position in `matches`.
+ * How much a match's best sentence counts beside its question's fit when choosing the match that
+ * leads (bench/answers: 0.5 and 1 tie on reworded demo questions, 1 wins on the paraphrases).
+ */
+const LEAD_SENTENCE_WEIGHT = 1;
+
+/**
+ * The answer without a model: 1–3 sentences of the top matches' responses (content when a match has
+ * none), each followed by `[n]`, n its match's position in `matches`. The match that leads is the one
+ * whose question best fits the query (the idf-weighted share of the query's terms it holds) plus its
+ * best sentence's share, ties to the better-ranked: a curated example's response answers its own
+ * question. Its best sentence comes first, or its first sentence when the question fits the query at
+ * least as well (the opening answers the question); further sentences score at least 0.6 of its best,
+ * and those of other matches must add a query term the answer lacks (the question's count as held
+ * when the opening leads).
  */
 export function extractive(query: string, matches: Match[]): string {
   if (!matches.length) return DECLINE_TEXT;
   const top = matches.slice(0, EXTRACT_FROM);
-  const scored = scoreSentences(
+  const {
+    sentences: all,
+    fit,
+    questionHolds,
+  } = scoreMatches(
     query,
-    top.map((m) => m.response ?? m.content),
+    top.map((m) => ({ question: m.content, text: m.response ?? m.content })),
   );
-  const best = scored.at(0);
-  // No sentence shares a term with the query (a hit by meaning only): the best match's first sentence.
-  if (!best || best.score === 0) return `${scored.find((s) => s.match === 0)?.text ?? top[0].content} [1]`;
-  const picked = [best];
-  for (const s of scored.slice(1)) {
-    if (picked.length >= MAX_SENTENCES || s.score < best.score * FURTHER_SENTENCE_SHARE) break;
-    if (!picked.some((p) => p.text === s.text)) picked.push(s);
+  const byScore = all.map((s, i) => ({ ...s, i })).sort((a, b) => b.score - a.score || a.match - b.match || a.i - b.i);
+  const bestOf = (match: number) => byScore.find((s) => s.match === match);
+  let lead = 0;
+  let leadValue = -1;
+  top.forEach((_, i) => {
+    const v = fit[i] + LEAD_SENTENCE_WEIGHT * (bestOf(i)?.score ?? 0);
+    if (v > leadValue) [lead, leadValue] = [i, v];
+  });
+  const best = bestOf(lead);
+  // No question or sentence shares a term with the query (a hit by meaning only): the best match's first sentence.
+  if (!best || leadValue <= 0) return `${all.find((s) => s.match === 0)?.text ?? top[0].content} [1]`;
+  // A question that fits the query at least as well as any sentence of its response: the response's opening answers it.
+  const opening = fit[lead] >= best.score;
+  const first = opening ? byScore.filter((s) => s.match === lead).sort((a, b) => a.i - b.i)[0] : best;
+  const picked = [first];
+  // The terms the answer covers: the picked sentences', and the question's when its opening answers it.
+  const held = new Set([...first.holds, ...(opening ? questionHolds[lead] : [])]);
+  for (const s of byScore) {
+    if (picked.length >= MAX_SENTENCES || s.score === 0 || s.score < best.score * FURTHER_SENTENCE_SHARE) break;
+    if (picked.some((p) => p.text === s.text)) continue;
+    if (s.match !== lead && s.holds.every((t) => held.has(t))) continue;
+    picked.push(s);
+    for (const t of s.holds) held.add(t);
   }
   return picked.map((s) => `${s.text} [${s.match + 1}]`).join(" ");
 }

@@ -76,3 +76,47 @@ export function scoreSentences(query: string, texts: string[]): ScoredSentence[]
     .sort((a, b) => b.score - a.score || a.match - b.match || a.i - b.i)
     .map(({ text, match, score }) => ({ text, match, score }));
 }
+
+export interface MatchSentence extends ScoredSentence {
+  /** The query's terms the sentence holds. */
+  holds: string[];
+}
+
+export interface ScoredMatches {
+  /** Every sentence of every match's text, in match then sentence order, scored as in `scoreSentences`. */
+  sentences: MatchSentence[];
+  /** Per match, the idf-weighted share of the query's terms its question holds. */
+  fit: number[];
+  /** Per match, the query's terms its question holds. */
+  questionHolds: string[][];
+}
+
+/**
+ * The matches' questions and their texts' sentences scored against the query: each by the
+ * idf-weighted share of the query's terms it holds, idf over the questions and sentences together.
+ */
+export function scoreMatches(query: string, matches: { question: string; text: string }[]): ScoredMatches {
+  const q = [...terms(query)];
+  const all = matches.flatMap((m, match) => sentences(m.text).map((text) => ({ text, match, t: terms(text) })));
+  const questions = matches.map((m) => terms(m.question));
+  const units = [...all.map((s) => s.t), ...questions];
+  const idf = new Map(
+    q.map((term) => {
+      const df = units.filter((t) => t.has(term)).length;
+      return [term, Math.log(1 + units.length / (df + 0.5))];
+    }),
+  );
+  const total = [...idf.values()].reduce((a, b) => a + b, 0);
+  const share = (t: Set<string>) =>
+    total ? q.reduce((acc, term) => acc + (t.has(term) ? (idf.get(term) ?? 0) : 0), 0) / total : 0;
+  return {
+    sentences: all.map((s) => ({
+      text: s.text,
+      match: s.match,
+      score: share(s.t),
+      holds: q.filter((x) => s.t.has(x)),
+    })),
+    fit: questions.map(share),
+    questionHolds: questions.map((t) => q.filter((x) => t.has(x))),
+  };
+}

@@ -35,6 +35,35 @@ describe("knowledge extractive answer", () => {
     expect(extractive("is allegro fast", matches)).toMatch(/^Allegro is a fast tempo marking\. \[2\]/);
   });
 
+  it("leads with the match whose question fits the query, not another match's sentence that repeats its terms", () => {
+    const matches = [
+      hit(
+        "What is the frequency of middle C?",
+        "Middle C is C4, 261.63 Hz with A4 = 440 Hz. It sits nine semitones below A4, so its frequency is 440·2^(−9/12).",
+      ),
+      hit(
+        "Why is A4 = 440 Hz the reference pitch?",
+        "An international conference in London in 1939 agreed on 440 Hz for the A above middle C. Before that, pitch varied widely.",
+      ),
+    ];
+    // The old composer answered "It sits nine semitones below A4, …": that sentence holds both query terms.
+    const answer = extractive("why is A4 the reference pitch", matches);
+    expect(answer).toMatch(/^An international conference in London in 1939 agreed on 440 Hz .* \[2\]/);
+    expect(answer).not.toContain("nine semitones");
+  });
+
+  it("adds another match's sentence only when it holds a query term the picked ones lack", () => {
+    const matches = [
+      hit("What is alpha?", "Alpha waves run at 8 to 13 Hz. Alpha is strongest with the eyes closed."),
+      hit("What is beta?", "Beta waves run faster than alpha waves."),
+      hit("What is theta?", "Theta waves run at 4 to 8 Hz in drowsiness."),
+    ];
+    const answer = extractive("alpha waves and drowsiness", matches);
+    expect(answer.startsWith("Alpha waves run at 8 to 13 Hz. [1]")).toBe(true);
+    expect(answer).toContain("Theta waves run at 4 to 8 Hz in drowsiness. [3]");
+    expect(answer).not.toContain("Beta waves");
+  });
+
   it("uses the content when a match has no response, and the first sentence when no term is shared", () => {
     expect(extractive("allegro", [hit("Allegro is a fast tempo marking", null)])).toBe(
       "Allegro is a fast tempo marking [1]",
