@@ -3,6 +3,7 @@
  * a `svc` namespace; a gateway and two workers each in their own; links are pulled with
  * `ip link set … down` (the kernel here has no netem). Prints the time to detect and to recover.
  */
+import fs from "node:fs";
 import pg from "pg";
 import { MCAI_BIN, sleep } from "../helpers/processes";
 import { eventually } from "../helpers/processes";
@@ -10,6 +11,7 @@ import { httpIn, netnsUnavailable, postgresIn, redisIn, TestNetwork, type Postgr
 import { watch, type Watched } from "../helpers/watched";
 import { uniqueName } from "../helpers/servers";
 import { expectStatus } from "../helpers/expect";
+import { screenshotPath } from "../helpers/browser";
 
 const why = netnsUnavailable();
 if (why) console.log(`netns-cluster: skipped (${why})`);
@@ -86,7 +88,10 @@ interface JobRow {
     return eventually(
       async () => {
         const r = await rows(ids);
-        return r.every((x) => x.status === "completed") && r.length === ids.length ? r : undefined;
+        if (r.every((x) => x.status === "completed") && r.length === ids.length) return r;
+        // Not yet: the states, shown when the wait runs out.
+        const states = r.map((x) => `${x.status}@${x.node_id ?? "-"}`).join(", ");
+        throw new Error(`${r.length} jobs: ${states}`);
       },
       timeoutMs,
       `all ${ids.length} jobs completed`,
@@ -173,6 +178,9 @@ interface JobRow {
 
   afterAll(async () => {
     for (const f of figures) console.log(f);
+    // Each node's output, to read after a failure (test/out is ignored by git).
+    for (const [name, node] of Object.entries(nodes))
+      fs.writeFileSync(screenshotPath(`netns-${name}.log`), node.output());
     await teardown();
   });
 
