@@ -3,10 +3,13 @@ import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { expectResponseStatus } from "../helpers/expect";
 
-/** Polls `read` until it returns `want` (or gives up after many tries): thread exits are asynchronous. */
+/**
+ * Polls `read` until it returns `want` (or gives up after 30 s): thread exits are asynchronous, and a
+ * thread still starting (tsx in a worker on a busy machine) is given back only once it is ready.
+ */
 async function until<T>(read: () => T | Promise<T>, want: T): Promise<T> {
   let v = await read();
-  for (let i = 0; i < 400 && v !== want; i++) {
+  for (let i = 0; i < 1200 && v !== want; i++) {
     await new Promise((r) => setTimeout(r, 25));
     v = await read();
   }
