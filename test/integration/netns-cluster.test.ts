@@ -176,6 +176,11 @@ interface JobRow {
     pgsrv?.stop();
   }
 
+  // A case that fails midway must not leave its partition for the next ones: every link back up.
+  afterEach(() => {
+    for (const host of ["gw", "w1", "w2"]) for (const link of ["redis", "pg"] as const) net.setLink(host, link, true);
+  });
+
   afterAll(async () => {
     for (const f of figures) console.log(f);
     // Each node's output, to read after a failure (test/out is ignored by git).
