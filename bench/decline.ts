@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { KNOWLEDGE_MIN_MATCH_DEFAULT } from "../services/lib/config";
 import { terms } from "../services/knowledge/sentences";
 import { freePort, machine, runMain, startMcai } from "./lib";
 
@@ -160,10 +161,19 @@ function printFigures(name: string, on: string[], off: string[], best: (q: strin
   console.log(
     `${name}: best threshold ${s.t}: ${s.onOk}/${on.length} on-topic answered, ${s.offOk}/${off.length} off-topic declined`,
   );
-  for (const t of [0.3, 0.4, 0.5, 0.6, 0.7]) {
+  for (const t of [0.3, 0.4, 0.5, KNOWLEDGE_MIN_MATCH_DEFAULT, 0.6, 0.7]) {
     const a = onM.filter((m) => m >= t).length;
     const d = offM.filter((m) => m < t).length;
-    console.log(`  at ${t}: ${a}/${on.length} answered, ${d}/${off.length} declined`);
+    const mark = t === KNOWLEDGE_MIN_MATCH_DEFAULT ? " (the default KNOWLEDGE_MIN_MATCH)" : "";
+    console.log(`  at ${t}${mark}: ${a}/${on.length} answered, ${d}/${off.length} declined`);
+    if (mark)
+      for (const [what, list, bad] of [
+        ["on-topic declined", on, (m: number) => m < t],
+        ["off-topic answered", off, (m: number) => m >= t],
+      ] as const) {
+        const hits = list.filter((q) => bad(best(q)));
+        if (hits.length) console.log(`    ${what}: ${hits.join(" | ")}`);
+      }
   }
   const missed = on.filter((_, i) => onM[i] < s.t);
   const leaked = off.filter((_, i) => offM[i] >= s.t);
