@@ -110,11 +110,13 @@ interface DatasetsThis extends Service {
   readCache: ReadCache;
   rotateTimer?: NodeJS.Timeout;
   vacuumTimer?: NodeJS.Timeout;
+  uploadSweepTimer?: NodeJS.Timeout;
   config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
   analyze(changed: Partial<Record<TableGroup, number>>, deleted?: boolean): Promise<void>;
   vacuumDatabase(): Promise<VacuumCandidate[]>;
+  sweepUploads(): Promise<void>;
   importMeta(ctx: Context<unknown, ImportMeta>): { domain: string; format: FileFormat; file: string };
   runImport(
     ctx: Context,
@@ -502,6 +504,16 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       return { domain, format, file };
     },
 
+    /** Deletes the uploads no import job will read (see sweepUploads). Logs a failure, never throws. */
+    async sweepUploads(this: DatasetsThis) {
+      try {
+        const swept = await sweepUploads(this.db, UPLOAD_ORPHAN_S, this.config().jobs.retentionDays);
+        if (swept) this.logger.info(`removed ${swept} upload(s) no import job will read`);
+      } catch (err) {
+        this.logger.warn(`upload sweep failed: ${(err as Error).message}`);
+      }
+    },
+
     bulkEmbedder(this: DatasetsThis) {
       return this.db.capabilities.vector ? this.embedders.bulk : undefined;
     },
@@ -607,8 +619,11 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       this.logger.warn("the HNSW index is missing (an import stopped before it was built again): building it");
       await ensureVectorIndex(this.db);
     }
-    const swept = await sweepUploads(this.db, UPLOAD_ORPHAN_S, this.config().jobs.retentionDays);
-    if (swept) this.logger.info(`removed ${swept} upload(s) no import job will read`);
+    await this.sweepUploads();
+    // Also while running: an upload whose node died before its submit is another node's to remove,
+    // and a cluster's other nodes may run for weeks without a restart.
+    this.uploadSweepTimer = setInterval(() => void this.sweepUploads(), UPLOAD_ORPHAN_S * 1000);
+    this.uploadSweepTimer.unref();
     const cfg = this.config().datasets;
     this.searchVersion.start();
     if (this.db.driver === "pglite" && cfg.vacuumIntervalS > 0) {
@@ -632,6 +647,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
   stopped(this: DatasetsThis) {
     clearInterval(this.rotateTimer);
     clearInterval(this.vacuumTimer);
+    clearInterval(this.uploadSweepTimer);
     this.searchVersion.stop();
   },
 };

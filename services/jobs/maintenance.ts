@@ -13,6 +13,17 @@ export type Orphans = Parameters<typeof requeueOrphans>[1];
 
 const RETENTION_SWEEP_MS = 3_600_000;
 
+/**
+ * How long the queue's upkeep waits for Postgres on a claim, a heartbeat or a requeue (each a
+ * quick statement): a connection whose server vanished behind a pulled link would otherwise hang
+ * the call until TCP gives up, minutes later, and with it every later claim of the worker's loop
+ * or the requeue of a departed node's jobs. A call that times out is tried again on the next
+ * round; a claim that committed unseen goes back to the queue as stale.
+ */
+export function storeCallBoundMs(settings: JobSettings): number {
+  return Math.max(5_000, settings.staleS * 1000);
+}
+
 export class JobMaintenance {
   private timers: NodeJS.Timeout[] = [];
 
@@ -28,7 +39,7 @@ export class JobMaintenance {
   /** Puts `by`'s jobs back in the queue and wakes the workers. Logs a failure, never throws. */
   async requeue(by: Orphans, why: string): Promise<void> {
     try {
-      const ids = await requeueOrphans(this.db, by);
+      const ids = await requeueOrphans(this.db, by, storeCallBoundMs(this.settings));
       if (ids.length) {
         this.logger.warn(`${why}: ${ids.length} job(s) back in the queue`);
         await this.broker.broadcast("jobs.submitted", {});

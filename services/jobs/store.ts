@@ -166,7 +166,14 @@ export async function listJobs(db: Queryable, f: ListFilter): Promise<{ rows: Jo
  * reads without locks; the claim then locks the best `n` still queued with SKIP LOCKED, so
  * concurrent claimers never share a job. Only jobs of `kinds` (what this worker can run).
  */
-export async function claimJobs(db: Queryable, nodeId: string, n: number, kinds: readonly string[]): Promise<JobRow[]> {
+/** `timeoutMs` bounds the wait for the answer (see QueryOptions): a claim that committed unseen is requeued as stale. */
+export async function claimJobs(
+  db: Queryable,
+  nodeId: string,
+  n: number,
+  kinds: readonly string[],
+  timeoutMs?: number,
+): Promise<JobRow[]> {
   const r = await db.query<JobRow & Record<string, unknown>>(
     `WITH served AS (
        SELECT owner, count(*) FILTER (WHERE status = 'processing') AS running, max(started_at) AS last_start
@@ -187,6 +194,7 @@ export async function claimJobs(db: Queryable, nodeId: string, n: number, kinds:
      WHERE id IN (SELECT id FROM claim)
      RETURNING ${COLUMNS}`,
     [nodeId, n, kinds],
+    { timeoutMs },
   );
   return r.rows;
 }
@@ -222,11 +230,12 @@ export async function setProgress(
   return r.rowCount > 0;
 }
 
-export async function heartbeat(db: Queryable, nodeId: string, ids: string[]): Promise<void> {
+export async function heartbeat(db: Queryable, nodeId: string, ids: string[], timeoutMs?: number): Promise<void> {
   if (ids.length)
     await db.query(
       `UPDATE jobs SET heartbeat_at = now() WHERE node_id = $1 AND status = 'processing' AND id = ANY($2::uuid[])`,
       [nodeId, ids],
+      { timeoutMs },
     );
 }
 
@@ -313,11 +322,14 @@ export async function retryJob(db: Queryable, id: string): Promise<boolean> {
 /**
  * Puts back in the queue the jobs of nodes that are gone: those of `nodeId`, or those whose
  * heartbeat is older than `staleS` (except `exceptIds`, running here now). The lost attempt is
- * not counted against the job.
+ * not counted against the job. A row locked by another transaction is skipped, not waited for
+ * (its holder is completing or failing it, or is a node gone mid-transaction whose lock the server
+ * has not yet dropped): the stale-heartbeat round takes it later.
  */
 export async function requeueOrphans(
   db: Queryable,
   by: { nodeId?: string; staleS?: number; exceptIds?: string[] },
+  timeoutMs?: number,
 ): Promise<string[]> {
   const cond =
     by.nodeId !== undefined
@@ -326,8 +338,10 @@ export async function requeueOrphans(
   const params = by.nodeId !== undefined ? [by.nodeId] : [by.staleS, by.exceptIds ?? []];
   const r = await db.query<{ id: string }>(
     `UPDATE jobs SET status = 'queued', node_id = NULL, attempts = greatest(attempts - 1, 0), progress = 0, run_after = now(), version = version + 1
-     WHERE status = 'processing' AND ${cond} RETURNING id::text AS id`,
+     WHERE id IN (SELECT id FROM jobs WHERE status = 'processing' AND ${cond} FOR UPDATE SKIP LOCKED)
+     RETURNING id::text AS id`,
     params,
+    { timeoutMs },
   );
   return r.rows.map((x) => x.id);
 }

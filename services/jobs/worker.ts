@@ -20,6 +20,7 @@ import {
   setProgress,
   type JobRow,
 } from "./store";
+import { storeCallBoundMs } from "./maintenance";
 
 interface Running {
   job: JobRow;
@@ -48,8 +49,8 @@ export class JobWorker {
   start(): void {
     this.pollTimer = setInterval(() => this.wake(), this.settings.pollMs);
     this.beatTimer = setInterval(() => {
-      void heartbeat(this.db, this.broker.nodeID, [...this.running.keys()]).catch((err: unknown) =>
-        this.logger.warn(`job heartbeat failed: ${(err as Error).message}`),
+      void heartbeat(this.db, this.broker.nodeID, [...this.running.keys()], storeCallBoundMs(this.settings)).catch(
+        (err: unknown) => this.logger.warn(`job heartbeat failed: ${(err as Error).message}`),
       );
     }, this.settings.heartbeatS * 1000);
     this.wake();
@@ -88,7 +89,8 @@ export class JobWorker {
   private async claimRound(): Promise<void> {
     const free = this.capacity() - this.running.size;
     if (free <= 0) return;
-    const jobs = await claimJobs(this.db, this.broker.nodeID, free, this.kinds);
+    // Bounded: one claim hung on a dead connection would stop every later round (`claiming` stays set).
+    const jobs = await claimJobs(this.db, this.broker.nodeID, free, this.kinds, storeCallBoundMs(this.settings));
     for (const job of jobs) {
       this.running.set(job.id, { job, lastProgress: 0 });
       this.emit(job, "processing", 0);

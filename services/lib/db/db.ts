@@ -19,6 +19,12 @@ export interface QueryOptions {
    * plan is used after five runs). PGlite ignores it.
    */
   prepare?: string;
+  /**
+   * Gives up on the answer after this many ms (Postgres: the query rejects and its connection is
+   * dropped, so a server gone behind a pulled link cannot hang the caller for the minutes TCP
+   * takes to notice). For statements that are quick unless the network is gone. PGlite ignores it.
+   */
+  timeoutMs?: number;
 }
 
 /** What a query runs on: the database itself or one transaction. */

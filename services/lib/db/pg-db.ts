@@ -19,8 +19,15 @@ function wrap(client: { query: pg.Pool["query"] }): Queryable {
       options?: QueryOptions,
     ): Promise<QueryResult<R>> {
       const res = (
-        options?.prepare
-          ? await client.query({ name: options.prepare, text, values: params })
+        options?.prepare || options?.timeoutMs
+          ? await client.query({
+              name: options.prepare,
+              text,
+              values: params,
+              // pg's client-side read timeout: a pooled connection is then released with the error
+              // (dropped); a checked-out one is dropped by transaction() below.
+              query_timeout: options.timeoutMs,
+            } as pg.QueryConfig)
           : await client.query(text, params as unknown[])
       ) as pg.QueryResult | pg.QueryResult[];
       // A script of several statements answers one result each: the last one is the script's.
@@ -55,9 +62,27 @@ export class PgDb implements Db {
       application_name: opts.applicationName ?? "mcai",
       statement_timeout: opts.statementTimeoutMs,
       connectionTimeoutMillis: 5000,
+      // Probes an idle connection after 10 s of silence: one whose server went away behind a
+      // pulled link is found dead and dropped, not handed out to hang the next query.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     // An idle client whose server went away emits here; without a listener it would crash the process.
     this.pool.on("error", () => undefined);
+    // The server's side of the same: a node gone behind a pulled link leaves its session waiting
+    // for the next statement, and a transaction it had open keeps its row locks (a departed
+    // worker's job rows then cannot be requeued) until the server's TCP gives up, hours later by
+    // default. Probes after 5 s of silence (3, 2 s apart) and a 10 s bound on unacknowledged data
+    // end such a session in about 11 s, which rolls its transaction back. A live client's kernel
+    // answers the probes, so a long statement or a long transaction is not affected. Settings the
+    // server does not know (before Postgres 12) or cannot apply (a Unix socket) change nothing.
+    this.pool.on("connect", (client) => {
+      client
+        .query(
+          "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000",
+        )
+        .catch(() => undefined);
+    });
     this.q = wrap(this.pool);
   }
 
@@ -78,7 +103,10 @@ export class PgDb implements Db {
       await client.query("COMMIT");
       return result;
     } catch (err) {
-      if (!broken) await client.query("ROLLBACK").catch(() => undefined);
+      // A query that timed out client-side may still be in flight: the connection is dropped, not
+      // reused (a ROLLBACK behind it would wait for it).
+      if (!broken && (err as Error).message === "Query read timeout") broken = err as Error;
+      if (!broken) await client.query("ROLLBACK").catch((e: unknown) => (broken = e as Error));
       throw err;
     } finally {
       client.off("error", onError);
