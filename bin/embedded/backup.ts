@@ -6,13 +6,12 @@
  * Postgres has its own tools (pg_dump, pg_restore): see POSTGRES_BACKUP.
  */
 import fs from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Config } from "../../services/lib/config";
 import { DataDirBusyError, embeddedDbDir, migrate, PgliteDb } from "../../services/lib/db";
-import { readNodeFile } from "../../services/api/local-admin";
+import { httpStream, runningNode } from "./running-node";
 
 /** What to say when DATABASE_URL is set. */
 export const POSTGRES_BACKUP =
@@ -25,25 +24,6 @@ function pgdataOf(config: Config): string {
 
 function hasDatabase(config: Config): boolean {
   return fs.existsSync(path.join(pgdataOf(config), "PG_VERSION"));
-}
-
-function fetchBackup(port: number, token: string): Promise<Readable> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: "127.0.0.1", port, path: "/api/admin/backup", headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        if ((res.statusCode ?? 500) < 400) {
-          resolve(res);
-          return;
-        }
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => reject(new Error(`the running node refused the backup (${res.statusCode}): ${text}`)));
-      },
-    );
-    req.on("error", reject);
-  });
 }
 
 /** The tarball of the folder: from the node that owns it, or read here when none does. */
@@ -59,12 +39,11 @@ async function snapshot(config: Config): Promise<{ stream: Readable; from: strin
     }
   } catch (err) {
     if (!(err instanceof DataDirBusyError)) throw err;
-    const info = readNodeFile(config.dataDir);
-    if (!info)
-      throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`, {
-        cause: err,
-      });
-    return { stream: await fetchBackup(info.port, info.token), from: `the running node on port ${info.port}` };
+    const info = runningNode(config.dataDir, err);
+    const stream = await httpStream(info.port, info.token, "/api/admin/backup").catch((e: unknown) => {
+      throw new Error(`the running node refused the backup: ${(e as Error).message}`, { cause: e });
+    });
+    return { stream, from: `the running node on port ${info.port}` };
   }
 }
 
