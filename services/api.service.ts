@@ -157,13 +157,11 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
               ? "this node runs on Postgres: back it up with pg_dump (see README, Backup)"
               : "this node has no embedded database: back up the node that owns MCAI_DATA_DIR",
           );
-        // A checkpoint first: the snapshot then needs no WAL replay when it is restored.
-        await db.query("CHECKPOINT");
-        const dump = await db.dumpDataDir("gzip");
+        const { stream, size } = await db.backupStream();
         ctx.meta.$responseType = "application/gzip";
         ctx.meta.$responseHeaders = { "Content-Disposition": 'attachment; filename="mcai-backup.tar.gz"' };
-        this.logger.info(`backup of the embedded database: ${dump.size} bytes (request ${ctx.requestID})`);
-        return Readable.from(Buffer.from(await dump.arrayBuffer()));
+        this.logger.info(`backup of the embedded database: ${size} bytes (request ${ctx.requestID})`);
+        return stream;
       },
     },
 

@@ -31,9 +31,7 @@ async function snapshot(config: Config): Promise<{ stream: Readable; from: strin
   try {
     const db = await PgliteDb.open(embeddedDbDir(config));
     try {
-      await db.query("CHECKPOINT");
-      const dump = await db.dumpDataDir("gzip");
-      return { stream: Readable.from(Buffer.from(await dump.arrayBuffer())), from: config.dataDir };
+      return { stream: (await db.backupStream()).stream, from: config.dataDir };
     } finally {
       await db.close();
     }
