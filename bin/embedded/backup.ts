@@ -76,7 +76,8 @@ export async function runRestore(config: Config, file: string): Promise<void> {
       `${dbDir} is not empty: restore goes into an empty folder (stop the node and move the folder aside, or set MCAI_DATA_DIR to a new one)`,
     );
   const created = !fs.existsSync(dbDir);
-  const tarball = new Blob([fs.readFileSync(file)]);
+  // A Blob backed by the file: PGlite reads it once, no second copy in memory.
+  const tarball = await fs.openAsBlob(file);
   let db: PgliteDb | undefined;
   try {
     db = await PgliteDb.open(dbDir, { loadDataDir: tarball });
