@@ -53,6 +53,8 @@ interface ApiThis extends Service {
   aliases: AliasInfo[];
   jobHub: JobEventHub;
   health: HealthState;
+  /** GET /api/openapi.json, as last built, and the routes and actions it was built from. */
+  openapiDoc?: { key: string; doc: ReturnType<typeof buildOpenApi> };
   /** Embedded mode: the token in MCAI_DATA_DIR/node.json, accepted as an admin key. */
   localToken?: string;
   rateLimitStore?: RateLimitStore;
@@ -133,7 +135,18 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
           action?: ActionInfo;
         }[])
           if (a.action) actions.set(a.name, a.action);
-        return buildOpenApi(this.aliases, actions, { version: VERSION, staticPaths: staticPaths() });
+        // Built once per set of routes and actions: the aliases change in place and the actions
+        // with the nodes, so the key names both; a service (re)joining clears it ($services.changed).
+        const key = [
+          ...this.aliases.map((a) => `${a.method} ${a.fullPath} ${a.action ?? ""} ${a.type}`),
+          ...actions.keys(),
+        ].join("\n");
+        if (this.openapiDoc?.key !== key)
+          this.openapiDoc = {
+            key,
+            doc: buildOpenApi(this.aliases, actions, { version: VERSION, staticPaths: staticPaths() }),
+          };
+        return this.openapiDoc.doc;
       },
     },
 
@@ -157,13 +170,11 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
               ? "this node runs on Postgres: back it up with pg_dump (see README, Backup)"
               : "this node has no embedded database: back up the node that owns MCAI_DATA_DIR",
           );
-        // A checkpoint first: the snapshot then needs no WAL replay when it is restored.
-        await db.query("CHECKPOINT");
-        const dump = await db.dumpDataDir("gzip");
+        const { stream, size } = await db.backupStream();
         ctx.meta.$responseType = "application/gzip";
         ctx.meta.$responseHeaders = { "Content-Disposition": 'attachment; filename="mcai-backup.tar.gz"' };
-        this.logger.info(`backup of the embedded database: ${dump.size} bytes (request ${ctx.requestID})`);
-        return Readable.from(Buffer.from(await dump.arrayBuffer()));
+        this.logger.info(`backup of the embedded database: ${size} bytes (request ${ctx.requestID})`);
+        return stream;
       },
     },
 
@@ -181,6 +192,11 @@ const apiService: ServiceSchema<ServiceSettingSchema, ApiThis> = {
   },
 
   events: {
+    /** A service came or went (or was upgraded): its actions' schemas may differ. */
+    "$services.changed"(this: ApiThis) {
+      this.openapiDoc = undefined;
+    },
+
     /** A job changed somewhere in the cluster: wake the SSE streams watching it here. */
     "job.progress"(this: ApiThis, ctx: Context<Pick<JobEvent, "job_id">>) {
       this.jobHub.emit(ctx.params.job_id);

@@ -5,7 +5,6 @@
  * hands the work to that node's API with the token it left in the folder.
  */
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
@@ -14,7 +13,7 @@ import cliProgress from "cli-progress";
 import type { Config } from "../../services/lib/config";
 import { DataDirBusyError } from "../../services/lib/db";
 import { startNode, type McaiNode } from "../node";
-import { readNodeFile } from "../../services/api/local-admin";
+import { httpJson, httpStream, runningNode } from "../embedded/running-node";
 import { domainOf, formatOf, type FileFormat } from "../../services/datasets/records";
 import type { ImportSummary } from "../../services/datasets/importer";
 import type { RotationResult } from "../../services/datasets/rotate";
@@ -56,80 +55,6 @@ export function brokerTarget(node: McaiNode, describe: string, owned = true): Ta
       if (owned) await node.stop();
     },
   };
-}
-
-function httpJson<T>(
-  port: number,
-  token: string,
-  method: string,
-  urlPath: string,
-  body?: Readable | string,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        method,
-        path: urlPath,
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": typeof body === "string" ? "application/json" : "application/octet-stream",
-        },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => {
-          const parsed = ((): unknown => {
-            try {
-              return JSON.parse(text);
-            } catch {
-              return { error: { message: text } };
-            }
-          })();
-          if ((res.statusCode ?? 500) >= 400) {
-            const message = (parsed as { error?: { message?: unknown } } | null)?.error?.message;
-            reject(new Error(typeof message === "string" ? message : `HTTP ${res.statusCode ?? 500}`));
-          } else resolve(parsed as T);
-        });
-      },
-    );
-    req.on("error", reject);
-    if (typeof body === "string") req.end(body);
-    else if (body) body.pipe(req);
-    else req.end();
-  });
-}
-
-/** A GET whose answer is streamed back; an error status rejects with the error's message. */
-function httpStream(port: number, token: string, urlPath: string): Promise<Readable> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: "127.0.0.1", port, path: urlPath, headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        if ((res.statusCode ?? 500) < 400) {
-          resolve(res);
-          return;
-        }
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => {
-          const message = ((): unknown => {
-            try {
-              return (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-            } catch {
-              return undefined;
-            }
-          })();
-          reject(new Error(typeof message === "string" ? message : `HTTP ${res.statusCode ?? 500}`));
-        });
-      },
-    );
-    req.on("error", reject);
-  });
 }
 
 /** How often `mcai import` asks a running node about its import job. */
@@ -193,11 +118,7 @@ export async function datasetTarget(config: Config): Promise<Target> {
     return brokerTarget(node, config.databaseUrl ? "Postgres" : `the embedded database in ${config.dataDir}`);
   } catch (err) {
     if (!(err instanceof DataDirBusyError)) throw err;
-    const info = readNodeFile(config.dataDir);
-    if (!info)
-      throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`, {
-        cause: err,
-      });
+    const info = runningNode(config.dataDir, err);
     return httpTarget(info.port, info.token);
   }
 }

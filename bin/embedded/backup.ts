@@ -6,13 +6,12 @@
  * Postgres has its own tools (pg_dump, pg_restore): see POSTGRES_BACKUP.
  */
 import fs from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Config } from "../../services/lib/config";
 import { DataDirBusyError, embeddedDbDir, migrate, PgliteDb } from "../../services/lib/db";
-import { readNodeFile } from "../../services/api/local-admin";
+import { httpStream, runningNode } from "./running-node";
 
 /** What to say when DATABASE_URL is set. */
 export const POSTGRES_BACKUP =
@@ -27,44 +26,22 @@ function hasDatabase(config: Config): boolean {
   return fs.existsSync(path.join(pgdataOf(config), "PG_VERSION"));
 }
 
-function fetchBackup(port: number, token: string): Promise<Readable> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: "127.0.0.1", port, path: "/api/admin/backup", headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        if ((res.statusCode ?? 500) < 400) {
-          resolve(res);
-          return;
-        }
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => reject(new Error(`the running node refused the backup (${res.statusCode}): ${text}`)));
-      },
-    );
-    req.on("error", reject);
-  });
-}
-
 /** The tarball of the folder: from the node that owns it, or read here when none does. */
 async function snapshot(config: Config): Promise<{ stream: Readable; from: string }> {
   try {
     const db = await PgliteDb.open(embeddedDbDir(config));
     try {
-      await db.query("CHECKPOINT");
-      const dump = await db.dumpDataDir("gzip");
-      return { stream: Readable.from(Buffer.from(await dump.arrayBuffer())), from: config.dataDir };
+      return { stream: (await db.backupStream()).stream, from: config.dataDir };
     } finally {
       await db.close();
     }
   } catch (err) {
     if (!(err instanceof DataDirBusyError)) throw err;
-    const info = readNodeFile(config.dataDir);
-    if (!info)
-      throw new Error(`${err.message}, and it left no node.json to reach it (is it running the api service?)`, {
-        cause: err,
-      });
-    return { stream: await fetchBackup(info.port, info.token), from: `the running node on port ${info.port}` };
+    const info = runningNode(config.dataDir, err);
+    const stream = await httpStream(info.port, info.token, "/api/admin/backup").catch((e: unknown) => {
+      throw new Error(`the running node refused the backup: ${(e as Error).message}`, { cause: e });
+    });
+    return { stream, from: `the running node on port ${info.port}` };
   }
 }
 
@@ -99,7 +76,8 @@ export async function runRestore(config: Config, file: string): Promise<void> {
       `${dbDir} is not empty: restore goes into an empty folder (stop the node and move the folder aside, or set MCAI_DATA_DIR to a new one)`,
     );
   const created = !fs.existsSync(dbDir);
-  const tarball = new Blob([fs.readFileSync(file)]);
+  // A Blob backed by the file: PGlite reads it once, no second copy in memory.
+  const tarball = await fs.openAsBlob(file);
   let db: PgliteDb | undefined;
   try {
     db = await PgliteDb.open(dbDir, { loadDataDir: tarball });

@@ -101,26 +101,37 @@ function answerOptions(o: GateOptions, req: GatedRequest, res: ServerResponse): 
   res.end();
 }
 
-/** Past this much of a refused body, or this long, the connection is closed instead. */
-const DROP_MAX_BYTES = 64 * 1024 * 1024;
-const DROP_MAX_MS = 5000;
+/**
+ * How much of a refused body is read before answering, and for how long. The client has not
+ * proved a key (or is over its budget): a refusal must not let it make the server read an
+ * import-sized body or hold the connection for seconds. A body past this is answered with
+ * `Connection: close` at once (the client may then see a reset instead of the answer).
+ */
+const DROP_MAX_BYTES = 1024 * 1024;
+const DROP_MAX_MS = 1000;
 
-/** Reads and drops the rest of a request's body, bounded in bytes and time. */
-function dropBody(req: IncomingMessage): Promise<void> {
-  if (req.complete || req.readableEnded || req.destroyed) return Promise.resolve();
-  return new Promise<void>((resolve) => {
+/**
+ * Reads and drops the rest of a request's body, bounded in bytes and time; true when it was read
+ * to its end, false when it was too long (by its Content-Length or as it came) or too slow.
+ */
+function dropBody(req: IncomingMessage): Promise<boolean> {
+  if (req.complete || req.readableEnded || req.destroyed) return Promise.resolve(true);
+  if (Number(req.headers["content-length"] ?? 0) > DROP_MAX_BYTES) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
     let bytes = 0;
-    const done = () => {
+    const done = (ended: boolean) => {
       clearTimeout(timer);
-      req.off("data", onData).off("end", done).off("error", done).off("close", done);
-      resolve();
+      req.off("data", onData).off("end", onEnd).off("error", onCut).off("close", onCut);
+      resolve(ended);
     };
+    const onEnd = () => done(true);
+    const onCut = () => done(false);
     const onData = (chunk: Buffer | string) => {
       bytes += chunk.length;
-      if (bytes > DROP_MAX_BYTES) done();
+      if (bytes > DROP_MAX_BYTES) done(false);
     };
-    const timer = setTimeout(done, DROP_MAX_MS);
-    req.on("data", onData).on("end", done).on("error", done).on("close", done);
+    const timer = setTimeout(onCut, DROP_MAX_MS);
+    req.on("data", onData).on("end", onEnd).on("error", onCut).on("close", onCut);
   });
 }
 
@@ -149,7 +160,11 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
     // The body is not read past here: drop it before answering, so a client still sending (an
     // import's file) reads this answer instead of a reset socket (Node closes a connection whose
     // request was not read to its end, and data arriving after that close is answered by a reset).
-    await dropBody(req);
+    // Only a small body is read so: past the bound the connection closes after the answer.
+    if (!(await dropBody(req))) {
+      req.pause();
+      res.setHeader("Connection", "close");
+    }
     if (req.method !== "OPTIONS") {
       try {
         o.writeCors?.(req, res, false);

@@ -4,6 +4,7 @@
  */
 import type { ServiceBroker } from "moleculer";
 import type { NodeMetadata } from "../../moleculer.config";
+import { ping } from "../lib/db/db";
 import { configOf, runtimeOf } from "../lib/runtime";
 import { VERSION } from "../lib/paths";
 import type { NodeStatus } from "../metrics/contract";
@@ -130,7 +131,7 @@ async function pingDb(broker: ServiceBroker): Promise<string | null> {
     timer = setTimeout(() => resolve("database did not answer within 1 s"), DB_PING_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([db.query("SELECT 1").then(() => null), timeout]);
+    return await Promise.race([ping(db).then(() => null), timeout]);
   } catch (err) {
     return `database unreachable: ${(err as Error).message}`;
   } finally {

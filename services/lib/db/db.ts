@@ -57,3 +57,8 @@ export async function readCapabilities(db: Queryable): Promise<DbCapabilities> {
   const r = await db.query("SELECT 1 FROM pg_extension WHERE extname = 'vector'");
   return { vector: r.rowCount > 0 };
 }
+
+/** Asks the database for a trivial answer: resolves when it is reachable, rejects with its error otherwise. */
+export async function ping(db: Queryable): Promise<void> {
+  await db.query("SELECT 1");
+}
