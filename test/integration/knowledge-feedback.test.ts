@@ -224,6 +224,10 @@ describe.each(drivers)("knowledge feedback on %s", (_driver, pglite) => {
     expect((await getJson(`${t.url}/api/admin/feedback?cursor=abc`, admin)).status).toBe(422);
     expect((await getJson(`${t.url}/api/admin/feedback/999999`, admin)).status).toBe(404);
     expect((await getJson(`${t.url}/api/admin/feedback/${all[0]}`)).status).toBe(401);
+    // A client with a key of its own reads no one's votes, not even its own.
+    const client = { headers: { authorization: `Bearer ${CLIENT_A}` } };
+    expect((await getJson(`${t.url}/api/admin/feedback`, client)).status).toBe(403);
+    expect((await getJson(`${t.url}/api/admin/feedback/${all[0]}`, client)).status).toBe(403);
   });
 
   it("counts votes in mcai_feedback_total{helpful}", async () => {
