@@ -56,7 +56,7 @@ export function similarity(a: string[], b: string[], sameQuery: boolean): number
 
 /** The positions feedback moves each example for a query (+ up, − down); examples without votes are absent. */
 export function shifts(query: string, qTerms: string[], votes: VoteRow[]): Map<string, number> {
-  // One vote per client and example: the latest (votes come oldest first).
+  // One vote per client and example: the latest (votes come oldest first; votesFor reads only those).
   const latest = new Map<string, VoteRow>();
   for (const v of votes) latest.set(`${v.client_key}\u0000${v.example_id}`, v);
   const net = new Map<string, number>();

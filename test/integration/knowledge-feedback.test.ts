@@ -156,6 +156,17 @@ describe.each(drivers)("knowledge feedback on %s", (_driver, pglite) => {
     const up = (await ask(q)).body.matches as Match[];
     expect(up.slice(0, 4).map((m) => m.id)).toEqual([order[0], order[3], order[1], order[2]]);
     expect(up[1].feedback_shift).toBe(2);
+    // Five of those clients change their minds: only each client's latest vote counts (5 helpful, 5 not),
+    // so nothing moves it and the order is search's again. Counting their first votes would keep it up.
+    for (let i = 0; i < 5; i++)
+      await broker.call(
+        "knowledge.feedback",
+        { query: q, example_id: order[3], helpful: false },
+        { meta: { client: `key:up${i}` } },
+      );
+    const back = (await ask(q)).body.matches as Match[];
+    expect(back.map((m) => m.id)).toEqual(order);
+    expect(back.filter((m) => m.feedback_shift !== undefined)).toEqual([]);
   });
 
   it.each([
