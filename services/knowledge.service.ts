@@ -66,8 +66,6 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   settings: {
     idField: "id",
     fields: FEEDBACK_FIELDS,
-    // The entity's cache-clean event goes to every node (moleculer-db's default), like datasets.changed.
-    cacheCleanEventType: "broadcast",
   },
 
   actions: {
@@ -397,7 +395,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   },
 
   /**
-   * moleculer-db entity event, after its own cache clean: counts the vote and, when it moved its example,
+   * moleculer-db entity event (its cache clean does nothing here, see clearCache): counts the vote and, when it moved its example,
    * drops the cached answers of this query and close ones (L2 here, L1 on every knowledge node).
    */
   async entityCreated(this: KnowledgeThis, row: FeedbackRow, ctx: Context) {
@@ -420,6 +418,17 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   },
 
   methods: {
+    /**
+     * moleculer-db's clearCache, which it awaits before each entity event: there it broadcasts
+     * `cache.clean.knowledge` and cleans `knowledge.**` from the cacher (a SCAN of all of Redis) on every
+     * vote. knowledge caches no action results (its keys are `knowledge:…` by dataset version), so that
+     * cleans nothing; and with the cacher away it would fail (or hang) a vote already stored. The answers
+     * a vote makes stale go in entityCreated.
+     */
+    clearCache() {
+      return Promise.resolve();
+    },
+
     /** Drops L1 keys; a cacher that is away loses nothing here (the keys go by their TTL). */
     async dropL1(this: KnowledgeThis, keys: string[]) {
       if (!keys.length || !this.broker.cacher) return;

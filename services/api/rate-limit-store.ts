@@ -60,14 +60,14 @@ type SlidingRedis = Redis & {
   slidingWindow(key: string, limit: number, windowMs: number, member: string): Promise<[number, number, number]>;
 };
 
-/** After Redis failed, requests are let through without asking it for this long (then one asks again). */
+/** After Redis failed a few times in a row, requests are let through without asking it for this long (then one asks again). */
 const SKIP_AFTER_FAILURE_MS = 1000;
 const LET_THROUGH: RateLimitResult = Object.freeze({ allowed: true, count: 0, resetMs: 0 });
 
 /**
  * The shared store. When Redis does not answer within a bound the request is let through (fail
  * open) and the fault is logged at most every 10 s: losing the limiter must not take the API down.
- * After a failure Redis is not asked for SKIP_AFTER_FAILURE_MS: behind a pulled cable every call
+ * After failures in a row Redis is not asked for SKIP_AFTER_FAILURE_MS: behind a pulled cable every call
  * times out, and each request would otherwise wait the bound first.
  */
 export class RedisRateLimitStore implements RateLimitStore {
@@ -97,6 +97,7 @@ export class RedisRateLimitStore implements RateLimitStore {
         windowMs,
         member,
       );
+      this.down.succeeded();
       return { allowed: allowed === 1, count, resetMs };
     } catch (err) {
       this.down.failed();

@@ -56,7 +56,7 @@ export function similarity(a: string[], b: string[], sameQuery: boolean): number
 
 /** The positions feedback moves each example for a query (+ up, − down); examples without votes are absent. */
 export function shifts(query: string, qTerms: string[], votes: VoteRow[]): Map<string, number> {
-  // One vote per client and example: the latest (votes come oldest first).
+  // One vote per client and example: the latest (votes come oldest first; votesFor reads only those).
   const latest = new Map<string, VoteRow>();
   for (const v of votes) latest.set(`${v.client_key}\u0000${v.example_id}`, v);
   const net = new Map<string, number>();
@@ -77,17 +77,34 @@ export function shifts(query: string, qTerms: string[], votes: VoteRow[]): Map<s
 /**
  * The hits reordered by their shifts: a hit shifted by s passes the |s| hits next to it (its position
  * moves by s, and half a place more, so that it lands past them rather than beside them). A moved hit
- * carries `feedback_shift`; the rest keep their order.
+ * carries `feedback_shift`; the rest keep their order. Whatever the shifts of the others, no hit ends
+ * more than MAX_SHIFT places from where search put it: one promoted past a demoted one would otherwise
+ * push it further down (or pull itself further up) than its own votes can.
  */
 export function rerank<T extends SearchHit>(hits: T[], by: Map<string, number>): (T & { feedback_shift?: number })[] {
   if (!by.size) return hits;
-  return hits
-    .map((h, i) => {
-      const shift = by.get(h.id) ?? 0;
-      return { h, shift, at: i - shift - 0.5 * Math.sign(shift) };
-    })
-    .sort((a, b) => a.at - b.at)
-    .map(({ h, shift }) => (shift ? { ...h, feedback_shift: shift } : h));
+  const wanted = hits.map((h, i) => {
+    const shift = by.get(h.id) ?? 0;
+    return { h, i, shift, at: i - shift - 0.5 * Math.sign(shift) };
+  });
+  // Slot by slot: the hit search put MAX_SHIFT places above must go now; else the preferred (lowest
+  // `at`) of those search put at most MAX_SHIFT places below. Deadlines differ, so one is always free.
+  const out: (T & { feedback_shift?: number })[] = [];
+  const left = new Set(wanted);
+  for (let p = 0; p < hits.length; p++) {
+    let pick: (typeof wanted)[number] | undefined;
+    for (const w of left) {
+      if (w.i === p - MAX_SHIFT) {
+        pick = w;
+        break;
+      }
+      if (w.i <= p + MAX_SHIFT && (!pick || w.at < pick.at)) pick = w;
+    }
+    const { h, shift } = pick as (typeof wanted)[number];
+    left.delete(pick as (typeof wanted)[number]);
+    out.push(shift ? { ...h, feedback_shift: shift } : h);
+  }
+  return out;
 }
 
 const ANSWER_ID = /^a([0-9]{1,15})-([0-9a-f]{40})$/;

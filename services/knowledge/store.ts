@@ -87,7 +87,8 @@ export interface VoteRow {
 
 /**
  * The votes on `exampleIds` cast for queries that share a term with `terms` (or are the same normalized
- * query, for a query of stop words only), oldest first.
+ * query, for a query of stop words only): of each client, its latest per example, the only one that
+ * counts. So a client voting again and again adds nothing to what an answer on a cache miss reads.
  */
 export async function votesFor(
   db: Queryable,
@@ -97,10 +98,11 @@ export async function votesFor(
 ): Promise<VoteRow[]> {
   if (!exampleIds.length) return [];
   const r = await db.query<VoteRow & Record<string, unknown>>(
-    `SELECT id::text AS id, example_id::text AS example_id, helpful, client_key, query, query_terms
+    `SELECT DISTINCT ON (feedback.client_key, feedback.example_id)
+       id::text AS id, example_id::text AS example_id, helpful, client_key, query, query_terms
      FROM feedback
      WHERE example_id = ANY($1::bigint[]) AND (query_terms && $2::text[] OR query = $3)
-     ORDER BY id`,
+     ORDER BY feedback.client_key, feedback.example_id, feedback.id DESC`,
     [exampleIds, terms, query],
   );
   return r.rows;

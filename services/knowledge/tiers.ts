@@ -1,7 +1,8 @@
 /**
  * The two cache tiers. L1 is the Moleculer cacher (MemoryLRU in one process, Redis shared by all
- * nodes), bounded in time so that a Redis outage is a miss, not a hang; after a failure L1 is
- * skipped for a second, so an outage costs each request nothing, not the bound. L2 is the table
+ * nodes), bounded in time so that a Redis outage is a miss, not a hang; after failures in a row L1
+ * is skipped for a second (lib/skip-after-failure.ts), so an outage costs each request nothing, not the
+ * bound, while one late reply on a busy machine switches nothing off. L2 is the table
  * knowledge_cache in Postgres, which survives Redis restarts. Hits and misses are counted per tier.
  */
 import type { ServiceBroker } from "moleculer";
@@ -87,18 +88,30 @@ export class CacheTiers {
     await putL2(this.db, entry);
   }
 
-  /** `op`'s result, or `fallback` when the cacher errs, takes longer than `ms`, or failed within L1_SKIP_MS. */
+  /** `op`'s result, or `fallback` when the cacher errs, takes longer than `ms`, or is being skipped after failures in a row. */
   private bounded<T>(op: () => Promise<T> | undefined, fallback: T, ms = L1_TIMEOUT_MS): Promise<T> {
     if (this.l1Down.skipping) return Promise.resolve(fallback);
     const p = op();
     if (!p) return Promise.resolve(fallback);
     let timer: NodeJS.Timeout;
+    // Each call counts once: the first of its reply, its error and its bound.
+    let counted = false;
+    const outcome = (ok: boolean) => {
+      if (counted) return;
+      counted = true;
+      if (ok) this.l1Down.succeeded();
+      else this.l1Down.failed();
+    };
     const failed = () => {
-      this.l1Down.failed();
+      outcome(false);
       return fallback;
     };
-    return Promise.race([p.catch(failed), new Promise<T>((r) => (timer = setTimeout(() => r(failed()), ms)))]).finally(
-      () => clearTimeout(timer),
+    const answered = p.then((v) => {
+      outcome(true);
+      return v;
+    }, failed);
+    return Promise.race([answered, new Promise<T>((r) => (timer = setTimeout(() => r(failed()), ms)))]).finally(() =>
+      clearTimeout(timer),
     );
   }
 }

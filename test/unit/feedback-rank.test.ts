@@ -64,6 +64,36 @@ describe("knowledge feedback ranking", () => {
     expect(rerank(hits("a", "b"), new Map([["a", -1]]))[1]).toMatchObject({ id: "a", feedback_shift: -1 });
   });
 
+  it("keeps every hit within MAX_SHIFT places when a promoted hit passes a demoted one", () => {
+    const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+    // b demoted 2, e promoted 2: sorted by wish alone, each would move 3 places (a, e, c, d, b).
+    expect(
+      ids(
+        rerank(
+          hits("a", "b", "c", "d", "e"),
+          new Map([
+            ["b", -2],
+            ["e", 2],
+          ]),
+        ),
+      ),
+    ).toEqual(["a", "c", "e", "b", "d"]);
+  });
+
+  it("never moves any hit more than MAX_SHIFT places, for every combination of shifts on five hits", () => {
+    const names = ["a", "b", "c", "d", "e"];
+    const far: string[] = [];
+    for (let code = 0; code < 5 ** names.length; code++) {
+      const by = new Map(names.map((n, i) => [n, (Math.floor(code / 5 ** i) % 5) - MAX_SHIFT]));
+      const order = rerank(hits(...names), by).map((h) => h.id);
+      expect([...order].sort()).toEqual(names);
+      names.forEach((n, i) => {
+        if (Math.abs(order.indexOf(n) - i) > MAX_SHIFT) far.push(`${JSON.stringify([...by])}: ${order.join("")}`);
+      });
+    }
+    expect(far).toEqual([]);
+  });
+
   it("round-trips answer ids and refuses others", () => {
     const hash = "0123456789abcdef0123456789abcdef01234567";
     expect(parseAnswerId(answerId(hash, 42))).toEqual({ hash, version: 42 });

@@ -57,7 +57,8 @@ export class PgEntityAdapter {
   async disconnect(): Promise<void> {}
 
   private column(name: string): EntityColumn {
-    const c = this.spec.columns[name] as EntityColumn | undefined;
+    // Own keys only: `constructor` or `__proto__` are properties of every object, not columns.
+    const c = Object.hasOwn(this.spec.columns, name) ? this.spec.columns[name] : undefined;
     if (!c) throw new UnprocessableError(`${name} is not a field of ${this.spec.table}`, { field: name });
     return c;
   }
