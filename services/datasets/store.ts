@@ -71,6 +71,42 @@ export async function bumpVersion(
   return r.rows[0].version;
 }
 
+/**
+ * Takes the rotation's lock until the transaction ends (one node rotates at a time); false when
+ * another transaction holds it.
+ */
+export async function tryRotationLock(tx: Queryable): Promise<boolean> {
+  const r = await tx.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('mcai.rotate')) AS ok");
+  return r.rows[0].ok;
+}
+
+/** The datasets with more than `max` live examples, by domain, locked until the transaction ends. */
+export async function datasetsOver(
+  tx: Queryable,
+  max: number,
+): Promise<{ id: string; domain: string; excess: number }[]> {
+  const r = await tx.query<{ id: string; domain: string; excess: number }>(
+    `SELECT id::text AS id, domain_name AS domain, (example_count - $1)::float8 AS excess FROM datasets WHERE example_count > $1 ORDER BY domain_name FOR UPDATE`,
+    [max],
+  );
+  return r.rows;
+}
+
+/** Moves the dataset's `n` oldest examples to examples_archive (with their vectors where pgvector is); returns how many. */
+export async function archiveOldest(tx: Queryable, datasetId: string, n: number, vector: boolean): Promise<number> {
+  const embedding = vector ? ", embedding" : "";
+  const r = await tx.query(
+    `WITH moved AS (
+       DELETE FROM examples WHERE id IN (SELECT id FROM examples WHERE dataset_id = $1 ORDER BY id LIMIT $2)
+       RETURNING id, dataset_id, content, response, metadata, content_hash, created_at${embedding}
+     )
+     INSERT INTO examples_archive (id, dataset_id, content, response, metadata, content_hash, created_at${embedding})
+     SELECT id, dataset_id, content, response, metadata, content_hash, created_at${embedding} FROM moved`,
+    [datasetId, n],
+  );
+  return r.rowCount;
+}
+
 /** The global version: the largest dataset version (0 with no datasets). */
 export async function globalVersion(db: Queryable): Promise<number> {
   const r = await db.query<{ v: number }>("SELECT coalesce(max(version), 0)::float8 AS v FROM datasets");
