@@ -526,10 +526,11 @@ export async function exportPage(
 
 /**
  * VACUUM (ANALYZE) these tables, index cleanup included (embedded mode: PGlite has no autovacuum).
- * Never inside a transaction. Names come from the AnalyzedTable list or from deadTupleCounts (the
+ * Never inside a transaction (VACUUM refuses one): it takes the Db, which a transaction's handle is
+ * not. Names come from the AnalyzedTable list or from deadTupleCounts (the
  * catalog's own, quoted), never from input.
  */
-export async function vacuumAnalyze(db: Queryable, tables: readonly string[]): Promise<void> {
+export async function vacuumAnalyze(db: Db, tables: readonly string[]): Promise<void> {
   if (tables.length) await db.query(`VACUUM (ANALYZE) ${tables.join(", ")}`);
 }
 
@@ -540,9 +541,9 @@ export async function vacuumAnalyze(db: Queryable, tables: readonly string[]): P
  * list is merged first, as in analyzeTables: without index cleanup VACUUM does not merge it.
  * `pg_stat_force_next_flush` first: a delete's dead-row counts reach the statistics only when the
  * backend next reports them (at most once a second), and counts reported after the VACUUM would
- * land on top of its reset and read as dead rows it left.
+ * land on top of its reset and read as dead rows it left. Never inside a transaction (the Db only).
  */
-export async function vacuumHeapAnalyze(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
+export async function vacuumHeapAnalyze(db: Db, tables: AnalyzedTable[]): Promise<void> {
   if (!tables.length) return;
   await db.query("SELECT pg_stat_force_next_flush()");
   if (tables.includes("examples")) await db.query("SELECT gin_clean_pending_list('examples_tsv'::regclass)");
