@@ -30,14 +30,18 @@ const search = (t: TestNode, q: string, extra = "") =>
 
 const ids = (body: { hits: { id: string }[] }) => body.hits.map((h) => h.id);
 
+/** A node of its own (api, datasets, compute) on an in-memory PGlite, for one describe. */
+const embeddedNode = async () =>
+  startTestNode(
+    { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
+    ["api", "datasets", "compute"],
+    await memoryDb(),
+  );
+
 describe("datasets.search cache (embedded)", () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode(
-      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
-      ["api", "datasets", "compute"],
-      await memoryDb(),
-    );
+    t = await embeddedNode();
     await add(t, "music", ["Allegro is a fast tempo marking", "Largo is a very slow tempo", "A fugue has voices"]);
   });
   afterAll(() => t.node.stop());
@@ -66,11 +70,7 @@ describe("datasets.search cache (embedded)", () => {
 describe("datasets.examples page cache (embedded)", () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode(
-      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
-      ["api", "datasets", "compute"],
-      await memoryDb(),
-    );
+    t = await embeddedNode();
     await add(t, "pages", ["first example", "second example", "third example"]);
   });
   afterAll(() => t.node.stop());
@@ -107,11 +107,7 @@ describe("datasets.examples page cache (embedded)", () => {
 describe("embedded VACUUM after a rotation", () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode(
-      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
-      ["api", "datasets", "compute"],
-      await memoryDb(),
-    );
+    t = await embeddedNode();
   });
   afterAll(() => t.node.stop());
 
