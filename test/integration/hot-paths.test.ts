@@ -245,6 +245,8 @@ describeWithPgAndRedis("search cache shared by two nodes through Redis", () => {
     };
     for (let i = 0; i < 2; i++)
       nodes.push(await startTestNode({ ...env, NODE_ID: `hot${i}` }, ["api", "datasets", "compute"]));
+    // A node whose BM25 saturation differs: its scores differ, so it must not be served the others'.
+    nodes.push(await startTestNode({ ...env, NODE_ID: "hot2", SEARCH_BM25_K1: "0.3" }, ["api", "datasets", "compute"]));
     await add(nodes[0], "music", ["Allegro is a fast tempo marking", "Largo is a very slow tempo"]);
     await new Promise((r) => setTimeout(r, BOUND_MS + 50));
   });
@@ -259,6 +261,10 @@ describeWithPgAndRedis("search cache shared by two nodes through Redis", () => {
     expect(first.body.cached).toBe(false);
     const other = await search(nodes[1], q);
     expect({ cached: other.body.cached, hits: other.body.hits }).toEqual({ cached: true, hits: first.body.hits });
+    const otherSettings = await search(nodes[2], q);
+    const scores = (body: { hits: { score: number }[] }) => body.hits.map((h) => h.score);
+    expect(otherSettings.body.cached).toBe(false);
+    expect(scores(otherSettings.body)).not.toEqual(scores(first.body));
 
     await add(nodes[1], "music", ["Presto is the fastest tempo"]);
     const fresh = await eventually(
