@@ -1,13 +1,17 @@
 /**
  * Export: a dataset's examples as JSONL in exactly the shape `mcai import` reads back
  * (`{"content", "response", "metadata"}` per line), read in keyset pages so a domain of any size
- * streams in bounded memory: the stream pulls the next page only when its reader wants more.
+ * streams in bounded memory (read ahead: 64 KB and one page at most, see EXPORT_PAGE_ROWS); it pulls
+ * the next page only when its reader wants more.
  */
 import { Readable } from "node:stream";
 import type { Queryable } from "../lib/db";
 import { exportPage, type ExportRow } from "./store";
 
-/** Rows read per page: one statement each, a few hundred KB of JSON at most. */
+/**
+ * Rows read per page: one statement each. A page holds at most this many rows of
+ * 2 × EXAMPLE_MAX_CHARS characters (content and response), a few hundred KB for typical rows.
+ */
 export const EXPORT_PAGE_ROWS = 1000;
 
 /** One JSONL line: the fields import maps back to the same example (content hash included). */
