@@ -356,8 +356,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     /**
      * Hybrid, lexical or vector search, optionally within a domain. Vector and hybrid need
      * pgvector: without it vector answers 501 and hybrid answers lexical with `degraded`. Results
-     * are kept in the shared cacher under the dataset version (`cached: true` on a repeat); one
-     * degraded because the embeddings failed is not kept.
+     * are kept in the shared cacher under the dataset version and the search settings (`cached: true`
+     * on a repeat); one degraded because the embeddings failed is not kept.
      * @throws 404 unknown domain, 422 k over SEARCH_K_MAX, 501 vector without pgvector.
      */
     search: {
