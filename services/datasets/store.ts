@@ -505,7 +505,9 @@ export interface ExportRow {
 
 /**
  * One keyset page of a dataset's live examples (`examples`) or archived ones (`examples_archive`)
- * after `afterId`, in id order, for export. The table name comes from this union, never from input.
+ * after `afterId`, in id order, for export: at most `limit` rows, and no row after those whose
+ * content and response reach `maxChars` characters (the first row always comes). `more` is false
+ * on the last page. The table name comes from this union, never from input.
  */
 export async function exportPage(
   db: Queryable,
@@ -513,15 +515,28 @@ export async function exportPage(
   datasetId: string,
   afterId: string,
   limit: number,
-): Promise<ExportRow[]> {
+  maxChars: number,
+): Promise<{ rows: ExportRow[]; more: boolean }> {
   // The same row comparison as pageExamples: the (dataset_id, id) index gives the page directly.
-  const r = await db.query<ExportRow & Record<string, unknown>>(
-    `SELECT e.id::text AS id, e.content, e.response, e.metadata FROM ${table} e
-     WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
-     ORDER BY e.dataset_id, e.id LIMIT $3`,
-    [datasetId, afterId, limit],
+  // The rows are limited first (l), then counted: a window beside the LIMIT would run over every
+  // row of the domain.
+  const r = await db.query<ExportRow & { fetched: number } & Record<string, unknown>>(
+    `SELECT p.id::text AS id, p.content, p.response, p.metadata, p.fetched::int AS fetched FROM (
+       SELECT l.*, sum(l.chars) OVER (ORDER BY l.id) - l.chars AS before, count(*) OVER () AS fetched FROM (
+         SELECT e.id, e.content, e.response, e.metadata, length(e.content) + coalesce(length(e.response), 0) AS chars
+         FROM ${table} e
+         WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
+         ORDER BY e.dataset_id, e.id LIMIT $3
+       ) l
+     ) p
+     WHERE p.before < greatest($4::bigint, 1) ORDER BY p.id`,
+    [datasetId, afterId, limit, maxChars],
   );
-  return r.rows;
+  const fetched = r.rows[0]?.fetched ?? 0;
+  return {
+    rows: r.rows.map(({ id, content, response, metadata }) => ({ id, content, response, metadata })),
+    more: r.rows.length < fetched || fetched === limit,
+  };
 }
 
 /**
