@@ -10,17 +10,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { benchDatabase, machine, runMain } from "./lib";
+import { benchDatabase, machine, runMain, built } from "./lib";
 
-const ROOT = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { PgDb, migrate } = require(
-  path.join(ROOT, "dist/services/lib/db/index.js"),
-) as typeof import("../services/lib/db");
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { exportStream } = require(
-  path.join(ROOT, "dist/services/datasets/export.js"),
-) as typeof import("../services/datasets/export");
+const { PgDb, migrate } = built("services/lib/db/index.js") as typeof import("../services/lib/db");
+const { exportStream } = built("services/datasets/export.js") as typeof import("../services/datasets/export");
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const MB = 1024 * 1024;

@@ -64,6 +64,15 @@ import path from "node:path";
 
 export const MCAI_BIN = path.resolve(__dirname, "..", "dist", "bin", "mcai.js");
 
+/**
+ * A module of the built program in dist/ (what a benchmark measures); the caller types it as its
+ * source: `built("services/lib/db/index.js") as typeof import("../services/lib/db")`.
+ */
+export function built(file: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known at run time
+  return require(path.resolve(__dirname, "..", "dist", file));
+}
+
 /** `mcai start …` as a child process (node run with `nodeArgs`, e.g. --cpu-prof); `ready` resolves when it prints that it runs. */
 export function startMcai(
   args: string[],

@@ -13,25 +13,13 @@
  *
  *   npm run bench:search-scale          (N=1000000 QUERIES=200 CONCURRENCY=4 to change)
  */
-import path from "node:path";
 import pg from "pg";
-import { freePort, machine, pct, PG_URL, runMain, startMcai } from "./lib";
+import { freePort, machine, pct, PG_URL, runMain, startMcai, built } from "./lib";
 
-const ROOT = path.resolve(__dirname, "..");
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { demoExamples } = require(
-  path.join(ROOT, "dist/bin/datasets/demo-data.js"),
-) as typeof import("../bin/datasets/demo-data");
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { lexicalSearch } = require(
-  path.join(ROOT, "dist/services/datasets/search.js"),
-) as typeof import("../services/datasets/search");
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { PgDb } = require(path.join(ROOT, "dist/services/lib/db/index.js")) as typeof import("../services/lib/db");
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { loadConfig } = require(
-  path.join(ROOT, "dist/services/lib/config.js"),
-) as typeof import("../services/lib/config");
+const { demoExamples } = built("bin/datasets/demo-data.js") as typeof import("../bin/datasets/demo-data");
+const { lexicalSearch } = built("services/datasets/search.js") as typeof import("../services/datasets/search");
+const { PgDb } = built("services/lib/db/index.js") as typeof import("../services/lib/db");
+const { loadConfig } = built("services/lib/config.js") as typeof import("../services/lib/config");
 
 const N = Number(process.env.N ?? 1_000_000);
 const QUERIES = Number(process.env.QUERIES ?? 200);

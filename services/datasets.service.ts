@@ -358,8 +358,8 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     /**
      * Hybrid, lexical or vector search, optionally within a domain. Vector and hybrid need
      * pgvector: without it vector answers 501 and hybrid answers lexical with `degraded`. Results
-     * are kept in the shared cacher under the dataset version (`cached: true` on a repeat); one
-     * degraded because the embeddings failed is not kept.
+     * are kept in the shared cacher under the dataset version and the search settings (`cached: true`
+     * on a repeat); one degraded because the embeddings failed is not kept.
      * @throws 404 unknown domain, 422 k over SEARCH_K_MAX, 501 vector without pgvector.
      */
     search: {
@@ -383,7 +383,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
             limit: cfg.searchKMax,
           });
         const mode = ctx.params.mode ?? "hybrid";
-        const cache = await this.readCache.get("search", [mode, k, ctx.params.domain ?? "", ctx.params.q]);
+        const settings = searchSettings(cfg);
+        // The settings are part of the key: nodes sharing the cacher may run with different ones.
+        const cache = await this.readCache.get("search", [mode, k, ctx.params.domain ?? "", ctx.params.q, settings]);
         if (cache?.hit) return { ...cache.hit, cached: true };
         let datasetId: string | undefined;
         if (ctx.params.domain) {
@@ -392,7 +394,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           datasetId = d.id;
         }
         const embed = async (text: string) => (await this.embedders.query.embed(ctx, [text]))[0];
-        const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, searchSettings(cfg));
+        const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, settings);
         const answer: SearchAnswer = { mode, k, ...r };
         if (cache && r.degraded !== "embeddings unavailable")
           await this.readCache.set("search", cache.cacheKey, answer);

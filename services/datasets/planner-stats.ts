@@ -14,7 +14,7 @@
  *   table whose dead rows pass autovacuum's vacuum rule (50 + 20% of its live rows), and of no other
  *   (the dead line pointers the heap-only VACUUM leaves are among them: its ANALYZE counts them).
  */
-import type { Queryable } from "../lib/db";
+import type { Db } from "../lib/db";
 import {
   analyzeTables,
   deadTupleCounts,
@@ -50,7 +50,8 @@ export class PlannerStats {
   private readonly pending = new Map<TableGroup, number>();
   /** @param vacuum vacuum as well after deletes (embedded mode: PGlite has no autovacuum). */
   constructor(
-    private readonly db: Queryable,
+    // The Db, not a transaction's handle: VACUUM cannot run inside one.
+    private readonly db: Db,
     private readonly vacuum = false,
   ) {}
 

@@ -71,6 +71,42 @@ export async function bumpVersion(
   return r.rows[0].version;
 }
 
+/**
+ * Takes the rotation's lock until the transaction ends (one node rotates at a time); false when
+ * another transaction holds it.
+ */
+export async function tryRotationLock(tx: Queryable): Promise<boolean> {
+  const r = await tx.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('mcai.rotate')) AS ok");
+  return r.rows[0].ok;
+}
+
+/** The datasets with more than `max` live examples, by domain, locked until the transaction ends. */
+export async function datasetsOver(
+  tx: Queryable,
+  max: number,
+): Promise<{ id: string; domain: string; excess: number }[]> {
+  const r = await tx.query<{ id: string; domain: string; excess: number }>(
+    `SELECT id::text AS id, domain_name AS domain, (example_count - $1)::float8 AS excess FROM datasets WHERE example_count > $1 ORDER BY domain_name FOR UPDATE`,
+    [max],
+  );
+  return r.rows;
+}
+
+/** Moves the dataset's `n` oldest examples to examples_archive (with their vectors where pgvector is); returns how many. */
+export async function archiveOldest(tx: Queryable, datasetId: string, n: number, vector: boolean): Promise<number> {
+  const embedding = vector ? ", embedding" : "";
+  const r = await tx.query(
+    `WITH moved AS (
+       DELETE FROM examples WHERE id IN (SELECT id FROM examples WHERE dataset_id = $1 ORDER BY id LIMIT $2)
+       RETURNING id, dataset_id, content, response, metadata, content_hash, created_at${embedding}
+     )
+     INSERT INTO examples_archive (id, dataset_id, content, response, metadata, content_hash, created_at${embedding})
+     SELECT id, dataset_id, content, response, metadata, content_hash, created_at${embedding} FROM moved`,
+    [datasetId, n],
+  );
+  return r.rowCount;
+}
+
 /** The global version: the largest dataset version (0 with no datasets). */
 export async function globalVersion(db: Queryable): Promise<number> {
   const r = await db.query<{ v: number }>("SELECT coalesce(max(version), 0)::float8 AS v FROM datasets");
@@ -469,7 +505,9 @@ export interface ExportRow {
 
 /**
  * One keyset page of a dataset's live examples (`examples`) or archived ones (`examples_archive`)
- * after `afterId`, in id order, for export. The table name comes from this union, never from input.
+ * after `afterId`, in id order, for export: at most `limit` rows, and no row after those whose
+ * content and response reach `maxChars` characters (the first row always comes). `more` is false
+ * on the last page. The table name comes from this union, never from input.
  */
 export async function exportPage(
   db: Queryable,
@@ -477,23 +515,37 @@ export async function exportPage(
   datasetId: string,
   afterId: string,
   limit: number,
-): Promise<ExportRow[]> {
+  maxChars: number,
+): Promise<{ rows: ExportRow[]; more: boolean }> {
   // The same row comparison as pageExamples: the (dataset_id, id) index gives the page directly.
-  const r = await db.query<ExportRow & Record<string, unknown>>(
-    `SELECT e.id::text AS id, e.content, e.response, e.metadata FROM ${table} e
-     WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
-     ORDER BY e.dataset_id, e.id LIMIT $3`,
-    [datasetId, afterId, limit],
+  // The rows are limited first (l), then counted: a window beside the LIMIT would run over every
+  // row of the domain.
+  const r = await db.query<ExportRow & { fetched: number } & Record<string, unknown>>(
+    `SELECT p.id::text AS id, p.content, p.response, p.metadata, p.fetched::int AS fetched FROM (
+       SELECT l.*, sum(l.chars) OVER (ORDER BY l.id) - l.chars AS before, count(*) OVER () AS fetched FROM (
+         SELECT e.id, e.content, e.response, e.metadata, length(e.content) + coalesce(length(e.response), 0) AS chars
+         FROM ${table} e
+         WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
+         ORDER BY e.dataset_id, e.id LIMIT $3
+       ) l
+     ) p
+     WHERE p.before < greatest($4::bigint, 1) ORDER BY p.id`,
+    [datasetId, afterId, limit, maxChars],
   );
-  return r.rows;
+  const fetched = r.rows[0]?.fetched ?? 0;
+  return {
+    rows: r.rows.map(({ id, content, response, metadata }) => ({ id, content, response, metadata })),
+    more: r.rows.length < fetched || fetched === limit,
+  };
 }
 
 /**
  * VACUUM (ANALYZE) these tables, index cleanup included (embedded mode: PGlite has no autovacuum).
- * Never inside a transaction. Names come from the AnalyzedTable list or from deadTupleCounts (the
+ * Never inside a transaction (VACUUM refuses one): it takes the Db, which a transaction's handle is
+ * not. Names come from the AnalyzedTable list or from deadTupleCounts (the
  * catalog's own, quoted), never from input.
  */
-export async function vacuumAnalyze(db: Queryable, tables: readonly string[]): Promise<void> {
+export async function vacuumAnalyze(db: Db, tables: readonly string[]): Promise<void> {
   if (tables.length) await db.query(`VACUUM (ANALYZE) ${tables.join(", ")}`);
 }
 
@@ -504,9 +556,9 @@ export async function vacuumAnalyze(db: Queryable, tables: readonly string[]): P
  * list is merged first, as in analyzeTables: without index cleanup VACUUM does not merge it.
  * `pg_stat_force_next_flush` first: a delete's dead-row counts reach the statistics only when the
  * backend next reports them (at most once a second), and counts reported after the VACUUM would
- * land on top of its reset and read as dead rows it left.
+ * land on top of its reset and read as dead rows it left. Never inside a transaction (the Db only).
  */
-export async function vacuumHeapAnalyze(db: Queryable, tables: AnalyzedTable[]): Promise<void> {
+export async function vacuumHeapAnalyze(db: Db, tables: AnalyzedTable[]): Promise<void> {
   if (!tables.length) return;
   await db.query("SELECT pg_stat_force_next_flush()");
   if (tables.includes("examples")) await db.query("SELECT gin_clean_pending_list('examples_tsv'::regclass)");

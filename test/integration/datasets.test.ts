@@ -159,6 +159,11 @@ describe("datasets pages", () => {
       type: "ERR_BAD_REQUEST",
     });
     expectStatus(await getJson(`${t.url}/api/datasets/none/examples`), 404);
+    // A real cursor, of another domain's pages: refused, not a silent page of this domain.
+    const big = (await getJson(`${t.url}/api/datasets/big/examples?limit=2`)).body;
+    const crossed = await getJson(`${t.url}/api/datasets/small/examples?limit=2&cursor=${big.next_cursor}`);
+    expectStatus(crossed, 400);
+    expect(crossed.body.error).toMatchObject({ data: { field: "cursor" } });
   });
 
   it("gets one example, and 404s a missing one", async () => {

@@ -30,14 +30,18 @@ const search = (t: TestNode, q: string, extra = "") =>
 
 const ids = (body: { hits: { id: string }[] }) => body.hits.map((h) => h.id);
 
+/** A node of its own (api, datasets, compute) on an in-memory PGlite, for one describe. */
+const embeddedNode = async () =>
+  startTestNode(
+    { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
+    ["api", "datasets", "compute"],
+    await memoryDb(),
+  );
+
 describe("datasets.search cache (embedded)", () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode(
-      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
-      ["api", "datasets", "compute"],
-      await memoryDb(),
-    );
+    t = await embeddedNode();
     await add(t, "music", ["Allegro is a fast tempo marking", "Largo is a very slow tempo", "A fugue has voices"]);
   });
   afterAll(() => t.node.stop());
@@ -66,11 +70,7 @@ describe("datasets.search cache (embedded)", () => {
 describe("datasets.examples page cache (embedded)", () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode(
-      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
-      ["api", "datasets", "compute"],
-      await memoryDb(),
-    );
+    t = await embeddedNode();
     await add(t, "pages", ["first example", "second example", "third example"]);
   });
   afterAll(() => t.node.stop());
@@ -107,11 +107,7 @@ describe("datasets.examples page cache (embedded)", () => {
 describe("embedded VACUUM after a rotation", () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode(
-      { RATE_LIMIT: "0", COMPUTE_THREADS: "1", API_KEYS: ADMIN_KEY },
-      ["api", "datasets", "compute"],
-      await memoryDb(),
-    );
+    t = await embeddedNode();
   });
   afterAll(() => t.node.stop());
 
@@ -249,6 +245,8 @@ describeWithPgAndRedis("search cache shared by two nodes through Redis", () => {
     };
     for (let i = 0; i < 2; i++)
       nodes.push(await startTestNode({ ...env, NODE_ID: `hot${i}` }, ["api", "datasets", "compute"]));
+    // A node whose BM25 saturation differs: its scores differ, so it must not be served the others'.
+    nodes.push(await startTestNode({ ...env, NODE_ID: "hot2", SEARCH_BM25_K1: "0.3" }, ["api", "datasets", "compute"]));
     await add(nodes[0], "music", ["Allegro is a fast tempo marking", "Largo is a very slow tempo"]);
     await new Promise((r) => setTimeout(r, BOUND_MS + 50));
   });
@@ -263,6 +261,10 @@ describeWithPgAndRedis("search cache shared by two nodes through Redis", () => {
     expect(first.body.cached).toBe(false);
     const other = await search(nodes[1], q);
     expect({ cached: other.body.cached, hits: other.body.hits }).toEqual({ cached: true, hits: first.body.hits });
+    const otherSettings = await search(nodes[2], q);
+    const scores = (body: { hits: { score: number }[] }) => body.hits.map((h) => h.score);
+    expect(otherSettings.body.cached).toBe(false);
+    expect(scores(otherSettings.body)).not.toEqual(scores(first.body));
 
     await add(nodes[1], "music", ["Presto is the fastest tempo"]);
     const fresh = await eventually(
