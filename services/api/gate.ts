@@ -9,6 +9,7 @@ import type { Config } from "../lib/config";
 import { RateLimitedError, UnauthorizedError } from "../lib/errors";
 import { isValidKey, keyId, presentedKey } from "./api-keys";
 import type { RateLimitStore } from "./rate-limit-store";
+import { settleRefusedBody } from "./refused-body";
 
 /** The rate-limit budgets: API calls, the web client and dashboard files, and /metrics. */
 export type RequestClass = "api" | "static" | "metrics";
@@ -102,40 +103,6 @@ function answerOptions(o: GateOptions, req: GatedRequest, res: ServerResponse): 
 }
 
 /**
- * How much of a refused body is read before answering, and for how long. The client has not
- * proved a key (or is over its budget): a refusal must not let it make the server read an
- * import-sized body or hold the connection for seconds. A body past this is answered with
- * `Connection: close` at once (the client may then see a reset instead of the answer).
- */
-const DROP_MAX_BYTES = 1024 * 1024;
-const DROP_MAX_MS = 1000;
-
-/**
- * Reads and drops the rest of a request's body, bounded in bytes and time; true when it was read
- * to its end, false when it was too long (by its Content-Length or as it came) or too slow.
- */
-function dropBody(req: IncomingMessage): Promise<boolean> {
-  if (req.complete || req.readableEnded || req.destroyed) return Promise.resolve(true);
-  if (Number(req.headers["content-length"] ?? 0) > DROP_MAX_BYTES) return Promise.resolve(false);
-  return new Promise<boolean>((resolve) => {
-    let bytes = 0;
-    const done = (ended: boolean) => {
-      clearTimeout(timer);
-      req.off("data", onData).off("end", onEnd).off("error", onCut).off("close", onCut);
-      resolve(ended);
-    };
-    const onEnd = () => done(true);
-    const onCut = () => done(false);
-    const onData = (chunk: Buffer | string) => {
-      bytes += chunk.length;
-      if (bytes > DROP_MAX_BYTES) done(false);
-    };
-    const timer = setTimeout(onCut, DROP_MAX_MS);
-    req.on("data", onData).on("end", onEnd).on("error", onCut).on("close", onCut);
-  });
-}
-
-/**
  * Runs the gate; true when it has answered the request (OPTIONS, 401, 429), false when the
  * request goes on to routing.
  */
@@ -161,10 +128,7 @@ export async function gate(o: GateOptions, req: GatedRequest, res: ServerRespons
     // import's file) reads this answer instead of a reset socket (Node closes a connection whose
     // request was not read to its end, and data arriving after that close is answered by a reset).
     // Only a small body is read so: past the bound the connection closes after the answer.
-    if (!(await dropBody(req))) {
-      req.pause();
-      res.setHeader("Connection", "close");
-    }
+    await settleRefusedBody(req, res);
     if (req.method !== "OPTIONS") {
       try {
         o.writeCors?.(req, res, false);

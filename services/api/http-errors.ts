@@ -2,6 +2,7 @@
  * One JSON error shape for every failure the gateway answers: `{error: {type, message, data}}`
  * with the right status. Turns body-parser, moleculer-web and Moleculer errors into it.
  */
+import { settleRefusedBody } from "./refused-body";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors, type LoggerInstance } from "moleculer";
 import ApiGateway from "moleculer-web";
@@ -153,6 +154,10 @@ export function errorResponder(
   return (req, res, err) => {
     const httpErr = toHttpError(err, req, bodyLimitBytes);
     if (httpErr.status >= 500) logger.error(`${req.method} ${req.url} (request ${req.$requestId}):`, err);
-    sendHttpError(req, res, httpErr);
+    // A refusal before the body was read (authorize's 401 on a streamed import, a 404 with a body):
+    // read what is left within a bound, or close after the answer; never an unbounded read.
+    void settleRefusedBody(req, res).then(() => {
+      sendHttpError(req, res, httpErr);
+    });
   };
 }

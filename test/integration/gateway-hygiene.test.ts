@@ -195,6 +195,31 @@ describe("gateway hygiene and bad input", () => {
     });
   });
 
+  it("answers an import with no key (a route's 401) announcing a large body with a closed connection, without reading it", async () => {
+    // No key at all passes the gate (anonymous callers are allowed); the admin route's authorize
+    // refuses it. That answer too must not leave Node reading the 200 MB the client announced.
+    const port = Number(new URL(t.url).port);
+    const got = await new Promise<string>((resolve) => {
+      const sock = net.connect(port, "127.0.0.1", () =>
+        sock.write(
+          "POST /api/datasets/big/import?format=jsonl HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 209715200\r\n\r\n",
+        ),
+      );
+      let text = "";
+      sock.on("data", (d) => (text += d.toString()));
+      sock.on("close", () => resolve(text || "closed without an answer"));
+      setTimeout(() => {
+        sock.destroy();
+        resolve(`still open after 10 s: ${text}`);
+      }, 10_000).unref();
+    });
+    const [head] = got.split("\r\n\r\n");
+    expect({ status: head.split("\r\n")[0], connection: /^connection: close$/im.test(head) }).toEqual({
+      status: "HTTP/1.1 401 Unauthorized",
+      connection: true,
+    });
+  });
+
   it("cuts a socket that never finishes its headers", async () => {
     const port = Number(new URL(t.url).port);
     const closed = await new Promise<string>((resolve) => {
