@@ -35,7 +35,7 @@ import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
 import { PlannerStats, type TableGroup, type VacuumCandidate } from "./datasets/planner-stats";
 import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
-import { DatasetVersion } from "./lib/dataset-version";
+import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import {
   bumpVersion,
   deleteExample,
@@ -455,28 +455,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
   },
 
   events: {
-    /** A dataset changed on some node: cached search results of older versions are not served from now on. */
-    "datasets.changed": {
-      params: { domain: "string", version: { type: "number", optional: true } },
-      handler(this: DatasetsThis, ctx: Context<{ domain: string; version?: number }>) {
-        if (ctx.params.version === undefined) this.searchVersion.background(true);
-        else this.searchVersion.changed(ctx.params.version);
-      },
-    },
-
-    /** Back on the transporter: events sent while it was away are lost, so read the version again. */
-    "$transporter.connected": {
-      handler(this: DatasetsThis) {
-        this.searchVersion.background(true);
-      },
-    },
-
-    /** A node with datasets joined or came back: it may have changed datasets while apart. */
-    "$node.connected": {
-      handler(this: DatasetsThis, ctx: Context<{ node: { services?: { name: string }[] } }>) {
-        if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.searchVersion.background(true);
-      },
-    },
+    // A dataset changed on some node: cached search results and pages of older versions are not
+    // served from now on (and the version is read again where an event may have been lost).
+    ...datasetVersionEvents<DatasetsThis>((svc) => svc.searchVersion),
 
     /** A job was cancelled: if it is an import running here, it stops before its next batch. */
     "compute.abort": {

@@ -15,7 +15,7 @@ import type { Db } from "./lib/db";
 import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
 import { composeAnswer } from "./knowledge/answer";
 import type { Answer, EmotionRow, QueryParams, StoredAnswer } from "./knowledge/contract";
-import { DatasetVersion } from "./lib/dataset-version";
+import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import { complete } from "./knowledge/llm";
 import { normalizeQuery, queryHash } from "./knowledge/normalize";
 import { DOMAIN_PARAM } from "./datasets/contract";
@@ -358,32 +358,14 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       },
     },
 
-    /**
-     * A dataset changed: this node's version moves at once (answers go by their versioned keys), and
-     * the domain's cached first page goes.
-     */
-    "datasets.changed": {
-      params: { domain: "string", version: { type: "number", optional: true } },
-      async handler(this: KnowledgeThis, ctx: Context<{ domain: string; version?: number }>) {
-        if (ctx.params.version === undefined) this.datasetVersion.background(true);
-        else this.datasetVersion.changed(ctx.params.version);
-        await this.broker.cacher?.clean(`knowledge:ds:${ctx.params.domain}:*`).catch(() => undefined);
+    // A dataset changed: this node's version moves at once (answers go by their versioned keys), and
+    // the domain's cached first page goes; the version is read again where an event may have been lost.
+    ...datasetVersionEvents<KnowledgeThis>(
+      (svc) => svc.datasetVersion,
+      async (svc, domain) => {
+        await svc.broker.cacher?.clean(`knowledge:ds:${domain}:*`).catch(() => undefined);
       },
-    },
-
-    /** Back on the transporter: events sent while it was away are lost, so read the version again. */
-    "$transporter.connected": {
-      handler(this: KnowledgeThis) {
-        this.datasetVersion.background(true);
-      },
-    },
-
-    /** A node with datasets joined or came back: it may have changed datasets while apart. */
-    "$node.connected": {
-      handler(this: KnowledgeThis, ctx: Context<{ node: { services?: { name: string }[] } }>) {
-        if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) this.datasetVersion.background(true);
-      },
-    },
+    ),
   },
 
   /** moleculer-db hook: the voted example's shift before the vote, to tell whether the vote changes it. */

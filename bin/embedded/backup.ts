@@ -5,6 +5,7 @@
  * consistent snapshot while the node serves; otherwise this process opens the folder itself.
  * Postgres has its own tools (pg_dump, pg_restore): see POSTGRES_BACKUP.
  */
+import { listDatasets } from "../../services/datasets/store";
 import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -82,10 +83,10 @@ export async function runRestore(config: Config, file: string): Promise<void> {
   try {
     db = await PgliteDb.open(dbDir, { loadDataDir: tarball });
     const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
-    const n = await db.query<{ datasets: number; examples: number }>(
-      "SELECT (SELECT count(*) FROM datasets)::int AS datasets, (SELECT count(*) FROM examples)::int AS examples",
-    );
-    const { datasets, examples } = n.rows[0];
+    // The datasets' own counts (kept with their rows), through the datasets store: no SQL here.
+    const rows = await listDatasets(db);
+    const datasets = rows.length;
+    const examples = rows.reduce((n, d) => n + d.example_count, 0);
     const applied = res.applied.length ? `; applied ${res.applied.join(", ")}` : "";
     console.log(`restored ${file} into ${config.dataDir}: ${datasets} datasets, ${examples} examples${applied}`);
   } catch (err) {

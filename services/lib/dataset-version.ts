@@ -9,6 +9,7 @@
  *   on the spot. So no answer is keyed by a version read more than the bound before it is served,
  *   whatever events were lost.
  */
+import type { Context } from "moleculer";
 
 export interface VersionStats {
   /** The version in memory; null before the first read or event. */
@@ -129,4 +130,38 @@ export class DatasetVersion {
   private settled(entry: { promise: Promise<number>; startedAt: number }): void {
     if (this.inFlight === entry) this.inFlight = null;
   }
+}
+
+/**
+ * The events that keep a service's DatasetVersion current, for its `events`: `datasets.changed`
+ * (moves it to the event's version, or reads it again when the event has none), the transporter
+ * back (events sent while it was away are lost: read again), and a node with datasets joining or
+ * coming back (it may have changed datasets while apart). `onChanged` runs after a change, with
+ * the domain, for what else the service keeps per domain.
+ */
+export function datasetVersionEvents<S extends object>(
+  versionOf: (service: S) => DatasetVersion,
+  onChanged?: (service: S, domain: string) => Promise<void>,
+) {
+  return {
+    "datasets.changed": {
+      params: { domain: "string", version: { type: "number", optional: true } },
+      async handler(this: S, ctx: Context<{ domain: string; version?: number }>): Promise<void> {
+        const version = versionOf(this);
+        if (ctx.params.version === undefined) version.background(true);
+        else version.changed(ctx.params.version);
+        await onChanged?.(this, ctx.params.domain);
+      },
+    },
+    "$transporter.connected": {
+      handler(this: S): void {
+        versionOf(this).background(true);
+      },
+    },
+    "$node.connected": {
+      handler(this: S, ctx: Context<{ node: { services?: { name: string }[] } }>): void {
+        if (ctx.params.node.services?.some((svc) => svc.name === "datasets")) versionOf(this).background(true);
+      },
+    },
+  };
 }
