@@ -17,10 +17,26 @@ const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
 const RUNS = Number(process.env.RUNS ?? 5);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+// BASELINE_DIST=/path/to/an/older/dist: the embedded starts again with that build, in the same run.
+const BASELINE_BIN = process.env.BASELINE_DIST ? path.join(process.env.BASELINE_DIST, "bin", "mcai.js") : undefined;
+// PARTS=times,rss (default both): which halves of the benchmark run.
+const PARTS = (process.env.PARTS ?? "times,rss").split(",");
 
 interface Sample {
   ms: number;
   peakRssMb: number;
+  /** The node's own start phases (its "start: …" line), ms; empty for the bare baseline. */
+  phases: Record<string, number>;
+}
+
+/** The phases of the line `start: name 12 ms, … ; ready after N ms of process time`. */
+function parsePhases(out: string): Record<string, number> {
+  const line = /^start: (.*)$/m.exec(out)?.[1];
+  if (!line) return {};
+  const phases: Record<string, number> = {};
+  for (const m of line.matchAll(/([a-z][a-z +]*?) (\d+) ms/g))
+    phases[m[1].replace(/^ready after$/, "ready")] = Number(m[2]);
+  return phases;
 }
 
 /** Spawns a node, polls its health every 5 ms, returns the time to the first 200, then stops it. */
@@ -29,10 +45,12 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", PORT: String(port), ...env },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   let err = "";
+  let out = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${port}/api/health`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node exited ${child.exitCode}: ${err}`);
@@ -48,16 +66,23 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
   if (idleMs) await new Promise((r) => setTimeout(r, idleMs));
   const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8");
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+  // The phases line follows the started line by a turn of the event loop.
+  for (let i = 0; i < 100 && !/^start: /m.test(out) && args.includes("start"); i++) await sleep(5);
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
-  return { ms, peakRssMb };
+  return { ms, peakRssMb, phases: parsePhases(out) };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function stats(samples: Sample[]): string {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const med = ms[Math.floor(ms.length / 2)];
   const rss = Math.max(...samples.map((s) => s.peakRssMb));
-  return `median ${med.toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   peak RSS ${rss.toFixed(0)} MB`;
+  const line = `median ${median(ms).toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   peak RSS ${rss.toFixed(0)} MB`;
+  const names = Object.keys(samples[0].phases);
+  if (!names.length) return line;
+  const phases = names.map((n) => `${n} ${median(samples.map((s) => s.phases[n] ?? NaN)).toFixed(0)}`);
+  return `${line}\n${"".padEnd(47)}phases (median ms): ${phases.join(", ")}`;
 }
 
 async function series(label: string, make: () => Promise<Sample>): Promise<void> {
@@ -123,8 +148,8 @@ const IDLE_MS = 2000;
  * task (an FFT: it starts a thread, loads PFFFT's WASM and makes a plan), at most while it runs
  * 24 art jobs (512², 4 in flight), and after the load once the pool's threads were given back.
  */
-async function embeddedPhases(dir: string): Promise<{ phases: Phases; cold: number; warm: number }> {
-  const node = await spawnHealthy([BIN, "start"], {
+async function embeddedPhases(bin: string, dir: string): Promise<{ phases: Phases; cold: number; warm: number }> {
+  const node = await spawnHealthy([bin, "start"], {
     MCAI_DATA_DIR: dir,
     COMPUTE_IDLE_MS: String(IDLE_MS),
     RATE_LIMIT: "0",
@@ -176,8 +201,8 @@ async function artJobs(url: string, n: number, inFlight: number): Promise<void> 
   );
 }
 
-async function gatewayIdle(env: Record<string, string>): Promise<Phases> {
-  const node = await spawnHealthy([BIN, "start", "--services", "api,metrics"], env);
+async function gatewayIdle(bin: string, env: Record<string, string>): Promise<Phases> {
+  const node = await spawnHealthy([bin, "start", "--services", "api,metrics"], env);
   try {
     await sleep(3000);
     return { idle: rssMb(node.pid), peak: peakMb(node.pid) };
@@ -186,8 +211,22 @@ async function gatewayIdle(env: Record<string, string>): Promise<Phases> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`bench/startup on ${machine()}, ${RUNS} runs each`);
+/** Runs `a` and `b` alternately (RUNS each, so drift on a busy machine hits both alike) and prints both. */
+async function pairedSeries(
+  a: [string, () => Promise<Sample>],
+  b: [string, () => Promise<Sample>] | undefined,
+): Promise<void> {
+  const outA: Sample[] = [];
+  const outB: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    if (b) outB.push(await b[1]());
+    outA.push(await a[1]());
+  }
+  if (b) console.log(`${b[0].padEnd(46)} ${stats(outB)}`);
+  console.log(`${a[0].padEnd(46)} ${stats(outA)}`);
+}
+
+async function times(existing: string, ns: string): Promise<void> {
   const bare = path.join(os.tmpdir(), "mcai-bench-bare.js");
   fs.writeFileSync(
     bare,
@@ -196,14 +235,17 @@ async function main(): Promise<void> {
   console.log("\ntime to a healthy /api/health:");
   await series("baseline: bare node:http server", () => timeToHealthy([bare], {}));
 
-  const ns = `bench${Date.now()}`;
-  await series("no-database node (api+metrics, Redis transp.)", () =>
-    timeToHealthy([BIN, "start", "--services", "api,metrics"], { TRANSPORTER: REDIS_URL, NAMESPACE: ns }),
+  const gateway = (bin: string) => () =>
+    timeToHealthy([bin, "start", "--services", "api,metrics"], { TRANSPORTER: REDIS_URL, NAMESPACE: ns });
+  await pairedSeries(
+    ["no-database node (api+metrics, Redis transp.)", gateway(BIN)],
+    BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", gateway(BASELINE_BIN)] : undefined,
   );
-
-  const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
-  await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
-  await series("embedded, existing data dir", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }));
+  const embedded = (bin: string) => () => timeToHealthy([bin, "start"], { MCAI_DATA_DIR: existing });
+  await pairedSeries(
+    ["embedded, existing data dir", embedded(BIN)],
+    BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", embedded(BASELINE_BIN)] : undefined,
+  );
   const fresh = () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
   await series("embedded, fresh data dir (prebuilt template)", fresh);
@@ -216,17 +258,34 @@ async function main(): Promise<void> {
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000),
   );
   await db.drop();
+}
 
+async function rss(existing: string, ns: string): Promise<void> {
   console.log("\nRSS per phase:");
   console.log(phasesLine("baseline: bare node:http (2000 GETs)", await bareBaseline()));
+  const gwEnv = { TRANSPORTER: REDIS_URL, NAMESPACE: ns };
+  if (BASELINE_BIN) console.log(phasesLine("  same, baseline build", await gatewayIdle(BASELINE_BIN, gwEnv)));
+  console.log(phasesLine("gateway (api,metrics, Redis transp.)", await gatewayIdle(BIN, gwEnv)));
+  const runs: [string, string][] = [["embedded all-services (24 art jobs, 4 in flight)", BIN]];
+  if (BASELINE_BIN) runs.unshift(["  same, baseline build", BASELINE_BIN]);
+  for (const [label, bin] of runs) {
+    const e = await embeddedPhases(bin, existing);
+    console.log(phasesLine(label, e.phases));
+    console.log(
+      `  first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
   console.log(
-    phasesLine("gateway (api,metrics, Redis transp.)", await gatewayIdle({ TRANSPORTER: REDIS_URL, NAMESPACE: ns })),
+    `bench/startup on ${machine()}, ${RUNS} runs each${BASELINE_BIN ? `; baseline build ${BASELINE_BIN}` : ""}`,
   );
-  const e = await embeddedPhases(existing);
-  console.log(phasesLine("embedded all-services (24 art jobs, 4 in flight)", e.phases));
-  console.log(
-    `first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
-  );
+  const ns = `bench${Date.now()}`;
+  const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
+  await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
+  if (PARTS.includes("times")) await times(existing, ns);
+  if (PARTS.includes("rss")) await rss(existing, ns);
 }
 
 runMain(main);
