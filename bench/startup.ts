@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { benchDatabase, freePort, machine, pct, runMain, sleep } from "./lib";
-import { bareBaseline, maxRssDuring, peakMb, phasesLine, rssMb, type Phases } from "./memory";
+import { bareBaseline, maxRssDuring, memoryParts, peakMb, phasesLine, rssMb, type Phases } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
@@ -148,8 +148,13 @@ const IDLE_MS = 2000;
  * task (an FFT: it starts a thread, loads PFFFT's WASM and makes a plan), at most while it runs
  * 24 art jobs (512², 4 in flight), and after the load once the pool's threads were given back.
  */
-async function embeddedPhases(bin: string, dir: string): Promise<{ phases: Phases; cold: number; warm: number }> {
+async function embeddedPhases(
+  bin: string,
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<{ phases: Phases; cold: number; warm: number; parts: string }> {
   const node = await spawnHealthy([bin, "start"], {
+    ...env,
     MCAI_DATA_DIR: dir,
     COMPUTE_IDLE_MS: String(IDLE_MS),
     RATE_LIMIT: "0",
@@ -164,12 +169,14 @@ async function embeddedPhases(bin: string, dir: string): Promise<{ phases: Phase
     const warm: number[] = [];
     for (let i = 0; i < 7; i++) warm.push((await postJson(`${node.url}/api/fft`, fft)).ms);
     const load = await maxRssDuring(node.pid, () => artJobs(node.url, 24, 4));
+    const parts = await memoryParts(node.url, rssMb(node.pid));
     await sleep(IDLE_MS + 1500);
     const after = rssMb(node.pid);
     return {
       phases: { idle, "first task": firstTask, "under load": load.mb, "after load": after, peak: peakMb(node.pid) },
       cold: first.ms,
       warm: pct(warm, 50),
+      parts,
     };
   } finally {
     await node.stop();
@@ -179,8 +186,11 @@ async function embeddedPhases(bin: string, dir: string): Promise<{ phases: Phase
 /** `n` art jobs through the queue, `inFlight` at a time, each awaited to its end. */
 async function artJobs(url: string, n: number, inFlight: number): Promise<void> {
   let next = 0;
+  // Unique per run: the queue answers a repeated identical request with the earlier result, so a
+  // second run over the same folder would render nothing.
+  const run = `${process.pid}-${Date.now()}`;
   const one = async (i: number) => {
-    const body = { prompt: `startup bench ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
+    const body = { prompt: `startup bench ${run} ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
     const r = await postJson(`${url}/api/art/generate-async`, body);
     if (r.status !== 202) throw new Error(`art submit answered ${r.status}`);
     // An anonymous submit gets an owner token: only that token sees the job.
@@ -266,11 +276,24 @@ async function rss(existing: string, ns: string): Promise<void> {
   const gwEnv = { TRANSPORTER: REDIS_URL, NAMESPACE: ns };
   if (BASELINE_BIN) console.log(phasesLine("  same, baseline build", await gatewayIdle(BASELINE_BIN, gwEnv)));
   console.log(phasesLine("gateway (api,metrics, Redis transp.)", await gatewayIdle(BIN, gwEnv)));
-  const runs: [string, string][] = [["embedded all-services (24 art jobs, 4 in flight)", BIN]];
-  if (BASELINE_BIN) runs.unshift(["  same, baseline build", BASELINE_BIN]);
-  for (const [label, bin] of runs) {
-    const e = await embeddedPhases(bin, existing);
+  const runs: [string, string, Record<string, string>][] = [
+    ["embedded all-services (24 art jobs, 4 in flight)", BIN, {}],
+  ];
+  if (BASELINE_BIN) runs.unshift(["  same, baseline build", BASELINE_BIN, {}]);
+  // EMBEDDED_VARIANTS="COMPUTE_THREADS=1;COMPUTE_THREAD_HEAP_MB=0": the embedded node again with each.
+  for (const v of (process.env.EMBEDDED_VARIANTS ?? "").split(";").filter((x) => x.trim())) {
+    const env = Object.fromEntries(
+      v
+        .trim()
+        .split(/\s+/)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+    runs.push([`  same with ${v.trim()}`, BIN, env]);
+  }
+  for (const [label, bin, env] of runs) {
+    const e = await embeddedPhases(bin, existing, env);
     console.log(phasesLine(label, e.phases));
+    console.log(`  after load: ${e.parts}`);
     console.log(
       `  first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
     );
