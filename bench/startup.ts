@@ -19,11 +19,14 @@ const RUNS = Number(process.env.RUNS ?? 5);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 // BASELINE_DIST=/path/to/an/older/dist: the embedded starts again with that build, in the same run.
 const BASELINE_BIN = process.env.BASELINE_DIST ? path.join(process.env.BASELINE_DIST, "bin", "mcai.js") : undefined;
-// PARTS=times,rss (default both): which halves of the benchmark run.
+// PARTS=times,rss (default both): which halves of the benchmark run; PARTS=cold: of the times, only
+// the bare baseline, the gateway and the embedded start over an existing folder.
 const PARTS = (process.env.PARTS ?? "times,rss").split(",");
 
 interface Sample {
   ms: number;
+  /** CPU time (user + system, all threads) the process used up to its first 200: steadier than wall time on a shared machine. */
+  cpuMs: number;
   peakRssMb: number;
   /** The node's own start phases (its "start: …" line), ms; empty for the bare baseline. */
   phases: Record<string, number>;
@@ -37,6 +40,12 @@ function parsePhases(out: string): Record<string, number> {
   for (const m of line.matchAll(/([a-z][a-z +]*?) (\d+) ms/g))
     phases[m[1].replace(/^ready after$/, "ready")] = Number(m[2]);
   return phases;
+}
+
+/** User + system CPU time of `pid` so far, ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Spawns a node, polls its health every 5 ms, returns the time to the first 200, then stops it. */
@@ -63,6 +72,7 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
     await new Promise((r) => setTimeout(r, 5));
   }
   const ms = performance.now() - t0;
+  const cpuMs = cpuMsOf(child.pid!);
   if (idleMs) await new Promise((r) => setTimeout(r, idleMs));
   const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8");
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
@@ -70,7 +80,7 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
   for (let i = 0; i < 100 && !/^start: /m.test(out) && args.includes("start"); i++) await sleep(5);
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
-  return { ms, peakRssMb, phases: parsePhases(out) };
+  return { ms, cpuMs, peakRssMb, phases: parsePhases(out) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -78,7 +88,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function stats(samples: Sample[]): string {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   const rss = Math.max(...samples.map((s) => s.peakRssMb));
-  const line = `median ${median(ms).toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   peak RSS ${rss.toFixed(0)} MB`;
+  const cpu = median(samples.map((s) => s.cpuMs));
+  const line = `median ${median(ms).toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   CPU ${cpu.toFixed(0).padStart(5)} ms   peak RSS ${rss.toFixed(0)} MB`;
   const names = Object.keys(samples[0].phases);
   if (!names.length) return line;
   const phases = names.map((n) => `${n} ${median(samples.map((s) => s.phases[n] ?? NaN)).toFixed(0)}`);
@@ -236,7 +247,7 @@ async function pairedSeries(
   console.log(`${a[0].padEnd(46)} ${stats(outA)}`);
 }
 
-async function times(existing: string, ns: string): Promise<void> {
+async function times(existing: string, ns: string, all: boolean): Promise<void> {
   const bare = path.join(os.tmpdir(), "mcai-bench-bare.js");
   fs.writeFileSync(
     bare,
@@ -256,6 +267,7 @@ async function times(existing: string, ns: string): Promise<void> {
     ["embedded, existing data dir", embedded(BIN)],
     BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", embedded(BASELINE_BIN)] : undefined,
   );
+  if (!all) return;
   const fresh = () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
   await series("embedded, fresh data dir (prebuilt template)", fresh);
@@ -307,7 +319,7 @@ async function main(): Promise<void> {
   const ns = `bench${Date.now()}`;
   const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
   await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
-  if (PARTS.includes("times")) await times(existing, ns);
+  if (PARTS.includes("times") || PARTS.includes("cold")) await times(existing, ns, PARTS.includes("times"));
   if (PARTS.includes("rss")) await rss(existing, ns);
 }
 
