@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { startMcai, benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
-import { bareBaseline, maxRssDuring, phasesLine, rssMb } from "./memory";
+import { bareBaseline, maxRssDuring, memoryParts, phasesLine, rssMb } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const JOBS = Number(process.env.JOBS ?? 100);
@@ -141,6 +141,7 @@ async function run(workers: number, killOne: boolean, workerEnv: Record<string, 
     killNote = `, kill -9 of w1 with ${victim.length} job(s) running: first of them running on w2 after ${(elsewhere / 1000).toFixed(2)} s`;
   }
   const loadRss = (await underLoad).mb;
+  const parts = killOne ? "" : await memoryParts(url, rssMb(w1), "w1");
   const elapsed = (performance.now() - t0) / 1000;
   probing = false;
   await prober;
@@ -167,6 +168,7 @@ async function run(workers: number, killOne: boolean, workerEnv: Record<string, 
         "after load": rssMb(w1),
       }),
     );
+    console.log(`  w1 at the end of the load: ${parts}`);
     console.log(
       `  first job alone, cold pool: ${cold.toFixed(0)} ms submit to completed; warm pool: ${warm.toFixed(0)} ms`,
     );
@@ -188,15 +190,17 @@ async function main(): Promise<void> {
   );
   console.log(phasesLine("baseline: bare node:http RSS (2000 GETs)", await bareBaseline()));
   await run(1, false);
-  // WORKER_ENV="COMPUTE_THREADS=1 NODE_OPTIONS=--max-semi-space-size=2": the one-worker run again
-  // with those variables on the worker node, to compare its memory and jobs/s in one run.
-  if (process.env.WORKER_ENV) {
+  // WORKER_ENV="COMPUTE_THREADS=1 NODE_OPTIONS=--max-semi-space-size=2;COMPUTE_THREAD_HEAP_MB=0": the
+  // one-worker run again with each ;-separated set of variables on the worker node, to compare its
+  // memory and jobs/s in one run.
+  for (const variant of (process.env.WORKER_ENV ?? "").split(";").filter((v) => v.trim())) {
     const workerEnv = Object.fromEntries(
-      process.env.WORKER_ENV.split(/\s+/)
+      variant
+        .split(/\s+/)
         .filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
     );
-    console.log(`\nagain, the worker with ${process.env.WORKER_ENV}:`);
+    console.log(`\nagain, the worker with ${variant.trim()}:`);
     await run(1, false, workerEnv);
   }
   // ONE_WORKER=1: the one-worker run only (memory and throughput comparisons).

@@ -106,3 +106,18 @@ export async function bareBaseline(): Promise<Phases> {
     await bare.stop();
   }
 }
+
+/**
+ * Where a node's RSS goes, from the gateway's /metrics at `url` (the node `nodeId`, else the first
+ * one listed): the main thread's JS heap, its external memory (PGlite's WASM heap when PGlite runs
+ * on the main thread, and Buffers), and the rest (the pool's threads with their heaps, code, malloc).
+ */
+export async function memoryParts(url: string, rss: number, nodeId?: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const node = nodeId ? `[^}]*node_id="${nodeId}"` : "";
+  const mb = (name: string) =>
+    Math.round(Number(new RegExp(`^${name}\\{${node}[^}]*\\} (\\S+)`, "m").exec(text)?.[1]) / 2 ** 20);
+  const heap = mb("nodejs_heap_size_total_bytes");
+  const ext = mb("nodejs_external_memory_bytes");
+  return `RSS ${rss} MB = main JS heap ${heap} + external (PGlite WASM, Buffers) ${ext} + rest (pool threads, code, malloc) ${rss - heap - ext}`;
+}

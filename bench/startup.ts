@@ -11,16 +11,41 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { benchDatabase, freePort, machine, pct, runMain, sleep } from "./lib";
-import { bareBaseline, maxRssDuring, peakMb, phasesLine, rssMb, type Phases } from "./memory";
+import { bareBaseline, maxRssDuring, memoryParts, peakMb, phasesLine, rssMb, type Phases } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
 const RUNS = Number(process.env.RUNS ?? 5);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+// BASELINE_DIST=/path/to/an/older/dist: the embedded starts again with that build, in the same run.
+const BASELINE_BIN = process.env.BASELINE_DIST ? path.join(process.env.BASELINE_DIST, "bin", "mcai.js") : undefined;
+// PARTS=times,rss (default both): which halves of the benchmark run; PARTS=cold: of the times, only
+// the bare baseline, the gateway and the embedded start over an existing folder.
+const PARTS = (process.env.PARTS ?? "times,rss").split(",");
 
 interface Sample {
   ms: number;
+  /** CPU time (user + system, all threads) the process used up to its first 200: steadier than wall time on a shared machine. */
+  cpuMs: number;
   peakRssMb: number;
+  /** The node's own start phases (its "start: …" line), ms; empty for the bare baseline. */
+  phases: Record<string, number>;
+}
+
+/** The phases of the line `start: name 12 ms, … ; ready after N ms of process time`. */
+function parsePhases(out: string): Record<string, number> {
+  const line = /^start: (.*)$/m.exec(out)?.[1];
+  if (!line) return {};
+  const phases: Record<string, number> = {};
+  for (const m of line.matchAll(/([a-z][a-z +]*?) (\d+) ms/g))
+    phases[m[1].replace(/^ready after$/, "ready")] = Number(m[2]);
+  return phases;
+}
+
+/** User + system CPU time of `pid` so far, ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Spawns a node, polls its health every 5 ms, returns the time to the first 200, then stops it. */
@@ -29,10 +54,12 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
   const t0 = performance.now();
   const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: "warn", PORT: String(port), ...env },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   let err = "";
+  let out = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${port}/api/health`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node exited ${child.exitCode}: ${err}`);
@@ -45,19 +72,28 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
     await new Promise((r) => setTimeout(r, 5));
   }
   const ms = performance.now() - t0;
+  const cpuMs = cpuMsOf(child.pid!);
   if (idleMs) await new Promise((r) => setTimeout(r, idleMs));
   const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8");
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+  // The phases line follows the started line by a turn of the event loop.
+  for (let i = 0; i < 100 && !/^start: /m.test(out) && args.includes("start"); i++) await sleep(5);
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
-  return { ms, peakRssMb };
+  return { ms, cpuMs, peakRssMb, phases: parsePhases(out) };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function stats(samples: Sample[]): string {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const med = ms[Math.floor(ms.length / 2)];
   const rss = Math.max(...samples.map((s) => s.peakRssMb));
-  return `median ${med.toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   peak RSS ${rss.toFixed(0)} MB`;
+  const cpu = median(samples.map((s) => s.cpuMs));
+  const line = `median ${median(ms).toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   CPU ${cpu.toFixed(0).padStart(5)} ms   peak RSS ${rss.toFixed(0)} MB`;
+  const names = Object.keys(samples[0].phases);
+  if (!names.length) return line;
+  const phases = names.map((n) => `${n} ${median(samples.map((s) => s.phases[n] ?? NaN)).toFixed(0)}`);
+  return `${line}\n${"".padEnd(47)}phases (median ms): ${phases.join(", ")}`;
 }
 
 async function series(label: string, make: () => Promise<Sample>): Promise<void> {
@@ -123,8 +159,13 @@ const IDLE_MS = 2000;
  * task (an FFT: it starts a thread, loads PFFFT's WASM and makes a plan), at most while it runs
  * 24 art jobs (512², 4 in flight), and after the load once the pool's threads were given back.
  */
-async function embeddedPhases(dir: string): Promise<{ phases: Phases; cold: number; warm: number }> {
-  const node = await spawnHealthy([BIN, "start"], {
+async function embeddedPhases(
+  bin: string,
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<{ phases: Phases; cold: number; warm: number; parts: string }> {
+  const node = await spawnHealthy([bin, "start"], {
+    ...env,
     MCAI_DATA_DIR: dir,
     COMPUTE_IDLE_MS: String(IDLE_MS),
     RATE_LIMIT: "0",
@@ -139,12 +180,14 @@ async function embeddedPhases(dir: string): Promise<{ phases: Phases; cold: numb
     const warm: number[] = [];
     for (let i = 0; i < 7; i++) warm.push((await postJson(`${node.url}/api/fft`, fft)).ms);
     const load = await maxRssDuring(node.pid, () => artJobs(node.url, 24, 4));
+    const parts = await memoryParts(node.url, rssMb(node.pid));
     await sleep(IDLE_MS + 1500);
     const after = rssMb(node.pid);
     return {
       phases: { idle, "first task": firstTask, "under load": load.mb, "after load": after, peak: peakMb(node.pid) },
       cold: first.ms,
       warm: pct(warm, 50),
+      parts,
     };
   } finally {
     await node.stop();
@@ -154,8 +197,11 @@ async function embeddedPhases(dir: string): Promise<{ phases: Phases; cold: numb
 /** `n` art jobs through the queue, `inFlight` at a time, each awaited to its end. */
 async function artJobs(url: string, n: number, inFlight: number): Promise<void> {
   let next = 0;
+  // Unique per run: the queue answers a repeated identical request with the earlier result, so a
+  // second run over the same folder would render nothing.
+  const run = `${process.pid}-${Date.now()}`;
   const one = async (i: number) => {
-    const body = { prompt: `startup bench ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
+    const body = { prompt: `startup bench ${run} ${i}`, style: "flow-field", options: { width: 512, height: 512 } };
     const r = await postJson(`${url}/api/art/generate-async`, body);
     if (r.status !== 202) throw new Error(`art submit answered ${r.status}`);
     // An anonymous submit gets an owner token: only that token sees the job.
@@ -176,8 +222,8 @@ async function artJobs(url: string, n: number, inFlight: number): Promise<void> 
   );
 }
 
-async function gatewayIdle(env: Record<string, string>): Promise<Phases> {
-  const node = await spawnHealthy([BIN, "start", "--services", "api,metrics"], env);
+async function gatewayIdle(bin: string, env: Record<string, string>): Promise<Phases> {
+  const node = await spawnHealthy([bin, "start", "--services", "api,metrics"], env);
   try {
     await sleep(3000);
     return { idle: rssMb(node.pid), peak: peakMb(node.pid) };
@@ -186,8 +232,22 @@ async function gatewayIdle(env: Record<string, string>): Promise<Phases> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`bench/startup on ${machine()}, ${RUNS} runs each`);
+/** Runs `a` and `b` alternately (RUNS each, so drift on a busy machine hits both alike) and prints both. */
+async function pairedSeries(
+  a: [string, () => Promise<Sample>],
+  b: [string, () => Promise<Sample>] | undefined,
+): Promise<void> {
+  const outA: Sample[] = [];
+  const outB: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    if (b) outB.push(await b[1]());
+    outA.push(await a[1]());
+  }
+  if (b) console.log(`${b[0].padEnd(46)} ${stats(outB)}`);
+  console.log(`${a[0].padEnd(46)} ${stats(outA)}`);
+}
+
+async function times(existing: string, ns: string, all: boolean): Promise<void> {
   const bare = path.join(os.tmpdir(), "mcai-bench-bare.js");
   fs.writeFileSync(
     bare,
@@ -196,14 +256,18 @@ async function main(): Promise<void> {
   console.log("\ntime to a healthy /api/health:");
   await series("baseline: bare node:http server", () => timeToHealthy([bare], {}));
 
-  const ns = `bench${Date.now()}`;
-  await series("no-database node (api+metrics, Redis transp.)", () =>
-    timeToHealthy([BIN, "start", "--services", "api,metrics"], { TRANSPORTER: REDIS_URL, NAMESPACE: ns }),
+  const gateway = (bin: string) => () =>
+    timeToHealthy([bin, "start", "--services", "api,metrics"], { TRANSPORTER: REDIS_URL, NAMESPACE: ns });
+  await pairedSeries(
+    ["no-database node (api+metrics, Redis transp.)", gateway(BIN)],
+    BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", gateway(BASELINE_BIN)] : undefined,
   );
-
-  const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
-  await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
-  await series("embedded, existing data dir", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }));
+  const embedded = (bin: string) => () => timeToHealthy([bin, "start"], { MCAI_DATA_DIR: existing });
+  await pairedSeries(
+    ["embedded, existing data dir", embedded(BIN)],
+    BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", embedded(BASELINE_BIN)] : undefined,
+  );
+  if (!all) return;
   const fresh = () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
   await series("embedded, fresh data dir (prebuilt template)", fresh);
@@ -216,17 +280,47 @@ async function main(): Promise<void> {
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000),
   );
   await db.drop();
+}
 
+async function rss(existing: string, ns: string): Promise<void> {
   console.log("\nRSS per phase:");
   console.log(phasesLine("baseline: bare node:http (2000 GETs)", await bareBaseline()));
+  const gwEnv = { TRANSPORTER: REDIS_URL, NAMESPACE: ns };
+  if (BASELINE_BIN) console.log(phasesLine("  same, baseline build", await gatewayIdle(BASELINE_BIN, gwEnv)));
+  console.log(phasesLine("gateway (api,metrics, Redis transp.)", await gatewayIdle(BIN, gwEnv)));
+  const runs: [string, string, Record<string, string>][] = [
+    ["embedded all-services (24 art jobs, 4 in flight)", BIN, {}],
+  ];
+  if (BASELINE_BIN) runs.unshift(["  same, baseline build", BASELINE_BIN, {}]);
+  // EMBEDDED_VARIANTS="COMPUTE_THREADS=1;COMPUTE_THREAD_HEAP_MB=0": the embedded node again with each.
+  for (const v of (process.env.EMBEDDED_VARIANTS ?? "").split(";").filter((x) => x.trim())) {
+    const env = Object.fromEntries(
+      v
+        .trim()
+        .split(/\s+/)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    );
+    runs.push([`  same with ${v.trim()}`, BIN, env]);
+  }
+  for (const [label, bin, env] of runs) {
+    const e = await embeddedPhases(bin, existing, env);
+    console.log(phasesLine(label, e.phases));
+    console.log(`  after load: ${e.parts}`);
+    console.log(
+      `  first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
   console.log(
-    phasesLine("gateway (api,metrics, Redis transp.)", await gatewayIdle({ TRANSPORTER: REDIS_URL, NAMESPACE: ns })),
+    `bench/startup on ${machine()}, ${RUNS} runs each${BASELINE_BIN ? `; baseline build ${BASELINE_BIN}` : ""}`,
   );
-  const e = await embeddedPhases(existing);
-  console.log(phasesLine("embedded all-services (24 art jobs, 4 in flight)", e.phases));
-  console.log(
-    `first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
-  );
+  const ns = `bench${Date.now()}`;
+  const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
+  await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
+  if (PARTS.includes("times") || PARTS.includes("cold")) await times(existing, ns, PARTS.includes("times"));
+  if (PARTS.includes("rss")) await rss(existing, ns);
 }
 
 runMain(main);

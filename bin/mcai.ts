@@ -1,39 +1,38 @@
 #!/usr/bin/env node
 /**
  * mcai: the one entry point. `mcai start | repl | migrate | import | export | backup | restore | rotate | demo-data`, each
- * with --help; each command is a module under bin/commands/.
+ * with --help; each command is a module under bin/commands/, loaded only when it runs (a start
+ * does not pay for the console, the exporter's progress bars or the backup code).
  */
 import { VERSION } from "../services/lib/paths";
 import { EXIT_USAGE, fail, type Command } from "./cli";
-import { demoDataCommand } from "./commands/demo-data";
-import { backupCommand } from "./commands/backup";
-import { exportCommand } from "./commands/export";
-import { restoreCommand } from "./commands/restore";
-import { importCommand } from "./commands/import";
-import { migrateCommand } from "./commands/migrate";
-import { replCommand } from "./commands/repl";
-import { rotateCommand } from "./commands/rotate";
-import { startCommand } from "./commands/start";
 
-const COMMANDS: Record<string, Command> = {
-  start: startCommand,
-  repl: replCommand,
-  migrate: migrateCommand,
-  import: importCommand,
-  export: exportCommand,
-  backup: backupCommand,
-  restore: restoreCommand,
-  rotate: rotateCommand,
-  "demo-data": demoDataCommand,
+/** Each command's module under bin/commands/ and the name it exports its Command by. */
+const COMMANDS: Record<string, [file: string, exported: string]> = {
+  start: ["start", "startCommand"],
+  repl: ["repl", "replCommand"],
+  migrate: ["migrate", "migrateCommand"],
+  import: ["import", "importCommand"],
+  export: ["export", "exportCommand"],
+  backup: ["backup", "backupCommand"],
+  restore: ["restore", "restoreCommand"],
+  rotate: ["rotate", "rotateCommand"],
+  "demo-data": ["demo-data", "demoDataCommand"],
 };
 
-const HELP = `mcai ${VERSION}: the MC AI backend runtime
+function loadCommand(name: string): Command {
+  const [file, exported] = COMMANDS[name];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only the command that runs is loaded
+  return (require(`./commands/${file}`) as Record<string, Command>)[exported];
+}
+
+const help = () => `mcai ${VERSION}: the MC AI backend runtime
 
 Usage: mcai <command> [options]
 
 Commands:
-${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`)
+${Object.keys(COMMANDS)
+  .map((name) => `  ${name.padEnd(10)}${loadCommand(name).summary}`)
   .join("\n")}
 
 Run 'mcai <command> --help' for a command's options. Configuration comes from the
@@ -47,16 +46,15 @@ async function main(argv: string[]): Promise<void> {
     case "help":
     case "--help":
     case "-h":
-      console.log(HELP);
+      console.log(help());
       return;
     case "--version":
     case "-v":
       console.log(VERSION);
       return;
   }
-  const found = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if (!found) fail(`unknown command "${command}"; run 'mcai --help'`, EXIT_USAGE);
-  return found.run(rest);
+  if (!Object.hasOwn(COMMANDS, command)) fail(`unknown command "${command}"; run 'mcai --help'`, EXIT_USAGE);
+  return loadCommand(command).run(rest);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import path from "node:path";
+import type { ResourceLimits } from "node:worker_threads";
 import { Piscina } from "piscina";
 
 /** Task names: compute/tasks/<name>.task.(ts|js). */
@@ -28,6 +29,14 @@ export interface PoolOptions {
   maxQueue: number;
   /** Lower priority of the pool's threads (Unix nice), so request handling stays ahead of heavy work. */
   nice?: number;
+  /**
+   * Most V8 old-generation heap per thread, MB (0 = V8's default). Typed arrays and Buffers (the
+   * images, sounds and fields) live outside it; a thread past it is ended and its task fails, the
+   * pool and the process go on.
+   */
+  heapMb?: number;
+  /** Most V8 young-generation heap per thread, MB (0 = V8's default, 48 MB on 64-bit). */
+  youngMb?: number;
   /** Called after every task with its name and seconds (success or failure). */
   onTaskDone?: (task: TaskName, seconds: number, ok: boolean) => void;
 }
@@ -61,6 +70,15 @@ export function taskFile(task: TaskName): string {
   return path.join(TASKS_DIR, `${task}.task${EXT}`);
 }
 
+/** Worker resourceLimits from the pool's heap bounds; undefined when V8's defaults stand. */
+function resourceLimits(opts: PoolOptions): ResourceLimits | undefined {
+  if (!opts.heapMb && !opts.youngMb) return undefined;
+  return {
+    ...(opts.heapMb ? { maxOldGenerationSizeMb: opts.heapMb } : {}),
+    ...(opts.youngMb ? { maxYoungGenerationSizeMb: opts.youngMb } : {}),
+  };
+}
+
 export class ComputePool {
   private readonly piscina: Piscina;
   private running = 0;
@@ -80,6 +98,7 @@ export class ComputePool {
       // Run-time histograms: Piscina's `utilization` (a metric) is 0 without them.
       recordTiming: true,
       niceIncrement: opts.nice ?? 0,
+      resourceLimits: resourceLimits(opts),
     });
   }
 

@@ -210,6 +210,8 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
       maxQueue: config.compute.queueMax,
       idleMs: config.compute.idleMs,
       nice: config.compute.nice,
+      heapMb: config.compute.threadHeapMb,
+      youngMb: config.compute.threadYoungMb,
       onTaskDone: (t, s, ok) => this.metrics.taskDone(t, s, ok),
     });
     this.runner = new TaskRunner(this.pool, this.logger);

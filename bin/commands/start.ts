@@ -4,7 +4,7 @@ import { SERVICE_NAMES } from "../../services/lib/config";
 import { VERSION } from "../../services/lib/paths";
 import { commandConfig, fail, run, type Command } from "../cli";
 import { importDemoOnFirstStart } from "../datasets/first-start";
-import { resolveServices, startNode, type McaiNode } from "../node";
+import { phasesLine, resolveServices, startNode, type McaiNode } from "../node";
 
 const help = `Usage: mcai start [--services LIST] [--port N] [--node-id ID] [--repl]
 
@@ -83,6 +83,7 @@ export const startCommand: Command = {
     onStrayErrors(node);
     await importDemoOnFirstStart(node);
     console.log(startedLine(node));
+    console.log(`start: ${phasesLine(node.phases)}`);
     // The console's modules load only when asked for: they are not on a plain start's path.
     if (values.repl) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the console loads only when asked for

@@ -214,6 +214,9 @@ export interface ComputeLimits {
   videoMaxFrames: number;
   videoMaxSize: number;
   textMaxChars: number;
+  /** Memory of each pool thread (see the block "compute thread memory" in loadConfig). */
+  threadHeapMb: number;
+  threadYoungMb: number;
 }
 
 /** A variable with a bad value. The CLI prints `message` on one line and exits 2. */
@@ -384,6 +387,14 @@ function gatewaySettings(env: Env): GatewaySettings {
   });
 }
 
+/** A V8 heap bound in MB: 0 (V8's default) or from `min` to `max`. */
+function heapMb(env: Env, name: string, def: number, min: number, max: number): number {
+  const n = int(env, name, def, 0, max);
+  if (n !== 0 && n < min)
+    throw new ConfigError(name, `${name} must be 0 (V8's default) or an integer from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
 /**
  * Reads the configuration from `env` (process.env by default).
  * @throws ConfigError naming the first bad variable.
@@ -445,6 +456,10 @@ export function loadConfig(env: Env = process.env): Config {
       videoMaxFrames: int(env, "VIDEO_MAX_FRAMES", 120, 1, 1000),
       videoMaxSize: int(env, "VIDEO_MAX_SIZE", 512, 16, 2048),
       textMaxChars: int(env, "TEXT_MAX_CHARS", 20_000, 1, 1_000_000),
+      // compute thread memory: V8 heap bounds of each pool thread, MB (0 = V8's defaults). The
+      // tasks' big data (pixels, samples, fields) lives in typed arrays outside the V8 heap.
+      threadHeapMb: heapMb(env, "COMPUTE_THREAD_HEAP_MB", 64, 16, 65_536),
+      threadYoungMb: heapMb(env, "COMPUTE_THREAD_YOUNG_MB", 0, 1, 1024),
     }),
     datasets: Object.freeze({
       maxExamplesPerDomain: int(env, "DATASET_MAX_EXAMPLES_PER_DOMAIN", 0, 0, 1_000_000_000),

@@ -1,6 +1,16 @@
 /** The `mcai` program as a user runs it: its exit codes and messages, from real processes. */
+import fs from "node:fs";
 import net from "node:net";
-import { createDatabase, describeWithPg, dropDatabase } from "../helpers/servers";
+import os from "node:os";
+import path from "node:path";
+import {
+  createDatabase,
+  describeWithPg,
+  describeWithRedis,
+  dropDatabase,
+  REDIS_URL,
+  uniqueName,
+} from "../helpers/servers";
 import { exitWithin, killAll, spawnMcai } from "../helpers/processes";
 
 afterAll(killAll);
@@ -76,5 +86,40 @@ describeWithPg("mcai on a port already taken", () => {
     );
     expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(1);
     expect(p.output()).toContain(`mcai: the HTTP port 127.0.0.1:${port} is already in use`);
+  });
+});
+
+describeWithRedis("mcai start loads only what a start needs", () => {
+  const preload = path.join(__dirname, "..", "helpers", "loaded-modules.cjs");
+
+  /** The modules a gateway node (api,metrics on a transporter) had loaded when it stopped. */
+  async function gatewayModules(): Promise<string[]> {
+    const file = path.join(os.tmpdir(), `mcai-loaded-${process.pid}-${Date.now()}.txt`);
+    const p = spawnMcai(["start", "--services", "api,metrics", "--port", "0"], {
+      TRANSPORTER: REDIS_URL,
+      NAMESPACE: uniqueName("lazy"),
+      NODE_OPTIONS: `--require ${preload}`,
+      LOADED_MODULES_FILE: file,
+    });
+    await p.waitForOutput(/API at http/, 60_000);
+    p.kill("SIGTERM");
+    expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(0);
+    const loaded = fs.readFileSync(file, "utf8").split("\n");
+    fs.rmSync(file);
+    return loaded;
+  }
+
+  it("a gateway loads neither the compute pool nor the other commands' modules (console, progress bars, backup)", async () => {
+    const loaded = await gatewayModules();
+    expect(loaded).toContainEqual(expect.stringMatching(/moleculer-web/));
+    const unexpected = [
+      /node_modules\/piscina\//,
+      /dist\/compute\/(pool|tasks\/)/,
+      /node_modules\/moleculer-repl\//,
+      /node_modules\/cli-progress\//,
+      /dist\/bin\/(repl|embedded)\//,
+      /dist\/bin\/commands\/(?!start)/,
+    ];
+    expect(loaded.filter((f) => unexpected.some((re) => re.test(f)))).toEqual([]);
   });
 });

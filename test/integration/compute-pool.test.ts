@@ -50,6 +50,15 @@ describe("compute pool threads", () => {
     for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 20));
     expect(pool.liveThreads).toBe(1);
   });
+
+  it("ends a thread past its heap bound: its task fails, the pool runs the next one", async () => {
+    pool = new ComputePool({ threads: 1, maxQueue: 4, idleMs: 60_000, heapMb: 32 });
+    // 40 MB of strings cloned into the thread's heap: over a 32 MB old generation.
+    const big = Array.from({ length: 40 }, (_, i) => `${i}`.padEnd(1 << 20, "x"));
+    await expect(pool.run("embed", embedInput(big, 8))).rejects.toThrow(/out of memory|heap/i);
+    const r = await pool.run<{ count: number }>("embed", embedInput(["after the bound", "still works"]));
+    expect(r.count).toBe(2);
+  });
 });
 
 describe("a compute node", () => {

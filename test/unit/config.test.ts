@@ -54,18 +54,20 @@ describe("config.loadConfig", () => {
 
   it("reads the memory settings: the compute pool's idle time and heap bound, PGlite's Postgres memory", () => {
     expect(loadConfig({})).toMatchObject({
-      compute: { idleMs: 30_000 },
+      compute: { idleMs: 30_000, threadHeapMb: 64, threadYoungMb: 0 },
       pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 32, tempBuffersMb: 4 },
     });
     const c = loadConfig({
       COMPUTE_IDLE_MS: "0",
+      COMPUTE_THREAD_HEAP_MB: "0",
+      COMPUTE_THREAD_YOUNG_MB: "8",
       PGLITE_SHARED_BUFFERS_MB: "128",
       PGLITE_WORK_MEM_MB: "16",
       PGLITE_MAINTENANCE_WORK_MEM_MB: "256",
       PGLITE_TEMP_BUFFERS_MB: "8",
     });
     expect(c).toMatchObject({
-      compute: { idleMs: 0 },
+      compute: { idleMs: 0, threadHeapMb: 0, threadYoungMb: 8 },
       pglite: { sharedBuffersMb: 128, workMemMb: 16, maintenanceWorkMemMb: 256, tempBuffersMb: 8 },
     });
   });
@@ -91,6 +93,13 @@ describe("config.loadConfig", () => {
     ["RATE_LIMIT_WINDOW_MS", "5", /^RATE_LIMIT_WINDOW_MS must be an integer from 100/],
     ["SHUTDOWN_TIMEOUT_MS", "x", /^SHUTDOWN_TIMEOUT_MS must be an integer/],
     ["COMPUTE_IDLE_MS", "-5", /^COMPUTE_IDLE_MS must be an integer from 0 to 86400000, got -5$/],
+    [
+      "COMPUTE_THREAD_HEAP_MB",
+      "8",
+      /^COMPUTE_THREAD_HEAP_MB must be 0 \(V8's default\) or an integer from 16 to 65536, got 8$/,
+    ],
+    ["COMPUTE_THREAD_HEAP_MB", "64MB", /^COMPUTE_THREAD_HEAP_MB must be an integer from 0 to 65536, got "64MB"$/],
+    ["COMPUTE_THREAD_YOUNG_MB", "2048", /^COMPUTE_THREAD_YOUNG_MB must be an integer from 0 to 1024, got 2048$/],
     ["PGLITE_SHARED_BUFFERS_MB", "0", /^PGLITE_SHARED_BUFFERS_MB must be an integer from 1 to 65536, got 0$/],
     ["PGLITE_WORK_MEM_MB", "4MB", /^PGLITE_WORK_MEM_MB must be an integer/],
   ];
