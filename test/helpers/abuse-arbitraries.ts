@@ -95,6 +95,7 @@ export function validValue(name: string, s: Schema, f: Fixtures): unknown {
     const low = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : 1);
     return s.maximum !== undefined ? Math.min(low, s.maximum) : low;
   }
+  if (name === "examples") return [{ content: "an example the abuse suite adds" }];
   if (s.type === "array") return Array.from({ length: Math.max(s.minItems ?? 1, 4) }, () => 440);
   if (s.type === "object") return validObject(s, f);
   if (name === "domain") return f.domain;
@@ -357,38 +358,48 @@ const TRAVERSALS = [
   "..%2f..%2fservices%2fapi.service.ts",
   "index.html%00.png",
 ];
-const badPathParam: fc.Arbitrary<{ text: string; kind: string }> = fc.oneof(
-  fc.constantFrom(...TRAVERSALS).map((t) => ({ text: t, kind: `traversal ${t}` })),
-  fc
-    .constantFrom(
-      "1' OR '1'='1",
-      "1;DROP TABLE examples--",
-      "1 UNION SELECT 1",
-      "00000000-0000-4000-8000-000000000000'",
-    )
-    .map((t) => ({ text: encodeURIComponent(t), kind: `SQL ${t}` })),
-  fc.bigInt({ min: 2n ** 63n - 1n, max: 10n ** 40n }).map((n) => ({ text: String(n), kind: "overflowing id" })),
-  fc.constantFrom("-1", "0x1", "1e3", "1.5").map((t) => ({ text: t, kind: `number ${t}` })),
-  badUnicode.map((v) => ({ text: percentEncode(v), kind: "NUL or lone surrogate" })),
-  fc.constantFrom(65, 300, 5000).map((n) => ({ text: "a".repeat(n), kind: `${n} characters` })),
-);
+/** Bad path params of every name; a domain may be all digits, so numbers are no bad domain. */
+function badPathParam(name: string): fc.Arbitrary<{ text: string; kind: string }> {
+  const forms: fc.Arbitrary<{ text: string; kind: string }>[] = [
+    fc.constantFrom(...TRAVERSALS).map((t) => ({ text: t, kind: `traversal ${t}` })),
+    fc
+      .constantFrom(
+        "1' OR '1'='1",
+        "1;DROP TABLE examples--",
+        "1 UNION SELECT 1",
+        "00000000-0000-4000-8000-000000000000'",
+      )
+      .map((t) => ({ text: encodeURIComponent(t), kind: `SQL ${t}` })),
+    badUnicode.map((v) => ({ text: percentEncode(v), kind: "NUL or lone surrogate" })),
+    fc.constantFrom(65, 300, 5000).map((n) => ({ text: "a".repeat(n), kind: `${n} characters` })),
+  ];
+  if (name !== "domain")
+    forms.push(
+      fc.bigInt({ min: 2n ** 63n - 1n, max: 10n ** 40n }).map((n) => ({ text: String(n), kind: "overflowing id" })),
+      fc.constantFrom("-1", "0x1", "1e3", "1.5").map((t) => ({ text: t, kind: `number ${t}` })),
+    );
+  return fc.oneof(...forms);
+}
 
 /** Every route with a path param, one param made bad. */
 export function badPaths(ops: Operation[], f: Fixtures, ids: Identities): fc.Arbitrary<Probe> {
   const targets = keyed(ops).filter((o) => o.pathParams.length && !o.streamed);
   return fc.constantFrom(...targets).chain((op) =>
-    fc.tuple(fc.constantFrom(...op.pathParams), badPathParam, identity(ids, op.admin)).map(([name, bad, headers]) => {
-      const values = Object.fromEntries(op.pathParams.map((n) => [n, encodeURIComponent(validPathParam(op, n, f))]));
-      values[name] = bad.text;
-      const body = op.body ? jsonText(validObject(op.body, f)) : undefined;
-      return {
-        method: op.method,
-        path: fill(op, values),
-        headers: body ? { ...JSON_HEADERS, ...headers } : headers,
-        body,
-        label: `${op.method} ${op.template} ${name}: ${bad.kind}`,
-      };
-    }),
+    fc
+      .constantFrom(...op.pathParams)
+      .chain((name) => fc.tuple(fc.constant(name), badPathParam(name), identity(ids, op.admin)))
+      .map(([name, bad, headers]) => {
+        const values = Object.fromEntries(op.pathParams.map((n) => [n, encodeURIComponent(validPathParam(op, n, f))]));
+        values[name] = bad.text;
+        const body = op.body ? jsonText(validObject(op.body, f)) : undefined;
+        return {
+          method: op.method,
+          path: fill(op, values),
+          headers: body ? { ...JSON_HEADERS, ...headers } : headers,
+          body,
+          label: `${op.method} ${op.template} ${name}: ${bad.kind}`,
+        };
+      }),
   );
 }
 
@@ -490,4 +501,57 @@ export function madeUpKeys(ops: Operation[], f: Fixtures): fc.Arbitrary<Probe> {
       label: `${op.method} ${op.template} ${key.kind}`,
     };
   });
+}
+
+const HEADER_TEXT = fc.string({
+  maxLength: 300,
+  // Latin-1 but DEL: what a header may carry.
+  unit: fc.integer({ min: 0x20, max: 0xfe }).map((c) => String.fromCharCode(c === 0x7f ? 0xff : c)),
+});
+
+/** Headers the gateway or an action reads, with values no client of ours sends. */
+const oddHeader: fc.Arbitrary<{ headers: Record<string, string>; kind: string }> = fc.oneof(
+  fc
+    .tuple(
+      fc.constantFrom(
+        "idempotency-key",
+        "if-none-match",
+        "last-event-id",
+        "x-owner-token",
+        "cookie",
+        "origin",
+        "accept",
+        "accept-encoding",
+        "content-type",
+        "x-request-id",
+        "range",
+        "x-forwarded-for",
+      ),
+      fc.oneof(
+        HEADER_TEXT,
+        fc.constantFrom("mcai_owner=" + "a".repeat(200), "*/*;q=NaN", "image/png", "99999999999999999999", "-1", ""),
+      ),
+    )
+    .map(([name, value]) => ({ headers: { [name]: value }, kind: `${name}: odd value` })),
+  fc
+    .constantFrom("PUT", "PATCH", "TRACE", "PROPFIND", "HEAD", "OPTIONS")
+    .map((m) => ({ headers: { "x-method": m }, kind: `method ${m}` })),
+);
+
+/** Every route, otherwise valid, with an odd header or an odd method. */
+export function oddHeaders(ops: Operation[], f: Fixtures, ids: Identities): fc.Arbitrary<Probe> {
+  return fc
+    .constantFrom(...keyed(ops).filter((o) => !o.streamed && !o.template.endsWith("/events")))
+    .chain((op) => fc.tuple(fc.constant(op), oddHeader, identity(ids, op.admin)))
+    .map(([op, odd, who]) => {
+      const { "x-method": method, ...headers } = odd.headers;
+      const body = op.body ? jsonText(validObject(op.body, f)) : undefined;
+      return {
+        method: method ?? op.method,
+        path: validPath(op, f),
+        headers: { ...(body ? JSON_HEADERS : {}), ...who, ...headers },
+        body,
+        label: `${method ?? op.method} ${op.template} ${odd.kind}`,
+      };
+    });
 }
