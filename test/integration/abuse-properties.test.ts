@@ -20,7 +20,15 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import fc from "fast-check";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
+import {
+  createDatabase,
+  describeWithPgAndRedis,
+  describeWithRedis,
+  dropDatabase,
+  REDIS_URL,
+  uniqueName,
+} from "../helpers/servers";
+import { eventually } from "../helpers/processes";
 import { ADMIN_KEY } from "../helpers/datasets";
 import { OWNER } from "../helpers/jobs";
 import {
@@ -39,7 +47,7 @@ import {
 } from "../helpers/abuse-arbitraries";
 
 const SEED = Number(process.env.ABUSE_SEED ?? 20261201);
-const RUNS = Number(process.env.ABUSE_RUNS ?? 120);
+const RUNS = Number(process.env.ABUSE_RUNS ?? 1500);
 const PATH = process.env.ABUSE_PATH;
 /** An answer later than this counts as none. */
 const ANSWER_BOUND_MS = 10_000;
@@ -191,7 +199,7 @@ async function prepare(t: TestNode): Promise<Omit<Suite, "t" | "tallies">> {
     ops: operationsOf(doc),
     fixtures: {
       domain: "alpha",
-      exampleId: String(alpha.examples[0].id),
+      exampleId: alpha.examples[0].id,
       jobId: "00000000-0000-4000-8000-000000000000",
       artifactId: "a".repeat(64),
       feedbackId: "1",
@@ -212,7 +220,7 @@ async function runClass<P extends Probe>(
   s: Suite,
   name: string,
   arb: fc.Arbitrary<P>,
-  extra?: (p: P, a: Answer) => void,
+  extra?: (p: P, a: Answer) => void | Promise<void>,
 ) {
   const tally: Tally = { inputs: 0, fourXx: 0, fiveXx: 0, unanswered: 0, maxMs: 0 };
   s.tallies[name] = tally;
@@ -273,7 +281,7 @@ function abuseSuite(mode: string, start: () => Promise<{ t: TestNode; cleanup: (
   });
   afterAll(async () => {
     lag.disable();
-    if (s.ops) printSummary(mode, s, lag.percentile(99) / 1e6, rssBefore, mb());
+    if ((s as Partial<Suite>).ops) printSummary(mode, s, lag.percentile(99) / 1e6, rssBefore, mb());
     await cleanup?.();
   });
 
@@ -281,7 +289,7 @@ function abuseSuite(mode: string, start: () => Promise<{ t: TestNode; cleanup: (
     await runClass(s, "made-up keys", madeUpKeys(s.ops, s.fixtures), (p, a) => {
       if (a.status !== 401 || a.headers["x-rate-limit-remaining"] !== undefined)
         throw new Error(
-          `made-up key got ${a.status} (rate headers: ${a.headers["x-rate-limit-remaining"]}): ${p.label}`,
+          `made-up key got ${a.status} (rate headers: ${String(a.headers["x-rate-limit-remaining"])}): ${p.label}`,
         );
     });
   });
@@ -411,4 +419,70 @@ describeWithPgAndRedis("abuse properties, Postgres + Redis", () => {
   });
 });
 
-void madeUpKey;
+describeWithRedis("abuse properties, the rate limit across two gateways sharing Redis", () => {
+  const LIMIT = 5;
+  // One client key per run: each run starts from a full budget, whatever the window.
+  const KEYS = Array.from({ length: 80 }, (_, i) => `abuse-rate-client-${String(i).padStart(2, "0")}-0123456789`);
+  const gateways: TestNode[] = [];
+
+  beforeAll(async () => {
+    const shared = {
+      REDIS_URL,
+      NAMESPACE: uniqueName("abuse_rl"),
+      API_KEYS: ADMIN_KEY,
+      CLIENT_KEYS: KEYS.join(","),
+      RATE_LIMIT: String(LIMIT),
+      RATE_LIMIT_WINDOW_MS: "600000",
+    };
+    for (const id of ["abuse-gw-a", "abuse-gw-b"])
+      gateways.push(await startTestNode({ ...shared, NODE_ID: id }, ["api"], await memoryDb()));
+    // Until its limiter has reached Redis a gateway lets requests through uncounted (fail open).
+    for (const [i, g] of gateways.entries())
+      await eventually(
+        async () => {
+          const r = await send(g.url, {
+            method: "GET",
+            path: "/api/health",
+            headers: { "x-api-key": KEYS[KEYS.length - 1 - i] },
+            label: "",
+          });
+          return Number(r?.headers["x-rate-limit-remaining"]) < LIMIT;
+        },
+        10_000,
+        `gateway ${i} counting in Redis`,
+      );
+  });
+  afterAll(async () => {
+    for (const g of gateways) await g.node.stop();
+  });
+
+  it("lets through at most RATE_LIMIT of a client's requests over both gateways, and no made-up key", async () => {
+    let run = 0;
+    const steps = fc.array(fc.record({ gateway: fc.nat(1), madeUp: fc.option(madeUpKey, { freq: 2 }) }), {
+      minLength: LIMIT + 1,
+      maxLength: 4 * LIMIT,
+    });
+    const statuses: Record<number, number> = {};
+    await fc.assert(
+      fc.asyncProperty(steps, async (list) => {
+        const key = KEYS[run++];
+        let legit = 0;
+        for (const { gateway, madeUp } of list) {
+          const headers = madeUp ? madeUp.headers : { "x-api-key": key };
+          const r = await send(gateways[gateway].url, { method: "GET", path: "/api/health", headers, label: "" });
+          const got = r?.status ?? 0;
+          statuses[got] = (got in statuses ? statuses[got] : 0) + 1;
+          const want = madeUp ? 401 : ++legit <= LIMIT ? 200 : 429;
+          if (got !== want)
+            throw new Error(
+              `${madeUp ? madeUp.kind : `request ${legit} of the client`} via gateway ${gateway}: ${got}, not ${want}`,
+            );
+        }
+      }),
+      { seed: SEED, numRuns: 40, path: PATH, endOnFailure: true },
+    );
+    console.log(
+      `rate limit ${LIMIT} per window over two gateways, 40 random runs (seed ${SEED}): ${JSON.stringify(statuses)}`,
+    );
+  });
+});
