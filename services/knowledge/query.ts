@@ -8,10 +8,11 @@ import { UnprocessableError } from "../lib/errors";
 import { configOf } from "../lib/runtime";
 import type { DatasetVersion } from "../lib/dataset-version";
 import { composeAnswer } from "./answer";
-import type { Answer, EmotionRow, QueryParams, StoredAnswer } from "./contract";
+import type { Answer, EmotionRow, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { answerId, queryTerms } from "./feedback";
-import { rankWithFeedback } from "./feedback-votes";
+import { rankingMoved, rankingPrint, rankWithFeedback } from "./feedback-votes";
 import { normalizeQuery, queryHash } from "./normalize";
+import { dropL2 } from "./store";
 import type { CacheTiers } from "./tiers";
 
 /** What answerQuery uses of the knowledge service. */
@@ -22,6 +23,7 @@ export interface QueryHost {
   tiers: CacheTiers;
   datasetVersion: DatasetVersion;
   emotions(): Promise<EmotionRow[]>;
+  dropL1(keys: string[]): Promise<void>;
 }
 
 /** The L1 key of an answer: its query hash under a dataset version. */
@@ -85,6 +87,7 @@ export async function answerQuery(
   const answer_id = answerId(hash, version);
   const cached = await cachedAnswer(host, { hash, version, answer_id, t0 }, s.l1TtlS);
   if (cached) return cached;
+  let ranking: { hits: SearchHit[]; print: string } | undefined;
   const fresh = await composeAnswer(
     // `query` was set from `q` above.
     ctx as Context<QueryParams>,
@@ -93,7 +96,12 @@ export async function answerQuery(
       settings: s,
       emotions: () => host.emotions(),
       logger: host.logger,
-      rerank: (hits) => rankWithFeedback(host.db, normalized, hits),
+      rerank: async (hits) => {
+        const ranked = await rankWithFeedback(host.db, normalized, hits);
+        // A copy: with no votes `ranked` is `hits` itself, which the answer may reorder after.
+        ranking = { hits: [...hits], print: rankingPrint(ranked) };
+        return ranked;
+      },
     },
   );
   // A degraded answer (the model failed) is not kept: the next asker gets the model's answer.
@@ -113,6 +121,32 @@ export async function answerQuery(
       .catch((err: unknown) =>
         host.logger.warn(`L2 write failed: ${err instanceof Error ? err.message : String(err)}`),
       );
+    if (ranking) await dropIfVotedMeanwhile(host, normalized, ranking, hash, version);
   }
   return { ...fresh, answer_id, cached: false, took_ms: performance.now() - t0 };
+}
+
+/**
+ * A vote that landed after the ranking was read and before the answer was kept dropped nothing (the
+ * answer was not kept yet): the answer just kept is the pre-vote one. So, once it is kept, the votes
+ * are read again; if they rank the hits otherwise now, it goes from both tiers. A vote landing after
+ * this read finds the kept answer and drops it itself (its entityCreated).
+ */
+async function dropIfVotedMeanwhile(
+  host: QueryHost,
+  normalized: string,
+  ranking: { hits: SearchHit[]; print: string },
+  hash: string,
+  version: number,
+): Promise<void> {
+  try {
+    if (!(await rankingMoved(host.db, normalized, ranking.hits, ranking.print))) return;
+    await dropL2(host.db, [hash]);
+    // As a vote drops answers: here first, then on every knowledge node.
+    const keys = [l1Key(hash, version)];
+    await host.dropL1(keys);
+    await host.broker.broadcast("knowledge.feedback.changed", { keys });
+  } catch (err) {
+    host.logger.warn(`a vote came while an answer was kept; dropping it failed: ${(err as Error).message}`);
+  }
 }
