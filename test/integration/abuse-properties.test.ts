@@ -1,8 +1,9 @@
 /**
  * Issue 12's abuse suite, property-based: fast-check generates bad requests from the gateway's own
  * OpenAPI document (every route it serves, see test/helpers/abuse-arbitraries.ts) in six classes:
- * bad bodies, bad query strings, cursors, path params, made-up keys, odd headers and methods; in both modes (embedded
- * PGlite; Postgres + Redis), with API keys on, a fixed seed and a bounded number of runs.
+ * bad bodies, bad query strings, cursors, path params, made-up keys, odd headers and methods; in
+ * both modes (embedded PGlite; Postgres + Redis), with API keys on, a fixed seed and a bounded
+ * number of runs.
  *
  * For every request: an answer within ANSWER_BOUND_MS; no 5xx but a 503 with Retry-After; an error
  * is the one JSON shape with a type and no database error text; a refused request changed nothing
@@ -10,7 +11,9 @@
  * jobs, feedback, imports). Per class: a made-up key is a 401 with no rate-limit bucket of its own;
  * a bad path param is a 4xx; a cursor no page gave out is a 4xx. Printed per mode: a table of
  * inputs, 4xx, 5xx, unanswered and the slowest answer per class; the event loop's delay p99 over the
- * run; RSS before and after.
+ * run; RSS before and after. Two more properties: owners (two client keys, two anonymous owners,
+ * with and without Idempotency-Key) see only their own jobs; the rate limit holds over two gateways
+ * sharing Redis whatever the order of gateways and made-up keys.
  *
  * Replay a failure with ABUSE_SEED (and ABUSE_PATH, which fast-check prints); ABUSE_RUNS sets the
  * runs per class.
