@@ -369,10 +369,16 @@ function abuseSuite(mode: string, start: () => Promise<{ t: TestNode; cleanup: (
         }
         for (const [who, headers] of Object.entries(OWNERS)) {
           for (const [other, ids] of Object.entries(mine))
-            for (const id of other === who ? [] : ids) {
-              const r = await send(s.t.url, { method: "GET", path: `/api/job/${id}`, headers, label: "" });
-              if (r?.status !== 404) throw new Error(`${who} reads ${other}'s job ${id}: ${r?.status}`);
-            }
+            for (const id of other === who ? [] : ids)
+              for (const [method, path] of [
+                ["GET", `/api/job/${id}`],
+                ["DELETE", `/api/job/${id}`],
+                ["POST", `/api/job/${id}/retry`],
+                ["GET", `/api/job/${id}/events`],
+              ]) {
+                const r = await send(s.t.url, { method, path, headers, label: "" });
+                if (r?.status !== 404) throw new Error(`${who}: ${method} ${path} of ${other}'s job: ${r?.status}`);
+              }
           const listed = await send(s.t.url, { method: "GET", path: "/api/jobs?limit=200", headers, label: "" });
           const ids = (JSON.parse(listed?.text ?? "{}") as { jobs?: { id: string }[] }).jobs?.map((j) => j.id) ?? [];
           const foreign = Object.entries(mine).flatMap(([o, js]) =>
