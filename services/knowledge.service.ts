@@ -13,18 +13,18 @@ import DbService from "moleculer-db";
 import { configOf, dbOf } from "./lib/runtime";
 import type { Db } from "./lib/db";
 import { NotFoundError, UnavailableError, UnprocessableError } from "./lib/errors";
-import { composeAnswer } from "./knowledge/answer";
-import type { Answer, EmotionRow, QueryParams, StoredAnswer } from "./knowledge/contract";
+import type { Answer, EmotionRow, QueryParams } from "./knowledge/contract";
+import { answerQuery, l1Key } from "./knowledge/query";
 import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import { complete } from "./knowledge/llm";
-import { normalizeQuery, queryHash } from "./knowledge/normalize";
+import { normalizeQuery } from "./knowledge/normalize";
 import { DOMAIN_PARAM } from "./datasets/contract";
 import { clearL2, emotionRows, liveL2Count, topL2 } from "./knowledge/store";
 import { CacheTiers } from "./knowledge/tiers";
 import { PgEntityAdapter } from "./lib/db/entity-adapter";
 import type { FeedbackListParams, FeedbackMeta, FeedbackParams, FeedbackRow } from "./knowledge/contract";
-import { ANSWER_ID_PATTERN, answerId, FEEDBACK_FIELDS, FEEDBACK_TABLE, queryTerms } from "./knowledge/feedback";
-import { dropCloseAnswers, rankWithFeedback, shiftOf, voteTarget } from "./knowledge/feedback-votes";
+import { ANSWER_ID_PATTERN, FEEDBACK_FIELDS, FEEDBACK_TABLE, queryTerms } from "./knowledge/feedback";
+import { dropCloseAnswers, shiftOf, voteTarget } from "./knowledge/feedback-votes";
 import { feedbackCounter } from "./knowledge/feedback-metrics";
 
 interface KnowledgeThis extends Service {
@@ -52,10 +52,7 @@ interface FeedbackLocals {
   feedbackShiftBefore?: number;
 }
 
-const l1Key = (hash: string, version: number) => `knowledge:q:${hash}:v${version}`;
 const DOMAIN = { ...DOMAIN_PARAM, optional: true } as const;
-// A cached decline stays a decline: "none" says no source answered, whoever kept it.
-const cachedSource = (a: StoredAnswer): Answer["source"] => (a.source === "none" ? "none" : "cache");
 
 const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   name: "knowledge",
@@ -94,76 +91,9 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         domain: DOMAIN,
         k: { type: "number", integer: true, min: 1, max: 20, optional: true, convert: true },
       },
-      // `query` or `q` comes (the params schema allows either): the handler sets `query` from `q`.
-      async handler(
-        this: KnowledgeThis,
-        ctx: Context<Omit<QueryParams, "query"> & { query?: string }>,
-      ): Promise<Answer> {
-        const t0 = performance.now();
-        const text = ctx.params.query ?? ctx.params.q;
-        if (text === undefined) throw new UnprocessableError("query (or q) is required", { field: "query" });
-        ctx.params.query = text;
-        const normalized = normalizeQuery(text);
-        if (!normalized) throw new UnprocessableError("query has no words", { field: "query" });
-        const s = configOf(this.broker).knowledge;
-        const k = ctx.params.k ?? s.kDefault;
-        const version = await this.datasetVersion.current();
-        const hash = queryHash(normalized, ctx.params.domain, k);
-        const answer_id = answerId(hash, version);
-        const hit1 = await this.tiers.getL1<StoredAnswer>(l1Key(hash, version));
-        this.tiers.count("l1", hit1 !== null);
-        if (hit1)
-          return {
-            ...hit1,
-            answer_id,
-            source: cachedSource(hit1),
-            cached: true,
-            cache_tier: "l1",
-            took_ms: performance.now() - t0,
-          };
-        const hit2 = await this.tiers.getL2<StoredAnswer>(hash, version).catch(() => null);
-        this.tiers.count("l2", hit2 !== null);
-        if (hit2) {
-          await this.tiers.setL1(l1Key(hash, version), hit2, s.l1TtlS);
-          return {
-            ...hit2,
-            answer_id,
-            source: cachedSource(hit2),
-            cached: true,
-            cache_tier: "l2",
-            took_ms: performance.now() - t0,
-          };
-        }
-        const fresh = await composeAnswer(
-          // `query` was set from `q` above.
-          ctx as Context<QueryParams>,
-          { normalized, k, version },
-          {
-            settings: s,
-            emotions: () => this.emotions(),
-            logger: this.logger,
-            rerank: (hits) => rankWithFeedback(this.db, normalized, hits),
-          },
-        );
-        // A degraded answer (the model failed) is not kept: the next asker gets the model's answer.
-        if (!fresh.degraded) {
-          await this.tiers.setL1(l1Key(hash, version), fresh, s.l1TtlS);
-          await this.tiers
-            .setL2({
-              hash,
-              version,
-              query: normalized,
-              terms: queryTerms(normalized),
-              domain: ctx.params.domain,
-              response: fresh,
-              source: fresh.source,
-              ttlS: s.l2TtlS,
-            })
-            .catch((err: unknown) =>
-              this.logger.warn(`L2 write failed: ${err instanceof Error ? err.message : String(err)}`),
-            );
-        }
-        return { ...fresh, answer_id, cached: false, took_ms: performance.now() - t0 };
+      // `query` or `q` comes (the params schema allows either): answerQuery sets `query` from `q`.
+      handler(this: KnowledgeThis, ctx: Context<Omit<QueryParams, "query"> & { query?: string }>): Promise<Answer> {
+        return answerQuery(this, ctx);
       },
     },
 

@@ -672,10 +672,14 @@ export async function finishUpload(tx: Queryable, id: string, summary: UploadRow
 /**
  * Uploads no job will read: never given a job (the node died between the upload and the submit)
  * after `orphanS`, and any older than `retentionDays` (their job failed or was cancelled long ago).
+ * An upload without `job_id` may still have a queued or running import job (its submit stored the
+ * job, then recording the job on the upload failed): the job's params name it, and it stays.
  */
 export async function sweepUploads(db: Queryable, orphanS: number, retentionDays: number): Promise<number> {
   const r = await db.query(
-    `DELETE FROM imports WHERE (job_id IS NULL AND created_at < now() - make_interval(secs => $1))
+    `DELETE FROM imports WHERE (job_id IS NULL AND created_at < now() - make_interval(secs => $1)
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.kind = 'import' AND jobs.status IN ('queued', 'processing')
+                           AND jobs.params->>'import_id' = imports.id::text))
        OR created_at < now() - make_interval(days => $2)`,
     [orphanS, retentionDays],
   );

@@ -54,12 +54,19 @@ export function jobParams(body: SubmitParams<HeavyKind>): Record<string, unknown
   return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
 }
 
-/** @throws UnprocessableError (422) when the key is not 1-200 visible ASCII characters. */
-function checkIdempotencyKey(key: string | undefined): void {
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key))
+/**
+ * The Idempotency-Key as stored: scoped by its owner, so one owner's key never finds (nor blocks
+ * with a 409) another owner's job. The key is visible ASCII and an owner id has no space, so
+ * "<owner> <key>" is one owner's key only.
+ * @throws UnprocessableError (422) when the key is not 1-200 visible ASCII characters.
+ */
+function storedIdempotencyKey(key: string | undefined, owner: string): string | undefined {
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key))
     throw new UnprocessableError("Idempotency-Key must be 1-200 visible ASCII characters", {
       field: "Idempotency-Key",
     });
+  return `${owner} ${key}`;
 }
 
 /** The params of jobs.submitImport (the datasets service checked the file itself). */
@@ -90,14 +97,13 @@ export async function submitImportJob(
   idempotencyKey: string | undefined,
   caller: Caller | undefined,
 ): Promise<JobRow> {
-  checkIdempotencyKey(idempotencyKey);
   const spec: NewJob = {
     owner: caller?.owner ?? "",
     kind: IMPORT_KIND,
     params: { ...p },
     maxAttempts: config.jobs.attempts[IMPORT_KIND] ?? config.jobs.attempts.default,
     timeoutS: config.jobs.timeoutS[IMPORT_KIND] ?? IMPORT_TIMEOUT_S,
-    idempotencyKey,
+    idempotencyKey: storedIdempotencyKey(idempotencyKey, caller?.owner ?? ""),
     hashed: { domain: p.domain, format: p.format, sha256: p.sha256 },
   };
   const caps = caller?.owner === undefined ? undefined : config.jobs;
@@ -151,14 +157,13 @@ export async function submitJob(
   const breach = kindSizeBreach(kind, { ...params, ...KINDS[kind].runParams }, config.compute);
   if (breach) throw new PayloadTooLargeError(breach.message, breach.data);
   const hash = paramsHash(kind, params);
-  checkIdempotencyKey(idempotencyKey);
   const spec: NewJob = {
     owner: owner ?? "",
     kind,
     params,
     maxAttempts: config.jobs.attempts[kind] ?? config.jobs.attempts.default,
     timeoutS: config.jobs.timeoutS[kind] ?? config.jobs.timeoutS.default,
-    idempotencyKey,
+    idempotencyKey: storedIdempotencyKey(idempotencyKey, owner ?? ""),
   };
   const caps = owner === undefined ? undefined : config.jobs;
   return db.transaction((tx) => insertOnce(tx, spec, hash, fresh, caps)).catch(storeFault);

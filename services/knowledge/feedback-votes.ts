@@ -25,6 +25,21 @@ export async function rankWithFeedback<T extends SearchHit>(
   return rerank(hits, shifts(normalized, qTerms, votes));
 }
 
+/** What the votes made of ranked hits: each hit and its shift, in order. */
+export function rankingPrint(ranked: { id: string; feedback_shift?: number }[]): string {
+  return ranked.map((h) => `${h.id}:${h.feedback_shift ?? 0}`).join(",");
+}
+
+/** Whether the votes now rank `hits` otherwise than they did when `print` was taken. */
+export async function rankingMoved(
+  db: Queryable,
+  normalized: string,
+  hits: SearchHit[],
+  print: string,
+): Promise<boolean> {
+  return rankingPrint(await rankWithFeedback(db, normalized, hits)) !== print;
+}
+
 /** The positions feedback moves `exampleId` for `normalized` now (0 when none). */
 export async function shiftOf(db: Queryable, normalized: string, exampleId: string): Promise<number> {
   const qTerms = queryTerms(normalized);

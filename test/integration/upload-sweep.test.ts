@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import type { PgliteDb } from "../../services/lib/db";
 import { createUpload, putUploadChunk, setUploadJob, sweepUploads } from "../../services/datasets/store";
+import { insertJob } from "../../services/jobs/store";
 import { memoryDb } from "../helpers/pglite";
 
 /** Which uploads a sweep keeps: the one place uploads no import job will read are deleted. */
@@ -40,5 +41,27 @@ describe("datasets upload sweep", () => {
     });
     expect(await left()).not.toContain(orphanOld);
     expect(await left()).not.toContain(pastRetention);
+  });
+
+  it("keeps an upload without job_id whose import job is queued or running (recording the job on it failed)", async () => {
+    await sweepUploads(db, 3600, 7);
+    const kept = await left();
+    const live: string[] = [];
+    for (const status of ["queued", "processing", "failed"]) {
+      const id = await upload(2 * 3600, false);
+      const job = await insertJob(db, {
+        owner: "",
+        kind: "import",
+        params: { import_id: id, domain: "sweep", format: "jsonl" },
+        maxAttempts: 1,
+        timeoutS: 60,
+      });
+      await db.query("UPDATE jobs SET status = $2 WHERE id = $1", [job.id, status]);
+      if (status !== "failed") live.push(id);
+    }
+
+    const swept = await sweepUploads(db, 3600, 7);
+
+    expect({ swept, left: await left() }).toEqual({ swept: 1, left: [...kept, ...live].sort() });
   });
 });
