@@ -1,7 +1,7 @@
 /**
  * The gateway under bad input: each class of abuse from issue 12 is generated from a seeded
- * generator (fast-check is not installed here; the seed is printed so a failure replays) and sent
- * to every route it applies to. Asserted per class: no 5xx, no ERR_UNAVAILABLE, no request left
+ * generator (the seed is printed so a failure replays) and sent to every route it applies to; the
+ * property-based suite over the OpenAPI document (fast-check) is abuse-properties.test.ts. Asserted per class: no 5xx, no ERR_UNAVAILABLE, no request left
  * unanswered, no SQL text in an answer; the counts are printed.
  */
 import { startTestNode, type TestNode } from "../helpers/node";
