@@ -37,6 +37,22 @@ function wrap(client: { query: pg.Pool["query"] }): Queryable {
   };
 }
 
+/**
+ * One connection's statements one after another: code inside a transaction may start several
+ * queries at once (`Promise.all` over a search's parts), and a `pg` client queues them itself only
+ * with a deprecation (removed in pg 9). Each statement starts when the one before it settled.
+ */
+function inTurn(q: Queryable): Queryable {
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+      const next = last.then(() => q.query<R>(text, params, options));
+      last = next.catch(() => undefined); // a failed statement does not stop the ones after it
+      return next;
+    },
+  };
+}
+
 /** A real Postgres behind a `pg` Pool. */
 export class PgDb implements Db {
   readonly driver = "postgres" as const;
@@ -99,7 +115,7 @@ export class PgDb implements Db {
     client.on("error", onError);
     try {
       await client.query("BEGIN");
-      const result = await fn(wrap(client));
+      const result = await fn(inTurn(wrap(client)));
       await client.query("COMMIT");
       return result;
     } catch (err) {
