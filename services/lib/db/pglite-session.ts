@@ -167,7 +167,7 @@ export class PgliteSession {
    */
   begin(): Promise<number> {
     const id = this.nextTx++;
-    return new Promise<number>((begun, failed) => {
+    return new Promise<number>((begun, failed: (err: Error) => void) => {
       let settled!: { resolve: () => void; reject: (err: unknown) => void };
       const done = new Promise<void>((resolve, reject) => (settled = { resolve, reject }));
       // The rejection of a failed COMMIT reaches the caller through end(); none is left unhandled.

@@ -67,7 +67,7 @@ export class PgliteWorkerHost implements PgliteHost {
     if (this.gone) return Promise.reject(this.gone);
     const id = this.nextId++;
     const req = { id, op, ...args } as WorkerRequest;
-    return new Promise<WorkerAnswers[K]>((resolve, reject) => {
+    return new Promise<WorkerAnswers[K]>((resolve, reject: (err: Error) => void) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       if (this.pending.size === 1) this.worker.ref();
       try {
