@@ -123,8 +123,12 @@ const IDLE_MS = 2000;
  * task (an FFT: it starts a thread, loads PFFFT's WASM and makes a plan), at most while it runs
  * 24 art jobs (512², 4 in flight), and after the load once the pool's threads were given back.
  */
-async function embeddedPhases(dir: string): Promise<{ phases: Phases; cold: number; warm: number }> {
+async function embeddedPhases(
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<{ phases: Phases; cold: number; warm: number }> {
   const node = await spawnHealthy([BIN, "start"], {
+    ...env,
     MCAI_DATA_DIR: dir,
     COMPUTE_IDLE_MS: String(IDLE_MS),
     RATE_LIMIT: "0",
@@ -204,6 +208,9 @@ async function main(): Promise<void> {
   const existing = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
   await timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing });
   await series("embedded, existing data dir", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }));
+  await series("  the same, PGlite on the main thread", () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing, PGLITE_WORKER: "0" }),
+  );
   const fresh = () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
   await series("embedded, fresh data dir (prebuilt template)", fresh);
@@ -215,6 +222,9 @@ async function main(): Promise<void> {
   await series("idle all-services embedded node, 3 s after up", () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000),
   );
+  await series("  the same, PGlite on the main thread", () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing, PGLITE_WORKER: "0" }, 3000),
+  );
   await db.drop();
 
   console.log("\nRSS per phase:");
@@ -224,6 +234,8 @@ async function main(): Promise<void> {
   );
   const e = await embeddedPhases(existing);
   console.log(phasesLine("embedded all-services (24 art jobs, 4 in flight)", e.phases));
+  const main = await embeddedPhases(existing, { PGLITE_WORKER: "0" });
+  console.log(phasesLine("  the same, PGlite on the main thread", main.phases));
   console.log(
     `first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
   );
