@@ -86,6 +86,33 @@ describe.each(drivers)("embedded PGlite %s", (_name, worker) => {
     expect((await db.query<{ x: number }>("SELECT x FROM probe ORDER BY x")).rows).toEqual([{ x: 2 }]);
   });
 
+  it("answers a prepared statement as an unprepared one, through a reused name and a failed transaction", async () => {
+    await db.query("INSERT INTO probe (x, note) VALUES (1, 'a'), (2, 'b'), (3, NULL)");
+    const text = "SELECT x, note, $2::bytea AS b, now() AS at FROM probe WHERE x >= $1 ORDER BY x";
+    const plain = await db.query(text, [2, Buffer.from("hi")]);
+    const prepared = await db.query(text, [2, Buffer.from("hi")], { prepare: "probe.page" });
+    expect(prepared.rows.map((r) => ({ ...r, at: 0 }))).toEqual(plain.rows.map((r) => ({ ...r, at: 0 })));
+    expect(prepared.rows.map((r) => r.x)).toEqual([2, 3]);
+    // The same name for another text, and a run inside a transaction that is rolled back.
+    const other = await db.query("SELECT count(*)::int AS n FROM probe", [], { prepare: "probe.page" });
+    expect(other.rows).toEqual([{ n: 3 }]);
+    await db
+      .transaction(async (tx) => {
+        await tx.query("DELETE FROM probe", [], { prepare: "probe.delete" });
+        expect((await tx.query("SELECT count(*)::int AS n FROM probe", [], { prepare: "probe.page" })).rows).toEqual([
+          { n: 0 },
+        ]);
+        throw new Error("undo");
+      })
+      .catch(() => undefined);
+    expect((await db.query("SELECT count(*)::int AS n FROM probe", [], { prepare: "probe.page" })).rows).toEqual([
+      { n: 3 },
+    ]);
+    const bad = await db.query("SELECT 1 / $1::int AS q", [0], { prepare: "probe.div" }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: "22012", message: "division by zero" });
+    expect((await db.query("SELECT 1 / $1::int AS q", [1], { prepare: "probe.div" })).rows).toEqual([{ q: 1 }]);
+  });
+
   it("runs a script inside a transaction (rolled back with it) and outside one", async () => {
     await db
       .transaction(async (tx) => {

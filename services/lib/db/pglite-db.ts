@@ -1,7 +1,7 @@
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
+import type { Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
 import type { PgliteSettings } from "../config";
@@ -33,7 +33,7 @@ export interface PgliteOpenOptions {
  * statements name it, `end` commits or rolls back.
  */
 export interface PgliteHost {
-  query(text: string, params: unknown[] | undefined, txId?: number): Promise<SessionResult>;
+  query(text: string, params: unknown[] | undefined, txId?: number, prepare?: string): Promise<SessionResult>;
   exec(sql: string, txId?: number): Promise<void>;
   begin(): Promise<number>;
   end(txId: number, commit: boolean): Promise<void>;
@@ -49,8 +49,8 @@ class PgliteQueryable implements Queryable {
     readonly txId?: number,
   ) {}
 
-  async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    const r = await this.host.query(text, params, this.txId);
+  async query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const r = await this.host.query(text, params, this.txId, options?.prepare);
     return r as QueryResult<R>;
   }
 }
@@ -107,8 +107,8 @@ export class PgliteDb implements Db {
     }
   }
 
-  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return this.q.query<R>(text, params);
+  query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    return this.q.query<R>(text, params, options);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ import type { PgliteOrigin, PgliteSessionOptions, SessionResult } from "./pglite
 
 export type WorkerRequest = { id: number } & (
   | { op: "open"; options: PgliteSessionOptions }
-  | { op: "query"; text: string; params?: unknown[]; txId?: number }
+  | { op: "query"; text: string; params?: unknown[]; txId?: number; prepare?: string }
   | { op: "exec"; sql: string; txId?: number }
   | { op: "begin" }
   | { op: "end"; txId: number; commit: boolean }

@@ -112,8 +112,8 @@ export class PgliteWorkerHost implements PgliteHost {
     return this.call("open", { options: { ...options, loadDataDir } });
   }
 
-  query(text: string, params: unknown[] | undefined, txId?: number): Promise<SessionResult> {
-    return this.call("query", { text, params, txId });
+  query(text: string, params: unknown[] | undefined, txId?: number, prepare?: string): Promise<SessionResult> {
+    return this.call("query", { text, params, txId, prepare });
   }
 
   exec(sql: string, txId?: number): Promise<void> {

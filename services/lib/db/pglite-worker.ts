@@ -54,7 +54,7 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       return { origin: session.origin, templateSkipped: session.templateSkipped };
     }
     case "query":
-      return opened().query(m.text, m.params, m.txId);
+      return opened().query(m.text, m.params, m.txId, m.prepare);
     case "exec":
       return opened().exec(m.sql, m.txId);
     case "begin":
