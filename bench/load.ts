@@ -8,6 +8,7 @@
  * p99 <= 200 ms embedded. The examples are BEIR SciFact's abstracts (../shared/fixtures).
  *
  *   npm run bench:load                 DURATION=5 (s per route) EXAMPLES=5183 DRIVERS=postgres,pglite
+ *                                      (pglite-main: embedded with PGlite on the main thread, PGLITE_WORKER=0)
  *   PROFILE=1 npm run bench:load       the node serving uncached pages runs under the CPU profiler:
  *                                      where its time goes, by package
  *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
@@ -180,6 +181,8 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     Object.assign(env, { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: new URL(db.url).pathname.slice(1) });
     drop = () => db.drop();
   } else env.MCAI_DATA_DIR = path.join(dir, "data");
+  // "pglite-main": PGlite on the node's main thread (PGLITE_WORKER=0), the baseline of its worker thread.
+  if (driver === "pglite-main") env.PGLITE_WORKER = "0";
   // At info: the node logs the time of each VACUUM, which the embedded run reports.
   let { node, base } = await startNode(env, [], "info");
   try {

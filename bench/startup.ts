@@ -267,6 +267,9 @@ async function times(existing: string, ns: string, all: boolean): Promise<void> 
     ["embedded, existing data dir", embedded(BIN)],
     BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", embedded(BASELINE_BIN)] : undefined,
   );
+  await series("  same, PGlite on the main thread (PGLITE_WORKER=0)", () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing, PGLITE_WORKER: "0" }),
+  );
   if (!all) return;
   const fresh = () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
@@ -278,6 +281,9 @@ async function times(existing: string, ns: string, all: boolean): Promise<void> 
   );
   await series("idle all-services embedded node, 3 s after up", () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing }, 3000),
+  );
+  await series("  same, PGlite on the main thread (PGLITE_WORKER=0)", () =>
+    timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing, PGLITE_WORKER: "0" }, 3000),
   );
   await db.drop();
 }

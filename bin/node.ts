@@ -136,6 +136,8 @@ export async function startNode(
   let opening: Promise<Db> | undefined;
   try {
     if (!db && nodeNeedsDb(config, services)) opening = openDb(config);
+    // Observed at once: a refusal (the folder is busy) can come before the await below.
+    opening?.catch(() => undefined);
     // The service modules load (synchronously, ~100 ms) while PGlite reads its files and compiles
     // its WASM off the main thread; one turn of the event loop lets those reads start first.
     if (opening) await new Promise((r) => setImmediate(r));

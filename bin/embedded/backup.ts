@@ -77,11 +77,10 @@ export async function runRestore(config: Config, file: string): Promise<void> {
       `${dbDir} is not empty: restore goes into an empty folder (stop the node and move the folder aside, or set MCAI_DATA_DIR to a new one)`,
     );
   const created = !fs.existsSync(dbDir);
-  // A Blob backed by the file: PGlite reads it once, no second copy in memory.
-  const tarball = await fs.openAsBlob(file);
   let db: PgliteDb | undefined;
   try {
-    db = await PgliteDb.open(dbDir, { loadDataDir: tarball });
+    // The file's path: PGlite reads it once (as a Blob backed by the file), no second copy in memory.
+    db = await PgliteDb.open(dbDir, { loadDataDir: file });
     const res = await migrate(db, undefined, { embedding_dim: config.embeddings.dim });
     // The datasets' own counts (kept with their rows), through the datasets store: no SQL here.
     const rows = await listDatasets(db);

@@ -69,6 +69,8 @@ export interface PgliteSettings {
   maintenanceWorkMemMb: number;
   /** Postgres temp_buffers, MB. */
   tempBuffersMb: number;
+  /** PGlite runs in its own worker thread (true) or on the main thread. */
+  worker: boolean;
 }
 
 /** Bounds of the HTTP gateway beyond the API rate limit (see services/api/gate.ts). */
@@ -517,6 +519,7 @@ export function loadConfig(env: Env = process.env): Config {
       workMemMb: int(env, "PGLITE_WORK_MEM_MB", 4, 1, 65_536),
       maintenanceWorkMemMb: int(env, "PGLITE_MAINTENANCE_WORK_MEM_MB", 32, 1, 65_536),
       tempBuffersMb: int(env, "PGLITE_TEMP_BUFFERS_MB", 4, 1, 65_536),
+      worker: bool(env, "PGLITE_WORKER", true),
     }),
     jobs: Object.freeze({
       attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),

@@ -55,8 +55,9 @@ describe("config.loadConfig", () => {
   it("reads the memory settings: the compute pool's idle time and heap bound, PGlite's Postgres memory", () => {
     expect(loadConfig({})).toMatchObject({
       compute: { idleMs: 30_000, threadHeapMb: 64, threadYoungMb: 0 },
-      pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 32, tempBuffersMb: 4 },
+      pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 32, tempBuffersMb: 4, worker: true },
     });
+    expect(loadConfig({ PGLITE_WORKER: "0" }).pglite.worker).toBe(false);
     const c = loadConfig({
       COMPUTE_IDLE_MS: "0",
       COMPUTE_THREAD_HEAP_MB: "0",

@@ -16,7 +16,7 @@ export interface QueryOptions {
   /**
    * Prepare the statement once per connection under this name (Postgres): a hot statement then
    * skips parsing and planning. Only for statements whose plan suits every parameter (a generic
-   * plan is used after five runs). PGlite ignores it.
+   * plan is used after five runs). PGlite prepares it once per database the same way.
    */
   prepare?: string;
   /**

@@ -21,5 +21,5 @@ export async function openDb(config: Config): Promise<Db> {
   if (config.databaseUrl) {
     return new PgDb({ connectionString: config.databaseUrl, applicationName: `mcai:${config.nodeId}` });
   }
-  return PgliteDb.open(embeddedDbDir(config), { memory: config.pglite });
+  return PgliteDb.open(embeddedDbDir(config), { memory: config.pglite, worker: config.pglite.worker });
 }

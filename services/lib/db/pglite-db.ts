@@ -1,18 +1,21 @@
-import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { PGlite, Transaction } from "@electric-sql/pglite";
-import type { Db, DbCapabilities, Queryable, QueryResult, Row } from "./db";
+import type { Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
-import { vectorFromSql } from "./vector";
 import type { PgliteSettings } from "../config";
-import { extractTemplate, PGLITE_TEMPLATE_FILE, readTemplate, type TemplateLookup } from "./pglite-template";
+import { PgliteSession, type PgliteOrigin, type SessionResult } from "./pglite-session";
+import { PgliteWorkerHost } from "./pglite-worker-host";
+
+export { pgliteStartParams, type PgliteOrigin } from "./pglite-session";
 
 export interface PgliteOpenOptions {
-  /** Start from a dump made by `dumpDataDir` (tests seed every database from one template). */
-  loadDataDir?: Blob | File;
+  /**
+   * Start from a dump made by `dumpDataDir` (tests seed every database from one template), or
+   * from a tarball file (its path, or a Blob read from it).
+   */
+  loadDataDir?: Blob | string;
   /** Postgres memory settings (MB); unset ones keep PGlite's defaults. */
   memory?: Partial<PgliteSettings>;
   /**
@@ -20,62 +23,61 @@ export interface PgliteOpenOptions {
    * (see pglite-template.ts), or false to run initdb. Default: the build's template.
    */
   template?: string | false;
+  /** Run PGlite in its own worker thread (PGLITE_WORKER; default true) or in this one. */
+  worker?: boolean;
 }
 
-/** How an open found its database: already in the folder, loaded from the template, or initdb. */
-export type PgliteOrigin = "existing" | "template" | "initdb" | "tarball" | "memory";
-
 /**
- * PGlite's own start parameters plus our memory settings. Postgres' defaults (shared_buffers
- * 128 MB and the rest) are sized for a server; inside one WASM heap a smaller cache is most of
- * an embedded node's footprint (see docs/operations.md, Memory).
+ * Where the PGlite session runs: in this thread (PgliteSession itself) or in a worker thread
+ * behind messages (PgliteWorkerHost). A transaction is an id: `begin` answers once BEGIN ran,
+ * statements name it, `end` commits or rolls back.
  */
-export function pgliteStartParams(
-  PGliteClass: { defaultStartParams: readonly string[] },
-  m: Partial<PgliteSettings>,
-): string[] {
-  const settings: [string, number | undefined][] = [
-    ["shared_buffers", m.sharedBuffersMb],
-    ["work_mem", m.workMemMb],
-    ["maintenance_work_mem", m.maintenanceWorkMemMb],
-    ["temp_buffers", m.tempBuffersMb],
-  ];
-  const extra = settings.flatMap(([k, v]) => (v === undefined ? [] : ["-c", `${k}=${v}MB`]));
-  return [...PGliteClass.defaultStartParams, ...extra];
+export interface PgliteHost {
+  query(text: string, params: unknown[] | undefined, txId?: number, prepare?: string): Promise<SessionResult>;
+  exec(sql: string, txId?: number): Promise<void>;
+  begin(): Promise<number>;
+  end(txId: number, commit: boolean): Promise<void>;
+  setVectorOid(oid: number | undefined): Promise<void>;
+  dump(compression: "none" | "gzip"): Promise<Blob>;
+  close(): Promise<void>;
 }
 
-/** Parsers by type oid for a query's results (pgvector's for `vector` once the extension is known). */
-type Parsers = () => Record<number, (text: string) => unknown> | undefined;
+/** The statements of one transaction (or of none). */
+class PgliteQueryable implements Queryable {
+  constructor(
+    private readonly host: PgliteHost,
+    readonly txId?: number,
+  ) {}
 
-function wrap(q: PGlite | Transaction, parsers: Parsers): Queryable {
-  return {
-    async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-      const r = await q.query<R>(text, params, { parsers: parsers() });
-      return { rows: r.rows, rowCount: Math.max(r.rows.length, r.affectedRows ?? 0) };
-    },
-  };
+  async query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const r = await this.host.query(text, params, this.txId, options?.prepare);
+    return r as QueryResult<R>;
+  }
 }
 
 /**
- * Embedded Postgres: PGlite in this process with pgvector. One process owns a data folder
- * (see DataDirLock); PGlite serializes statements, and a transaction holds it until it ends.
+ * Embedded Postgres: PGlite with pgvector, in its own worker thread (the default) or in this
+ * one. One process owns a data folder (see DataDirLock, held by this thread); PGlite serializes
+ * statements, and a transaction holds it until it ends.
  */
 export class PgliteDb implements Db {
   readonly driver = "pglite" as const;
   capabilities: DbCapabilities = { vector: false };
-  private readonly q: Queryable;
-  private readonly execs = new WeakMap<Queryable, Transaction>();
-  /** pgvector's parser for the `vector` type's oid, once the extension is known to be installed. */
-  private parsers: Record<number, (text: string) => unknown> | undefined;
+  private readonly q: PgliteQueryable;
 
   private constructor(
-    private readonly pglite: PGlite,
-    private readonly lock?: DataDirLock,
+    private readonly host: PgliteHost,
+    private readonly lock: DataDirLock | undefined,
     /** How this open found its database; `templateSkipped` says why a template was not used. */
-    readonly origin: PgliteOrigin = "memory",
+    readonly origin: PgliteOrigin,
     readonly templateSkipped?: string,
   ) {
-    this.q = wrap(pglite, () => this.parsers);
+    this.q = new PgliteQueryable(host);
+  }
+
+  /** PGlite runs in a worker thread (PGLITE_WORKER=1). */
+  get inWorker(): boolean {
+    return this.host instanceof PgliteWorkerHost;
   }
 
   /**
@@ -85,80 +87,56 @@ export class PgliteDb implements Db {
    * @throws DataDirBusyError when another live process owns the folder.
    */
   static async open(dir: string, opts: PgliteOpenOptions = {}): Promise<PgliteDb> {
-    const { PGlite } = await import("@electric-sql/pglite");
-    const { vector } = await import("@electric-sql/pglite-pgvector");
-    const options = {
-      extensions: { vector },
-      loadDataDir: opts.loadDataDir,
-      startParams: pgliteStartParams(PGlite, opts.memory ?? {}),
-    };
-    if (dir === "memory://") return new PgliteDb((await PGlite.create(dir, options)) as unknown as PGlite);
-    const target = path.resolve(dir);
-    const lock = DataDirLock.acquire(target);
+    const memory = dir === "memory://";
+    const target = memory ? dir : path.resolve(dir);
+    const lock = memory ? undefined : DataDirLock.acquire(target);
+    const options = { dir: target, loadDataDir: opts.loadDataDir, memory: opts.memory, template: opts.template };
+    let worker: PgliteWorkerHost | undefined;
     try {
-      const pgdata = path.join(target, "pgdata");
-      fs.mkdirSync(pgdata, { recursive: true });
-      if (opts.loadDataDir || fs.existsSync(path.join(pgdata, "PG_VERSION"))) {
-        const pglite = await PGlite.create(pgdata, options);
-        return new PgliteDb(pglite as unknown as PGlite, lock, opts.loadDataDir ? "tarball" : "existing");
+      if (opts.worker ?? true) {
+        worker = new PgliteWorkerHost();
+        const { origin, templateSkipped } = await worker.open(options);
+        return new PgliteDb(worker, lock, origin, templateSkipped);
       }
-      const found: TemplateLookup =
-        opts.template === false ? { reason: "no template asked for" } : readTemplate(opts.template);
-      let skipped = found.reason;
-      if (found.tarball) {
-        try {
-          // Written beside the folder and renamed into place: a start killed halfway leaves no
-          // PG_VERSION over a partial cluster, so the next start begins again.
-          const partial = `${pgdata}.partial`;
-          fs.rmSync(partial, { recursive: true, force: true });
-          extractTemplate(found.tarball, partial);
-          fs.rmSync(pgdata, { recursive: true, force: true });
-          fs.renameSync(partial, pgdata);
-          const pglite = await PGlite.create(pgdata, options);
-          return new PgliteDb(pglite as unknown as PGlite, lock, "template");
-        } catch (err) {
-          // A damaged template must not stop a first start: empty the folder and run initdb.
-          fs.rmSync(`${pgdata}.partial`, { recursive: true, force: true });
-          fs.rmSync(pgdata, { recursive: true, force: true });
-          fs.mkdirSync(pgdata, { recursive: true });
-          skipped = `loading ${opts.template || PGLITE_TEMPLATE_FILE} failed: ${(err as Error).message}`;
-        }
-      }
-      const pglite = await PGlite.create(pgdata, options);
-      return new PgliteDb(pglite as unknown as PGlite, lock, "initdb", skipped);
+      const session = await PgliteSession.open(options);
+      return new PgliteDb(session, lock, session.origin, session.templateSkipped);
     } catch (err) {
-      lock.release();
+      await worker?.close();
+      lock?.release();
       throw err;
     }
   }
 
-  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    return this.q.query<R>(text, params);
+  query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    return this.q.query<R>(text, params, options);
   }
 
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    // PGlite is one session: BEGIN through query() would interleave with other callers.
-    return this.pglite.transaction(async (t) => {
-      const tx = wrap(t, () => this.parsers);
-      this.execs.set(tx, t);
-      return fn(tx);
-    });
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    // PGlite is one session: BEGIN through query() would interleave with other callers. The
+    // host's transaction holds PGlite until end(), so other callers' statements wait.
+    const txId = await this.host.begin();
+    let result: T;
+    try {
+      result = await fn(new PgliteQueryable(this.host, txId));
+    } catch (err) {
+      // The caller's error is the one to see; a rollback that fails too (the worker is gone) adds nothing.
+      await this.host.end(txId, false).catch(() => undefined);
+      throw err;
+    }
+    await this.host.end(txId, true);
+    return result;
   }
 
   async execScript(tx: Queryable, sql: string): Promise<void> {
-    const t = this.execs.get(tx);
-    if (t) await t.exec(sql);
-    else await this.pglite.exec(sql);
+    await this.host.exec(sql, tx instanceof PgliteQueryable ? tx.txId : undefined);
   }
 
   async refreshCapabilities(): Promise<DbCapabilities> {
     this.capabilities = await readCapabilities(this);
-    this.parsers = this.capabilities.vector
-      ? {
-          [(await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid]:
-            vectorFromSql,
-        }
+    const oid = this.capabilities.vector
+      ? (await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid
       : undefined;
+    await this.host.setVectorOid(oid);
     return this.capabilities;
   }
 
@@ -167,8 +145,8 @@ export class PgliteDb implements Db {
    * `open(dir, {loadDataDir})`. PGlite takes it between statements, so it is a consistent
    * snapshot of the running database.
    */
-  dumpDataDir(compression: "none" | "gzip" = "none"): Promise<Blob | File> {
-    return this.pglite.dumpDataDir(compression);
+  dumpDataDir(compression: "none" | "gzip" = "none"): Promise<Blob> {
+    return this.host.dump(compression);
   }
 
   /**
@@ -182,8 +160,16 @@ export class PgliteDb implements Db {
     return { stream: Readable.fromWeb(dump.stream() as WebReadableStream<Uint8Array>), size: dump.size };
   }
 
+  /**
+   * Ends the worker thread at once, as a crash would (what a test of a dead worker does): every
+   * statement in flight and every later one rejects with PgliteWorkerExitedError.
+   */
+  async killWorker(): Promise<void> {
+    if (this.host instanceof PgliteWorkerHost) await this.host.kill();
+  }
+
   async close(): Promise<void> {
-    if (!this.pglite.closed) await this.pglite.close();
+    await this.host.close();
     this.lock?.release();
   }
 }

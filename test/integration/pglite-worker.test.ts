@@ -1,0 +1,158 @@
+/**
+ * Embedded PGlite in its own worker thread (PGLITE_WORKER=1, the default) against PGlite on the
+ * main thread: the same answers, the same transaction isolation and errors; and what the worker
+ * is for: the main thread keeps running while a statement works, and a dead worker rejects.
+ */
+import { databaseClientError, sqlState } from "../../services/lib/errors";
+import { PgliteDb } from "../../services/lib/db";
+import { memoryDb } from "../helpers/pglite";
+
+const drivers: [string, boolean][] = [
+  ["in a worker thread", true],
+  ["on the main thread", false],
+];
+
+/** A statement that keeps PGlite busy for seconds (tens of millions of rows counted in WASM). */
+const HEAVY = "SELECT count(*)::int AS n FROM generate_series(1, 30000000) g WHERE g % 7 = 3";
+
+describe.each(drivers)("embedded PGlite %s", (_name, worker) => {
+  let db: PgliteDb;
+  beforeAll(async () => {
+    db = await memoryDb({ worker });
+    await db.query("CREATE TABLE probe (id serial PRIMARY KEY, x int UNIQUE, note text)");
+  });
+  afterAll(() => db.close());
+  beforeEach(() => db.query("TRUNCATE probe"));
+
+  it("answers dates, bigints, json, bytea and vectors as numbers", async () => {
+    const bytes = Buffer.alloc(256 * 1024, 0);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) & 0xff;
+    const r = await db.query(
+      `SELECT '2026-01-02T03:04:05Z'::timestamptz AS at, 9007199254740993::int8 AS big, 42::int8 AS small,
+              '{"a":[1,2]}'::jsonb AS j, '\\x00ff10'::bytea AS b, $1::bytea AS large, '[0.5,-1,2]'::vector AS v,
+              NULL::text AS nothing`,
+      [bytes],
+    );
+    const row = r.rows[0];
+    expect(row).toEqual({
+      at: new Date("2026-01-02T03:04:05Z"),
+      big: 9007199254740993n,
+      small: 42,
+      j: { a: [1, 2] },
+      b: new Uint8Array([0, 255, 16]),
+      large: new Uint8Array(bytes),
+      v: [0.5, -1, 2],
+      nothing: null,
+    });
+    // By tag, not instanceof: under jest the test's realm is not the one messages are read in.
+    expect([row.at, row.large, row.v].map((v) => Object.prototype.toString.call(v))).toEqual([
+      "[object Date]",
+      "[object Uint8Array]",
+      "[object Array]",
+    ]);
+  });
+
+  it("keeps a database error's SQLSTATE, message and constraint, in a transaction and out", async () => {
+    await db.query("INSERT INTO probe (x) VALUES (1)");
+    const dup = await db.query("INSERT INTO probe (x) VALUES (1)").catch((e: unknown) => e as Error);
+    expect(dup).toMatchObject({ code: "23505", constraint: "probe_x_key" });
+    expect((dup as Error).message).toMatch(/duplicate key value violates unique constraint "probe_x_key"/);
+    expect(databaseClientError(dup)?.code).toBe(409);
+    const inTx = await db.transaction((tx) => tx.query("SELECT 1/0")).catch((e: unknown) => e as Error);
+    expect({ state: sqlState(inTx), message: (inTx as Error).message }).toEqual({
+      state: "22012",
+      message: "division by zero",
+    });
+    const syntax = await db.query("SELEC 1").catch((e: unknown) => e as Error);
+    expect(syntax).toMatchObject({ code: "42601", position: "1" });
+  });
+
+  it("runs no other caller's statement inside an open transaction: a rollback keeps the outside insert", async () => {
+    let outsideDone = false;
+    let outside: Promise<unknown> | undefined;
+    const seenInside: number[][] = [];
+    const rolledBack = db.transaction(async (tx) => {
+      await tx.query("INSERT INTO probe (x) VALUES (1)");
+      // Another caller writes while the transaction is open: it must wait for it, not join it.
+      outside = db.query("INSERT INTO probe (x) VALUES (2)").then(() => (outsideDone = true));
+      for (let i = 0; i < 20; i++)
+        seenInside.push((await tx.query<{ x: number }>("SELECT x FROM probe ORDER BY x")).rows.map((r) => r.x));
+      expect(outsideDone).toBe(false);
+      throw new Error("roll back");
+    });
+    await expect(rolledBack).rejects.toThrow("roll back");
+    await outside;
+    expect(new Set(seenInside.map((s) => s.join(",")))).toEqual(new Set(["1"]));
+    expect((await db.query<{ x: number }>("SELECT x FROM probe ORDER BY x")).rows).toEqual([{ x: 2 }]);
+  });
+
+  it("answers a prepared statement as an unprepared one, through a reused name and a failed transaction", async () => {
+    await db.query("INSERT INTO probe (x, note) VALUES (1, 'a'), (2, 'b'), (3, NULL)");
+    const text = "SELECT x, note, $2::bytea AS b, now() AS at FROM probe WHERE x >= $1 ORDER BY x";
+    const plain = await db.query(text, [2, Buffer.from("hi")]);
+    const prepared = await db.query(text, [2, Buffer.from("hi")], { prepare: "probe.page" });
+    expect(prepared.rows.map((r) => ({ ...r, at: 0 }))).toEqual(plain.rows.map((r) => ({ ...r, at: 0 })));
+    expect(prepared.rows.map((r) => r.x)).toEqual([2, 3]);
+    // The same name for another text, and a run inside a transaction that is rolled back.
+    const other = await db.query("SELECT count(*)::int AS n FROM probe", [], { prepare: "probe.page" });
+    expect(other.rows).toEqual([{ n: 3 }]);
+    await db
+      .transaction(async (tx) => {
+        await tx.query("DELETE FROM probe", [], { prepare: "probe.delete" });
+        expect((await tx.query("SELECT count(*)::int AS n FROM probe", [], { prepare: "probe.page" })).rows).toEqual([
+          { n: 0 },
+        ]);
+        throw new Error("undo");
+      })
+      .catch(() => undefined);
+    expect((await db.query("SELECT count(*)::int AS n FROM probe", [], { prepare: "probe.page" })).rows).toEqual([
+      { n: 3 },
+    ]);
+    const bad = await db.query("SELECT 1 / $1::int AS q", [0], { prepare: "probe.div" }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: "22012", message: "division by zero" });
+    expect((await db.query("SELECT 1 / $1::int AS q", [1], { prepare: "probe.div" })).rows).toEqual([{ q: 1 }]);
+  });
+
+  it("runs a script inside a transaction (rolled back with it) and outside one", async () => {
+    await db
+      .transaction(async (tx) => {
+        await db.execScript(tx, "INSERT INTO probe (x) VALUES (10); INSERT INTO probe (x) VALUES (11);");
+        expect((await tx.query("SELECT x FROM probe")).rowCount).toBe(2);
+        throw new Error("undo");
+      })
+      .catch(() => undefined);
+    await db.execScript(db, "INSERT INTO probe (x) VALUES (12); INSERT INTO probe (x) VALUES (13);");
+    expect((await db.query<{ x: number }>("SELECT x FROM probe ORDER BY x")).rows).toEqual([{ x: 12 }, { x: 13 }]);
+  });
+});
+
+describe("embedded PGlite in a worker thread", () => {
+  it("keeps the main thread's event loop turning while a multi-second statement runs", async () => {
+    const db = await memoryDb({ worker: true });
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      const during = await db.query<{ n: number }>(HEAVY).then((r) => {
+        clearInterval(timer);
+        return { n: r.rows[0].n, ticks };
+      });
+      // On the main thread the statement blocks the loop: a tick or two at its edges, no more.
+      expect(during.n).toBe(4285714);
+      expect(during.ticks).toBeGreaterThanOrEqual(10);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("rejects the statements in flight and every later one when the worker dies", async () => {
+    const db = await memoryDb({ worker: true });
+    const inFlight = db.query(HEAVY);
+    const queued = db.query("SELECT 1");
+    await db.killWorker();
+    await expect(inFlight).rejects.toThrow(/the embedded database's worker thread stopped \(exit code 1\)/);
+    await expect(queued).rejects.toThrow(/worker thread stopped/);
+    await expect(db.query("SELECT 1")).rejects.toMatchObject({ name: "PgliteWorkerExitedError" });
+    await expect(db.transaction((tx) => tx.query("SELECT 1"))).rejects.toThrow(/worker thread stopped/);
+    await db.close();
+  });
+});
