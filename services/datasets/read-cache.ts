@@ -5,6 +5,10 @@
  * where the `datasets.changed` event arrives, and never later than the version bound where it was
  * lost; see lib/dataset-version.ts). Old keys expire by their TTL. A cacher that errs or is slow is
  * a miss, never a failed read.
+ *
+ * What is kept is the answer's JSON text, as the gateway sends it (lib/json-text.ts): a hit is
+ * written to the client without being parsed and serialized again. The keys say so (`search-json`),
+ * so a node that kept objects under the former keys and one that keeps text never read each other's.
  */
 import crypto from "node:crypto";
 import type { ServiceBroker } from "moleculer";
@@ -12,7 +16,8 @@ import { Counter } from "prom-client";
 import { metricsOf, registered } from "../lib/metrics";
 import type { DatasetVersion } from "../lib/dataset-version";
 import type { SearchHit, SearchMode } from "./search";
-import type { ExampleRow } from "./store";
+import { encodeCursor } from "./cursor";
+import type { ExamplePage, ExampleRow } from "./store";
 
 /** What a search answers (and what the cache keeps). */
 export interface SearchAnswer {
@@ -30,6 +35,15 @@ export interface PageAnswer {
   next_cursor: string | null;
 }
 
+/**
+ * The JSON of a page's answer (a PageAnswer) around its rows, which Postgres wrote as JSON: no row
+ * is parsed or serialized here. `next_cursor` is null on the last page.
+ */
+export function pageJson(domain: string, page: ExamplePage): string {
+  const next = page.more && page.lastId !== null ? encodeCursor(page.datasetId, page.lastId) : null;
+  return `{"domain":${JSON.stringify(domain)},"version":${JSON.stringify(page.version)},"examples":[${page.rowsJson}],"next_cursor":${JSON.stringify(next)}}`;
+}
+
 /** The kinds of read kept, each with its own TTL. */
 export type ReadKind = "search" | "page";
 
@@ -45,7 +59,7 @@ function bounded<T>(p: Promise<T> | undefined, fallback: T): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** A lookup's outcome: the value kept (null on a miss) and the key to keep a fresh one under. */
+/** A lookup's outcome: the JSON text kept (null on a miss) and the key to keep a fresh one under. */
 export interface Lookup<T> {
   hit: T | null;
   cacheKey: string;
@@ -76,20 +90,19 @@ export class ReadCache {
   }
 
   /** The kept read identified by `parts` under the current version; null when this kind is not cached. */
-  async get(kind: "search", parts: unknown[]): Promise<Lookup<SearchAnswer> | null>;
-  async get(kind: "page", parts: unknown[]): Promise<Lookup<PageAnswer> | null>;
-  async get(kind: ReadKind, parts: unknown[]): Promise<Lookup<SearchAnswer | PageAnswer> | null> {
+  async get(kind: ReadKind, parts: unknown[]): Promise<Lookup<string> | null> {
     if (this.ttlS[kind] === 0 || !this.broker.cacher) return null;
     const version = await this.version.current();
     const hash = crypto.createHash("sha1").update(JSON.stringify(parts)).digest("base64url");
-    const cacheKey = `datasets:${kind}:v${version}:${hash}`;
-    const hit =
-      (await bounded(this.broker.cacher.get(cacheKey) as Promise<SearchAnswer | PageAnswer | null>, null)) ?? null;
+    const cacheKey = `datasets:${kind}-json:v${version}:${hash}`;
+    const kept = await bounded(this.broker.cacher.get(cacheKey) as Promise<unknown>, null);
+    const hit = typeof kept === "string" ? kept : null;
     this.lookups.inc({ kind, result: hit === null ? "miss" : "hit" });
     return { hit, cacheKey };
   }
 
-  async set(kind: ReadKind, cacheKey: string, value: SearchAnswer | PageAnswer): Promise<void> {
-    await bounded(this.broker.cacher?.set(cacheKey, value, this.ttlS[kind]) as Promise<unknown> | undefined, undefined);
+  /** Keeps `json`, the answer's JSON text as it is to be served on a hit. */
+  async set(kind: ReadKind, cacheKey: string, json: string): Promise<void> {
+    await bounded(this.broker.cacher?.set(cacheKey, json, this.ttlS[kind]) as Promise<unknown> | undefined, undefined);
   }
 }

@@ -149,53 +149,79 @@ export async function insertExamples(
   return (await tx.query(sql, params)).rowCount;
 }
 
+/** A page of examples as pageExamples reads it: the rows already as JSON. */
+export interface ExamplePage {
+  datasetId: string;
+  version: number;
+  /** The page's rows (ExampleRow each, in id order) as JSON objects joined by commas; "" for none. */
+  rowsJson: string;
+  /** The id of the page's last row; null for an empty page. */
+  lastId: string | null;
+  more: boolean;
+}
+
 /**
- * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order, and
- * whether more follow; undefined when there is no such domain. One statement, so the version and
- * the rows come from one snapshot, and a page costs one round trip (a separate lookup of the
- * dataset cost the gateway a third of its page throughput on Postgres).
+ * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order as
+ * JSON, and whether more follow; undefined when there is no such domain. One statement, so the
+ * version and the rows come from one snapshot, and a page costs one round trip (a separate lookup
+ * of the dataset cost the gateway a third of its page throughput on Postgres).
  * The row comparison (dataset_id, id) > (d.id, $2) with dataset_id <= d.id is the whole page for
  * the composite index, and it keeps the planner off the primary key: with "dataset_id = $1 ORDER BY
  * id" it walks the primary key and filters, reading every other domain's rows on the way (ids of
  * one domain are contiguous after an import), 30-100 ms at 1M rows instead of 0.1 ms.
+ * Postgres writes the rows as JSON (row_to_json, one text for the page): the driver parses one
+ * column of one row instead of six of each row, and the gateway sends the text without building
+ * and serializing objects (a third of an uncached page's time went there). `created_at` is written
+ * as JSON.stringify writes a Date (UTC, milliseconds, `Z`); `metadata` is jsonb's own text.
+ * `limit + 1` rows are read to know whether more follow; the aggregate keeps the first `limit`.
+ * Its ORDER BY is the index's, which the rows already come in: Postgres 16+ then adds no sort.
  */
 export async function pageExamples(
   db: Queryable,
   domain: string,
   afterId: string,
   limit: number,
-): Promise<{ datasetId: string; version: number; rows: ExampleRow[]; more: boolean } | undefined> {
-  const r = await db.query<
-    { dataset_id: string; version: number; id: string | null; content: string; response: string | null } & Record<
-      string,
-      unknown
-    >
-  >(
-    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response, e.metadata, e.created_at
+): Promise<ExamplePage | undefined> {
+  const r = await db.query<{
+    dataset_id: string;
+    version: number;
+    fetched: number;
+    last_id: string | null;
+    rows_json: string | null;
+  }>(
+    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, p.fetched::int AS fetched,
+            p.last_id::text AS last_id, p.rows_json
      FROM datasets d
      LEFT JOIN LATERAL (
-       SELECT e.id, e.content, e.response, e.metadata, e.created_at FROM examples e
-       WHERE (e.dataset_id, e.id) > (d.id, $2::bigint) AND e.dataset_id <= d.id
-       ORDER BY e.dataset_id, e.id LIMIT $3
-     ) e ON true
+       SELECT count(*) AS fetched,
+              max(l.id) FILTER (WHERE l.n <= $3) AS last_id,
+              string_agg(row_to_json(r)::text, ',' ORDER BY l.dataset_id, l.id) FILTER (WHERE l.n <= $3) AS rows_json
+       FROM (
+         SELECT e.dataset_id, e.id, e.content, e.response, e.metadata, e.created_at,
+                row_number() OVER (ORDER BY e.dataset_id, e.id) AS n
+         FROM examples e
+         WHERE (e.dataset_id, e.id) > (d.id, $2::bigint) AND e.dataset_id <= d.id
+         ORDER BY e.dataset_id, e.id LIMIT $3 + 1
+       ) l
+       CROSS JOIN LATERAL (
+         SELECT l.id::text AS id, d.domain_name AS domain, l.content, l.response, l.metadata,
+                to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+       ) r
+     ) p ON true
      WHERE d.domain_name = $1`,
-    [domain, afterId, limit + 1],
+    [domain, afterId, limit],
     // Every page runs it: prepared once per connection (its one plan suits every domain and cursor).
-    { prepare: "datasets.page" },
+    { prepare: "datasets.page-json" },
   );
-  if (r.rows.length === 0) return undefined;
-  const rows = r.rows
-    .filter((x) => x.id !== null)
-    .map((x): ExampleRow => ({
-      id: x.id as string,
-      domain,
-      content: x.content,
-      response: x.response,
-      metadata: x.metadata as Record<string, unknown>,
-      created_at: x.created_at as string,
-    }));
-  const first = r.rows[0];
-  return { datasetId: first.dataset_id, version: first.version, rows: rows.slice(0, limit), more: rows.length > limit };
+  const first = r.rows.at(0);
+  if (!first) return undefined;
+  return {
+    datasetId: first.dataset_id,
+    version: first.version,
+    rowsJson: first.rows_json ?? "",
+    lastId: first.last_id,
+    more: first.fetched > limit,
+  };
 }
 
 export async function getExample(db: Queryable, id: string): Promise<ExampleRow | undefined> {
