@@ -17,7 +17,7 @@ import {
   UnprocessableError,
 } from "./lib/errors";
 import { DOMAIN_PARAM as DOMAIN, DOMAIN_RULE, isDomain } from "./datasets/contract";
-import { encodeCursor, parseCursor } from "./datasets/cursor";
+import { parseCursor } from "./datasets/cursor";
 import {
   FORMATS,
   MalformedFileError,
@@ -160,7 +160,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const cursor = ctx.params.cursor ? parseCursor(ctx.params.cursor) : undefined;
         const after = cursor?.lastId ?? "0";
         const cache = await this.readCache.get("page", [ctx.params.domain, cursor?.datasetId ?? "", after, limit]);
-        if (cache?.hit) return answerJsonText(ctx, cache.hit);
+        if (cache?.hit) return answerJsonText(ctx, cache.hit) as PageAnswer;
         const page = await pageExamples(this.db, ctx.params.domain, after, limit);
         if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
         if (cursor && cursor.datasetId !== page.datasetId)
@@ -169,7 +169,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           });
         const json = pageJson(ctx.params.domain, page);
         if (cache) await this.readCache.set("page", cache.cacheKey, json);
-        return answerJsonText(ctx, json);
+        return answerJsonText(ctx, json) as PageAnswer;
       },
     },
 
@@ -384,7 +384,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const settings = searchSettings(cfg);
         // The settings are part of the key: nodes sharing the cacher may run with different ones.
         const cache = await this.readCache.get("search", [mode, k, ctx.params.domain ?? "", ctx.params.q, settings]);
-        if (cache?.hit) return answerJsonText(ctx, cache.hit);
+        if (cache?.hit) return answerJsonText(ctx, cache.hit) as SearchAnswer & { cached: boolean };
         let datasetId: string | undefined;
         if (ctx.params.domain) {
           const d = await getDataset(this.db, ctx.params.domain);

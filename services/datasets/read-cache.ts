@@ -36,12 +36,19 @@ export interface PageAnswer {
 }
 
 /**
- * The JSON of a page's answer (a PageAnswer) around its rows, which Postgres wrote as JSON: no row
- * is parsed or serialized here. `next_cursor` is null on the last page.
+ * The JSON of a page's answer (a PageAnswer), written from its rows as JSON.stringify would write
+ * the answer with ExampleRow objects (metadata as jsonb's text, which may space its separators):
+ * no row object is made only to be serialized. `next_cursor` is null on the last page.
  */
 export function pageJson(domain: string, page: ExamplePage): string {
-  const next = page.more && page.lastId !== null ? encodeCursor(page.datasetId, page.lastId) : null;
-  return `{"domain":${JSON.stringify(domain)},"version":${JSON.stringify(page.version)},"examples":[${page.rowsJson}],"next_cursor":${JSON.stringify(next)}}`;
+  const d = JSON.stringify(domain);
+  const rows = page.rows.map(
+    (r) =>
+      `{"id":${JSON.stringify(r.id)},"domain":${d},"content":${JSON.stringify(r.content)},"response":${JSON.stringify(r.response)},"metadata":${r.metadata},"created_at":"${new Date(r.created_ms).toISOString()}"}`,
+  );
+  const last = page.rows.at(-1);
+  const next = page.more && last ? encodeCursor(page.datasetId, last.id) : null;
+  return `{"domain":${d},"version":${JSON.stringify(page.version)},"examples":[${rows.join(",")}],"next_cursor":${JSON.stringify(next)}}`;
 }
 
 /** The kinds of read kept, each with its own TTL. */

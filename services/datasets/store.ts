@@ -149,32 +149,38 @@ export async function insertExamples(
   return (await tx.query(sql, params)).rowCount;
 }
 
-/** A page of examples as pageExamples reads it: the rows already as JSON. */
+/** A row of a page as pageExamples reads it: what the page's JSON is written from (see pageJson). */
+export interface PageRow {
+  id: string;
+  content: string;
+  response: string | null;
+  /** jsonb's own text of the row's metadata: written into the page as it is. */
+  metadata: string;
+  /** created_at in milliseconds since the epoch (truncated, as a Date keeps it). */
+  created_ms: number;
+}
+
+/** A page of examples as pageExamples reads it. */
 export interface ExamplePage {
   datasetId: string;
   version: number;
-  /** The page's rows (ExampleRow each, in id order) as JSON objects joined by commas; "" for none. */
-  rowsJson: string;
-  /** The id of the page's last row; null for an empty page. */
-  lastId: string | null;
+  rows: PageRow[];
   more: boolean;
 }
 
 /**
- * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order as
- * JSON, and whether more follow; undefined when there is no such domain. One statement, so the
- * version and the rows come from one snapshot, and a page costs one round trip (a separate lookup
- * of the dataset cost the gateway a third of its page throughput on Postgres).
+ * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order, and
+ * whether more follow; undefined when there is no such domain. One statement, so the version and
+ * the rows come from one snapshot, and a page costs one round trip (a separate lookup of the
+ * dataset cost the gateway a third of its page throughput on Postgres).
  * The row comparison (dataset_id, id) > (d.id, $2) with dataset_id <= d.id is the whole page for
  * the composite index, and it keeps the planner off the primary key: with "dataset_id = $1 ORDER BY
  * id" it walks the primary key and filters, reading every other domain's rows on the way (ids of
  * one domain are contiguous after an import), 30-100 ms at 1M rows instead of 0.1 ms.
- * Postgres writes the rows as JSON (row_to_json, one text for the page): the driver parses one
- * column of one row instead of six of each row, and the gateway sends the text without building
- * and serializing objects (a third of an uncached page's time went there). `created_at` is written
- * as JSON.stringify writes a Date (UTC, milliseconds, `Z`); `metadata` is jsonb's own text.
- * `limit + 1` rows are read to know whether more follow; the aggregate keeps the first `limit`.
- * Its ORDER BY is the index's, which the rows already come in: Postgres 16+ then adds no sort.
+ * metadata comes as text and created_at as a number: the page is written as JSON from them
+ * (pageJson) without parsing a jsonb or a timestamp into objects to serialize them again. Postgres
+ * writing the whole page as JSON (row_to_json, string_agg) was tried: it halved the node's share
+ * but cost Postgres more than it saved, on the same cores (bench:load, docs/operations.md).
  */
 export async function pageExamples(
   db: Queryable,
@@ -182,46 +188,27 @@ export async function pageExamples(
   afterId: string,
   limit: number,
 ): Promise<ExamplePage | undefined> {
-  const r = await db.query<{
-    dataset_id: string;
-    version: number;
-    fetched: number;
-    last_id: string | null;
-    rows_json: string | null;
-  }>(
-    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, p.fetched::int AS fetched,
-            p.last_id::text AS last_id, p.rows_json
+  const r = await db.query<
+    { dataset_id: string; version: number } & { [K in keyof PageRow]: PageRow[K] | null } & Record<string, unknown>
+  >(
+    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response,
+            e.metadata::text AS metadata, floor(extract(epoch FROM e.created_at) * 1000)::float8 AS created_ms
      FROM datasets d
      LEFT JOIN LATERAL (
-       SELECT count(*) AS fetched,
-              max(l.id) FILTER (WHERE l.n <= $3) AS last_id,
-              string_agg(row_to_json(r)::text, ',' ORDER BY l.dataset_id, l.id) FILTER (WHERE l.n <= $3) AS rows_json
-       FROM (
-         SELECT e.dataset_id, e.id, e.content, e.response, e.metadata, e.created_at,
-                row_number() OVER (ORDER BY e.dataset_id, e.id) AS n
-         FROM examples e
-         WHERE (e.dataset_id, e.id) > (d.id, $2::bigint) AND e.dataset_id <= d.id
-         ORDER BY e.dataset_id, e.id LIMIT $3 + 1
-       ) l
-       CROSS JOIN LATERAL (
-         SELECT l.id::text AS id, d.domain_name AS domain, l.content, l.response, l.metadata,
-                to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-       ) r
-     ) p ON true
+       SELECT e.id, e.content, e.response, e.metadata, e.created_at FROM examples e
+       WHERE (e.dataset_id, e.id) > (d.id, $2::bigint) AND e.dataset_id <= d.id
+       ORDER BY e.dataset_id, e.id LIMIT $3
+     ) e ON true
      WHERE d.domain_name = $1`,
-    [domain, afterId, limit],
+    [domain, afterId, limit + 1],
     // Every page runs it: prepared once per connection (its one plan suits every domain and cursor).
-    { prepare: "datasets.page-json" },
+    { prepare: "datasets.page" },
   );
   const first = r.rows.at(0);
   if (!first) return undefined;
-  return {
-    datasetId: first.dataset_id,
-    version: first.version,
-    rowsJson: first.rows_json ?? "",
-    lastId: first.last_id,
-    more: first.fetched > limit,
-  };
+  // A domain without rows past the cursor is one row of nulls (the LEFT JOIN).
+  const rows = (first.id === null ? [] : r.rows) as PageRow[];
+  return { datasetId: first.dataset_id, version: first.version, rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
 export async function getExample(db: Queryable, id: string): Promise<ExampleRow | undefined> {

@@ -21,15 +21,15 @@ export interface JsonTextMeta {
 }
 
 /**
- * `text` (the JSON of a `T`) as the answer of the action of `ctx`: the text itself to the gateway,
- * the parsed value to anyone else. Nested calls inherit the gateway's meta, so the caller is
- * checked too: a service calling this action on behalf of an HTTP request gets the object.
+ * `text` (a JSON text) as the answer of the action of `ctx`: the text itself to the gateway, the
+ * parsed value to anyone else; the action types it as the value the text encodes. Nested calls
+ * inherit the gateway's meta, so the caller is checked too: a service calling this action on behalf
+ * of an HTTP request gets the object.
  */
-export function answerJsonText<T>(ctx: Context<unknown, JsonTextMeta>, text: string): T {
+export function answerJsonText(ctx: Context<unknown, JsonTextMeta>, text: string): unknown {
   if (ctx.meta.jsonText === true && ctx.caller === GATEWAY) {
     ctx.meta.$responseType = JSON_CONTENT_TYPE;
-    // The gateway writes it as it is: typed as the value it encodes.
-    return text as unknown as T;
+    return text;
   }
-  return JSON.parse(text) as T;
+  return JSON.parse(text);
 }
