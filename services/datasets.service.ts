@@ -17,7 +17,7 @@ import {
   UnprocessableError,
 } from "./lib/errors";
 import { DOMAIN_PARAM as DOMAIN, DOMAIN_RULE, isDomain } from "./datasets/contract";
-import { parseCursor } from "./datasets/cursor";
+import { encodeCursor, parseCursor } from "./datasets/cursor";
 import {
   FORMATS,
   MalformedFileError,
@@ -34,7 +34,7 @@ import { runSearch, type SearchMode, type SearchSettings } from "./datasets/sear
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
 import { PlannerStats, type TableGroup, type VacuumCandidate } from "./datasets/planner-stats";
-import { pageJson, ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
+import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
 import { answerJsonText, type JsonTextMeta } from "./lib/json-text";
 import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import {
@@ -167,9 +167,18 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           throw new BadRequestError("cursor belongs to another domain's pages: pass back this domain's next_cursor", {
             field: "cursor",
           });
-        const json = pageJson(ctx.params.domain, page);
-        if (cache) await this.readCache.set("page", cache.cacheKey, json);
-        return answerJsonText(ctx, json) as PageAnswer;
+        const last = page.rows.at(-1);
+        const answer: PageAnswer = {
+          domain: ctx.params.domain,
+          version: page.version,
+          examples: page.rows,
+          next_cursor: page.more && last ? encodeCursor(page.datasetId, last.id) : null,
+        };
+        if (!cache) return answer;
+        // Serialized once, here: kept as text, and sent as it is to the gateway.
+        const json = JSON.stringify(answer);
+        await this.readCache.set("page", cache.cacheKey, json);
+        return answerJsonText(ctx, json, answer) as PageAnswer;
       },
     },
 

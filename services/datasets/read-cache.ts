@@ -9,6 +9,12 @@
  * What is kept is the answer's JSON text, as the gateway sends it (lib/json-text.ts): a hit is
  * written to the client without being parsed and serialized again. The keys say so (`search-json`),
  * so a node that kept objects under the former keys and one that keeps text never read each other's.
+ *
+ * Each node also keeps what it read from (or gave to) the shared cacher in its own memory for
+ * LOCAL_TTL_MS, under the same versioned keys: a repeat within that second costs no Redis round trip
+ * and no decoding of the kept text (with Redis that was most of a repeated search's cost left).
+ * The version in the key makes it as fresh as the shared cacher; a cache clear (which changes no
+ * data) reaches it within LOCAL_TTL_MS.
  */
 import crypto from "node:crypto";
 import type { ServiceBroker } from "moleculer";
@@ -16,8 +22,7 @@ import { Counter } from "prom-client";
 import { metricsOf, registered } from "../lib/metrics";
 import type { DatasetVersion } from "../lib/dataset-version";
 import type { SearchHit, SearchMode } from "./search";
-import { encodeCursor } from "./cursor";
-import type { ExamplePage, ExampleRow } from "./store";
+import type { ExampleRow } from "./store";
 
 /** What a search answers (and what the cache keeps). */
 export interface SearchAnswer {
@@ -35,22 +40,6 @@ export interface PageAnswer {
   next_cursor: string | null;
 }
 
-/**
- * The JSON of a page's answer (a PageAnswer), written from its rows as JSON.stringify would write
- * the answer with ExampleRow objects (metadata as jsonb's text, which may space its separators):
- * no row object is made only to be serialized. `next_cursor` is null on the last page.
- */
-export function pageJson(domain: string, page: ExamplePage): string {
-  const d = JSON.stringify(domain);
-  const rows = page.rows.map(
-    (r) =>
-      `{"id":${JSON.stringify(r.id)},"domain":${d},"content":${JSON.stringify(r.content)},"response":${JSON.stringify(r.response)},"metadata":${r.metadata},"created_at":"${new Date(r.created_ms).toISOString()}"}`,
-  );
-  const last = page.rows.at(-1);
-  const next = page.more && last ? encodeCursor(page.datasetId, last.id) : null;
-  return `{"domain":${d},"version":${JSON.stringify(page.version)},"examples":[${rows.join(",")}],"next_cursor":${JSON.stringify(next)}}`;
-}
-
 /** The kinds of read kept, each with its own TTL. */
 export type ReadKind = "search" | "page";
 
@@ -66,6 +55,40 @@ function bounded<T>(p: Promise<T> | undefined, fallback: T): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** How long a node serves a read from its own memory before asking the shared cacher again. */
+const LOCAL_TTL_MS = 1000;
+/** The bound on the text kept in a node's own memory (UTF-16 code units), oldest dropped first. */
+const LOCAL_MAX_CHARS = 8 * 1024 * 1024;
+
+/** The texts a node keeps itself, by key, in the order they were kept. */
+export class LocalReads {
+  private readonly entries = new Map<string, { json: string; until: number }>();
+  private chars = 0;
+
+  get(key: string, now: number): string | null {
+    const e = this.entries.get(key);
+    return e && e.until > now ? e.json : null;
+  }
+
+  set(key: string, json: string, now: number): void {
+    this.drop(key);
+    this.entries.set(key, { json, until: now + LOCAL_TTL_MS });
+    this.chars += json.length;
+    // Map order is insertion order: the oldest (and first to expire) come first.
+    for (const [k, e] of this.entries) {
+      if (this.chars <= LOCAL_MAX_CHARS && e.until > now) break;
+      this.drop(k);
+    }
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.chars -= e.json.length;
+    this.entries.delete(key);
+  }
+}
+
 /** A lookup's outcome: the JSON text kept (null on a miss) and the key to keep a fresh one under. */
 export interface Lookup<T> {
   hit: T | null;
@@ -74,6 +97,7 @@ export interface Lookup<T> {
 
 export class ReadCache {
   private readonly lookups: Counter<"kind" | "result">;
+  private readonly local = new LocalReads();
 
   /** @param ttlS life of each kind of read in the cacher, s; 0 = that kind is not cached. */
   constructor(
@@ -102,14 +126,21 @@ export class ReadCache {
     const version = await this.version.current();
     const hash = crypto.createHash("sha1").update(JSON.stringify(parts)).digest("base64url");
     const cacheKey = `datasets:${kind}-json:v${version}:${hash}`;
-    const kept = await bounded(this.broker.cacher.get(cacheKey) as Promise<unknown>, null);
-    const hit = typeof kept === "string" ? kept : null;
+    let hit = this.local.get(cacheKey, Date.now());
+    if (hit === null) {
+      const kept = await bounded(this.broker.cacher.get(cacheKey) as Promise<unknown>, null);
+      if (typeof kept === "string") {
+        hit = kept;
+        this.local.set(cacheKey, kept, Date.now());
+      }
+    }
     this.lookups.inc({ kind, result: hit === null ? "miss" : "hit" });
     return { hit, cacheKey };
   }
 
   /** Keeps `json`, the answer's JSON text as it is to be served on a hit. */
   async set(kind: ReadKind, cacheKey: string, json: string): Promise<void> {
+    this.local.set(cacheKey, json, Date.now());
     await bounded(this.broker.cacher?.set(cacheKey, json, this.ttlS[kind]) as Promise<unknown> | undefined, undefined);
   }
 }

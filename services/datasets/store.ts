@@ -149,25 +149,6 @@ export async function insertExamples(
   return (await tx.query(sql, params)).rowCount;
 }
 
-/** A row of a page as pageExamples reads it: what the page's JSON is written from (see pageJson). */
-export interface PageRow {
-  id: string;
-  content: string;
-  response: string | null;
-  /** jsonb's own text of the row's metadata: written into the page as it is. */
-  metadata: string;
-  /** created_at in milliseconds since the epoch (truncated, as a Date keeps it). */
-  created_ms: number;
-}
-
-/** A page of examples as pageExamples reads it. */
-export interface ExamplePage {
-  datasetId: string;
-  version: number;
-  rows: PageRow[];
-  more: boolean;
-}
-
 /**
  * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order, and
  * whether more follow; undefined when there is no such domain. One statement, so the version and
@@ -177,22 +158,20 @@ export interface ExamplePage {
  * the composite index, and it keeps the planner off the primary key: with "dataset_id = $1 ORDER BY
  * id" it walks the primary key and filters, reading every other domain's rows on the way (ids of
  * one domain are contiguous after an import), 30-100 ms at 1M rows instead of 0.1 ms.
- * metadata comes as text and created_at as a number: the page is written as JSON from them
- * (pageJson) without parsing a jsonb or a timestamp into objects to serialize them again. Postgres
- * writing the whole page as JSON (row_to_json, string_agg) was tried: it halved the node's share
- * but cost Postgres more than it saved, on the same cores (bench:load, docs/operations.md).
  */
 export async function pageExamples(
   db: Queryable,
   domain: string,
   afterId: string,
   limit: number,
-): Promise<ExamplePage | undefined> {
+): Promise<{ datasetId: string; version: number; rows: ExampleRow[]; more: boolean } | undefined> {
   const r = await db.query<
-    { dataset_id: string; version: number } & { [K in keyof PageRow]: PageRow[K] | null } & Record<string, unknown>
+    { dataset_id: string; version: number; id: string | null; content: string; response: string | null } & Record<
+      string,
+      unknown
+    >
   >(
-    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response,
-            e.metadata::text AS metadata, floor(extract(epoch FROM e.created_at) * 1000)::float8 AS created_ms
+    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response, e.metadata, e.created_at
      FROM datasets d
      LEFT JOIN LATERAL (
        SELECT e.id, e.content, e.response, e.metadata, e.created_at FROM examples e
@@ -204,10 +183,18 @@ export async function pageExamples(
     // Every page runs it: prepared once per connection (its one plan suits every domain and cursor).
     { prepare: "datasets.page" },
   );
-  const first = r.rows.at(0);
-  if (!first) return undefined;
-  // A domain without rows past the cursor is one row of nulls (the LEFT JOIN).
-  const rows = (first.id === null ? [] : r.rows) as PageRow[];
+  if (r.rows.length === 0) return undefined;
+  const rows = r.rows
+    .filter((x) => x.id !== null)
+    .map((x): ExampleRow => ({
+      id: x.id as string,
+      domain,
+      content: x.content,
+      response: x.response,
+      metadata: x.metadata as Record<string, unknown>,
+      created_at: x.created_at as string,
+    }));
+  const first = r.rows[0];
   return { datasetId: first.dataset_id, version: first.version, rows: rows.slice(0, limit), more: rows.length > limit };
 }
 

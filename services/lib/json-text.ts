@@ -21,15 +21,15 @@ export interface JsonTextMeta {
 }
 
 /**
- * `text` (a JSON text) as the answer of the action of `ctx`: the text itself to the gateway, the
- * parsed value to anyone else; the action types it as the value the text encodes. Nested calls
- * inherit the gateway's meta, so the caller is checked too: a service calling this action on behalf
- * of an HTTP request gets the object.
+ * `text` (a JSON text) as the answer of the action of `ctx`: the text itself to the gateway; to
+ * anyone else `value` (what the text encodes) when the action has it, else the parsed text. The
+ * action types it as the value. Nested calls inherit the gateway's meta, so the caller is checked
+ * too: a service calling this action on behalf of an HTTP request gets the object.
  */
-export function answerJsonText(ctx: Context<unknown, JsonTextMeta>, text: string): unknown {
+export function answerJsonText(ctx: Context<unknown, JsonTextMeta>, text: string, value?: unknown): unknown {
   if (ctx.meta.jsonText === true && ctx.caller === GATEWAY) {
     ctx.meta.$responseType = JSON_CONTENT_TYPE;
     return text;
   }
-  return JSON.parse(text);
+  return value ?? JSON.parse(text);
 }
