@@ -213,7 +213,7 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     );
     const cursors: string[] = ["0"];
     let bytes = 0;
-    for (let c: string | null = ""; c !== null; ) {
+    for (let c: string | null = ""; c !== null;) {
       const page = (await (
         await fetch(`${base}/api/datasets/scifact/examples?limit=20${c ? `&cursor=${c}` : ""}`)
       ).json()) as { examples: { content: string }[]; next_cursor: string | null };

@@ -7,7 +7,10 @@ async function fetchText(url: string) {
   const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   const text = await r.text();
   // Date and the request id differ by request; every other header must not.
-  const headers = Object.fromEntries([...r.headers].filter(([k]) => k !== "date" && k !== "x-request-id"));
+  const headers: Record<string, string> = {};
+  r.headers.forEach((v, k) => {
+    if (k !== "date" && k !== "x-request-id") headers[k] = v;
+  });
   return { status: r.status, headers, text };
 }
 
