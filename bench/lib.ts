@@ -73,14 +73,18 @@ export function built(file: string): unknown {
   return require(path.resolve(__dirname, "..", "dist", file));
 }
 
-/** `mcai start …` as a child process (node run with `nodeArgs`, e.g. --cpu-prof); `ready` resolves when it prints that it runs. */
+/**
+ * `mcai start …` as a child process (node run with `nodeArgs`, e.g. --cpu-prof; `bin` another
+ * build's mcai.js, a baseline); `ready` resolves when it prints that it runs.
+ */
 export function startMcai(
   args: string[],
   env: Record<string, string>,
   logLevel = "warn",
   nodeArgs: string[] = [],
+  bin = MCAI_BIN,
 ): { proc: ChildProcess; out: () => string; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [...nodeArgs, MCAI_BIN, "start", ...args], {
+  const proc = spawn(process.execPath, [...nodeArgs, bin, "start", ...args], {
     env: { PATH: process.env.PATH!, HOME: os.tmpdir(), LOG_LEVEL: logLevel, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

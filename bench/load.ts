@@ -13,6 +13,10 @@
  *                                      where its time goes, by package
  *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
  *                                      the same for the repeated (cached) search
+ *   BASELINE=/work/main npm run bench:load
+ *                                      each phase is run again, in the same run and on the same
+ *                                      data, by another build (its dist/bin/mcai.js, built with
+ *                                      `npm run build` there): the figures before a change
  *   MIXED=1 npm run bench:load         the former mixed workload (pages, searches, answers, job
  *                                      submits and polls) on 1 and 3 nodes over the Redis transporter
  */
@@ -30,6 +34,8 @@ const DRIVERS = (process.env.DRIVERS ?? "postgres,pglite").split(",");
 const PROFILE = process.env.PROFILE === "1";
 /** The route the restarted (profiled) node serves: uncached pages, or with `search` the repeated search. */
 const PROFILE_ROUTE = process.env.PROFILE_ROUTE ?? "page";
+/** Another checkout whose build runs each phase again (the baseline); none by default. */
+const BASELINE = process.env.BASELINE ? path.resolve(process.env.BASELINE, "dist", "bin", "mcai.js") : undefined;
 const CONNECTIONS = 100;
 const ADMIN_KEY = "bench-load-admin-key-0123456789";
 const SCIFACT = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", "scifact", "corpus.jsonl");
@@ -139,6 +145,7 @@ async function startNode(
   env: Record<string, string>,
   nodeArgs: string[] = [],
   logLevel = "warn",
+  bin?: string,
 ): Promise<{ node: McaiNode; base: string }> {
   const port = await freePort();
   const node = startMcai(
@@ -146,30 +153,46 @@ async function startNode(
     env,
     logLevel,
     nodeArgs,
+    bin,
   );
   await node.ready;
   return { node, base: `http://127.0.0.1:${port}` };
 }
 
 async function stopNode(node: McaiNode): Promise<void> {
+  if (node.proc.exitCode !== null || node.proc.signalCode !== null) return;
   node.proc.kill("SIGTERM");
   await new Promise((r) => node.proc.once("exit", r));
 }
 
-/** Runs the routes in turn and prints them against the first (emotions) and bare node:http. */
-async function runRoutes(base: string, title: string, routes: Route[], bareRps: number, emotions?: Figures) {
+/**
+ * Runs the routes in turn and prints them against the first (emotions) and bare node:http, and
+ * against `before` (the baseline build's figures of the same routes) when given.
+ */
+async function runRoutes(
+  base: string,
+  title: string,
+  routes: Route[],
+  bareRps: number,
+  emotions?: Figures,
+  before?: Figures[],
+) {
   const figures: Figures[] = [];
   for (const r of routes) figures.push(await cannon(base, r.path));
   const ref = emotions ?? figures[0];
   console.log(title);
-  routes.forEach((r, i) => console.log(line(r.name, figures[i], ref, bareRps, verdict(r, figures[i], ref))));
+  routes.forEach((r, i) => {
+    const vs = before ? `  ${(figures[i].rps / before[i].rps).toFixed(2)}x baseline` : "";
+    console.log(line(r.name, figures[i], ref, bareRps, verdict(r, figures[i], ref) + vs));
+  });
   return figures;
 }
 
 /**
  * One driver: a node with its caches on serves every route; then a node on the same data with
  * the page cache off serves pages spread over the whole domain (each one a database read), under
- * the CPU profiler when PROFILE is set.
+ * the CPU profiler when PROFILE is set. With BASELINE, the baseline build serves each phase first,
+ * on the same data, and the figures after say how they compare.
  */
 async function driverRun(driver: string, bareRps: number): Promise<void> {
   const env: Record<string, string> = { RATE_LIMIT: "0", DEMO_DATA: "false", API_KEYS: ADMIN_KEY };
@@ -203,44 +226,40 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     }
     const pagePath = (i: number) => `/api/datasets/scifact/examples?limit=20${i ? `&cursor=${cursors[i]}` : ""}`;
     const question = "diffusion tensor imaging of white matter";
-    // Warm what the cached routes serve, as in steady state.
-    for (const p of [
-      "/api/emotions",
-      `/api/knowledge?q=${encodeURIComponent(question)}`,
-      "/api/search?q=diffusion+tensor&k=10",
-      pagePath(0),
-      pagePath(1),
-    ])
-      await fetch(`${base}${p}`);
     const pageTarget = driver === "postgres" ? { rps: 2000, p99: 100 } : { rps: 1000, p99: 200 };
     const kb = (bytes / 1024).toFixed(1);
     let n = 0;
+    const cachedRoutes: Route[] = [
+      { name: "GET /api/emotions (cached)", path: "/api/emotions" },
+      {
+        name: "GET /api/knowledge (cached)",
+        path: `/api/knowledge?q=${encodeURIComponent(question)}`,
+        target: { ratio: 0.6 },
+      },
+      { name: "GET /api/search (repeated)", path: "/api/search?q=diffusion+tensor&k=10", target: { ratio: 0.6 } },
+      { name: "GET /api/health", path: "/api/health", target: { ratio: 0.8 } },
+      { name: `GET page of 20, ~${kb} KB each (1st)`, path: pagePath(0), target: pageTarget },
+      { name: `GET page of 20, ~${kb} KB each (2 pages)`, path: () => pagePath(n++ % 2), target: pageTarget },
+    ];
+    // Warm what the cached routes serve, as in steady state.
+    const warm = async () => {
+      for (const r of cachedRoutes.slice(0, 5)) await fetch(`${base}${r.path as string}`);
+      await fetch(`${base}${pagePath(1)}`);
+    };
     const title = `  ${driver}, 1 node, ${CONNECTIONS} connections, ${DURATION} s per route:`;
-    const figures = await runRoutes(
-      base,
-      title,
-      [
-        { name: "GET /api/emotions (cached)", path: "/api/emotions" },
-        {
-          name: "GET /api/knowledge (cached)",
-          path: `/api/knowledge?q=${encodeURIComponent(question)}`,
-          target: { ratio: 0.6 },
-        },
-        { name: "GET /api/search (repeated)", path: "/api/search?q=diffusion+tensor&k=10", target: { ratio: 0.6 } },
-        { name: "GET /api/health", path: "/api/health", target: { ratio: 0.8 } },
-        { name: `GET page of 20, ~${kb} KB each (1st)`, path: pagePath(0), target: pageTarget },
-        { name: `GET page of 20, ~${kb} KB each (2 pages)`, path: () => pagePath(n++ % 2), target: pageTarget },
-      ],
-      bareRps,
-    );
+    let before: Figures[] | undefined;
+    if (BASELINE) {
+      await stopNode(node);
+      ({ node, base } = await startNode(env, [], "warn", BASELINE));
+      await warm();
+      before = await runRoutes(base, `${title} BASELINE (${BASELINE})`, cachedRoutes, bareRps);
+      await stopNode(node);
+      ({ node, base } = await startNode(env, [], "info"));
+    }
+    await warm();
+    const figures = await runRoutes(base, title, cachedRoutes, bareRps, undefined, before);
     if (driver === "pglite") await rotationCost(base, node, cursors.length * 20 - 1000);
     await stopNode(node);
-    ({ node, base } = await startNode(
-      { ...env, DATASET_PAGE_CACHE_TTL_S: "0" },
-      PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
-    ));
-    // Steady state: every page read once (a fresh node's first reads fill its buffers).
-    for (let i = 0; i < cursors.length; i++) await fetch(`${base}${pagePath(i)}`);
     const uncached: Route = {
       name: `GET page of 20, ~${kb} KB each (any)`,
       path: () => pagePath(n++ % cursors.length),
@@ -251,16 +270,25 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
       path: "/api/search?q=diffusion+tensor&k=10",
       target: { ratio: 0.6 },
     };
-    if (PROFILE_ROUTE === "search") await fetch(`${base}${searched.path as string}`);
-    await runRoutes(
-      base,
+    const second = PROFILE_ROUTE === "search" ? searched : uncached;
+    const secondTitle =
       PROFILE_ROUTE === "search"
         ? `  ${driver}, the same node restarted:`
-        : `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`,
-      [PROFILE_ROUTE === "search" ? searched : uncached],
-      bareRps,
-      figures[0],
-    );
+        : `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`;
+    const restarted = async (bin?: string, nodeArgs: string[] = []) => {
+      ({ node, base } = await startNode({ ...env, DATASET_PAGE_CACHE_TTL_S: "0" }, nodeArgs, "warn", bin));
+      // Steady state: every page read once (a fresh node's first reads fill its buffers).
+      for (let i = 0; i < cursors.length; i++) await fetch(`${base}${pagePath(i)}`);
+      if (PROFILE_ROUTE === "search") await fetch(`${base}${searched.path as string}`);
+    };
+    let secondBefore: Figures[] | undefined;
+    if (BASELINE) {
+      await restarted(BASELINE);
+      secondBefore = await runRoutes(base, `${secondTitle} BASELINE`, [second], bareRps, before?.[0]);
+      await stopNode(node);
+    }
+    await restarted(undefined, PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : []);
+    await runRoutes(base, secondTitle, [second], bareRps, figures[0], secondBefore);
   } finally {
     await stopNode(node);
     if (PROFILE) summarizeProfile(profDir);

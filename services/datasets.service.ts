@@ -35,6 +35,7 @@ import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
 import { PlannerStats, type TableGroup, type VacuumCandidate } from "./datasets/planner-stats";
 import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
+import { answerJsonText, type JsonTextMeta } from "./lib/json-text";
 import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import {
   bumpVersion,
@@ -151,7 +152,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         limit: { type: "number", integer: true, min: 1, optional: true, convert: true },
         cursor: { type: "string", optional: true, max: 64 },
       },
-      async handler(this: DatasetsThis, ctx: Context<ExamplesParams>) {
+      async handler(this: DatasetsThis, ctx: Context<ExamplesParams, JsonTextMeta>): Promise<PageAnswer> {
         const max = this.config().datasets.pageMax;
         const limit = ctx.params.limit ?? Math.min(100, max);
         if (limit > max)
@@ -159,7 +160,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const cursor = ctx.params.cursor ? parseCursor(ctx.params.cursor) : undefined;
         const after = cursor?.lastId ?? "0";
         const cache = await this.readCache.get("page", [ctx.params.domain, cursor?.datasetId ?? "", after, limit]);
-        if (cache?.hit) return cache.hit;
+        if (cache?.hit) return answerJsonText(ctx, cache.hit) as PageAnswer;
         const page = await pageExamples(this.db, ctx.params.domain, after, limit);
         if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
         if (cursor && cursor.datasetId !== page.datasetId)
@@ -173,8 +174,11 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           examples: page.rows,
           next_cursor: page.more && last ? encodeCursor(page.datasetId, last.id) : null,
         };
-        if (cache) await this.readCache.set("page", cache.cacheKey, answer);
-        return answer;
+        if (!cache) return answer;
+        // Serialized once, here: kept as text, and sent as it is to the gateway.
+        const json = JSON.stringify(answer);
+        await this.readCache.set("page", cache.cacheKey, json);
+        return answerJsonText(ctx, json, answer) as PageAnswer;
       },
     },
 
@@ -374,7 +378,10 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           messages: { forbidden: "search has no pages: drop 'cursor' and ask for more hits with k" },
         },
       },
-      async handler(this: DatasetsThis, ctx: Context<SearchParams>): Promise<SearchAnswer & { cached: boolean }> {
+      async handler(
+        this: DatasetsThis,
+        ctx: Context<SearchParams, JsonTextMeta>,
+      ): Promise<SearchAnswer & { cached: boolean }> {
         const cfg = this.config().datasets;
         const k = ctx.params.k ?? 10;
         if (k > cfg.searchKMax)
@@ -386,7 +393,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const settings = searchSettings(cfg);
         // The settings are part of the key: nodes sharing the cacher may run with different ones.
         const cache = await this.readCache.get("search", [mode, k, ctx.params.domain ?? "", ctx.params.q, settings]);
-        if (cache?.hit) return { ...cache.hit, cached: true };
+        if (cache?.hit) return answerJsonText(ctx, cache.hit) as SearchAnswer & { cached: boolean };
         let datasetId: string | undefined;
         if (ctx.params.domain) {
           const d = await getDataset(this.db, ctx.params.domain);
@@ -396,8 +403,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const embed = async (text: string) => (await this.embedders.query.embed(ctx, [text]))[0];
         const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, settings);
         const answer: SearchAnswer = { mode, k, ...r };
+        // What a repeat answers, as it is sent: the same body with `cached: true`.
         if (cache && r.degraded !== "embeddings unavailable")
-          await this.readCache.set("search", cache.cacheKey, answer);
+          await this.readCache.set("search", cache.cacheKey, JSON.stringify({ ...answer, cached: true }));
         return { ...answer, cached: false };
       },
     },

@@ -8,6 +8,7 @@ import type { Context, ServiceBroker } from "moleculer";
 import type { ApiRouteSchema, CorsOptions, IncomingRequest } from "moleculer-web";
 import type { Config } from "../lib/config";
 import { NotFoundError } from "../lib/errors";
+import type { JsonTextMeta } from "../lib/json-text";
 import { JOB_ID_PATTERN } from "../jobs/contract";
 import { streamJobEvents, type JobEventHub, type StreamSlots } from "./job-events";
 import type { GatedRequest } from "./gate";
@@ -147,16 +148,18 @@ function jobEvents(c: RouteContext): Handler {
 /**
  * Before an action runs: every string and number of its params passes checkParams (422 naming the
  * field: no NUL or lone surrogate reaches the database); what it may look at from the request (Accept for a PNG answer,
- * Idempotency-Key, If-None-Match); a bare JSON array body (POST /api/datasets/:domain/examples) is
- * the examples list, which moleculer-web would otherwise spread into numbered params.
+ * Idempotency-Key, If-None-Match); that this gateway writes an answer given as JSON text as it is
+ * (lib/json-text.ts); a bare JSON array body (POST /api/datasets/:domain/examples) is the examples
+ * list, which moleculer-web would otherwise spread into numbered params.
  */
 function onBeforeCall(
-  ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string }>,
+  ctx: Context<unknown, { accept?: string; idempotencyKey?: string; ifNoneMatch?: string } & JsonTextMeta>,
   _route: unknown,
   req: IncomingRequest & { body?: unknown },
 ): void {
   checkParams(req.$params);
   ctx.meta.accept = req.headers.accept;
+  ctx.meta.jsonText = true;
   const key = req.headers["idempotency-key"];
   if (typeof key === "string") ctx.meta.idempotencyKey = key;
   const inm = req.headers["if-none-match"];

@@ -5,6 +5,16 @@
  * where the `datasets.changed` event arrives, and never later than the version bound where it was
  * lost; see lib/dataset-version.ts). Old keys expire by their TTL. A cacher that errs or is slow is
  * a miss, never a failed read.
+ *
+ * What is kept is the answer's JSON text, as the gateway sends it (lib/json-text.ts): a hit is
+ * written to the client without being parsed and serialized again. The keys say so (`search-json`),
+ * so a node that kept objects under the former keys and one that keeps text never read each other's.
+ *
+ * Each node also keeps what it read from (or gave to) the shared cacher in its own memory for
+ * LOCAL_TTL_MS, under the same versioned keys: a repeat within that second costs no Redis round trip
+ * and no decoding of the kept text (with Redis that was most of a repeated search's cost left).
+ * The version in the key makes it as fresh as the shared cacher; a cache clear (which changes no
+ * data) reaches it within LOCAL_TTL_MS.
  */
 import crypto from "node:crypto";
 import type { ServiceBroker } from "moleculer";
@@ -45,7 +55,41 @@ function bounded<T>(p: Promise<T> | undefined, fallback: T): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** A lookup's outcome: the value kept (null on a miss) and the key to keep a fresh one under. */
+/** How long a node serves a read from its own memory before asking the shared cacher again. */
+const LOCAL_TTL_MS = 1000;
+/** The bound on the text kept in a node's own memory (UTF-16 code units), oldest dropped first. */
+const LOCAL_MAX_CHARS = 8 * 1024 * 1024;
+
+/** The texts a node keeps itself, by key, in the order they were kept. */
+export class LocalReads {
+  private readonly entries = new Map<string, { json: string; until: number }>();
+  private chars = 0;
+
+  get(key: string, now: number): string | null {
+    const e = this.entries.get(key);
+    return e && e.until > now ? e.json : null;
+  }
+
+  set(key: string, json: string, now: number): void {
+    this.drop(key);
+    this.entries.set(key, { json, until: now + LOCAL_TTL_MS });
+    this.chars += json.length;
+    // Map order is insertion order: the oldest (and first to expire) come first.
+    for (const [k, e] of this.entries) {
+      if (this.chars <= LOCAL_MAX_CHARS && e.until > now) break;
+      this.drop(k);
+    }
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.chars -= e.json.length;
+    this.entries.delete(key);
+  }
+}
+
+/** A lookup's outcome: the JSON text kept (null on a miss) and the key to keep a fresh one under. */
 export interface Lookup<T> {
   hit: T | null;
   cacheKey: string;
@@ -53,6 +97,7 @@ export interface Lookup<T> {
 
 export class ReadCache {
   private readonly lookups: Counter<"kind" | "result">;
+  private readonly local = new LocalReads();
 
   /** @param ttlS life of each kind of read in the cacher, s; 0 = that kind is not cached. */
   constructor(
@@ -76,20 +121,26 @@ export class ReadCache {
   }
 
   /** The kept read identified by `parts` under the current version; null when this kind is not cached. */
-  async get(kind: "search", parts: unknown[]): Promise<Lookup<SearchAnswer> | null>;
-  async get(kind: "page", parts: unknown[]): Promise<Lookup<PageAnswer> | null>;
-  async get(kind: ReadKind, parts: unknown[]): Promise<Lookup<SearchAnswer | PageAnswer> | null> {
+  async get(kind: ReadKind, parts: unknown[]): Promise<Lookup<string> | null> {
     if (this.ttlS[kind] === 0 || !this.broker.cacher) return null;
     const version = await this.version.current();
     const hash = crypto.createHash("sha1").update(JSON.stringify(parts)).digest("base64url");
-    const cacheKey = `datasets:${kind}:v${version}:${hash}`;
-    const hit =
-      (await bounded(this.broker.cacher.get(cacheKey) as Promise<SearchAnswer | PageAnswer | null>, null)) ?? null;
+    const cacheKey = `datasets:${kind}-json:v${version}:${hash}`;
+    let hit = this.local.get(cacheKey, Date.now());
+    if (hit === null) {
+      const kept = await bounded(this.broker.cacher.get(cacheKey) as Promise<unknown>, null);
+      if (typeof kept === "string") {
+        hit = kept;
+        this.local.set(cacheKey, kept, Date.now());
+      }
+    }
     this.lookups.inc({ kind, result: hit === null ? "miss" : "hit" });
     return { hit, cacheKey };
   }
 
-  async set(kind: ReadKind, cacheKey: string, value: SearchAnswer | PageAnswer): Promise<void> {
-    await bounded(this.broker.cacher?.set(cacheKey, value, this.ttlS[kind]) as Promise<unknown> | undefined, undefined);
+  /** Keeps `json`, the answer's JSON text as it is to be served on a hit. */
+  async set(kind: ReadKind, cacheKey: string, json: string): Promise<void> {
+    this.local.set(cacheKey, json, Date.now());
+    await bounded(this.broker.cacher?.set(cacheKey, json, this.ttlS[kind]) as Promise<unknown> | undefined, undefined);
   }
 }
