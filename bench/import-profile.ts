@@ -8,8 +8,8 @@
  *
  * Then the whole import as users run it: the corpus POSTed to a node (202, an import job) and the
  * job followed to its end, on PGlite (HNSW index dropped and built once) and on Postgres (no
- * pgvector here), each with import batches (EMBEDDINGS_BATCH) of 256 (the old default, the
- * baseline) and 1024 (the default), in the same run.
+ * pgvector here), each with import batches (EMBEDDINGS_BATCH) of 256 (the default, the
+ * baseline) and 1024, in the same run.
  *
  *   npm run bench:import-profile   (BATCH=256 DIM=384 for the stages; STAGES=0 skips them;
  *                                   E2E_BATCHES=256,1024; ROW_BY_ROW=1 adds HNSW grown row by row)
@@ -106,7 +106,7 @@ async function importThroughJob(env: Record<string, string>, body: Buffer): Prom
   }
 }
 
-/** Import batches compared end to end: the old default (256) and the new one (1024). */
+/** Import batches compared end to end: the default (256) and a larger one (1024). */
 const E2E_BATCHES = (process.env.E2E_BATCHES ?? "256,1024").split(",");
 
 async function endToEnd(n: number): Promise<void> {
