@@ -4,11 +4,15 @@
  * text form, the to_tsvector('english') of every text, and the INSERT with and without the
  * embedding column and its HNSW index. Baseline: the rows inserted with neither vectors nor index.
  *
- * Then the whole import as users run it: the corpus POSTed to a node (202, an import job) and the
- * job followed to its end, on PGlite with the HNSW index grown row by row (IMPORT_HNSW_REBUILD_MIN=0,
- * the baseline) and dropped and built once (the default), and on Postgres (no pgvector here).
+ * The INSERT is also timed without the BM25 statistics trigger, and without it and the GIN index.
  *
- *   npm run bench:import-profile            (BATCH=256 DIM=384 to change; STAGES=0 skips the stages)
+ * Then the whole import as users run it: the corpus POSTed to a node (202, an import job) and the
+ * job followed to its end, on PGlite (HNSW index dropped and built once) and on Postgres (no
+ * pgvector here), each with import batches (EMBEDDINGS_BATCH) of 256 (the default, the
+ * baseline) and 1024, in the same run.
+ *
+ *   npm run bench:import-profile   (BATCH=256 DIM=384 for the stages; STAGES=0 skips them;
+ *                                   E2E_BATCHES=256,1024; ROW_BY_ROW=1 adds HNSW grown row by row)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -70,7 +74,6 @@ async function importThroughJob(env: Record<string, string>, body: Buffer): Prom
     API_KEYS: KEY,
     RATE_LIMIT: "0",
     DEMO_DATA: "false",
-    EMBEDDINGS_BATCH: String(BATCH),
     ...env,
   });
   try {
@@ -82,6 +85,8 @@ async function importThroughJob(env: Record<string, string>, body: Buffer): Prom
       method: "POST",
       headers: { ...headers, "content-type": "application/octet-stream" },
       body: new Uint8Array(body),
+    }).catch((err: unknown) => {
+      throw new Error(`POST failed (${(err as Error).message}); the node printed:\n${node.out()}`);
     });
     const answer = (await sent.json()) as { poll_url: string };
     if (sent.status !== 202) throw new Error(`import answered ${sent.status}: ${JSON.stringify(answer)}`);
@@ -101,28 +106,34 @@ async function importThroughJob(env: Record<string, string>, body: Buffer): Prom
   }
 }
 
+/** Import batches compared end to end: the default (256) and a larger one (1024). */
+const E2E_BATCHES = (process.env.E2E_BATCHES ?? "256,1024").split(",");
+
 async function endToEnd(n: number): Promise<void> {
   const body = fs.readFileSync(CORPUS_FILE);
-  console.log(`\nwhole import over HTTP as a job (${n} documents, batches of ${BATCH}):`);
+  console.log(`\nwhole import over HTTP as a job (${n} documents, EMBEDDINGS_BATCH ${E2E_BATCHES.join(" and ")}):`);
   const runs: [string, () => Promise<Record<string, string>>, () => Promise<void>][] = [];
   const dirs: string[] = [];
-  const pglite = (rebuildMin: string) => () => {
+  const pglite = (rebuildMin: string, batch: string) => () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-import-e2e-"));
     dirs.push(dir);
-    return Promise.resolve({ MCAI_DATA_DIR: dir, IMPORT_HNSW_REBUILD_MIN: rebuildMin });
+    return Promise.resolve({ MCAI_DATA_DIR: dir, IMPORT_HNSW_REBUILD_MIN: rebuildMin, EMBEDDINGS_BATCH: batch });
   };
   const none = () => Promise.resolve();
-  runs.push(["PGlite, HNSW grown row by row (baseline)", pglite("0"), none]);
-  runs.push(["PGlite, HNSW dropped and built once (default)", pglite("2000"), none]);
+  if (process.env.ROW_BY_ROW === "1")
+    runs.push(["PGlite, HNSW grown row by row, batches of 256", pglite("0", "256"), none]);
+  for (const batch of E2E_BATCHES)
+    runs.push([`PGlite, HNSW built once, batches of ${batch}`, pglite("2000", batch), none]);
   let pg: { url: string; drop(): Promise<void> } | undefined;
-  runs.push([
-    "Postgres (no pgvector: no embeddings, no HNSW)",
-    async () => {
-      pg = await benchDatabase("mcai_bench_import");
-      return { DATABASE_URL: pg.url };
-    },
-    async () => pg?.drop(),
-  ]);
+  for (const batch of E2E_BATCHES)
+    runs.push([
+      `Postgres (no pgvector), batches of ${batch}`,
+      async () => {
+        pg = await benchDatabase("mcai_bench_import");
+        return { DATABASE_URL: pg.url, EMBEDDINGS_BATCH: batch };
+      },
+      async () => pg?.drop(),
+    ]);
   for (const [label, env, cleanup] of runs) {
     try {
       const r = await importThroughJob(await env(), body);
@@ -159,9 +170,20 @@ async function main(): Promise<void> {
           rows.slice(i, i + BATCH).map((r) => r.content),
         ]);
     });
-    const reset = () => db.query("TRUNCATE examples, datasets CASCADE");
+    // The BM25 tables have no foreign key (migration 0006): truncated by name, so every stage starts empty.
+    const reset = () => db.query("TRUNCATE examples, datasets, bm25_terms, bm25_postings CASCADE");
     await time("INSERT without vectors (baseline: tsv, GIN, unique hash)", n, () => insertAll(db, rows));
     await reset();
+    // The same without the BM25 statistics trigger (migration 0006), then without the GIN index
+    // too: what each costs. The database is migrated afresh below, so neither lasts.
+    await db.query("ALTER TABLE examples DISABLE TRIGGER examples_bm25_insert");
+    await time("INSERT without vectors, no BM25 trigger", n, () => insertAll(db, rows));
+    await reset();
+    await db.query("DROP INDEX examples_tsv");
+    await time("INSERT without vectors, no BM25 trigger, no GIN index", n, () => insertAll(db, rows));
+    await reset();
+    await db.query("ALTER TABLE examples ENABLE TRIGGER examples_bm25_insert");
+    await db.query("CREATE INDEX examples_tsv ON examples USING gin (tsv)");
     await time("INSERT with vectors, HNSW index in place (as today)", n, () => insertAll(db, rows, vectors));
     await reset();
     await db.query("DROP INDEX examples_embedding_hnsw");
