@@ -1,8 +1,8 @@
 /**
  * pgvector's npm package for vector literals and for parsing `vector` results, on both drivers.
- * The package is ESM only: it is loaded once with import() (which CommonJS and jest on Node 20
- * both allow, where require() of ESM is not) when a database's capabilities are read, before any
- * query that carries a vector.
+ * Pinned to the 0.2 line: 0.3 declares Node >= 22 (and is ESM only), our machines run Node 20. It is
+ * loaded once with import() (which takes CommonJS and ESM alike, under jest too) when a database's
+ * capabilities are read, before any query that carries a vector.
  */
 const importPgvector = () => import("pgvector");
 type Pgvector = Awaited<ReturnType<typeof importPgvector>>;
@@ -24,7 +24,8 @@ const DECIMALS = 1e6;
 
 /** pgvector's text form of a vector (pgvector's toSql), each component rounded to 6 decimals. */
 export function vectorToSql(v: ArrayLike<number>): string {
-  return loaded().toSql(Array.from(v, (x) => Math.round(x * DECIMALS) / DECIMALS)) ?? "";
+  // The 0.2 line types its results as `any`: a vector's literal is a string.
+  return (loaded().toSql(Array.from(v, (x) => Math.round(x * DECIMALS) / DECIMALS)) as string | null) ?? "";
 }
 
 /** A `vector` value's text form as numbers (pgvector's fromSql). */
