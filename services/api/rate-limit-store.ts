@@ -112,6 +112,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.opts.logger.warn(`rate limiter: Redis unavailable, letting requests through (${err.message})`);
   }
 
+  /** Resolves once the connection to Redis is up (a gateway serves before that, letting requests through). */
+  ready(): Promise<void> {
+    if (this.redis.status === "ready") return Promise.resolve();
+    return new Promise((resolve) => this.redis.once("ready", () => resolve()));
+  }
+
   close(): Promise<void> {
     this.redis.disconnect();
     return Promise.resolve();

@@ -51,7 +51,7 @@ describeWithRedis("RedisRateLimitStore", () => {
     const a = new RedisRateLimitStore({ url: REDIS_URL, prefix, logger: logger().log });
     const b = new RedisRateLimitStore({ url: REDIS_URL, prefix, logger: logger().log });
     try {
-      await new Promise((r) => setTimeout(r, 200)); // connected (the offline queue is off)
+      await Promise.all([a.ready(), b.ready()]); // connected: the offline queue is off, so an early hit fails open
       expect(await a.hit("x", 2, 3_600_000)).toMatchObject({ allowed: true, count: 1 });
       expect(await b.hit("x", 2, 3_600_000)).toMatchObject({ allowed: true, count: 2 });
       const third = await a.hit("x", 2, 3_600_000);
