@@ -158,6 +158,8 @@
   var cursor = null;
   var loading = false;
   var done = false;
+  // Bumped by each domain change: a page still in flight for the domain before is dropped.
+  var browsing = 0;
   function loadDomains() {
     api("/api/datasets")
       .then(function (r) {
@@ -174,6 +176,8 @@
       });
   }
   function resetBrowse() {
+    browsing++;
+    loading = false;
     cursor = null;
     done = false;
     $("examples").textContent = "";
@@ -184,6 +188,7 @@
     var domain = $("domain").value;
     if (loading || done || !domain) return;
     loading = true;
+    var mine = browsing;
     api(
       "/api/datasets/" +
         encodeURIComponent(domain) +
@@ -191,6 +196,7 @@
         (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""),
     )
       .then(function (page) {
+        if (mine !== browsing) return;
         var list = $("examples");
         page.examples.forEach(function (x) {
           var li = el("li", x.content);
@@ -204,10 +210,10 @@
         document.body.dataset.pages = String(Number(document.body.dataset.pages || 0) + 1);
       })
       .catch(function (e) {
-        showError(e.message);
+        if (mine === browsing) showError(e.message);
       })
       .then(function () {
-        loading = false;
+        if (mine === browsing) loading = false;
       });
   }
   $("domain").addEventListener("change", resetBrowse);
