@@ -206,6 +206,8 @@ async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[
     DEMO_DATA: "false",
     MCAI_DATA_DIR: dataDir,
     ...(db ? { DATABASE_URL: db.url } : {}),
+    // PGLITE_WORKER=0 measures embedded search with PGlite on the main thread, for comparison.
+    ...(process.env.PGLITE_WORKER ? { PGLITE_WORKER: process.env.PGLITE_WORKER } : {}),
   };
   const node = startMcai(
     ["--services", "api,jobs,datasets,compute", "--node-id", `search-${driver}`, "--port", String(port)],
