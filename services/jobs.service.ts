@@ -190,13 +190,15 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         const { caller } = ctx.meta;
         const job = await visibleJob(this.db, id, caller);
         const caps = caller && !caller.admin ? configOf(this.broker).jobs : undefined;
-        if (!(await retryWithinCaps(this.db, id, job.owner, caps))) {
+        const requeued = await retryWithinCaps(this.db, id, job.owner, caps);
+        if (!requeued) {
           const j = await existingJob(this.db, id);
           throw new ConflictError(`job ${id} is ${j.status}: only failed or cancelled jobs are retried`, {
             status: j.status,
           });
         }
-        const queued = jobView(await existingJob(this.db, id));
+        // The row as the retry left it: re-reading would race a worker that claims it at once.
+        const queued = jobView(requeued);
         await ctx.broadcast("jobs.submitted", {});
         return queued;
       },

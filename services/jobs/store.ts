@@ -309,14 +309,19 @@ export async function cancelJob(db: Queryable, id: string): Promise<JobRow | und
   return r.rows[0];
 }
 
-/** An operator's retry of a failed or cancelled job: queued again with fresh attempts. */
-export async function retryJob(db: Queryable, id: string): Promise<boolean> {
-  const r = await db.query(
+/**
+ * An operator's retry of a failed or cancelled job: queued again with fresh attempts. Returns the
+ * row as this update left it (a worker may claim it the moment it commits), or undefined when the
+ * job is in another status.
+ */
+export async function retryJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  const r = await db.query<JobRow & Record<string, unknown>>(
     `UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, progress = 0, node_id = NULL, run_after = now(), finished_at = NULL, version = version + 1
-     WHERE id = $1 AND status IN ('failed', 'cancelled')`,
+     WHERE id = $1 AND status IN ('failed', 'cancelled')
+     RETURNING ${COLUMNS}`,
     [id],
   );
-  return r.rowCount > 0;
+  return r.rows[0];
 }
 
 /**

@@ -170,7 +170,8 @@ export async function submitJob(
 }
 
 /**
- * Queues a failed or cancelled job of `owner` again; false when it is in another status. With
+ * Queues a failed or cancelled job of `owner` again and returns it as queued; undefined when it is
+ * in another status. With
  * `caps` (a caller that is not admin), the owner's and the total cap apply as to a submit.
  * @throws QuotaError (429), UnavailableError (503) as submitJob
  */
@@ -179,7 +180,7 @@ export async function retryWithinCaps(
   id: string,
   owner: string,
   caps: JobSettings | undefined,
-): Promise<boolean> {
+): Promise<JobRow | undefined> {
   return db
     .transaction(async (tx) => {
       if (caps) {
