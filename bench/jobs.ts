@@ -8,13 +8,15 @@
  * queue; a bare node:http server's RSS.
  *
  *   npm run bench:jobs            (ONE_WORKER=1: only the one-worker run)
+ *
+ * BASELINE_DIST=/path/to/an/older/dist: the one-worker run again, first, with that build's nodes.
  */
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { startMcai, benchDatabase, freePort, machine, pct, REDIS_URL, runMain, sleep } from "./lib";
-import { bareBaseline, maxRssDuring, memoryParts, phasesLine, rssMb } from "./memory";
+import { startMcai, benchDatabase, freePort, machine, MCAI_BIN, pct, REDIS_URL, runMain, sleep } from "./lib";
+import { bareBaseline, maxRssDuring, memoryParts, phasesLine, rssByMapping, rssMb } from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const JOBS = Number(process.env.JOBS ?? 100);
@@ -24,6 +26,7 @@ const { renderArt } = require(path.join(ROOT, "dist/compute/lib/art.js")) as typ
 const { encodePng } = require(path.join(ROOT, "dist/compute/lib/png.js")) as typeof import("../compute/lib/png");
 
 const IDLE_MS = 2000;
+const BASELINE_BIN = process.env.BASELINE_DIST ? path.join(process.env.BASELINE_DIST, "bin", "mcai.js") : undefined;
 
 function peakMb(pid: number): number | string {
   try {
@@ -41,7 +44,12 @@ async function timed(url: string, init?: RequestInit): Promise<[number, Response
   return [performance.now() - t0, r];
 }
 
-async function run(workers: number, killOne: boolean, workerEnv: Record<string, string> = {}): Promise<void> {
+async function run(
+  workers: number,
+  killOne: boolean,
+  workerEnv: Record<string, string> = {},
+  bin = MCAI_BIN,
+): Promise<void> {
   const bdb = await benchDatabase("mcai_bench_jobs");
   const name = new URL(bdb.url).pathname.slice(1);
   const u = new URL(bdb.url);
@@ -56,10 +64,10 @@ async function run(workers: number, killOne: boolean, workerEnv: Record<string, 
     COMPUTE_IDLE_MS: String(IDLE_MS),
   };
   const port = await freePort();
-  const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info");
+  const gw = startMcai(["--services", "api,jobs", "--node-id", "gw", "--port", String(port)], env, "info", [], bin);
   await gw.ready;
   const ws = Array.from({ length: workers }, (_, i) =>
-    startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], { ...env, ...workerEnv }, "info"),
+    startMcai(["--services", "jobs,compute", "--node-id", `w${i + 1}`], { ...env, ...workerEnv }, "info", [], bin),
   );
   await Promise.all(ws.map((w) => w.ready));
   const url = `http://127.0.0.1:${port}`;
@@ -141,7 +149,7 @@ async function run(workers: number, killOne: boolean, workerEnv: Record<string, 
     killNote = `, kill -9 of w1 with ${victim.length} job(s) running: first of them running on w2 after ${(elsewhere / 1000).toFixed(2)} s`;
   }
   const loadRss = (await underLoad).mb;
-  const parts = killOne ? "" : await memoryParts(url, rssMb(w1), "w1");
+  const parts = killOne ? "" : `${await memoryParts(url, rssMb(w1), "w1")}\n    by mapping (MB): ${rssByMapping(w1)}`;
   const elapsed = (performance.now() - t0) / 1000;
   probing = false;
   await prober;
@@ -189,6 +197,11 @@ async function main(): Promise<void> {
     `baseline: one 512² flow-field art rendered and encoded in-process, one thread: ${base.toFixed(0)} ms = ${(1000 / base).toFixed(2)} jobs/s`,
   );
   console.log(phasesLine("baseline: bare node:http RSS (2000 GETs)", await bareBaseline()));
+  if (BASELINE_BIN) {
+    console.log(`\nbaseline build ${BASELINE_BIN}:`);
+    await run(1, false, {}, BASELINE_BIN);
+    console.log("\nthis build:");
+  }
   await run(1, false);
   // WORKER_ENV="COMPUTE_THREADS=1 NODE_OPTIONS=--max-semi-space-size=2;COMPUTE_THREAD_HEAP_MB=0": the
   // one-worker run again with each ;-separated set of variables on the worker node, to compare its

@@ -121,3 +121,38 @@ export async function memoryParts(url: string, rss: number, nodeId?: string): Pr
   const ext = mb("nodejs_external_memory_bytes");
   return `RSS ${rss} MB = main JS heap ${heap} + external (PGlite WASM, Buffers) ${ext} + rest (pool threads, code, malloc) ${rss - heap - ext}`;
 }
+
+const ARENA_BYTES = 64 * 2 ** 20;
+
+/**
+ * `pid`'s resident memory by kind of mapping (/proc/PID/smaps), MB: files (the node binary, shared
+ * libraries, mapped files), glibc's main malloc heap ([heap]), the malloc arenas of threads (glibc
+ * maps each at a 64 MB-aligned address), and the other anonymous memory (V8's heaps of every
+ * isolate, WASM memories, large Buffers malloc maps on their own, thread stacks).
+ */
+export function rssByMapping(pid: number): string {
+  const parts = {
+    files: 0,
+    "malloc [heap]": 0,
+    "thread arenas": 0,
+    "other anonymous (V8 heaps, WASM, big buffers)": 0,
+  };
+  let kind: keyof typeof parts = "files";
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const start = parseInt(head[1], 16);
+      const name = head[3];
+      if (name === "[heap]") kind = "malloc [heap]";
+      else if (name.startsWith("/")) kind = "files";
+      else if (head[2] === "rw-p" && start % ARENA_BYTES === 0 && !name) kind = "thread arenas";
+      else kind = "other anonymous (V8 heaps, WASM, big buffers)";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) parts[kind] += Number(rss[1]);
+  }
+  return Object.entries(parts)
+    .map(([k, kb]) => `${k} ${Math.round(kb / 1024)}`)
+    .join(", ");
+}

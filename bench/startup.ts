@@ -11,7 +11,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { benchDatabase, freePort, machine, pct, runMain, sleep } from "./lib";
-import { bareBaseline, maxRssDuring, memoryParts, peakMb, phasesLine, rssMb, type Phases } from "./memory";
+import {
+  bareBaseline,
+  maxRssDuring,
+  memoryParts,
+  peakMb,
+  phasesLine,
+  rssByMapping,
+  rssMb,
+  type Phases,
+} from "./memory";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "dist", "bin", "mcai.js");
@@ -180,7 +189,7 @@ async function embeddedPhases(
     const warm: number[] = [];
     for (let i = 0; i < 7; i++) warm.push((await postJson(`${node.url}/api/fft`, fft)).ms);
     const load = await maxRssDuring(node.pid, () => artJobs(node.url, 24, 4));
-    const parts = await memoryParts(node.url, rssMb(node.pid));
+    const parts = `${await memoryParts(node.url, rssMb(node.pid))}\n    by mapping (MB): ${rssByMapping(node.pid)}`;
     await sleep(IDLE_MS + 1500);
     const after = rssMb(node.pid);
     return {
