@@ -4,6 +4,7 @@ import { SERVICE_NAMES } from "../../services/lib/config";
 import { VERSION } from "../../services/lib/paths";
 import { commandConfig, fail, run, type Command } from "../cli";
 import { importDemoOnFirstStart } from "../datasets/first-start";
+import { applyHeapSettings } from "../heap-settings";
 import { phasesLine, resolveServices, startNode, type McaiNode } from "../node";
 
 const help = `Usage: mcai start [--services LIST] [--port N] [--node-id ID] [--repl]
@@ -78,6 +79,7 @@ export const startCommand: Command = {
       return;
     }
     const config = commandConfig({ SERVICES: values.services, PORT: values.port, NODE_ID: values["node-id"] });
+    applyHeapSettings(config.heap);
     const node = await run(() => startNode(config, resolveServices(config, config.servicesGiven)));
     onSignals(node);
     onStrayErrors(node);

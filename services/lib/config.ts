@@ -50,6 +50,7 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** RSS above which a node warns and shows degraded in health; 0 = off. */
   readonly memoryWarnMb: number;
+  readonly heap: HeapSettings;
   readonly compute: ComputeLimits;
   readonly datasets: DatasetSettings;
   readonly embeddings: EmbeddingSettings;
@@ -71,6 +72,31 @@ export interface PgliteSettings {
   tempBuffersMb: number;
   /** PGlite runs in its own worker thread (true) or on the main thread. */
   worker: boolean;
+  /**
+   * Most V8 old-generation heap of that worker thread, MB (0 = V8's default). Past it V8 ends the
+   * thread: every statement then fails with PgliteWorkerExitedError and health reports the database.
+   */
+  workerHeapMb: number;
+}
+
+/**
+ * V8 heap growth of every isolate in the process (the main thread, the compute threads, PGlite's
+ * worker), set by `v8.setFlagsFromString` when a node starts: V8 reads these at each collection,
+ * unlike `--max-old-space-size`, which only the command line can set.
+ */
+export interface HeapSettings {
+  /**
+   * The old generation may grow this many percent past what survived the last full collection
+   * before the next one (V8's `--heap-growing-percent`); 0 = V8's own factor (up to 4× on a big
+   * machine, which lets garbage pile up to hundreds of MB under load).
+   */
+  growingPercent: number;
+  /**
+   * The young generation's growth factor per scavenge that finds it full (V8's
+   * `--semi-space-growth-factor`): 1 keeps it at its initial size; 0 = V8's default (2, up to 16 MB
+   * per semi-space).
+   */
+  semiSpaceGrowth: number;
 }
 
 /** Bounds of the HTTP gateway beyond the API rate limit (see services/api/gate.ts). */
@@ -444,6 +470,10 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatTimeoutS,
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
     memoryWarnMb: int(env, "MEMORY_WARN_MB", 1024, 0, 1_048_576),
+    heap: Object.freeze({
+      growingPercent: int(env, "HEAP_GROWING_PERCENT", 20, 0, 1000),
+      semiSpaceGrowth: int(env, "HEAP_SEMI_SPACE_GROWTH", 1, 0, 16),
+    }),
     compute: Object.freeze({
       nice: int(env, "COMPUTE_NICE", 10, 0, 19),
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),
@@ -520,6 +550,7 @@ export function loadConfig(env: Env = process.env): Config {
       maintenanceWorkMemMb: int(env, "PGLITE_MAINTENANCE_WORK_MEM_MB", 32, 1, 65_536),
       tempBuffersMb: int(env, "PGLITE_TEMP_BUFFERS_MB", 4, 1, 65_536),
       worker: bool(env, "PGLITE_WORKER", true),
+      workerHeapMb: heapMb(env, "PGLITE_WORKER_HEAP_MB", 512, 32, 65_536),
     }),
     jobs: Object.freeze({
       attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),
