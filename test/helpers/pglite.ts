@@ -21,10 +21,14 @@ async function makeTemplate(): Promise<Blob> {
   }
 }
 
-/** A fresh, migrated in-memory database with pgvector. */
-export async function memoryDb(opts: { worker?: boolean } = {}): Promise<PgliteDb> {
+/** A fresh, migrated in-memory database with pgvector (`workerHeapMb`: its worker thread's heap bound). */
+export async function memoryDb(opts: { worker?: boolean; workerHeapMb?: number } = {}): Promise<PgliteDb> {
   template ??= makeTemplate();
-  const db = await PgliteDb.open("memory://", { loadDataDir: await template, worker: opts.worker ?? PGLITE_IN_WORKER });
+  const db = await PgliteDb.open("memory://", {
+    loadDataDir: await template,
+    worker: opts.worker ?? PGLITE_IN_WORKER,
+    memory: opts.workerHeapMb === undefined ? undefined : { workerHeapMb: opts.workerHeapMb },
+  });
   await db.refreshCapabilities();
   return db;
 }

@@ -6,6 +6,8 @@
 import { databaseClientError, sqlState } from "../../services/lib/errors";
 import { PgliteDb } from "../../services/lib/db";
 import { memoryDb } from "../helpers/pglite";
+import { startTestNode } from "../helpers/node";
+import { eventually, getJson } from "../helpers/processes";
 
 const drivers: [string, boolean][] = [
   ["in a worker thread", true],
@@ -154,5 +156,29 @@ describe("embedded PGlite in a worker thread", () => {
     await expect(db.query("SELECT 1")).rejects.toMatchObject({ name: "PgliteWorkerExitedError" });
     await expect(db.transaction((tx) => tx.query("SELECT 1"))).rejects.toThrow(/worker thread stopped/);
     await db.close();
+  });
+
+  it("ends a worker past its heap bound (PGLITE_WORKER_HEAP_MB): its calls reject with the reason, health shows it", async () => {
+    const db = await memoryDb({ worker: true, workerHeapMb: 32 });
+    const { node, url } = await startTestNode({}, ["api"], db);
+    try {
+      expect((await db.query<{ n: number }>("SELECT 1 AS n")).rows).toEqual([{ n: 1 }]);
+      // A 64 MB text: one string of that size in the worker's heap, twice its bound.
+      await expect(db.query("SELECT repeat('x', 64000000) AS s")).rejects.toThrow(
+        /the embedded database's worker thread stopped \(error: .*memory limit.*\): restart the node/,
+      );
+      await expect(db.query("SELECT 1")).rejects.toMatchObject({ name: "PgliteWorkerExitedError" });
+      const health = await eventually(
+        async () => {
+          const h = await getJson(`${url}/api/health`);
+          return h.body.status === "degraded" ? h : undefined;
+        },
+        10_000,
+        "a degraded /api/health",
+      );
+      expect(health.body.problems).toEqual([expect.stringMatching(/^database unreachable: .*worker thread stopped/)]);
+    } finally {
+      await node.stop();
+    }
   });
 });

@@ -55,7 +55,15 @@ describe("config.loadConfig", () => {
   it("reads the memory settings: the compute pool's idle time and heap bound, PGlite's Postgres memory", () => {
     expect(loadConfig({})).toMatchObject({
       compute: { idleMs: 30_000, threadHeapMb: 64, threadYoungMb: 0 },
-      pglite: { sharedBuffersMb: 16, workMemMb: 4, maintenanceWorkMemMb: 32, tempBuffersMb: 4, worker: true },
+      pglite: {
+        sharedBuffersMb: 16,
+        workMemMb: 4,
+        maintenanceWorkMemMb: 32,
+        tempBuffersMb: 4,
+        worker: true,
+        workerHeapMb: 512,
+      },
+      heap: { growingPercent: 20, semiSpaceGrowth: 1 },
     });
     expect(loadConfig({ PGLITE_WORKER: "0" }).pglite.worker).toBe(false);
     const c = loadConfig({
@@ -66,10 +74,14 @@ describe("config.loadConfig", () => {
       PGLITE_WORK_MEM_MB: "16",
       PGLITE_MAINTENANCE_WORK_MEM_MB: "256",
       PGLITE_TEMP_BUFFERS_MB: "8",
+      PGLITE_WORKER_HEAP_MB: "0",
+      HEAP_GROWING_PERCENT: "0",
+      HEAP_SEMI_SPACE_GROWTH: "0",
     });
     expect(c).toMatchObject({
       compute: { idleMs: 0, threadHeapMb: 0, threadYoungMb: 8 },
-      pglite: { sharedBuffersMb: 128, workMemMb: 16, maintenanceWorkMemMb: 256, tempBuffersMb: 8 },
+      pglite: { sharedBuffersMb: 128, workMemMb: 16, maintenanceWorkMemMb: 256, tempBuffersMb: 8, workerHeapMb: 0 },
+      heap: { growingPercent: 0, semiSpaceGrowth: 0 },
     });
   });
 
@@ -103,6 +115,13 @@ describe("config.loadConfig", () => {
     ["COMPUTE_THREAD_YOUNG_MB", "2048", /^COMPUTE_THREAD_YOUNG_MB must be an integer from 0 to 1024, got 2048$/],
     ["PGLITE_SHARED_BUFFERS_MB", "0", /^PGLITE_SHARED_BUFFERS_MB must be an integer from 1 to 65536, got 0$/],
     ["PGLITE_WORK_MEM_MB", "4MB", /^PGLITE_WORK_MEM_MB must be an integer/],
+    [
+      "PGLITE_WORKER_HEAP_MB",
+      "16",
+      /^PGLITE_WORKER_HEAP_MB must be 0 \(V8's default\) or an integer from 32 to 65536, got 16$/,
+    ],
+    ["HEAP_GROWING_PERCENT", "-1", /^HEAP_GROWING_PERCENT must be an integer from 0 to 1000, got -1$/],
+    ["HEAP_SEMI_SPACE_GROWTH", "1.5", /^HEAP_SEMI_SPACE_GROWTH must be an integer from 0 to 16, got "1.5"$/],
   ];
 
   it.each(bad)("refuses %s=%s with a message naming it", (name, value, message) => {

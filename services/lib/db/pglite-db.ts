@@ -94,7 +94,7 @@ export class PgliteDb implements Db {
     let worker: PgliteWorkerHost | undefined;
     try {
       if (opts.worker ?? true) {
-        worker = new PgliteWorkerHost();
+        worker = new PgliteWorkerHost(opts.memory?.workerHeapMb);
         const { origin, templateSkipped } = await worker.open(options);
         return new PgliteDb(worker, lock, origin, templateSkipped);
       }

@@ -27,10 +27,12 @@ export class PgliteWorkerExitedError extends Error {
  * tasks use) registers hooks that Node 20 applies to a module a worker imports, not to the
  * worker's own entry file.
  */
-function startWorker(): Worker {
-  if (EXT !== ".ts") return new Worker(PGLITE_WORKER_FILE, { execArgv: [] });
+function startWorker(heapMb: number): Worker {
+  // A thread past its heap bound is ended by V8 (ERR_WORKER_OUT_OF_MEMORY): see the error handler.
+  const resourceLimits = heapMb ? { maxOldGenerationSizeMb: heapMb } : undefined;
+  if (EXT !== ".ts") return new Worker(PGLITE_WORKER_FILE, { execArgv: [], resourceLimits });
   const load = [require.resolve("tsx/cjs"), PGLITE_WORKER_FILE].map((f) => `require(${JSON.stringify(f)});`);
-  return new Worker(load.join(" "), { eval: true, execArgv: [] });
+  return new Worker(load.join(" "), { eval: true, execArgv: [], resourceLimits });
 }
 
 type Op = WorkerRequest["op"];
@@ -48,9 +50,12 @@ export class PgliteWorkerHost implements PgliteHost {
   /** Set once the worker is gone (or closed): every call rejects with it. */
   private gone: Error | undefined;
 
-  /** Starts the thread at once: it loads PGlite and compiles its WASM while the caller goes on. */
-  constructor() {
-    this.worker = startWorker();
+  /**
+   * Starts the thread at once: it loads PGlite and compiles its WASM while the caller goes on.
+   * `heapMb` bounds its V8 old generation (0 = V8's default; PGlite's WASM memory is outside it).
+   */
+  constructor(heapMb = 0) {
+    this.worker = startWorker(heapMb);
     // Idle, the thread does not keep the process alive; a call in flight does (see call).
     this.worker.unref();
     this.worker.on("message", (r: WorkerReply) => this.settle(r));
