@@ -2,7 +2,7 @@
 import type { HeavyKind } from "../compute/contract";
 
 interface KindSpec {
-  /** The field of the compute result that holds the file, base64. */
+  /** The field of the compute result that holds the file: base64, or a Buffer when asked `fileAsBytes`. */
   file?: { field: string; contentType: string };
   /** Params added for the job run (a cymatic job keeps its PNG). */
   runParams?: Record<string, unknown>;
@@ -22,7 +22,12 @@ export function splitResult(
   out: Record<string, unknown>,
 ): { summary: Record<string, unknown>; file?: { bytes: Buffer; contentType: string } } {
   const spec = KINDS[kind].file;
-  if (!spec || typeof out[spec.field] !== "string") return { summary: out };
-  const { [spec.field]: b64, ...summary } = out;
-  return { summary, file: { bytes: Buffer.from(b64 as string, "base64"), contentType: spec.contentType } };
+  const value = spec && out[spec.field];
+  if (!spec || (typeof value !== "string" && !(value instanceof Uint8Array))) return { summary: out };
+  const { [spec.field]: _file, ...summary } = out;
+  const bytes =
+    typeof value === "string"
+      ? Buffer.from(value, "base64")
+      : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return { summary, file: { bytes, contentType: spec.contentType } };
 }

@@ -126,7 +126,8 @@ export class JobWorker {
 
   /** Runs the job on this node: its compute task, or the import of its upload. */
   private execute(job: JobRow, timeoutMs: number): Promise<Record<string, unknown>> {
-    const opts = { nodeID: this.broker.nodeID, timeout: timeoutMs + 5000, retries: 0 };
+    // Always this node's compute: its file comes back as a Buffer by reference, not as base64.
+    const opts = { nodeID: this.broker.nodeID, timeout: timeoutMs + 5000, retries: 0, meta: { fileAsBytes: true } };
     if (job.kind === IMPORT_KIND)
       return this.broker.call("datasets.runImportJob", { job_id: job.id, import_id: job.params.import_id }, opts);
     const kind = job.kind as HeavyKind;
