@@ -565,5 +565,20 @@ export function loadConfig(env: Env = process.env): Config {
       resultsMaxBytes: int(env, "JOBS_RESULTS_MAX_MB", 1024, 1, 1_048_576) * 1024 * 1024,
     }),
   };
+  checkWorkerHeap(config);
   return Object.freeze(config);
+}
+
+/**
+ * PGlite's worker must hold the largest result a job stores: as hex text (twice its bytes) and
+ * the message it arrives in, plus its own working heap.
+ */
+function checkWorkerHeap(config: Config): void {
+  const { workerHeapMb } = config.pglite;
+  const least = Math.ceil((3 * config.compute.resultMaxBytes) / 2 ** 20) + 64;
+  if (workerHeapMb !== 0 && workerHeapMb < least)
+    throw new ConfigError(
+      "PGLITE_WORKER_HEAP_MB",
+      `PGLITE_WORKER_HEAP_MB must be 0 or at least ${least} with RESULT_MAX_BYTES=${config.compute.resultMaxBytes} (3 × the largest result + 64), got ${workerHeapMb}`,
+    );
 }

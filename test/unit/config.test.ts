@@ -117,6 +117,11 @@ describe("config.loadConfig", () => {
     ["PGLITE_WORK_MEM_MB", "4MB", /^PGLITE_WORK_MEM_MB must be an integer/],
     [
       "PGLITE_WORKER_HEAP_MB",
+      "100",
+      /^PGLITE_WORKER_HEAP_MB must be 0 or at least 160 with RESULT_MAX_BYTES=33554432 \(3 × the largest result \+ 64\), got 100$/,
+    ],
+    [
+      "PGLITE_WORKER_HEAP_MB",
       "16",
       /^PGLITE_WORKER_HEAP_MB must be 0 \(V8's default\) or an integer from 32 to 65536, got 16$/,
     ],
