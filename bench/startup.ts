@@ -172,7 +172,7 @@ async function embeddedPhases(
   bin: string,
   dir: string,
   env: Record<string, string> = {},
-): Promise<{ phases: Phases; cold: number; warm: number; parts: string }> {
+): Promise<{ phases: Phases; cold: number; warm: number; parts: string; jobsPerS: number }> {
   const node = await spawnHealthy([bin, "start"], {
     ...env,
     MCAI_DATA_DIR: dir,
@@ -188,7 +188,9 @@ async function embeddedPhases(
     const firstTask = rssMb(node.pid);
     const warm: number[] = [];
     for (let i = 0; i < 7; i++) warm.push((await postJson(`${node.url}/api/fft`, fft)).ms);
+    const t0 = performance.now();
     const load = await maxRssDuring(node.pid, () => artJobs(node.url, 24, 4));
+    const jobsPerS = 24 / ((performance.now() - t0) / 1000);
     const parts = `${await memoryParts(node.url, rssMb(node.pid))}\n    by mapping (MB): ${rssByMapping(node.pid)}`;
     await sleep(IDLE_MS + 1500);
     const after = rssMb(node.pid);
@@ -197,6 +199,7 @@ async function embeddedPhases(
       cold: first.ms,
       warm: pct(warm, 50),
       parts,
+      jobsPerS,
     };
   } finally {
     await node.stop();
@@ -319,7 +322,7 @@ async function rss(existing: string, ns: string): Promise<void> {
   }
   for (const [label, bin, env] of runs) {
     const e = await embeddedPhases(bin, existing, env);
-    console.log(phasesLine(label, e.phases));
+    console.log(phasesLine(label, e.phases, `   (${e.jobsPerS.toFixed(2)} jobs/s)`));
     console.log(`  after load: ${e.parts}`);
     console.log(
       `  first task on a cold pool (POST /api/fft, 4096 points): ${e.cold.toFixed(1)} ms; warm median ${e.warm.toFixed(1)} ms; extra ${(e.cold - e.warm).toFixed(1)} ms`,
