@@ -444,6 +444,7 @@ export function loadConfig(env: Env = process.env): Config {
       `HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S (${heartbeatIntervalS})`,
     );
   }
+  const resultMaxBytes = int(env, "RESULT_MAX_BYTES", 32 << 20, 1 << 16, 1 << 30);
   const config: Config = {
     gateway: gatewaySettings(env),
     port: int(env, "PORT", 3000, 0, 65535),
@@ -480,7 +481,7 @@ export function loadConfig(env: Env = process.env): Config {
       idleMs: int(env, "COMPUTE_IDLE_MS", 30_000, 0, 86_400_000),
       fftMaxPoints: int(env, "FFT_MAX_POINTS", 1 << 20, 32, 1 << 24),
       stftMaxCells: int(env, "STFT_MAX_CELLS", 1 << 18, 1024, 1 << 26),
-      resultMaxBytes: int(env, "RESULT_MAX_BYTES", 32 << 20, 1 << 16, 1 << 30),
+      resultMaxBytes,
       cymaticMaxSize: int(env, "CYMATIC_MAX_SIZE", 2048, 16, 4096),
       cymaticMaxFrequencies: int(env, "CYMATIC_MAX_FREQUENCIES", 8, 1, 64),
       artMaxSize: int(env, "ART_MAX_SIZE", 2048, 16, 4096),
@@ -550,7 +551,7 @@ export function loadConfig(env: Env = process.env): Config {
       maintenanceWorkMemMb: int(env, "PGLITE_MAINTENANCE_WORK_MEM_MB", 32, 1, 65_536),
       tempBuffersMb: int(env, "PGLITE_TEMP_BUFFERS_MB", 4, 1, 65_536),
       worker: bool(env, "PGLITE_WORKER", true),
-      workerHeapMb: heapMb(env, "PGLITE_WORKER_HEAP_MB", 512, 32, 65_536),
+      workerHeapMb: workerHeapMb(env, resultMaxBytes),
     }),
     jobs: Object.freeze({
       attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),
@@ -565,20 +566,22 @@ export function loadConfig(env: Env = process.env): Config {
       resultsMaxBytes: int(env, "JOBS_RESULTS_MAX_MB", 1024, 1, 1_048_576) * 1024 * 1024,
     }),
   };
-  checkWorkerHeap(config);
   return Object.freeze(config);
 }
 
 /**
- * PGlite's worker must hold the largest result a job stores: as hex text (twice its bytes) and
- * the message it arrives in, plus its own working heap.
+ * The heap bound of PGlite's worker (PGLITE_WORKER_HEAP_MB). The worker must hold the largest
+ * result a job stores, as hex text (twice its bytes) and the message it arrives in, plus its own
+ * working heap: the default is 512 MB or that floor, whichever is more; a set value under the floor
+ * is refused.
  */
-function checkWorkerHeap(config: Config): void {
-  const { workerHeapMb } = config.pglite;
-  const least = Math.ceil((3 * config.compute.resultMaxBytes) / 2 ** 20) + 64;
-  if (workerHeapMb !== 0 && workerHeapMb < least)
+function workerHeapMb(env: Env, resultMaxBytes: number): number {
+  const least = Math.ceil((3 * resultMaxBytes) / 2 ** 20) + 64;
+  const mb = heapMb(env, "PGLITE_WORKER_HEAP_MB", Math.max(512, least), 32, 65_536);
+  if (mb !== 0 && mb < least)
     throw new ConfigError(
       "PGLITE_WORKER_HEAP_MB",
-      `PGLITE_WORKER_HEAP_MB must be 0 or at least ${least} with RESULT_MAX_BYTES=${config.compute.resultMaxBytes} (3 × the largest result + 64), got ${workerHeapMb}`,
+      `PGLITE_WORKER_HEAP_MB must be 0 or at least ${least} with RESULT_MAX_BYTES=${resultMaxBytes} (3 × the largest result + 64), got ${mb}`,
     );
+  return mb;
 }

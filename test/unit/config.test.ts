@@ -66,6 +66,8 @@ describe("config.loadConfig", () => {
       heap: { growingPercent: 20, semiSpaceGrowth: 1 },
     });
     expect(loadConfig({ PGLITE_WORKER: "0" }).pglite.worker).toBe(false);
+    // Bigger results raise the worker's default bound to hold one as hex text.
+    expect(loadConfig({ RESULT_MAX_BYTES: String(256 << 20) }).pglite.workerHeapMb).toBe(3 * 256 + 64);
     const c = loadConfig({
       COMPUTE_IDLE_MS: "0",
       COMPUTE_THREAD_HEAP_MB: "0",
