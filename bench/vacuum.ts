@@ -17,7 +17,7 @@ import { PgliteDb, migrate } from "../services/lib/db";
 import { importRecords } from "../services/datasets/importer";
 import { rotate } from "../services/datasets/rotate";
 import { analyzeTables } from "../services/datasets/store";
-import type { Embedder } from "../services/datasets/embeddings";
+import { vectorTexts, type Embedder } from "../services/datasets/embeddings";
 import { loadCorpus } from "./ir";
 import { machine, runMain } from "./lib";
 
@@ -26,17 +26,17 @@ const DIM = Number(process.env.DIM ?? 384);
 const VARIANTS = Number(process.env.VARIANTS ?? 99);
 const TABLES = "examples, examples_archive, bm25_postings, bm25_terms, datasets";
 
+const embed = (texts: string[]) =>
+  texts.map((t) => {
+    const v = new Float32Array(DIM);
+    embedInto(t, v);
+    return v;
+  });
 const embedder: Embedder = {
   name: "bench-hash",
   dim: DIM,
-  embed: (_ctx, texts) =>
-    Promise.resolve(
-      texts.map((t) => {
-        const v = new Float32Array(DIM);
-        embedInto(t, v);
-        return v;
-      }),
-    ),
+  embed: (_ctx, texts) => Promise.resolve(embed(texts)),
+  embedSql: (_ctx, texts) => vectorTexts(embed(texts)),
 };
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {

@@ -164,19 +164,22 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
 
     /**
      * Local embeddings (feature hashing) of a batch of texts, computed in the pool so that large
-     * imports never block an event loop. Answers the vectors as base64 float32, row-major.
+     * imports never block an event loop. Answers the vectors as base64 float32, row-major, or with
+     * `format: "sql"` as pgvector text, one string a vector, built in the pool too (an import's
+     * INSERT takes them as they are: the main thread formats nothing).
      */
     embed: {
       params: {
         texts: { type: "array", items: { type: "string" }, min: 1, max: 10_000 },
         dim: { type: "number", integer: true, min: 8, max: 4096 },
+        format: { type: "enum", values: ["base64", "sql"], optional: true },
       },
       visibility: "public",
       async handler(
         this: ComputeThis,
         ctx: Context<EmbedParams>,
-      ): Promise<{ dim: number; count: number; vectors_base64: string }> {
-        const { texts, dim } = ctx.params;
+      ): Promise<{ dim: number; count: number; vectors_base64?: string; vectors_sql?: string[] }> {
+        const { texts, dim, format } = ctx.params;
         const limits = configOf(this.broker).compute;
         checkLimit(
           "texts",
@@ -184,8 +187,13 @@ const computeService: ServiceSchema<ServiceSettingSchema, ComputeThis> = {
           limits.textMaxChars * 1000,
           " characters",
         );
-        checkLimit("texts × dim", texts.length * dim * 4, limits.resultMaxBytes, " bytes");
+        // A component's text is at most 10 characters ("-0.123456,"), its float32 4 bytes.
+        checkLimit("texts × dim", texts.length * dim * (format === "sql" ? 10 : 4), limits.resultMaxBytes, " bytes");
         this.runner.admit();
+        if (format === "sql") {
+          const r = await this.runner.run<{ vectors_sql: string[] }>("embed", { texts, dim, text: true });
+          return { dim, count: texts.length, vectors_sql: r.vectors_sql };
+        }
         const out = new SharedArrayBuffer(texts.length * dim * 4);
         await this.runner.run("embed", { texts, dim, out });
         return { dim, count: texts.length, vectors_base64: Buffer.from(out).toString("base64") };

@@ -85,6 +85,8 @@ export interface FftParams {
 export interface EmbedParams {
   texts: string[];
   dim: number;
+  /** base64 float32 row-major (the default), or pgvector text, one string a vector. */
+  format?: "base64" | "sql";
 }
 
 /** `compute.progress`: how far operation `id` is, in [0, 1]. */

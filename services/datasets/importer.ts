@@ -4,6 +4,10 @@
  * compute pool (where pgvector is installed) while the previous batch is written, and inserted
  * with their hash (a duplicate that slipped through is skipped by the unique key).
  *
+ * The main thread keeps serving meanwhile: the vectors come back already in pgvector's text form
+ * (built in the pool: formatting a batch here held the event loop 40–60 ms), and what is done here
+ * per record is small and yields between batches.
+ *
  * Two ways to commit:
  * - importRecords: the whole source in one transaction (the CLI, the REPL, a JSON body): a
  *   malformed source rolls back whole.
@@ -62,11 +66,11 @@ interface Batch {
   examples: ExampleInput[];
 }
 
-/** A batch ready to write: its new examples (deduplicated) and their vectors, being computed. */
+/** A batch ready to write: its new examples (deduplicated) and their vectors (pgvector text), being computed. */
 interface Prepared {
   batch: Batch;
   fresh: ExampleInput[];
-  vectors: Promise<ArrayLike<number>[] | undefined>;
+  vectors: Promise<string[] | undefined>;
 }
 
 /** The source in batches of `size` examples, after skipping its first `skip` records. */
@@ -97,23 +101,18 @@ async function prepare(
   datasetId: string | undefined,
   batch: Batch,
 ): Promise<Prepared> {
-  const known = datasetId
-    ? await existingHashes(
-        db,
-        datasetId,
-        batch.examples.map((b) => contentHash(b.content)),
-      )
-    : new Set<string>();
+  const hashes = batch.examples.map((b) => contentHash(b.content));
+  const known = datasetId ? await existingHashes(db, datasetId, hashes) : new Set<string>();
   const seen = new Set<string>();
-  const fresh = batch.examples.filter((b) => {
-    const h = contentHash(b.content);
+  const fresh = batch.examples.filter((_, i) => {
+    const h = hashes[i];
     if (known.has(h) || seen.has(h)) return false;
     seen.add(h);
     return true;
   });
   const vectors =
     o.embedder && fresh.length
-      ? o.embedder.embed(
+      ? o.embedder.embedSql(
           o.ctx,
           fresh.map((b) => (b.response ? `${b.content}\n${b.response}` : b.content)),
         )
@@ -131,7 +130,7 @@ async function prepare(
 async function pipeline(
   source: AsyncIterable<Batch>,
   prep: (b: Batch) => Promise<Prepared>,
-  write: (p: Prepared, vectors: ArrayLike<number>[] | undefined) => Promise<void>,
+  write: (p: Prepared, vectors: string[] | undefined) => Promise<void>,
 ): Promise<void> {
   let previous: Prepared | undefined;
   for await (const b of source) {

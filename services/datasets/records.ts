@@ -3,11 +3,20 @@
  * and TXT (one example per blank-line-separated paragraph). JSONL and TXT stream, so a file larger
  * than memory imports; JSON is parsed whole (bounded by the caller). A syntax error stops the file
  * with its line (JSONL, TXT) or position (JSON).
+ *
+ * The parsers run on the main thread beside request handling: they hand the event loop back every
+ * RECORDS_PER_TURN records. readline splits a whole chunk at once and the records then flow through
+ * promises only, so without these turns a 1 MB chunk (some thousands of records) was one stretch
+ * of 60–100 ms during an import (docs/operations.md).
  */
 import crypto from "node:crypto";
 import path from "node:path";
 import readline from "node:readline";
 import type { Readable } from "node:stream";
+import { setImmediate as nextTurn } from "node:timers/promises";
+
+/** Records (lines for JSONL and TXT) parsed per turn of the event loop. */
+export const RECORDS_PER_TURN = 256;
 
 export type FileFormat = "json" | "jsonl" | "txt";
 export const FORMATS: readonly FileFormat[] = ["json", "jsonl", "txt"];
@@ -121,6 +130,7 @@ export async function* parseJsonl(file: string, input: Readable, maxChars: numbe
   let n = 0;
   for await (const line of rl) {
     n++;
+    if (n % RECORDS_PER_TURN === 0) await nextTurn();
     if (line.trim() === "") continue;
     let obj: unknown;
     try {
@@ -140,6 +150,7 @@ export async function* parseTxt(file: string, input: Readable, maxChars: number)
   let n = 0;
   for await (const line of rl) {
     n++;
+    if (n % RECORDS_PER_TURN === 0) await nextTurn();
     if (line.includes("\u0000")) {
       rl.close();
       throw new MalformedFileError(file, `line ${n}`, "binary data (NUL byte) in a text file");
@@ -174,7 +185,14 @@ export async function* parseStream(
 ): AsyncGenerator<RecordResult> {
   if (format === "jsonl") yield* parseJsonl(file, input, maxChars);
   else if (format === "txt") yield* parseTxt(file, input, maxChars);
-  else yield* parseJson(file, await readAll(input, maxJsonBytes, file), maxChars);
+  else {
+    // JSON.parse of the document is one call (bounded by maxJsonBytes); its records go a few at a turn.
+    let n = 0;
+    for (const r of parseJson(file, await readAll(input, maxJsonBytes, file), maxChars)) {
+      if (++n % RECORDS_PER_TURN === 0) await nextTurn();
+      yield r;
+    }
+  }
 }
 
 export function isRejected(r: RecordResult): r is Rejected {

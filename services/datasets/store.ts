@@ -127,7 +127,8 @@ export async function insertExamples(
   tx: Queryable,
   datasetId: string,
   rows: ExampleInput[],
-  vectors?: ArrayLike<number>[],
+  /** One per row: numbers, or pgvector's text form already (what an import's compute pool builds). */
+  vectors?: (ArrayLike<number> | string)[],
 ): Promise<number> {
   if (rows.length === 0) return 0;
   const params: unknown[] = [
@@ -141,7 +142,7 @@ export async function insertExamples(
     SELECT $1, c, r, m::jsonb, h FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(c, r, m, h)
     ON CONFLICT (dataset_id, content_hash) DO NOTHING`;
   if (vectors) {
-    params.push(vectors.map(vectorLiteral));
+    params.push(vectors.map((v) => (typeof v === "string" ? v : vectorLiteral(v))));
     sql = `INSERT INTO examples (dataset_id, content, response, metadata, content_hash, embedding)
       SELECT $1, c, r, m::jsonb, h, e::vector FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(c, r, m, h, e)
       ON CONFLICT (dataset_id, content_hash) DO NOTHING`;

@@ -13,6 +13,9 @@ import { eventually, freePort, getJson, killAll, spawnMcai } from "../helpers/pr
 import { readSse, waitFor } from "../helpers/jobs";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
 import { ADMIN_KEY } from "../helpers/datasets";
+import { Readable } from "node:stream";
+import { READ_PIECE_BYTES, readUpload, storeUpload } from "../../services/datasets/upload";
+import { deleteUpload } from "../../services/datasets/store";
 
 const ADMIN = { authorization: `Bearer ${ADMIN_KEY}` };
 const ROWS = 6000;
@@ -96,6 +99,9 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
   });
 
   it("answers a big import with 202 and a queued job, which completes with progress over SSE", async () => {
+    // Every compute.embed call of the import asks for pgvector text: the vectors are formatted in
+    // the pool, not on the main thread (where a batch's formatting held the event loop 40-60 ms).
+    const calls = jest.spyOn(t.node.broker, "call");
     const r = await post(t.url, "bulk", jsonl(ROWS, "bulk"));
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ status: "queued", domain: "bulk", records: ROWS });
@@ -124,7 +130,11 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
     expect(d.example_count).toBe(ROWS - REJECTED(ROWS));
     // The file's bytes are gone once imported; the summary stays with the upload row.
     expect(await count(db, "SELECT count(*) AS n FROM import_chunks")).toBe(0);
+    const embeds = calls.mock.calls.filter(([action]) => action === "compute.embed");
+    calls.mockRestore();
     if (db.capabilities.vector) {
+      expect(embeds.length).toBeGreaterThanOrEqual(Math.ceil((ROWS - REJECTED(ROWS)) / 200));
+      expect(embeds.filter(([, params]) => (params as { format?: string }).format !== "sql")).toEqual([]);
       expect(job.result.index_rebuilt).toBe(true);
       expect(await count(db, "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'examples_embedding_hnsw'")).toBe(
         1,
@@ -136,6 +146,34 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
     const again = await post(t.url, "bulk", jsonl(ROWS, "bulk"));
     const second = await waitFor(t.url, again.body.job_id, ["completed", "failed"], 120_000, ADMIN);
     expect(second.result).toMatchObject({ added: 0, duplicates: ROWS - REJECTED(ROWS) });
+  });
+
+  it("reads a stored upload back in pieces of READ_PIECE_BYTES, a turn of the event loop apart", async () => {
+    const body = jsonl(20_000, "pieces");
+    expect(body.length).toBeGreaterThan(1 << 20); // more than one stored chunk
+    const spec = {
+      domain: "pieces",
+      format: "jsonl" as const,
+      filename: "p.jsonl",
+      maxBytes: 8 << 20,
+      maxChars: 1000,
+      maxJsonBytes: 1 << 20,
+    };
+    const up = await storeUpload(db, Readable.from([Buffer.from(body)]), spec);
+    try {
+      let turns = 0;
+      let on = true;
+      const tick = () => on && (turns++, setImmediate(tick));
+      setImmediate(tick);
+      const pieces: Buffer[] = [];
+      for await (const p of readUpload(db, up.id)) pieces.push(p as Buffer);
+      on = false;
+      expect(Buffer.concat(pieces).toString()).toBe(body);
+      expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(READ_PIECE_BYTES);
+      expect(turns).toBeGreaterThanOrEqual(pieces.length - 1);
+    } finally {
+      await deleteUpload(db, up.id);
+    }
   });
 
   it("answers bad input with a 4xx and changes nothing: no job, no upload, no rows", async () => {

@@ -5,17 +5,40 @@
  * the shared cacher, keyed by model and text hash.
  */
 import crypto from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Context, ServiceBroker } from "moleculer";
 import type { EmbeddingSettings } from "../../lib/config";
 import { UnavailableError } from "../../lib/errors";
 import { postOpenAi } from "../../lib/openai-http";
 import { LOCAL_EMBEDDING_VERSION } from "../../../compute/lib/embedding";
+import { vectorText } from "../../../compute/lib/vector-text";
 
 export interface Embedder {
   readonly name: string;
   readonly dim: number;
   /** One unit vector per text, in order. */
   embed(ctx: Context, texts: string[]): Promise<Float32Array[]>;
+  /**
+   * The same vectors in pgvector's text form, what an import inserts: built in the compute pool
+   * (local), or on the main thread a few vectors a turn of the event loop (remote).
+   */
+  embedSql(ctx: Context, texts: string[]): Promise<string[]>;
+}
+
+/** Vectors formatted on the main thread per turn of its event loop: ~2–8 ms of work a turn at 384 dimensions. */
+export const VECTORS_PER_TURN = 32;
+
+/**
+ * pgvector's text form of each vector, yielding to the event loop after every `perTurn`: 256
+ * vectors of 384 dimensions in one go held the loop 40–60 ms (docs/operations.md).
+ */
+export async function vectorTexts(vectors: ArrayLike<number>[], perTurn = VECTORS_PER_TURN): Promise<string[]> {
+  const out = new Array<string>(vectors.length);
+  for (let i = 0; i < vectors.length; i++) {
+    if (i > 0 && i % perTurn === 0) await nextTurn();
+    out[i] = vectorText(vectors[i]);
+  }
+  return out;
 }
 
 /** base64 float32, row-major, as compute.embed answers it. */
@@ -33,43 +56,59 @@ const LOCAL_CHUNK_MIN = 64;
 /** compute.embed calls one batch is split into at most (threads of a pool, or nodes of a cluster). */
 const LOCAL_CHUNKS_MAX = 4;
 
+/**
+ * One compute task runs on one pool thread: an import's batch is split so that every thread (and,
+ * in a cluster, every compute node) works on it at once.
+ */
+async function inChunks<T>(texts: string[], call: (part: string[]) => Promise<T[]>): Promise<T[]> {
+  const chunks = Math.max(1, Math.min(LOCAL_CHUNKS_MAX, Math.floor(texts.length / LOCAL_CHUNK_MIN)));
+  const size = Math.ceil(texts.length / chunks);
+  const parts = await Promise.all(
+    Array.from({ length: chunks }, (_, i) => call(texts.slice(i * size, (i + 1) * size))),
+  );
+  return parts.flat();
+}
+
 function localEmbedder(dim: number): Embedder {
-  const call = async (ctx: Context, texts: string[]) => {
-    const r = await ctx.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
+  type Answer = { vectors_base64?: string; vectors_sql?: string[] };
+  const call = (ctx: Context, texts: string[], format: "base64" | "sql") =>
+    ctx.call<Answer, { texts: string[]; dim: number; format: "base64" | "sql" }>("compute.embed", {
       texts,
       dim,
+      format,
     });
-    return decodeVectors(r.vectors_base64, texts.length, dim);
-  };
   return {
     name: `local:${LOCAL_EMBEDDING_VERSION}`,
     dim,
-    async embed(ctx, texts) {
-      // One compute task runs on one pool thread: an import's batch is split so that every thread
-      // (and, in a cluster, every compute node) works on it at once.
-      const chunks = Math.max(1, Math.min(LOCAL_CHUNKS_MAX, Math.floor(texts.length / LOCAL_CHUNK_MIN)));
-      const size = Math.ceil(texts.length / chunks);
-      const parts = await Promise.all(
-        Array.from({ length: chunks }, (_, i) => call(ctx, texts.slice(i * size, (i + 1) * size))),
-      );
-      return parts.flat();
-    },
+    embed: (ctx, texts) =>
+      inChunks(texts, async (part) =>
+        decodeVectors((await call(ctx, part, "base64")).vectors_base64 ?? "", part.length, dim),
+      ),
+    embedSql: (ctx, texts) =>
+      inChunks(texts, async (part) => {
+        const r = await call(ctx, part, "sql");
+        // A compute node of an older build answers base64 whatever the format asked.
+        if (r.vectors_sql) return r.vectors_sql;
+        return vectorTexts(decodeVectors(r.vectors_base64 ?? "", part.length, dim));
+      }),
   };
 }
 
 function remoteEmbedder(settings: EmbeddingSettings): Embedder {
+  const embed = async (ctx: Context, texts: string[]) => {
+    try {
+      const r = await ctx.call<{ vectors: number[][] }, { texts: string[] }>("datasets.embedRemote", { texts });
+      return r.vectors.map((v) => Float32Array.from(v));
+    } catch (err) {
+      // Failing calls and an open circuit breaker (no endpoint available) alike: a 503.
+      throw new UnavailableError(`embeddings unavailable: ${(err as Error).message}`);
+    }
+  };
   return {
     name: `openai:${settings.model}`,
     dim: settings.dim,
-    async embed(ctx, texts) {
-      try {
-        const r = await ctx.call<{ vectors: number[][] }, { texts: string[] }>("datasets.embedRemote", { texts });
-        return r.vectors.map((v) => Float32Array.from(v));
-      } catch (err) {
-        // Failing calls and an open circuit breaker (no endpoint available) alike: a 503.
-        throw new UnavailableError(`embeddings unavailable: ${(err as Error).message}`);
-      }
-    },
+    embed,
+    embedSql: async (ctx, texts) => vectorTexts(await embed(ctx, texts)),
   };
 }
 
@@ -83,6 +122,8 @@ function cached(broker: ServiceBroker, inner: Embedder): Embedder {
   return {
     name: inner.name,
     dim: inner.dim,
+    // Imports only, which skip the cache (see createEmbedders).
+    embedSql: (ctx, texts) => inner.embedSql(ctx, texts),
     async embed(ctx, texts) {
       const keys = texts.map(key);
       const hits = (await Promise.all(keys.map((k) => cacher.get(k).catch(() => null)))) as (string | null)[];
