@@ -24,11 +24,13 @@ import type { Embedder } from "./embeddings";
 import { contentHash, isRejected, type ExampleInput, type RecordResult } from "./records";
 import {
   bumpVersion,
+  deferBm25,
   dropVectorIndex,
   ensureDataset,
   ensureVectorIndex,
   existingHashes,
   finishUpload,
+  flushBm25,
   getDataset,
   insertExamples,
   liveExampleCount,
@@ -170,6 +172,8 @@ export async function importRecords(
     // The dataset row is made with the first example to write: a source of only rejected
     // records (or none) leaves the database as it was.
     let datasetId = (await getDataset(tx, domain))?.id;
+    // The BM25 postings of all the batches are written once, before the commit (see deferBm25).
+    await deferBm25(tx);
     // The index is dropped once this import has written rebuildMin records and as many as the
     // index held before: inside this transaction, so a crash or a failure restores it. Only on
     // PGlite, where the transaction holds the database anyway; on Postgres the drop's lock would
@@ -194,6 +198,7 @@ export async function importRecords(
         );
       },
     );
+    await flushBm25(tx);
     if (rebuilding) {
       await ensureVectorIndex(tx);
       summary.index_rebuilt = true;

@@ -151,6 +151,21 @@ export async function insertExamples(
 }
 
 /**
+ * Defers the BM25 postings and term statistics of the rows this transaction inserts (migration
+ * 0009): each INSERT notes its rows, and flushBm25 writes them all in one statement. Only for a
+ * transaction that inserts several batches (a whole import); statistics are read exact only after
+ * the flush (a DELETE or UPDATE of examples, and the commit, flush by themselves).
+ */
+export async function deferBm25(tx: Queryable): Promise<void> {
+  await tx.query("SELECT set_config('mcai.bm25_defer', 'on', true)");
+}
+
+/** Writes the postings and statistics of the rows deferred so far in this transaction (see deferBm25). */
+export async function flushBm25(tx: Queryable): Promise<void> {
+  await tx.query("SELECT bm25_flush()");
+}
+
+/**
  * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order, and
  * whether more follow; undefined when there is no such domain. One statement, so the version and
  * the rows come from one snapshot, and a page costs one round trip (a separate lookup of the

@@ -1,5 +1,5 @@
 import { migrate, PgDb, type Db } from "../../services/lib/db";
-import { ensureDataset, insertExamples } from "../../services/datasets/store";
+import { deferBm25, ensureDataset, flushBm25, insertExamples } from "../../services/datasets/store";
 import { memoryDb } from "../helpers/pglite";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
 import { recomputed, stored } from "../helpers/bm25-stats";
@@ -55,6 +55,70 @@ describe.each(drivers)("datasets BM25 statistics through batch inserts on %s", (
     await db.query("DELETE FROM examples WHERE content LIKE 'dogs%' OR content LIKE 'a hat%'");
     const s = await stored(db);
     expect(s.datasets).toEqual([{ id: expect.any(Number) as number, docs: 2, len: 6 }]);
+    expect(s).toEqual(await recomputed(db));
+  });
+
+  const pending = async () => (await db.query("SELECT 1 FROM bm25_pending")).rowCount;
+
+  it("writes the postings of a deferred import once, at its end, exactly as batch by batch", async () => {
+    const mid = await db.transaction(async (tx) => {
+      const id = await ensureDataset(tx, "deferred");
+      await deferBm25(tx);
+      await insertExamples(tx, id, [row("owls hunt mice at night"), row("mice eat seeds"), row("mice eat seeds")]);
+      await insertExamples(tx, id, [row("owls sleep by day"), row("seeds of the night flower")]);
+      // Nothing written yet: the rows are noted, one entry per INSERT.
+      const noted = (await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM bm25_pending")).rows[0].n;
+      const docs = (await tx.query<{ n: number }>(
+        "SELECT bm25_docs::int AS n FROM datasets WHERE domain_name = 'deferred'",
+      )).rows[0].n;
+      await flushBm25(tx);
+      return { noted, docs };
+    });
+    expect(mid).toEqual({ noted: 2, docs: 0 });
+    expect(await pending()).toBe(0);
+    const s = await stored(db);
+    expect(s.datasets).toContainEqual({ id: expect.any(Number) as number, docs: 4, len: 13 });
+    expect(s).toEqual(await recomputed(db));
+  });
+
+  it("leaves them exact when a deferred import fails half-way (nothing of it stays)", async () => {
+    const before = await stored(db);
+    await expect(
+      db.transaction(async (tx) => {
+        const id = await ensureDataset(tx, "deferred");
+        await deferBm25(tx);
+        await insertExamples(tx, id, [row("herons wade in shallow water"), row("owls and herons")]);
+        throw new Error("the source broke after the first batch");
+      }),
+    ).rejects.toThrow("the source broke");
+    expect(await pending()).toBe(0);
+    expect(await stored(db)).toEqual(before);
+    expect(before).toEqual(await recomputed(db));
+  });
+
+  it("flushes before a delete in the deferring transaction, and at commit what was never flushed", async () => {
+    await db.transaction(async (tx) => {
+      const id = await ensureDataset(tx, "deferred");
+      await deferBm25(tx);
+      await insertExamples(tx, id, [row("crows count to five"), row("crows remember faces")]);
+      // Deletes a row that is only noted: its statistics must be added before they are taken away.
+      await tx.query("DELETE FROM examples WHERE content = 'crows count to five'");
+      await insertExamples(tx, id, [row("jays hide acorns"), row("jays and crows")]);
+      // No flushBm25: the commit does it.
+    });
+    expect(await pending()).toBe(0);
+    const s = await stored(db);
+    expect(s.postings).toContainEqual({ e: expect.any(Number) as number, term: "acorn", tf: 1, len: 3 });
+    expect(s).toEqual(await recomputed(db));
+  });
+
+  it("still writes the postings of a single add outside an import, in its own statement", async () => {
+    const id = (await db.query<{ id: string }>("SELECT id::text AS id FROM datasets WHERE domain_name = 'deferred'"))
+      .rows[0].id;
+    await insertExamples(db, id, [row("magpies collect shiny things")]);
+    expect(await pending()).toBe(0);
+    const s = await stored(db);
+    expect(s.postings).toContainEqual({ e: expect.any(Number) as number, term: "magpi", tf: 1, len: 4 });
     expect(s).toEqual(await recomputed(db));
   });
 });
