@@ -175,11 +175,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           next_cursor: page.more && last ? encodeCursor(page.datasetId, last.id) : null,
         };
         if (!cache) return answer;
-        // Serialized once, here: kept as text, and sent as it is to the gateway. Not waited on: the
-        // node's own copy is kept at once, and the answer need not wait for the shared cacher's
-        // round trip (set never rejects: a cacher that errs is a miss next time).
+        // Serialized once, here: kept as text, and sent as it is to the gateway.
         const json = JSON.stringify(answer);
-        void this.readCache.set("page", cache.cacheKey, json);
+        await this.readCache.set("page", cache.cacheKey, json);
         return answerJsonText(ctx, json, answer) as PageAnswer;
       },
     },
