@@ -9,6 +9,12 @@
  *
  *   npm run bench:load                 DURATION=5 (s per route) EXAMPLES=5183 DRIVERS=postgres,pglite
  *                                      (pglite-main: embedded with PGlite on the main thread, PGLITE_WORKER=0)
+ *   Uncached pages: a node restarted with an empty page cache (its own cache namespace) serves the
+ *   page after each example in turn, each a distinct page and a cache miss as a user paging through
+ *   a large domain costs (the lookup, the database read, the store); the node's hit and miss counts
+ *   during the run are printed.
+ *   PAGE_CACHE=off npm run bench:load  the same with the page cache off (DATASET_PAGE_CACHE_TTL_S=0):
+ *                                      no lookup and no store, the domain's pages in turn
  *   PROFILE=1 npm run bench:load       the node serving uncached pages runs under the CPU profiler:
  *                                      where its time goes, by package
  *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
@@ -36,7 +42,11 @@ const PROFILE = process.env.PROFILE === "1";
 const PROFILE_ROUTE = process.env.PROFILE_ROUTE ?? "page";
 /** Another checkout whose build runs each phase again (the baseline); none by default. */
 const BASELINE = process.env.BASELINE ? path.resolve(process.env.BASELINE, "dist", "bin", "mcai.js") : undefined;
+/** The uncached pages with the page cache off (DATASET_PAGE_CACHE_TTL_S=0), as before: no cache lookup, no store. */
+const PAGE_CACHE_OFF = process.env.PAGE_CACHE === "off";
 const CONNECTIONS = 100;
+/** Restarts of a node on the same data: each gets a cache namespace of its own. */
+let restarts = 0;
 const ADMIN_KEY = "bench-load-admin-key-0123456789";
 const SCIFACT = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", "scifact", "corpus.jsonl");
 
@@ -125,6 +135,18 @@ async function load(base: string, n: number): Promise<void> {
 
 type McaiNode = ReturnType<typeof startMcai>;
 
+/** The node's page cache lookups so far (its /metrics), by result. */
+async function pageLookups(base: string): Promise<{ hit: number; miss: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const count = (result: string) =>
+    Number(
+      new RegExp(`mcai_datasets_cache_lookups_total\\{[^}]*kind="page"[^}]*result="${result}"[^}]*\\} (\\d+)`).exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  return { hit: count("hit"), miss: count("miss") };
+}
+
 /** Embedded: a rotation that moves 1,000 rows, and the VACUUM (ANALYZE) after it, as the node logs it. */
 async function rotationCost(base: string, node: McaiNode, max: number): Promise<void> {
   const t0 = performance.now();
@@ -189,9 +211,9 @@ async function runRoutes(
 }
 
 /**
- * One driver: a node with its caches on serves every route; then a node on the same data with
- * the page cache off serves pages spread over the whole domain (each one a database read), under
- * the CPU profiler when PROFILE is set. With BASELINE, the baseline build serves each phase first,
+ * One driver: a node with its caches on serves every route; then a node on the same data with an
+ * empty page cache serves distinct pages spread over the whole domain (each one a miss: a lookup,
+ * a database read, a store; PAGE_CACHE=off: no cache), under the CPU profiler when PROFILE is set. With BASELINE, the baseline build serves each phase first,
  * on the same data, and the figures after say how they compare.
  */
 async function driverRun(driver: string, bareRps: number): Promise<void> {
@@ -215,11 +237,14 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
       `  ${driver}: ${EXAMPLES} SciFact abstracts loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     const cursors: string[] = ["0"];
+    // Every example's id: "the page after example i" for each i is a distinct page (and cache key).
+    const ids: string[] = [];
     let bytes = 0;
     for (let c: string | null = ""; c !== null;) {
       const page = (await (
         await fetch(`${base}/api/datasets/scifact/examples?limit=20${c ? `&cursor=${c}` : ""}`)
-      ).json()) as { examples: { content: string }[]; next_cursor: string | null };
+      ).json()) as { examples: { id: string; content: string }[]; next_cursor: string | null };
+      ids.push(...page.examples.map((e) => e.id));
       if (!bytes) bytes = page.examples.reduce((n, e) => n + Buffer.byteLength(e.content), 0) / page.examples.length;
       c = page.next_cursor;
       if (c) cursors.push(c);
@@ -260,9 +285,14 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     const figures = await runRoutes(base, title, cachedRoutes, bareRps, undefined, before);
     if (driver === "pglite") await rotationCost(base, node, cursors.length * 20 - 1000);
     await stopNode(node);
+    // The dataset id, as the cursors carry it ("e2:<dataset id>:<last id>", base64url).
+    const datasetId = Buffer.from(cursors[1], "base64url").toString().split(":")[1];
+    const afterId = (i: number) => Buffer.from(`e2:${datasetId}:${ids[i]}`).toString("base64url");
     const uncached: Route = {
       name: `GET page of 20, ~${kb} KB each (any)`,
-      path: () => pagePath(n++ % cursors.length),
+      path: PAGE_CACHE_OFF
+        ? () => pagePath(n++ % cursors.length)
+        : () => `/api/datasets/scifact/examples?limit=20&cursor=${afterId(n++ % ids.length)}`,
       target: pageTarget,
     };
     const searched: Route = {
@@ -274,21 +304,40 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     const secondTitle =
       PROFILE_ROUTE === "search"
         ? `  ${driver}, the same node restarted:`
-        : `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`;
+        : PAGE_CACHE_OFF
+          ? `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`
+          : `  ${driver}, page cache on, an empty cache: the page after each of the ${ids.length} examples in turn, each a cache miss (a lookup, a database read, a store):`;
     const restarted = async (bin?: string, nodeArgs: string[] = []) => {
-      ({ node, base } = await startNode({ ...env, DATASET_PAGE_CACHE_TTL_S: "0" }, nodeArgs, "warn", bin));
-      // Steady state: every page read once (a fresh node's first reads fill its buffers).
-      for (let i = 0; i < cursors.length; i++) await fetch(`${base}${pagePath(i)}`);
+      const fresh: Record<string, string> = PAGE_CACHE_OFF
+        ? { DATASET_PAGE_CACHE_TTL_S: "0" }
+        : // A namespace of its own: the shared cacher holds nothing this node will ask for.
+          { NAMESPACE: `${(env.NAMESPACE as string | undefined) ?? "mcai"}-${++restarts}` };
+      ({ node, base } = await startNode({ ...env, ...fresh }, nodeArgs, "warn", bin));
+      // Steady state: every page read once (a fresh node's first reads fill its buffers), as pages
+      // of 19 with the cache on: kept under other keys than the pages of 20 measured.
+      for (let i = 0; i < cursors.length; i++)
+        await fetch(`${base}${pagePath(i).replace("limit=20", PAGE_CACHE_OFF ? "limit=20" : "limit=19")}`);
       if (PROFILE_ROUTE === "search") await fetch(`${base}${searched.path as string}`);
     };
     let secondBefore: Figures[] | undefined;
     if (BASELINE) {
       await restarted(BASELINE);
+      const l0 = await pageLookups(base);
       secondBefore = await runRoutes(base, `${secondTitle} BASELINE`, [second], bareRps, before?.[0]);
+      const l = await pageLookups(base);
+      if (PROFILE_ROUTE !== "search")
+        console.log(`    its page cache lookups: ${l.miss - l0.miss} misses, ${l.hit - l0.hit} hits`);
       await stopNode(node);
     }
     await restarted(undefined, PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : []);
+    const lookups0 = await pageLookups(base);
     await runRoutes(base, secondTitle, [second], bareRps, figures[0], secondBefore);
+    if (PROFILE_ROUTE !== "search") {
+      const l = await pageLookups(base);
+      console.log(
+        `    the node's page cache lookups during the run: ${l.miss - lookups0.miss} misses, ${l.hit - lookups0.hit} hits`,
+      );
+    }
   } finally {
     await stopNode(node);
     if (PROFILE) summarizeProfile(profDir);

@@ -53,6 +53,10 @@ function inTurn(q: Queryable): Queryable {
   };
 }
 
+/** Run on each new connection before its first statement (see `verify` below). */
+const SESSION_SETTINGS =
+  "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000";
+
 /** A real Postgres behind a `pg` Pool. */
 export class PgDb implements Db {
   readonly driver = "postgres" as const;
@@ -82,23 +86,26 @@ export class PgDb implements Db {
       // pulled link is found dead and dropped, not handed out to hang the next query.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
+      // The server's side of the same: a node gone behind a pulled link leaves its session waiting
+      // for the next statement, and a transaction it had open keeps its row locks (a departed
+      // worker's job rows then cannot be requeued) until the server's TCP gives up, hours later by
+      // default. Probes after 5 s of silence (3, 2 s apart) and a 10 s bound on unacknowledged data
+      // end such a session in about 11 s, which rolls its transaction back. A live client's kernel
+      // answers the probes, so a long statement or a long transaction is not affected. Settings the
+      // server does not know (before Postgres 12) or cannot apply (a Unix socket) change nothing.
+      // In `verify`, which pg-pool runs on a new connection before it hands it out, not in the
+      // pool's "connect" event: that fires before the client is ready for queries, so the SET was
+      // still queued when the first statement came and pg warned "Calling client.query() when the
+      // client is already executing a query" (a queue that pg 9 removes).
+      verify: (client, done) => {
+        client.query(SESSION_SETTINGS).then(
+          () => done(),
+          () => done(),
+        );
+      },
     });
     // An idle client whose server went away emits here; without a listener it would crash the process.
     this.pool.on("error", () => undefined);
-    // The server's side of the same: a node gone behind a pulled link leaves its session waiting
-    // for the next statement, and a transaction it had open keeps its row locks (a departed
-    // worker's job rows then cannot be requeued) until the server's TCP gives up, hours later by
-    // default. Probes after 5 s of silence (3, 2 s apart) and a 10 s bound on unacknowledged data
-    // end such a session in about 11 s, which rolls its transaction back. A live client's kernel
-    // answers the probes, so a long statement or a long transaction is not affected. Settings the
-    // server does not know (before Postgres 12) or cannot apply (a Unix socket) change nothing.
-    this.pool.on("connect", (client) => {
-      client
-        .query(
-          "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000",
-        )
-        .catch(() => undefined);
-    });
     this.q = wrap(this.pool);
   }
 
