@@ -3,7 +3,7 @@
  * output is its own, so it uses the console; services log through the broker.
  */
 import { ConfigError, loadConfig, type Config } from "../services/lib/config";
-import { UnknownServiceError } from "./node";
+import { UnknownServiceError } from "./services-choice";
 
 /** Exit codes: 0 ok, 1 failure at run time, 2 bad usage or configuration. */
 export const EXIT_USAGE = 2;

@@ -3,20 +3,26 @@
  * pending migrations, creates the broker, loads the chosen services and starts them.
  */
 import { once } from "node:events";
-import fs from "node:fs";
-import path from "node:path";
 import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions, type NodeMetadata } from "../moleculer.config";
-import { DB_SERVICES, SERVICE_NAMES, type Config, type ServiceName } from "../services/lib/config";
+import type { Config, ServiceName } from "../services/lib/config";
 import { migrate, openDb, PgliteDb, type Db } from "../services/lib/db";
 import { attachRuntime } from "../services/lib/runtime";
 import { VERSION } from "../services/lib/paths";
+import { nodeNeedsDb, serviceFile } from "./services-choice";
+
+export { nodeNeedsDb, resolveServices, UnknownServiceError } from "./services-choice";
 
 export interface StartOptions {
   /** Short-lived nodes (the REPL) carry this in their metadata. */
   role?: "repl";
   /** Use this database instead of opening the configured one (tests). The node closes it on stop. */
   db?: Db;
+  /**
+   * The configured database, already being opened (`mcai start` begins before Moleculer and the
+   * services load). The node owns it as if it had opened it: it closes it on stop or a failed start.
+   */
+  opening?: Promise<Db>;
 }
 
 export interface McaiNode {
@@ -43,47 +49,11 @@ export function phasesLine(phases: readonly StartPhase[]): string {
   return `${parts}; ready after ${Math.round(performance.now())} ms of process time`;
 }
 
-/** A requested service that this build does not ship. */
-export class UnknownServiceError extends Error {
-  constructor(readonly service: string) {
-    super(`service ${service} is not part of this build (services/${service}.service.ts is missing)`);
-  }
-}
-
-const SERVICES_DIR = path.resolve(__dirname, "..", "services");
-
-function serviceFile(name: ServiceName): string | undefined {
-  const ext = path.extname(__filename);
-  const file = path.join(SERVICES_DIR, `${name}.service${ext}`);
-  return fs.existsSync(file) ? file : undefined;
-}
-
 /** The file of a service that resolveServices() has already checked is built. */
 function builtServiceFile(name: ServiceName): string {
   const file = serviceFile(name);
   if (!file) throw new Error(`service "${name}" is not built`);
   return file;
-}
-
-/**
- * Which services a node runs. An explicit list must name built services only; the default
- * (every service) is whatever this build ships. `metrics` runs on every node: the gateway's
- * /metrics and health read each node's registry and memory through it.
- */
-export function resolveServices(config: Config, explicit: boolean): ServiceName[] {
-  const chosen = explicit ? [...config.services] : config.services.filter((n) => serviceFile(n) !== undefined);
-  const missing = chosen.find((n) => serviceFile(n) === undefined);
-  if (missing) throw new UnknownServiceError(missing);
-  return SERVICE_NAMES.filter((n) => chosen.includes(n) || (n === "metrics" && serviceFile(n) !== undefined));
-}
-
-/**
- * A node opens the database when it runs a service that needs one, and in embedded mode (no
- * transporter) when it runs the gateway: then it is the whole system and owns the data folder.
- */
-export function nodeNeedsDb(config: Config, services: readonly ServiceName[]): boolean {
-  if (services.some((s) => DB_SERVICES.includes(s))) return true;
-  return !config.transporter && services.includes("api");
 }
 
 function loadSchema(file: string): ServiceSchema {
@@ -135,7 +105,7 @@ export async function startNode(
   };
   let opening: Promise<Db> | undefined;
   try {
-    if (!db && nodeNeedsDb(config, services)) opening = openDb(config);
+    if (!db && nodeNeedsDb(config, services)) opening = opts.opening ?? openDb(config);
     // Observed at once: a refusal (the folder is busy) can come before the await below.
     opening?.catch(() => undefined);
     // The service modules load (synchronously, ~100 ms) while PGlite reads its files and compiles

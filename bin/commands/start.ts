@@ -3,9 +3,10 @@ import { parseArgs } from "node:util";
 import { SERVICE_NAMES } from "../../services/lib/config";
 import { VERSION } from "../../services/lib/paths";
 import { commandConfig, fail, run, type Command } from "../cli";
-import { importDemoOnFirstStart } from "../datasets/first-start";
+import { openEmbeddedDb } from "../../services/lib/db/embedded";
 import { applyHeapSettings } from "../heap-settings";
-import { phasesLine, resolveServices, startNode, type McaiNode } from "../node";
+import type { McaiNode } from "../node";
+import { nodeNeedsDb, resolveServices } from "../services-choice";
 
 const help = `Usage: mcai start [--services LIST] [--port N] [--node-id ID] [--repl]
 
@@ -80,7 +81,18 @@ export const startCommand: Command = {
     }
     const config = commandConfig({ SERVICES: values.services, PORT: values.port, NODE_ID: values["node-id"] });
     applyHeapSettings(config.heap);
-    const node = await run(() => startNode(config, resolveServices(config, config.servicesGiven)));
+    const services = run(() => Promise.resolve().then(() => resolveServices(config, config.servicesGiven)));
+    // The embedded database opens first: its worker thread reads PGlite's files, compiles its WASM
+    // and starts Postgres while this thread loads Moleculer and the services (below).
+    const opening =
+      !config.databaseUrl && nodeNeedsDb(config, await services) ? openEmbeddedDb(config) : undefined;
+    // Observed at once: a refusal (the folder is busy) can come before startNode awaits it.
+    opening?.catch(() => undefined);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: loads while the database opens
+    const { phasesLine, startNode } = require("../node") as typeof import("../node");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, as above
+    const { importDemoOnFirstStart } = require("../datasets/first-start") as typeof import("../datasets/first-start");
+    const node = await run(async () => startNode(config, await services, { opening }));
     onSignals(node);
     onStrayErrors(node);
     await importDemoOnFirstStart(node);

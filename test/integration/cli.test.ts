@@ -92,12 +92,11 @@ describeWithPg("mcai on a port already taken", () => {
 describeWithRedis("mcai start loads only what a start needs", () => {
   const preload = path.join(__dirname, "..", "helpers", "loaded-modules.cjs");
 
-  /** The modules a gateway node (api,metrics on a transporter) had loaded when it stopped. */
-  async function gatewayModules(): Promise<string[]> {
+  /** The modules a node started with `args` and `env` had loaded when it stopped. */
+  async function loadedModules(args: string[], env: Record<string, string>): Promise<string[]> {
     const file = path.join(os.tmpdir(), `mcai-loaded-${process.pid}-${Date.now()}.txt`);
-    const p = spawnMcai(["start", "--services", "api,metrics", "--port", "0"], {
-      TRANSPORTER: REDIS_URL,
-      NAMESPACE: uniqueName("lazy"),
+    const p = spawnMcai(["start", ...args, "--port", "0"], {
+      ...env,
       NODE_OPTIONS: `--require ${preload}`,
       LOADED_MODULES_FILE: file,
     });
@@ -108,6 +107,10 @@ describeWithRedis("mcai start loads only what a start needs", () => {
     fs.rmSync(file);
     return loaded;
   }
+
+  /** The modules a gateway node (api,metrics on a transporter) had loaded when it stopped. */
+  const gatewayModules = () =>
+    loadedModules(["--services", "api,metrics"], { TRANSPORTER: REDIS_URL, NAMESPACE: uniqueName("lazy") });
 
   it("a gateway loads neither the compute pool nor the other commands' modules (console, progress bars, backup)", async () => {
     const loaded = await gatewayModules();
@@ -121,5 +124,17 @@ describeWithRedis("mcai start loads only what a start needs", () => {
       /dist\/bin\/commands\/(?!start)/,
     ];
     expect(loaded.filter((f) => unexpected.some((re) => re.test(f)))).toEqual([]);
+  });
+
+  it("an embedded node without Redis never loads ioredis (only a Redis rate-limit store needs it)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-lazy-redis-"));
+    try {
+      const loaded = await loadedModules([], { MCAI_DATA_DIR: dir, DEMO_DATA: "false" });
+      // The gateway and its in-process rate limiter did load: the list is not empty by accident.
+      expect(loaded).toContainEqual(expect.stringMatching(/dist\/services\/api\/rate-limit-store\.js$/));
+      expect(loaded.filter((f) => /node_modules\/ioredis\//.test(f))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
