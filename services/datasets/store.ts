@@ -221,6 +221,7 @@ export function hitRowsStatement(ids: string[]): Statement | undefined {
     text: `SELECT e.id::text AS id, d.domain_name AS domain, e.content, e.response
            FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = ANY($1::bigint[])`,
     params: [ids],
+    options: { prepare: "search.hits" },
   };
 }
 
@@ -301,6 +302,8 @@ export async function queryTerms(
        SELECT bt.id, bt.df FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
      ) t ON true`,
     params,
+    // Every search runs it; its plan (index probes per lexeme) is the same for every query.
+    { prepare: datasetId ? "search.terms.domain" : "search.terms" },
   );
   const first = r.rows[0];
   return {
@@ -369,6 +372,9 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
      ) p
      GROUP BY p.example_id ORDER BY score DESC, p.example_id LIMIT $7`,
     params,
+    // Without a filter its plan is one index scan per term whatever the terms: prepared. With one,
+    // the plan depends on how common the filter's terms are (see QueryTerms.filterQuery): planned each time.
+    o.filter ? undefined : { prepare: "search.rank" },
   );
   return r.rows;
 }
@@ -423,13 +429,14 @@ export function lookupPostingsStatement(exampleIds: string[], termIds: string[])
     text: `SELECT example_id::text AS example_id, term_id::text AS term_id, tf, doc_len FROM bm25_postings
      WHERE example_id = ANY($1::bigint[]) AND term_id = ANY($2::bigint[])`,
     params: [exampleIds, termIds],
+    options: { prepare: "search.postings" },
   };
 }
 
 /** The postings of these examples for these term ids (primary key lookups). */
 export async function lookupPostings(db: Queryable, exampleIds: string[], termIds: string[]): Promise<PostingRow[]> {
   const st = lookupPostingsStatement(exampleIds, termIds);
-  return st ? (await db.query<PostingRow & Record<string, unknown>>(st.text, st.params)).rows : [];
+  return st ? (await db.query<PostingRow & Record<string, unknown>>(st.text, st.params, st.options)).rows : [];
 }
 
 /** pgvector's `hnsw.ef_search` is at most this. */
@@ -493,6 +500,7 @@ export function cosineOfStatement(ids: string[], vector: ArrayLike<number>): Sta
     text: `SELECT id::text AS id, (1 - (embedding <=> $1::vector))::float8 AS score FROM examples
      WHERE id = ANY($2::bigint[]) AND embedding IS NOT NULL`,
     params: [vectorLiteral(vector), ids],
+    options: { prepare: "search.cosine" },
   };
 }
 
