@@ -54,7 +54,7 @@ export interface BatchOptions {
 }
 
 /** The batch's failing statement's error, marked with its place in the batch. */
-export function batchError(err: unknown, index: number): unknown {
+function batchError(err: unknown, index: number): unknown {
   if (err instanceof Error && (err as { batchIndex?: number }).batchIndex === undefined)
     Object.assign(err, { batchIndex: index });
   return err;
