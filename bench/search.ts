@@ -9,6 +9,10 @@
  *   npm run bench:search                                    (both drivers, test and train)
  *   npm run bench:search -- --driver pglite --split test    (one driver, one split)
  *   npm run bench:search -- --tune-fusion                  (the hybrid fusion grid on train only, bench/fusion.ts)
+ *   BASELINE=/work/main npm run bench:search -- --driver pglite --split test
+ *                          each mode is run again, in the same run and on the same imported data, by
+ *                          another build (its dist/bin/mcai.js, built there): the figures before a change
+ *   ALSO_MAIN_THREAD=1 ...  and again (this build) with PGlite on the main thread (PGLITE_WORKER=0)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -38,6 +42,8 @@ const MODES: readonly Mode[] = ["lexical", "vector", "hybrid"];
 const K = 100;
 const WARMUP = 5;
 const API_KEY = "bench-search-admin-key-0123456789";
+/** Another checkout whose build runs each mode again on the same data (the baseline); none by default. */
+const BASELINE = process.env.BASELINE ? path.resolve(process.env.BASELINE, "dist", "bin", "mcai.js") : undefined;
 
 /** From SOURCE.md (SciFact test, nDCG@10 and R@100 where published). */
 const PUBLISHED = [
@@ -62,7 +68,7 @@ interface Hit {
 }
 
 function fmt(r: Row): string {
-  const name = r.system.padEnd(28);
+  const name = r.system.padEnd(34);
   if (!r.scores) return `  ${name} ${r.note ?? ""}`;
   const lat = r.latency?.length
     ? `${pct(r.latency, 50).toFixed(1).padStart(7)} ${pct(r.latency, 95).toFixed(1).padStart(7)}`
@@ -209,10 +215,20 @@ async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[
     // PGLITE_WORKER=0 measures embedded search with PGlite on the main thread, for comparison.
     ...(process.env.PGLITE_WORKER ? { PGLITE_WORKER: process.env.PGLITE_WORKER } : {}),
   };
-  const node = startMcai(
-    ["--services", "api,jobs,datasets,compute", "--node-id", `search-${driver}`, "--port", String(port)],
-    env,
-  );
+  const args = ["--services", "api,jobs,datasets,compute", "--node-id", `search-${driver}`, "--port", String(port)];
+  let node = startMcai(args, env);
+  const stop = async () => {
+    node.proc.kill("SIGTERM");
+    await new Promise((r) => (node.proc.exitCode !== null ? r(undefined) : node.proc.once("exit", r)));
+    await sleep(200);
+  };
+  // The same data served again: by the baseline build, and by this one with PGlite on the main thread.
+  const again: { label: string; bin?: string; env?: Record<string, string> }[] = [
+    ...(BASELINE ? [{ label: "BASELINE", bin: BASELINE }] : []),
+    ...(process.env.ALSO_MAIN_THREAD === "1" && driver === "pglite"
+      ? [{ label: "PGLITE_WORKER=0", env: { PGLITE_WORKER: "0" } }]
+      : []),
+  ];
   const rows: Row[] = [];
   try {
     await node.ready;
@@ -239,23 +255,28 @@ async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[
       await runTuning(db!.url, corpus, splits[0], docOf);
       return rows;
     }
-    for (const data of splits)
-      for (const mode of MODES) {
-        const r = await runMode(base, data, mode, docOf);
-        const row: Row = {
-          split: data.split,
-          system: `${driver} ${mode}`,
-          scores: r.runs && evaluate(data, r.runs),
-          latency: r.latency,
-          note: r.note,
-        };
-        console.log(`  ${data.split.padEnd(5)}${fmt(row)}`);
-        rows.push(row);
+    for (const run of [{ label: "" }, ...again]) {
+      if (run.label) {
+        await stop();
+        node = startMcai(args, { ...env, ...run.env }, "warn", [], run.bin);
+        await node.ready;
       }
+      for (const data of splits)
+        for (const mode of MODES) {
+          const r = await runMode(base, data, mode, docOf);
+          const row: Row = {
+            split: data.split,
+            system: `${driver} ${mode}${run.label ? ` ${run.label}` : ""}`,
+            scores: r.runs && evaluate(data, r.runs),
+            latency: r.latency,
+            note: r.note,
+          };
+          console.log(`  ${data.split.padEnd(5)}${fmt(row)}`);
+          rows.push(row);
+        }
+    }
   } finally {
-    node.proc.kill("SIGTERM");
-    await new Promise((r) => (node.proc.exitCode !== null ? r(undefined) : node.proc.once("exit", r)));
-    await sleep(200);
+    await stop();
     await db?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
@@ -329,7 +350,7 @@ async function main(): Promise<void> {
   for (const s of splitNames) {
     console.log(`\nSciFact ${s} (k=${K}; latency = HTTP round trip, sequential)`);
     console.log(
-      `  ${"".padEnd(28)} ${"nDCG@10".padStart(7)} ${"R@100".padStart(7)} ${"p50 ms".padStart(7)} ${"p95 ms".padStart(7)}`,
+      `  ${"".padEnd(34)} ${"nDCG@10".padStart(7)} ${"R@100".padStart(7)} ${"p50 ms".padStart(7)} ${"p95 ms".padStart(7)}`,
     );
     for (const r of rows.filter((x) => x.split === s)) console.log(fmt(r));
     console.log(s === "test" ? `  published (SOURCE.md): ${PUBLISHED.join("; ")}` : "  published: none for train");

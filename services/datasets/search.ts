@@ -3,19 +3,22 @@
  * migration 0006, OR semantics, websearch syntax as a filter), vector (pgvector cosine) and hybrid
  * (the two lists fused). Without pgvector, hybrid answers lexical and says so in `degraded`.
  */
-import type { Db, Queryable } from "../lib/db";
+import type { Db, Queryable, QueryResult, Statement } from "../lib/db";
 import { NotImplementedError, UnavailableError } from "../lib/errors";
 import { idf, matchFraction, parseQuery, termWeight, type Bm25Params, type ParsedQuery } from "./bm25";
 import {
-  cosineOf,
-  getExamplesByIds,
+  cosineOfStatement,
+  hitRowsStatement,
   lookupPostings,
+  lookupPostingsStatement,
   nearestExamples,
   queryTerms,
   rankFiltered,
   rankPostings,
+  type HitRow,
   type PartialScore,
   type PostingList,
+  type PostingRow,
   type QueryTerms,
 } from "./store";
 
@@ -146,6 +149,17 @@ function withMatch(scored: PartialScore[], terms: LexicalTerms): Ranked[] {
   return scored.map((s) => ({ id: s.id, score: s.score, match: total ? Math.min(1, s.matched / total) : 0 }));
 }
 
+/**
+ * The statements given, those that are there, in one batch (embedded: one message to the worker);
+ * an absent one answers no rows.
+ */
+async function batchOf(db: Queryable, statements: (Statement | undefined)[]): Promise<QueryResult[]> {
+  const present = statements.filter((s): s is Statement => s !== undefined);
+  const results = present.length ? await db.batch(present) : [];
+  let i = 0;
+  return statements.map((s) => (s ? results[i++] : { rows: [], rowCount: 0 }));
+}
+
 /** Scores candidates exactly from their postings of every query term (primary key lookups). */
 async function rescore(
   db: Queryable,
@@ -159,6 +173,17 @@ async function rescore(
     candidates.map((c) => c.id),
     [...terms.byId.keys()],
   );
+  return rescored(candidates, rows, terms, avgdl, p);
+}
+
+/** Candidates scored exactly from `rows`, their postings of every query term. */
+function rescored(
+  candidates: PartialScore[],
+  rows: PostingRow[],
+  terms: LexicalTerms,
+  avgdl: number,
+  p: Bm25Params,
+): Ranked[] {
   const by = new Map<string, { score: number; present: string[] }>(
     candidates.map((c) => [c.id, { score: 0, present: [] }]),
   );
@@ -174,9 +199,8 @@ async function rescore(
     .sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
 }
 
-/** The match fraction of examples whose lexical score was not computed (vector hits). */
-async function matchOf(db: Queryable, ids: string[], terms: LexicalTerms): Promise<Map<string, number>> {
-  const rows = await lookupPostings(db, ids, [...terms.byId.keys()]);
+/** The match fraction of examples whose lexical score was not computed (vector hits), from their postings `rows`. */
+function matchOf(ids: string[], rows: PostingRow[], terms: LexicalTerms): Map<string, number> {
   const present = new Map<string, string[]>(ids.map((id) => [id, []]));
   for (const r of rows) {
     const term = terms.byId.get(r.term_id);
@@ -254,17 +278,20 @@ async function fusionCandidates(
       vectorOnly.push(r.id);
     }
   });
-  const [cos, rescored] = await Promise.all([
-    cosineOf(db, [...lexicalOnly], queryVector),
-    rescore(
-      db,
-      vectorOnly.map((id) => ({ id, score: 0, matched: 0 })),
-      lex.terms,
-      lex.avgdl,
-      p,
-    ),
+  // Both lookups in one batch (embedded: one message to the worker).
+  const [cosRows, postings] = await batchOf(db, [
+    cosineOfStatement([...lexicalOnly], queryVector),
+    lookupPostingsStatement(vectorOnly, [...lex.terms.byId.keys()]),
   ]);
-  const bm = new Map(rescored.map((r) => [r.id, r]));
+  const cos = new Map((cosRows.rows as { id: string; score: number }[]).map((x) => [x.id, x.score]));
+  const exactScores = rescored(
+    vectorOnly.map((id) => ({ id, score: 0, matched: 0 })),
+    postings.rows as unknown as PostingRow[],
+    lex.terms,
+    lex.avgdl,
+    p,
+  );
+  const bm = new Map(exactScores.map((r) => [r.id, r]));
   return [...all.values()].map((c) => {
     const exact = bm.get(c.id);
     return { ...c, cosine: cos.get(c.id) ?? c.cosine, ...(exact && { bm25: exact.score, match: exact.match }) };
@@ -336,13 +363,13 @@ function ranks(list: Ranked[], which: "lexical" | "vector"): Fused[] {
 /** Turns ranked ids into hits with their rows, computing the match fraction where it is not known. */
 async function toHits(db: Queryable, ranked: Fused[], terms: LexicalTerms): Promise<SearchHit[]> {
   const unknown = ranked.filter((r) => r.match === undefined).map((r) => r.id);
-  const [rows, matches] = await Promise.all([
-    getExamplesByIds(
-      db,
-      ranked.map((r) => r.id),
-    ),
-    matchOf(db, unknown, terms),
+  // The rows and the postings for the unknown match fractions in one batch (embedded: one message).
+  const [hitRows, postings] = await batchOf(db, [
+    hitRowsStatement(ranked.map((r) => r.id)),
+    lookupPostingsStatement(unknown, [...terms.byId.keys()]),
   ]);
+  const rows = new Map((hitRows.rows as unknown as HitRow[]).map((row) => [row.id, row]));
+  const matches = matchOf(unknown, postings.rows as unknown as PostingRow[], terms);
   return ranked.flatMap((r) => {
     const row = rows.get(r.id);
     if (!row) return [];

@@ -1,5 +1,5 @@
 /** The SQL of the datasets service. Every statement is parameterized; pages are keyset. */
-import type { Db, Queryable } from "../lib/db";
+import type { Db, Queryable, Statement } from "../lib/db";
 import { vectorLiteral } from "./embeddings";
 import type { ExampleInput } from "./records";
 import { contentHash } from "./records";
@@ -236,13 +236,23 @@ export async function getExample(db: Queryable, id: string): Promise<ExampleRow 
   return r.rows[0];
 }
 
-export async function getExamplesByIds(db: Queryable, ids: string[]): Promise<Map<string, ExampleRow>> {
-  if (ids.length === 0) return new Map();
-  const r = await db.query<ExampleRow & Record<string, unknown>>(
-    `SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = ANY($1::bigint[])`,
-    [ids],
-  );
-  return new Map(r.rows.map((row) => [row.id, row]));
+/** A search hit's own fields: what a hit shows, without the metadata and timestamp a page has. */
+export interface HitRow {
+  id: string;
+  domain: string;
+  content: string;
+  response: string | null;
+}
+
+/** The statement reading these examples' hit fields (none for no ids). */
+export function hitRowsStatement(ids: string[]): Statement | undefined {
+  if (ids.length === 0) return undefined;
+  return {
+    text: `SELECT e.id::text AS id, d.domain_name AS domain, e.content, e.response
+           FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = ANY($1::bigint[])`,
+    params: [ids],
+    options: { prepare: "search.hits" },
+  };
 }
 
 /** Deletes an example; returns its dataset id, or undefined when there was none. */
@@ -322,6 +332,8 @@ export async function queryTerms(
        SELECT bt.id, bt.df FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
      ) t ON true`,
     params,
+    // Every search runs it; its plan (index probes per lexeme) is the same for every query.
+    { prepare: datasetId ? "search.terms.domain" : "search.terms" },
   );
   const first = r.rows[0];
   return {
@@ -390,6 +402,9 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
      ) p
      GROUP BY p.example_id ORDER BY score DESC, p.example_id LIMIT $7`,
     params,
+    // Without a filter its plan is one index scan per term whatever the terms: prepared. With one,
+    // the plan depends on how common the filter's terms are (see QueryTerms.filterQuery): planned each time.
+    o.filter ? undefined : { prepare: "search.rank" },
   );
   return r.rows;
 }
@@ -429,19 +444,29 @@ export async function rankFiltered(
   return r.rows;
 }
 
-/** The postings of these examples for these term ids (primary key lookups). */
-export async function lookupPostings(
-  db: Queryable,
-  exampleIds: string[],
-  termIds: string[],
-): Promise<{ example_id: string; term_id: string; tf: number; doc_len: number }[]> {
-  if (exampleIds.length === 0 || termIds.length === 0) return [];
-  const r = await db.query<{ example_id: string; term_id: string; tf: number; doc_len: number }>(
-    `SELECT example_id::text AS example_id, term_id::text AS term_id, tf, doc_len FROM bm25_postings
+/** One posting of an example, as rescoring reads it. */
+export interface PostingRow {
+  example_id: string;
+  term_id: string;
+  tf: number;
+  doc_len: number;
+}
+
+/** The statement reading the postings of these examples for these term ids (none when either list is empty). */
+export function lookupPostingsStatement(exampleIds: string[], termIds: string[]): Statement | undefined {
+  if (exampleIds.length === 0 || termIds.length === 0) return undefined;
+  return {
+    text: `SELECT example_id::text AS example_id, term_id::text AS term_id, tf, doc_len FROM bm25_postings
      WHERE example_id = ANY($1::bigint[]) AND term_id = ANY($2::bigint[])`,
-    [exampleIds, termIds],
-  );
-  return r.rows;
+    params: [exampleIds, termIds],
+    options: { prepare: "search.postings" },
+  };
+}
+
+/** The postings of these examples for these term ids (primary key lookups). */
+export async function lookupPostings(db: Queryable, exampleIds: string[], termIds: string[]): Promise<PostingRow[]> {
+  const st = lookupPostingsStatement(exampleIds, termIds);
+  return st ? (await db.query<PostingRow & Record<string, unknown>>(st.text, st.params, st.options)).rows : [];
 }
 
 /** pgvector's `hnsw.ef_search` is at most this. */
@@ -465,40 +490,48 @@ export async function nearestExamples(
   vector: ArrayLike<number>,
   o: { datasetId?: string; k: number; efSearch: number },
 ): Promise<{ id: string; score: number }[]> {
-  return db.transaction(async (tx) => {
-    await tx.query(
-      `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
-      [String(efSearchFor(o.k, o.efSearch))],
-    );
-    const params: unknown[] = [vectorLiteral(vector), o.k];
-    let only = "";
-    if (o.datasetId) {
-      params.push(o.datasetId);
-      only = "AND dataset_id = $3";
-    }
-    // The distance is selected once and sorted by its alias: `1 − distance` in the select list
-    // beside `ORDER BY distance` computed the distance twice for every row a sorted scan reads.
-    const r = await tx.query<{ id: string; distance: number }>(
-      `SELECT id::text AS id, (embedding <=> $1::vector)::float8 AS distance FROM examples
+  const params: unknown[] = [vectorLiteral(vector), o.k];
+  let only = "";
+  if (o.datasetId) {
+    params.push(o.datasetId);
+    only = "AND dataset_id = $3";
+  }
+  // One batch in a transaction of its own: the settings, then the query they apply to (embedded,
+  // one message to the worker instead of four: BEGIN, each statement, COMMIT).
+  const [, r] = await db.batch(
+    [
+      {
+        text: `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+        params: [String(efSearchFor(o.k, o.efSearch))],
+      },
+      // The distance is selected once and sorted by its alias: `1 − distance` in the select list
+      // beside `ORDER BY distance` computed the distance twice for every row a sorted scan reads.
+      {
+        text: `SELECT id::text AS id, (embedding <=> $1::vector)::float8 AS distance FROM examples
        WHERE embedding IS NOT NULL ${only} ORDER BY distance LIMIT $2`,
-      params,
-    );
-    // relaxed_order may return neighbours slightly out of order: put them back.
-    return r.rows
-      .map((x) => ({ id: x.id, score: 1 - x.distance }))
-      .sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
-  });
+        params,
+      },
+    ],
+    { transaction: true },
+  );
+  // relaxed_order may return neighbours slightly out of order: put them back.
+  return (r.rows as { id: string; distance: number }[])
+    .map((x) => ({ id: x.id, score: 1 - x.distance }))
+    .sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
 }
 
-/** The cosine similarity of these examples to `vector` (primary key lookups; examples without a vector are left out). */
-export async function cosineOf(db: Queryable, ids: string[], vector: ArrayLike<number>): Promise<Map<string, number>> {
-  if (ids.length === 0) return new Map();
-  const r = await db.query<{ id: string; score: number }>(
-    `SELECT id::text AS id, (1 - (embedding <=> $1::vector))::float8 AS score FROM examples
+/**
+ * The statement reading the cosine similarity of these examples to `vector` (primary key lookups;
+ * examples without a vector are left out): rows of `id` and `score`. None for no ids.
+ */
+export function cosineOfStatement(ids: string[], vector: ArrayLike<number>): Statement | undefined {
+  if (ids.length === 0) return undefined;
+  return {
+    text: `SELECT id::text AS id, (1 - (embedding <=> $1::vector))::float8 AS score FROM examples
      WHERE id = ANY($2::bigint[]) AND embedding IS NOT NULL`,
-    [vectorLiteral(vector), ids],
-  );
-  return new Map(r.rows.map((x) => [x.id, x.score]));
+    params: [vectorLiteral(vector), ids],
+    options: { prepare: "search.cosine" },
+  };
 }
 
 /** Tables whose planner statistics the datasets service keeps fresh. */

@@ -10,7 +10,7 @@ import pg from "pg";
 import { brokerTarget, importTo } from "../../bin/datasets/target";
 import { exportTo } from "../../bin/datasets/export";
 import { exportStream } from "../../services/datasets/export";
-import type { Queryable } from "../../services/lib/db";
+import { batchInTurn, type Queryable } from "../../services/lib/db";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { ADMIN_KEY } from "../helpers/datasets";
@@ -158,6 +158,7 @@ describe("datasets export on PGlite", () => {
         pages++;
         return dbA.query(text, params);
       },
+      batch: (statements) => batchInTurn(counting, statements),
     };
     const stream = exportStream(counting, id, false, 1);
     const reader = stream[Symbol.asyncIterator]();
@@ -210,14 +211,14 @@ describeWithPg("mcai export on Postgres", () => {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      return (
-        await snapshot({
-          query: async (t, p) => {
-            const r = await c.query(t, p);
-            return { rows: r.rows, rowCount: r.rowCount ?? 0 };
-          },
-        })
-      ).live;
+      const q: Queryable = {
+        query: async (t, p) => {
+          const r = await c.query(t, p);
+          return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+        },
+        batch: (statements) => batchInTurn(q, statements),
+      };
+      return (await snapshot(q)).live;
     } finally {
       await c.end();
     }

@@ -4,10 +4,11 @@
  * is for: the main thread keeps running while a statement works, and a dead worker rejects.
  */
 import { databaseClientError, sqlState } from "../../services/lib/errors";
-import { PgliteDb } from "../../services/lib/db";
+import { PgDb, PgliteDb, type Db } from "../../services/lib/db";
 import { memoryDb } from "../helpers/pglite";
 import { startTestNode } from "../helpers/node";
 import { eventually, getJson } from "../helpers/processes";
+import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
 
 const drivers: [string, boolean][] = [
   ["in a worker thread", true],
@@ -125,6 +126,131 @@ describe.each(drivers)("embedded PGlite %s", (_name, worker) => {
       .catch(() => undefined);
     await db.execScript(db, "INSERT INTO probe (x) VALUES (12); INSERT INTO probe (x) VALUES (13);");
     expect((await db.query<{ x: number }>("SELECT x FROM probe ORDER BY x")).rows).toEqual([{ x: 12 }, { x: 13 }]);
+  });
+});
+
+/** Every driver's Db, opened fresh (Postgres: a database of its own, dropped by `close`). */
+const batchDrivers: [string, () => Promise<{ db: Db; close: () => Promise<void> }>][] = [
+  ...drivers.map(([name, worker]): [string, () => Promise<{ db: Db; close: () => Promise<void> }>] => [
+    `embedded PGlite ${name}`,
+    async () => {
+      const db = await memoryDb({ worker });
+      return { db, close: () => db.close() };
+    },
+  ]),
+  ...(PG_URL
+    ? [
+        [
+          "Postgres",
+          async () => {
+            const url = await createDatabase("mcai_batch");
+            const db = new PgDb({ connectionString: url, max: 3 });
+            return {
+              db,
+              close: async () => {
+                await db.close();
+                await dropDatabase(url);
+              },
+            };
+          },
+        ] as [string, () => Promise<{ db: Db; close: () => Promise<void> }>],
+      ]
+    : []),
+];
+
+describe.each(batchDrivers)("db.batch on %s", (_name, open) => {
+  let db: Db;
+  let close: () => Promise<void>;
+  const xs = async () => (await db.query<{ x: number }>("SELECT x FROM probe ORDER BY x")).rows.map((r) => r.x);
+  beforeAll(async () => {
+    ({ db, close } = await open());
+    await db.query("CREATE TABLE probe (id serial PRIMARY KEY, x int UNIQUE, note text)");
+  });
+  afterAll(() => close());
+  beforeEach(() => db.query("TRUNCATE probe"));
+
+  it("answers each statement's result in order, prepared ones as unprepared", async () => {
+    const r = await db.batch([
+      { text: "INSERT INTO probe (x, note) VALUES ($1, $2), ($3, NULL) RETURNING x", params: [1, "a", 2] },
+      { text: "SELECT x, note FROM probe WHERE x >= $1 ORDER BY x", params: [1], options: { prepare: "probe.batch" } },
+      { text: "SELECT x, note FROM probe WHERE x >= $1 ORDER BY x", params: [2] },
+      { text: "UPDATE probe SET note = 'b' WHERE x > 0" },
+    ]);
+    expect(r).toEqual([
+      { rows: [{ x: 1 }, { x: 2 }], rowCount: 2 },
+      {
+        rows: [
+          { x: 1, note: "a" },
+          { x: 2, note: null },
+        ],
+        rowCount: 2,
+      },
+      { rows: [{ x: 2, note: null }], rowCount: 1 },
+      { rows: [], rowCount: 2 },
+    ]);
+    expect(await db.batch([])).toEqual([]);
+  });
+
+  it("stops at a failing statement with its SQLSTATE and place; outside a transaction the ones before it stay", async () => {
+    const err = await db
+      .batch([
+        { text: "INSERT INTO probe (x) VALUES (1)" },
+        { text: "INSERT INTO probe (x) VALUES ($1)", params: [1] },
+        { text: "INSERT INTO probe (x) VALUES (2)" },
+      ])
+      .catch((e: unknown) => e as Error);
+    expect(err).toMatchObject({ code: "23505", constraint: "probe_x_key", batchIndex: 1 });
+    expect(databaseClientError(err)?.code).toBe(409);
+    // The first statement committed on its own; the third never ran.
+    expect(await xs()).toEqual([1]);
+    const syntax = await db.batch([{ text: "SELECT 1" }, { text: "SELEC 1" }]).catch((e: unknown) => e as Error);
+    expect(syntax).toMatchObject({ code: "42601", batchIndex: 1 });
+  });
+
+  it("in a transaction of its own: settings made local hold for the next statement; a failure rolls back all", async () => {
+    const [, seen] = await db.batch(
+      [
+        { text: "SELECT set_config('mcai.probe', $1, true)", params: ["on"] },
+        { text: "SELECT current_setting('mcai.probe', true) AS v" },
+        { text: "INSERT INTO probe (x) VALUES (1)" },
+      ],
+      { transaction: true },
+    );
+    expect(seen.rows).toEqual([{ v: "on" }]);
+    expect(await xs()).toEqual([1]);
+    const err = await db
+      .batch(
+        [
+          { text: "INSERT INTO probe (x) VALUES (2)" },
+          { text: "SELECT 1 / $1::int AS q", params: [0], options: { prepare: "probe.div" } },
+        ],
+        { transaction: true },
+      )
+      .catch((e: unknown) => e as Error);
+    expect(err).toMatchObject({ code: "22012", message: "division by zero", batchIndex: 1 });
+    expect(await xs()).toEqual([1]);
+    // The prepared statement made in the rolled-back transaction still answers.
+    expect((await db.query("SELECT 1 / $1::int AS q", [1], { prepare: "probe.div" })).rows).toEqual([{ q: 1 }]);
+  });
+
+  it("inside a caller's transaction: runs in it, sees its rows, and is rolled back with it", async () => {
+    const err = await db
+      .transaction(async (tx) => {
+        await tx.query("INSERT INTO probe (x) VALUES (1)");
+        const [, counted] = await tx.batch([
+          { text: "INSERT INTO probe (x) VALUES (2)" },
+          { text: "SELECT count(*)::int AS n FROM probe" },
+        ]);
+        expect(counted.rows).toEqual([{ n: 2 }]);
+        await tx.batch([{ text: "INSERT INTO probe (x) VALUES (3)" }, { text: "INSERT INTO probe (x) VALUES (1)" }]);
+      })
+      .catch((e: unknown) => e as Error);
+    expect(err).toMatchObject({ code: "23505", batchIndex: 1 });
+    expect(await xs()).toEqual([]);
+    await db.transaction(async (tx) => {
+      await tx.batch([{ text: "INSERT INTO probe (x) VALUES (4)" }, { text: "INSERT INTO probe (x) VALUES (5)" }]);
+    });
+    expect(await xs()).toEqual([4, 5]);
   });
 });
 

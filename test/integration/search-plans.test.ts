@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ServiceBroker } from "moleculer";
-import type { Db, Queryable, QueryResult, Row } from "../../services/lib/db";
+import type { BatchOptions, Db, Queryable, QueryResult, Row, Statement } from "../../services/lib/db";
 import { runSearch, type SearchMode } from "../../services/datasets/search";
 import { pageExamples } from "../../services/datasets/store";
 import { startTestNode, type TestNode } from "../helpers/node";
@@ -29,10 +29,18 @@ function recording(db: Db): { db: Db; seen: { text: string; params?: unknown[] }
       seen.push({ text, params });
       return q.query<R>(text, params);
     },
+    batch(statements: Statement[]): Promise<QueryResult[]> {
+      seen.push(...statements.map(({ text, params }) => ({ text, params })));
+      return q.batch(statements);
+    },
   });
   const direct = wrap(db);
   const rec: Db = Object.assign(Object.create(db) as Db, {
     query: <R extends Row = Row>(text: string, params?: unknown[]) => direct.query<R>(text, params),
+    batch: (statements: Statement[], options?: BatchOptions) => {
+      seen.push(...statements.map(({ text, params }) => ({ text, params })));
+      return db.batch(statements, options);
+    },
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction((tx) => fn(wrap(tx))),
   });
   return { db: rec, seen };

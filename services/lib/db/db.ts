@@ -27,9 +27,50 @@ export interface QueryOptions {
   timeoutMs?: number;
 }
 
+/** One statement of a batch. */
+export interface Statement {
+  text: string;
+  params?: unknown[];
+  options?: QueryOptions;
+}
+
 /** What a query runs on: the database itself or one transaction. */
 export interface Queryable {
   query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
+  /**
+   * Runs the statements one after another on one connection and answers their results in order.
+   * Embedded, the whole batch is one message to PGlite's worker thread (a statement each costs a
+   * round trip and a thread hop). The first statement that fails rejects the batch with its error
+   * (SQLSTATE `code` and fields kept, `batchIndex` its place) and the ones after it do not run;
+   * the ones before it stay done, unless the batch runs in a transaction (then rolled back).
+   */
+  batch(statements: Statement[]): Promise<QueryResult[]>;
+}
+
+/** How a batch on the database itself runs. */
+export interface BatchOptions {
+  /** In one transaction of its own: committed when every statement ran, rolled back at the first failure. */
+  transaction?: boolean;
+}
+
+/** The batch's failing statement's error, marked with its place in the batch. */
+function batchError(err: unknown, index: number): unknown {
+  if (err instanceof Error && (err as { batchIndex?: number }).batchIndex === undefined)
+    Object.assign(err, { batchIndex: index });
+  return err;
+}
+
+/** A batch as statements in turn on `q` (what a connection without a batch call of its own does). */
+export async function batchInTurn(q: Pick<Queryable, "query">, statements: Statement[]): Promise<QueryResult[]> {
+  const out: QueryResult[] = [];
+  for (const [i, s] of statements.entries()) {
+    try {
+      out.push(await q.query(s.text, s.params, s.options));
+    } catch (err) {
+      throw batchError(err, i);
+    }
+  }
+  return out;
 }
 
 export interface DbCapabilities {
@@ -43,6 +84,8 @@ export interface Db extends Queryable {
   readonly driver: DbDriver;
   /** Filled in by `refreshCapabilities` after migrations. */
   readonly capabilities: DbCapabilities;
+  /** A batch (see Queryable.batch) outside any transaction, or in one of its own with `transaction`. */
+  batch(statements: Statement[], options?: BatchOptions): Promise<QueryResult[]>;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters inside `tx`. */

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row } from "./db";
-import { readCapabilities } from "./db";
+import type { BatchOptions, Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row, Statement } from "./db";
+import { batchInTurn, readCapabilities } from "./db";
 import { vectorFromSql } from "./vector";
 
 export interface PgDbOptions {
@@ -12,7 +12,8 @@ export interface PgDbOptions {
 }
 
 function wrap(client: { query: pg.Pool["query"] }): Queryable {
-  return {
+  const q: Queryable = {
+    batch: (statements) => batchInTurn(q, statements),
     async query<R extends Row = Row>(
       text: string,
       params?: unknown[],
@@ -35,6 +36,7 @@ function wrap(client: { query: pg.Pool["query"] }): Queryable {
       return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
     },
   };
+  return q;
 }
 
 /**
@@ -44,12 +46,16 @@ function wrap(client: { query: pg.Pool["query"] }): Queryable {
  */
 function inTurn(q: Queryable): Queryable {
   let last: Promise<unknown> = Promise.resolve();
+  const turn = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = last.then(run);
+    last = next.catch(() => undefined); // a failed statement does not stop the ones after it
+    return next;
+  };
   return {
-    query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-      const next = last.then(() => q.query<R>(text, params, options));
-      last = next.catch(() => undefined); // a failed statement does not stop the ones after it
-      return next;
-    },
+    query: <R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions) =>
+      turn(() => q.query<R>(text, params, options)),
+    // A batch takes one turn: no statement started meanwhile runs between its statements.
+    batch: (statements) => turn(() => batchInTurn(q, statements)),
   };
 }
 
@@ -111,6 +117,28 @@ export class PgDb implements Db {
 
   query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     return this.q.query<R>(text, params, options);
+  }
+
+  /**
+   * The statements in turn on one client of the pool (so a session setting made by one holds for
+   * the next), or in one transaction of their own with `transaction`.
+   */
+  async batch(statements: Statement[], options?: BatchOptions): Promise<QueryResult[]> {
+    if (options?.transaction) return this.transaction((tx) => tx.batch(statements));
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => (broken = err);
+    client.on("error", onError);
+    try {
+      return await batchInTurn(wrap(client), statements);
+    } catch (err) {
+      // As in transaction(): a statement that timed out client-side may still run; drop the client.
+      if ((err as Error).message === "Query read timeout") broken = err as Error;
+      throw err;
+    } finally {
+      client.off("error", onError);
+      client.release(broken);
+    }
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

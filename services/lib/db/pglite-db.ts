@@ -1,11 +1,11 @@
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row } from "./db";
+import type { BatchOptions, Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row, Statement } from "./db";
 import { readCapabilities } from "./db";
 import { DataDirLock } from "./data-dir-lock";
 import type { PgliteSettings } from "../config";
-import { PgliteSession, type PgliteOrigin, type SessionResult } from "./pglite-session";
+import { PgliteSession, type PgliteOrigin, type SessionResult, type SessionStatement } from "./pglite-session";
 import { PgliteWorkerHost } from "./pglite-worker-host";
 
 export { pgliteStartParams, type PgliteOrigin } from "./pglite-session";
@@ -34,6 +34,7 @@ export interface PgliteOpenOptions {
  */
 export interface PgliteHost {
   query(text: string, params: unknown[] | undefined, txId?: number, prepare?: string): Promise<SessionResult>;
+  batch(statements: SessionStatement[], txId?: number, transaction?: boolean): Promise<SessionResult[]>;
   exec(sql: string, txId?: number): Promise<void>;
   begin(): Promise<number>;
   end(txId: number, commit: boolean): Promise<void>;
@@ -53,6 +54,19 @@ class PgliteQueryable implements Queryable {
     const r = await this.host.query(text, params, this.txId, options?.prepare);
     return r as QueryResult<R>;
   }
+
+  batch(statements: Statement[], transaction?: boolean): Promise<QueryResult[]> {
+    return this.host.batch(sessionStatements(statements), this.txId, transaction);
+  }
+}
+
+/** What crosses to the worker: text, parameters and the prepared name (timeoutMs does not apply). */
+function sessionStatements(statements: Statement[]): SessionStatement[] {
+  return statements.map(({ text, params, options }) => ({
+    text,
+    params,
+    options: options?.prepare ? { prepare: options.prepare } : undefined,
+  }));
 }
 
 /**
@@ -109,6 +123,11 @@ export class PgliteDb implements Db {
 
   query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     return this.q.query<R>(text, params, options);
+  }
+
+  /** One call to the host (one message to the worker thread) for the whole batch. */
+  batch(statements: Statement[], options?: BatchOptions): Promise<QueryResult[]> {
+    return this.q.batch(statements, options?.transaction);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

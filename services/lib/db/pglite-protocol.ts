@@ -2,11 +2,12 @@
  * The messages between PgliteDb (main thread) and the worker thread that holds the PGlite
  * session (pglite-worker.ts): one request per PgliteSession call, answered by its id.
  */
-import type { PgliteOrigin, PgliteSessionOptions, SessionResult } from "./pglite-session";
+import type { PgliteOrigin, PgliteSessionOptions, SessionResult, SessionStatement } from "./pglite-session";
 
 export type WorkerRequest = { id: number } & (
   | { op: "open"; options: PgliteSessionOptions }
   | { op: "query"; text: string; params?: unknown[]; txId?: number; prepare?: string }
+  | { op: "batch"; statements: SessionStatement[]; txId?: number; transaction?: boolean }
   | { op: "exec"; sql: string; txId?: number }
   | { op: "begin" }
   | { op: "end"; txId: number; commit: boolean }
@@ -19,6 +20,7 @@ export type WorkerRequest = { id: number } & (
 export interface WorkerAnswers {
   open: { origin: PgliteOrigin; templateSkipped?: string };
   query: SessionResult;
+  batch: SessionResult[];
   exec: undefined;
   begin: number;
   end: undefined;

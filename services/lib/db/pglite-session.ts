@@ -26,6 +26,13 @@ export interface PgliteSessionOptions {
   template?: string | false;
 }
 
+/** One statement of a batch (db.ts Statement, as it crosses to the worker). */
+export interface SessionStatement {
+  text: string;
+  params?: unknown[];
+  options?: { prepare?: string };
+}
+
 /** A statement's answer as the Db layer returns it. */
 export interface SessionResult {
   rows: Record<string, unknown>[];
@@ -235,6 +242,37 @@ export class PgliteSession {
       if ((err as { code?: string }).code === "26000") this.prepared.delete(name);
       throw Object.assign(err as Error, { query: text });
     }
+  }
+
+  /**
+   * Runs the statements in turn (in transaction `txId` when given, else in one of their own with
+   * `transaction`, else each on its own) and answers their results; the first failure rejects with
+   * its error marked with `batchIndex`, and a transaction of the batch's own is rolled back.
+   */
+  async batch(statements: SessionStatement[], txId?: number, transaction?: boolean): Promise<SessionResult[]> {
+    if (txId !== undefined || !transaction) return this.inTurn(statements, txId);
+    const id = await this.begin();
+    let out: SessionResult[];
+    try {
+      out = await this.inTurn(statements, id);
+    } catch (err) {
+      await this.end(id, false).catch(() => undefined);
+      throw err;
+    }
+    await this.end(id, true);
+    return out;
+  }
+
+  private async inTurn(statements: SessionStatement[], txId: number | undefined): Promise<SessionResult[]> {
+    const out: SessionResult[] = [];
+    for (const [i, st] of statements.entries()) {
+      try {
+        out.push(await this.query(st.text, st.params, txId, st.options?.prepare));
+      } catch (err) {
+        throw err instanceof Error ? Object.assign(err, { batchIndex: i }) : err;
+      }
+    }
+    return out;
   }
 
   async exec(sql: string, txId?: number): Promise<void> {

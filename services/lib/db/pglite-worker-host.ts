@@ -5,7 +5,7 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { PgliteHost } from "./pglite-db";
-import type { PgliteSessionOptions, SessionResult } from "./pglite-session";
+import type { PgliteSessionOptions, SessionResult, SessionStatement } from "./pglite-session";
 import { errorFrom, type WorkerAnswers, type WorkerReply, type WorkerRequest } from "./pglite-protocol";
 
 // Under jest and tsx this file is .ts and so is the worker (loaded through tsx); from dist and
@@ -119,6 +119,10 @@ export class PgliteWorkerHost implements PgliteHost {
 
   query(text: string, params: unknown[] | undefined, txId?: number, prepare?: string): Promise<SessionResult> {
     return this.call("query", { text, params, txId, prepare });
+  }
+
+  batch(statements: SessionStatement[], txId?: number, transaction?: boolean): Promise<SessionResult[]> {
+    return this.call("batch", { statements, txId, transaction });
   }
 
   exec(sql: string, txId?: number): Promise<void> {

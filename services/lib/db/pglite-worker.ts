@@ -29,8 +29,9 @@ const TRANSFER_MIN_BYTES = 64 * 1024;
  * of copied. Never a SharedArrayBuffer (not transferable), nor a view on part of a buffer.
  */
 function transferables(value: unknown): ArrayBuffer[] {
-  const rows = (value as { rows?: unknown } | undefined)?.rows;
-  if (!Array.isArray(rows)) return [];
+  // A batch answers a list of results.
+  const results = (Array.isArray(value) ? value : [value]) as ({ rows?: unknown } | undefined)[];
+  const rows = results.flatMap((r) => (Array.isArray(r?.rows) ? (r.rows as unknown[]) : []));
   const out = new Set<ArrayBuffer>();
   for (const row of rows as Record<string, unknown>[]) {
     for (const v of Object.values(row)) {
@@ -55,6 +56,8 @@ async function handle(m: WorkerRequest): Promise<unknown> {
     }
     case "query":
       return opened().query(m.text, m.params, m.txId, m.prepare);
+    case "batch":
+      return opened().batch(m.statements, m.txId, m.transaction);
     case "exec":
       return opened().exec(m.sql, m.txId);
     case "begin":
