@@ -39,7 +39,9 @@ const { vectorLiteral } = require(
   path.join(ROOT, "dist/services/datasets/embeddings/index.js"),
 ) as typeof import("../services/datasets/embeddings");
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
-const { loadConfig } = require(path.join(ROOT, "dist/services/lib/config.js")) as typeof import("../services/lib/config");
+const { loadConfig } = require(
+  path.join(ROOT, "dist/services/lib/config.js"),
+) as typeof import("../services/lib/config");
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built program in dist/, which is what a benchmark measures
 const { deferBm25, flushBm25, insertExamples, ensureDataset } = require(
   path.join(ROOT, "dist/services/datasets/store.js"),
@@ -152,16 +154,18 @@ async function endToEnd(n: number): Promise<void> {
   console.log(`\nwhole import over HTTP as a job (${n} documents, EMBEDDINGS_BATCH ${E2E_BATCHES.join(" and ")}):`);
   const runs: [string, () => Promise<Record<string, string>>, () => Promise<void>][] = [];
   const dirs: string[] = [];
-  const pglite = (rebuildMin: string, batch: string, sharedBuffers = E2E_SHARED_BUFFERS[0]) => () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-import-e2e-"));
-    dirs.push(dir);
-    return Promise.resolve({
-      MCAI_DATA_DIR: dir,
-      IMPORT_HNSW_REBUILD_MIN: rebuildMin,
-      EMBEDDINGS_BATCH: batch,
-      PGLITE_SHARED_BUFFERS_MB: sharedBuffers,
-    });
-  };
+  const pglite =
+    (rebuildMin: string, batch: string, sharedBuffers = E2E_SHARED_BUFFERS[0]) =>
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-import-e2e-"));
+      dirs.push(dir);
+      return Promise.resolve({
+        MCAI_DATA_DIR: dir,
+        IMPORT_HNSW_REBUILD_MIN: rebuildMin,
+        EMBEDDINGS_BATCH: batch,
+        PGLITE_SHARED_BUFFERS_MB: sharedBuffers,
+      });
+    };
   const none = () => Promise.resolve();
   if (process.env.ROW_BY_ROW === "1")
     runs.push(["PGlite, HNSW grown row by row, batches of 256", pglite("0", "256"), none]);

@@ -74,7 +74,11 @@ function line(name: string, ms: number[], calls: number, n: number): string {
 }
 
 async function measure(worker: boolean): Promise<void> {
-  const raw = await PgliteDb.open(path.join(DATA_DIR!, "db"), { worker, template: false, memory: loadConfig({}).pglite });
+  const raw = await PgliteDb.open(path.join(DATA_DIR!, "db"), {
+    worker,
+    template: false,
+    memory: loadConfig({}).pglite,
+  });
   await raw.refreshCapabilities();
   const { db, calls } = counted(raw);
   const cfg = loadConfig({}).datasets;
@@ -95,7 +99,7 @@ async function measure(worker: boolean): Promise<void> {
     const ds = await getDataset(db, "scifact");
     if (!ds) throw new Error(`no scifact dataset in ${DATA_DIR}`);
     const ids: string[] = ["0"];
-    for (let after = "0"; ; ) {
+    for (let after = "0"; ;) {
       const p = await pageExamples(db, "scifact", after, 20);
       if (!p?.more) break;
       after = p.rows[p.rows.length - 1].id;

@@ -84,8 +84,7 @@ export const startCommand: Command = {
     const services = run(() => Promise.resolve().then(() => resolveServices(config, config.servicesGiven)));
     // The embedded database opens first: its worker thread reads PGlite's files, compiles its WASM
     // and starts Postgres while this thread loads Moleculer and the services (below).
-    const opening =
-      !config.databaseUrl && nodeNeedsDb(config, await services) ? openEmbeddedDb(config) : undefined;
+    const opening = !config.databaseUrl && nodeNeedsDb(config, await services) ? openEmbeddedDb(config) : undefined;
     // Observed at once: a refusal (the folder is busy) can come before startNode awaits it.
     opening?.catch(() => undefined);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: loads while the database opens

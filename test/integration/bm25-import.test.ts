@@ -68,9 +68,9 @@ describe.each(drivers)("datasets BM25 statistics through batch inserts on %s", (
       await insertExamples(tx, id, [row("owls sleep by day"), row("seeds of the night flower")]);
       // Nothing written yet: the rows are noted, one entry per INSERT.
       const noted = (await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM bm25_pending")).rows[0].n;
-      const docs = (await tx.query<{ n: number }>(
-        "SELECT bm25_docs::int AS n FROM datasets WHERE domain_name = 'deferred'",
-      )).rows[0].n;
+      const docs = (
+        await tx.query<{ n: number }>("SELECT bm25_docs::int AS n FROM datasets WHERE domain_name = 'deferred'")
+      ).rows[0].n;
       await flushBm25(tx);
       return { noted, docs };
     });
