@@ -112,6 +112,8 @@ interface DatasetsThis extends Service {
   rotateTimer?: NodeJS.Timeout;
   vacuumTimer?: NodeJS.Timeout;
   uploadSweepTimer?: NodeJS.Timeout;
+  /** The start's upload sweep, which runs beside the start rather than ahead of it; stopped() waits for it. */
+  startSweep?: Promise<void>;
   config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
@@ -610,7 +612,9 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       this.logger.warn("the HNSW index is missing (an import stopped before it was built again): building it");
       await ensureVectorIndex(this.db);
     }
-    await this.sweepUploads();
+    // Not awaited: a sweep is housekeeping (its failure is only logged), and its DELETE on a cold
+    // database held the start (and the knowledge warm-up, which waits for this service) back.
+    this.startSweep = this.sweepUploads();
     // Also while running: an upload whose node died before its submit is another node's to remove,
     // and a cluster's other nodes may run for weeks without a restart.
     this.uploadSweepTimer = setInterval(() => void this.sweepUploads(), UPLOAD_ORPHAN_S * 1000);
@@ -635,11 +639,13 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     }
   },
 
-  stopped(this: DatasetsThis) {
+  async stopped(this: DatasetsThis) {
     clearInterval(this.rotateTimer);
     clearInterval(this.vacuumTimer);
     clearInterval(this.uploadSweepTimer);
     this.searchVersion.stop();
+    // The database closes after the services stop: the start's sweep ends before it.
+    await this.startSweep;
   },
 };
 
