@@ -61,8 +61,10 @@ function searchSettings(cfg: DatasetSettings): SearchSettings {
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };
 }
-/** An upload that got no job within this many seconds (its node died in between) is removed at start. */
+/** An upload that got no job within this many seconds (its node died in between) is removed just after a start and hourly. */
 const UPLOAD_ORPHAN_S = 3600;
+/** How long after a start its upload sweep runs (off the start's path). */
+const START_SWEEP_DELAY_MS = 3000;
 /** Largest JSON file read whole (JSONL and TXT stream). */
 const JSON_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -112,6 +114,9 @@ interface DatasetsThis extends Service {
   rotateTimer?: NodeJS.Timeout;
   vacuumTimer?: NodeJS.Timeout;
   uploadSweepTimer?: NodeJS.Timeout;
+  /** The start's upload sweep, run a moment after the start rather than in it; stopped() waits for it. */
+  startSweep?: Promise<void>;
+  startSweepTimer?: NodeJS.Timeout;
   config(): ReturnType<typeof runtimeOf>["config"];
   bulkEmbedder(): Embedder | undefined;
   changed(ctx: Context, domain: string, version: number | null): Promise<void>;
@@ -610,7 +615,13 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       this.logger.warn("the HNSW index is missing (an import stopped before it was built again): building it");
       await ensureVectorIndex(this.db);
     }
-    await this.sweepUploads();
+    // Off the start's path: a sweep is housekeeping (its failure is only logged), and its DELETE on
+    // a cold database held the start back (the knowledge warm-up waits for this service, and the
+    // first health check's ping queues behind it in PGlite's one worker).
+    this.startSweepTimer = setTimeout(() => {
+      this.startSweep = this.sweepUploads();
+    }, START_SWEEP_DELAY_MS);
+    this.startSweepTimer.unref();
     // Also while running: an upload whose node died before its submit is another node's to remove,
     // and a cluster's other nodes may run for weeks without a restart.
     this.uploadSweepTimer = setInterval(() => void this.sweepUploads(), UPLOAD_ORPHAN_S * 1000);
@@ -635,11 +646,14 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
     }
   },
 
-  stopped(this: DatasetsThis) {
+  async stopped(this: DatasetsThis) {
     clearInterval(this.rotateTimer);
     clearInterval(this.vacuumTimer);
     clearInterval(this.uploadSweepTimer);
+    clearTimeout(this.startSweepTimer);
     this.searchVersion.stop();
+    // The database closes after the services stop: the start's sweep ends before it.
+    await this.startSweep;
   },
 };
 

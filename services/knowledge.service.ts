@@ -367,7 +367,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       const s = configOf(this.broker).knowledge;
       // Waits past the bound on purpose: started() stops waiting at the bound, and a warm-up that goes on
       // in the background after it does no harm.
-      await this.broker.waitForServices(["datasets"], s.warmupMs * 5, 20);
+      await this.broker.waitForServices(["datasets"], s.warmupMs * 5, 5);
       const version = await this.datasetVersion.current();
       const marker = `knowledge:warm:v${version}`;
       // On a busy machine the shared cache answers slower than the hit path's bound: the marker is

@@ -78,6 +78,11 @@ export interface DbCapabilities {
   vector: boolean;
 }
 
+/** Capabilities read by a caller with their details: pgvector's type id when it is installed. */
+export interface KnownCapabilities extends DbCapabilities {
+  vectorOid?: number;
+}
+
 export type DbDriver = "pglite" | "postgres";
 
 export interface Db extends Queryable {
@@ -90,7 +95,8 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters inside `tx`. */
   execScript(tx: Queryable, sql: string): Promise<void>;
-  refreshCapabilities(): Promise<DbCapabilities>;
+  /** Reads the capabilities again, or takes `known` (read by the caller in the same state) as they are. */
+  refreshCapabilities(known?: KnownCapabilities): Promise<DbCapabilities>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { Db } from "./db";
+import type { Db, KnownCapabilities, QueryResult } from "./db";
 import { PROJECT_ROOT } from "../paths";
 
 /** The folder of `NNNN_name.sql` files, beside the sources and the build alike. */
@@ -41,14 +41,32 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   });
 }
 
-/** Whether the ledger table exists and holds every one of `migrations`. */
-async function allRecorded(db: Db, migrations: Migration[]): Promise<boolean> {
-  const t = await db.query<{ present: boolean }>("SELECT to_regclass('mcai_migrations') IS NOT NULL AS present");
-  if (!t.rows[0]?.present) return false;
+// What the usual start reads, in one statement: whether the ledger table exists, and the
+// capabilities (pgvector installed, and its type's id, which the driver parses results by).
+const PROBE_SQL = `SELECT to_regclass('mcai_migrations') IS NOT NULL AS ledger,
+  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS vector,
+  to_regtype('vector')::oid::int AS vector_oid`;
+
+/**
+ * Whether the ledger table exists and holds every one of `migrations`, with the database's
+ * capabilities when it does: one batch (one message to PGlite's worker) of the probe and the
+ * ledger's rows. Without the table the second statement fails (42P01): nothing is recorded.
+ */
+async function allRecorded(db: Db, migrations: Migration[]): Promise<KnownCapabilities | undefined> {
+  let probe: QueryResult;
+  let done: QueryResult;
+  try {
+    [probe, done] = await db.batch([{ text: PROBE_SQL }, { text: "SELECT id FROM mcai_migrations" }]);
+  } catch (err) {
+    const e = err as { code?: string; batchIndex?: number };
+    if (e.code === "42P01" && e.batchIndex === 1) return undefined;
+    throw err;
+  }
+  const p = probe.rows[0] as { ledger: boolean; vector: boolean; vector_oid: number | string | null };
   // The driver may hand back an integer column as a string: Number() keeps the ids comparable.
-  const done = await db.query<{ id: number | string }>("SELECT id FROM mcai_migrations");
-  const ids = new Set(done.rows.map((r) => Number(r.id)));
-  return migrations.every((m) => ids.has(m.id));
+  const ids = new Set(done.rows.map((r) => Number((r as { id: number | string }).id)));
+  if (!p.ledger || !migrations.every((m) => ids.has(m.id))) return undefined;
+  return { vector: p.vector, vectorOid: p.vector && p.vector_oid !== null ? Number(p.vector_oid) : undefined };
 }
 
 /**
@@ -61,10 +79,12 @@ export async function migrate(
   migrations: Migration[] = readMigrations(),
   settings: MigrationSettings = {},
 ): Promise<MigrateResult> {
-  // The usual start finds every migration recorded: two reads, no transaction, no lock. Whatever
-  // is missing goes through the locked path below, which reads the ledger again under the lock.
-  if (await allRecorded(db, migrations)) {
-    await db.refreshCapabilities();
+  // The usual start finds every migration recorded: one batch of two reads (the capabilities with
+  // them), no transaction, no lock. Whatever is missing goes through the locked path below, which
+  // reads the ledger again under the lock.
+  const known = await allRecorded(db, migrations);
+  if (known) {
+    await db.refreshCapabilities(known);
     return { applied: [], total: migrations.length };
   }
   const applied = await db.transaction(async (tx) => {

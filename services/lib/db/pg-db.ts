@@ -1,7 +1,17 @@
 import type pg from "pg";
-import type { BatchOptions, Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row, Statement } from "./db";
+import type {
+  BatchOptions,
+  Db,
+  DbCapabilities,
+  KnownCapabilities,
+  Queryable,
+  QueryOptions,
+  QueryResult,
+  Row,
+  Statement,
+} from "./db";
 import { batchInTurn, readCapabilities } from "./db";
-import { vectorFromSql } from "./vector";
+import { loadPgvector, vectorFromSql } from "./vector";
 
 export interface PgDbOptions {
   connectionString: string;
@@ -170,11 +180,16 @@ export class PgDb implements Db {
     await tx.query(sql);
   }
 
-  async refreshCapabilities(): Promise<DbCapabilities> {
-    this.capabilities = await readCapabilities(this);
-    this.vectorOid = this.capabilities.vector
-      ? (await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid
-      : undefined;
+  async refreshCapabilities(known?: KnownCapabilities): Promise<DbCapabilities> {
+    if (known) {
+      await loadPgvector();
+      this.capabilities = { vector: known.vector };
+    } else this.capabilities = await readCapabilities(this);
+    this.vectorOid = !this.capabilities.vector
+      ? undefined
+      : known
+        ? known.vectorOid
+        : (await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid;
     return this.capabilities;
   }
 

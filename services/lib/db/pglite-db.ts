@@ -1,8 +1,19 @@
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { BatchOptions, Db, DbCapabilities, Queryable, QueryOptions, QueryResult, Row, Statement } from "./db";
+import type {
+  BatchOptions,
+  Db,
+  DbCapabilities,
+  KnownCapabilities,
+  Queryable,
+  QueryOptions,
+  QueryResult,
+  Row,
+  Statement,
+} from "./db";
 import { readCapabilities } from "./db";
+import { loadPgvector } from "./vector";
 import { DataDirLock } from "./data-dir-lock";
 import type { PgliteSettings } from "../config";
 import { PgliteSession, type PgliteOrigin, type SessionResult, type SessionStatement } from "./pglite-session";
@@ -150,11 +161,16 @@ export class PgliteDb implements Db {
     await this.host.exec(sql, tx instanceof PgliteQueryable ? tx.txId : undefined);
   }
 
-  async refreshCapabilities(): Promise<DbCapabilities> {
-    this.capabilities = await readCapabilities(this);
-    const oid = this.capabilities.vector
-      ? (await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid
-      : undefined;
+  async refreshCapabilities(known?: KnownCapabilities): Promise<DbCapabilities> {
+    if (known) {
+      await loadPgvector();
+      this.capabilities = { vector: known.vector };
+    } else this.capabilities = await readCapabilities(this);
+    const oid = !this.capabilities.vector
+      ? undefined
+      : known
+        ? known.vectorOid
+        : (await this.q.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid")).rows[0].oid;
     await this.host.setVectorOid(oid);
     return this.capabilities;
   }
