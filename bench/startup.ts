@@ -29,7 +29,8 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 // BASELINE_DIST=/path/to/an/older/dist: the embedded starts again with that build, in the same run.
 const BASELINE_BIN = process.env.BASELINE_DIST ? path.join(process.env.BASELINE_DIST, "bin", "mcai.js") : undefined;
 // PARTS=times,rss (default both): which halves of the benchmark run; PARTS=cold: of the times, only
-// the bare baseline, the gateway and the embedded start over an existing folder.
+// the bare baseline, the gateway and the embedded start over an existing folder (and, with
+// EMBEDDED_VARIANTS, each variant over an existing and a fresh folder, interleaved with the default).
 const PARTS = (process.env.PARTS ?? "times,rss").split(",");
 
 interface Sample {
@@ -99,9 +100,12 @@ function stats(samples: Sample[]): string {
   const rss = Math.max(...samples.map((s) => s.peakRssMb));
   const cpu = median(samples.map((s) => s.cpuMs));
   const line = `median ${median(ms).toFixed(0).padStart(5)} ms   min ${ms[0].toFixed(0).padStart(5)}   max ${ms[ms.length - 1].toFixed(0).padStart(5)}   CPU ${cpu.toFixed(0).padStart(5)} ms   peak RSS ${rss.toFixed(0)} MB`;
-  const names = Object.keys(samples[0].phases);
+  // A sample whose phases line came too late (a slow fresh start) has none: the median is of the others.
+  const names = [...new Set(samples.flatMap((s) => Object.keys(s.phases)))];
   if (!names.length) return line;
-  const phases = names.map((n) => `${n} ${median(samples.map((s) => s.phases[n] ?? NaN)).toFixed(0)}`);
+  const phases = names.map(
+    (n) => `${n} ${median(samples.flatMap((s) => (n in s.phases ? [s.phases[n]] : []))).toFixed(0)}`,
+  );
   return `${line}\n${"".padEnd(47)}phases (median ms): ${phases.join(", ")}`;
 }
 
@@ -162,6 +166,31 @@ async function withoutTemplate<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 const IDLE_MS = 2000;
+
+/**
+ * EMBEDDED_VARIANTS="COMPUTE_THREADS=1;COMPUTE_THREAD_HEAP_MB=0": the embedded node again with each
+ * (each variant one or more space-separated NAME=value). RSS phases, and in the times part the
+ * start over an existing folder and a fresh one, interleaved with the default's.
+ */
+const VARIANTS: [string, Record<string, string>][] = (process.env.EMBEDDED_VARIANTS ?? "")
+  .split(";")
+  .filter((x) => x.trim())
+  .map((v) => [
+    v.trim(),
+    Object.fromEntries(
+      v
+        .trim()
+        .split(/\s+/)
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+    ),
+  ]);
+
+/** Each series once per round, RUNS rounds (drift on a busy machine hits all alike), then prints them. */
+async function interleaved(list: [string, () => Promise<Sample>][]): Promise<void> {
+  const out: Sample[][] = list.map(() => []);
+  for (let i = 0; i < RUNS; i++) for (const [j, [, make]] of list.entries()) out[j].push(await make());
+  for (const [j, [label]] of list.entries()) console.log(`${label.padEnd(46)} ${stats(out[j])}`);
+}
 
 /**
  * An embedded all-services node over `dir`, with COMPUTE_IDLE_MS=2000: RSS idle, after the first
@@ -282,6 +311,30 @@ async function times(existing: string, ns: string, all: boolean): Promise<void> 
   await series("  same, PGlite on the main thread (PGLITE_WORKER=0)", () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: existing, PGLITE_WORKER: "0" }),
   );
+  if (VARIANTS.length) {
+    // Each variant starts over its own existing folder (made with it), so a setting that changes
+    // what the folder holds is measured as a node running with it would be.
+    const dirs = VARIANTS.map(([, env]) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-existing-"));
+      return { dir, env };
+    });
+    for (const { dir, env } of dirs) await timeToHealthy([BIN, "start"], { ...env, MCAI_DATA_DIR: dir });
+    const freshDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-"));
+    await interleaved([
+      ["embedded, existing data dir (default)", embedded(BIN)],
+      ...dirs.map(
+        ({ dir, env }, i): [string, () => Promise<Sample>] => [
+          `  same with ${VARIANTS[i][0]}`,
+          () => timeToHealthy([BIN, "start"], { ...env, MCAI_DATA_DIR: dir }),
+        ],
+      ),
+      ["embedded, fresh data dir (default)", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: freshDir() })],
+      ...VARIANTS.map(([v, env]): [string, () => Promise<Sample>] => [
+        `  same with ${v}`,
+        () => timeToHealthy([BIN, "start"], { ...env, MCAI_DATA_DIR: freshDir() }),
+      ]),
+    ]);
+  }
   if (!all) return;
   const fresh = () =>
     timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-")) });
@@ -310,16 +363,7 @@ async function rss(existing: string, ns: string): Promise<void> {
     ["embedded all-services (24 art jobs, 4 in flight)", BIN, {}],
   ];
   if (BASELINE_BIN) runs.unshift(["  same, baseline build", BASELINE_BIN, {}]);
-  // EMBEDDED_VARIANTS="COMPUTE_THREADS=1;COMPUTE_THREAD_HEAP_MB=0": the embedded node again with each.
-  for (const v of (process.env.EMBEDDED_VARIANTS ?? "").split(";").filter((x) => x.trim())) {
-    const env = Object.fromEntries(
-      v
-        .trim()
-        .split(/\s+/)
-        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-    );
-    runs.push([`  same with ${v.trim()}`, BIN, env]);
-  }
+  for (const [v, env] of VARIANTS) runs.push([`  same with ${v}`, BIN, env]);
   for (const [label, bin, env] of runs) {
     const e = await embeddedPhases(bin, existing, env);
     console.log(phasesLine(label, e.phases, `   (${e.jobsPerS.toFixed(2)} jobs/s)`));
