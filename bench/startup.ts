@@ -322,12 +322,10 @@ async function times(existing: string, ns: string, all: boolean): Promise<void> 
     const freshDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "mcai-bench-fresh-"));
     await interleaved([
       ["embedded, existing data dir (default)", embedded(BIN)],
-      ...dirs.map(
-        ({ dir, env }, i): [string, () => Promise<Sample>] => [
-          `  same with ${VARIANTS[i][0]}`,
-          () => timeToHealthy([BIN, "start"], { ...env, MCAI_DATA_DIR: dir }),
-        ],
-      ),
+      ...dirs.map(({ dir, env }, i): [string, () => Promise<Sample>] => [
+        `  same with ${VARIANTS[i][0]}`,
+        () => timeToHealthy([BIN, "start"], { ...env, MCAI_DATA_DIR: dir }),
+      ]),
       ["embedded, fresh data dir (default)", () => timeToHealthy([BIN, "start"], { MCAI_DATA_DIR: freshDir() })],
       ...VARIANTS.map(([v, env]): [string, () => Promise<Sample>] => [
         `  same with ${v}`,
