@@ -464,7 +464,11 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
         this.logger.warn(`dataset version check failed, hits read it on the spot meanwhile: ${err.message}`),
     });
     this.feedbackGenerations = new FeedbackGenerations({
-      read: () => feedbackGenerations(this.db),
+      // Read on the spot only once the background reads have failed for the bound: the database is away.
+      read: () =>
+        feedbackGenerations(this.db).catch((err: unknown) => {
+          throw new UnavailableError(`feedback generations unreadable: ${(err as Error).message}`);
+        }),
       boundMs: configOf(this.broker).knowledge.versionCheckMs,
       onReadFailure: (err) =>
         this.logger.warn(`feedback generation check failed, hits read them on the spot meanwhile: ${err.message}`),
