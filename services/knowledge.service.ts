@@ -3,8 +3,12 @@
  * L1 the Moleculer cacher (Redis in a cluster), L2 the knowledge_cache table. Keys carry the
  * dataset version, kept on this node (lib/dataset-version.ts), so an answer made before a
  * dataset change is not served after it: at once where its event arrives, and never later than
- * KNOWLEDGE_VERSION_CHECK_MS after it. With LLM_URL the answer is written by a model from the
- * matches (timeout, circuit breaker), else it is extractive. The emotion catalog and its frequency
+ * KNOWLEDGE_VERSION_CHECK_MS after it. Keys carry the feedback generation of the query too
+ * (knowledge/feedback-generations.ts), so an answer made before a vote that moves its ranking is not
+ * served after it: at once on the voter's node and where its broadcast arrives, and never later than
+ * KNOWLEDGE_VERSION_CHECK_MS after it on any node (L2 checks it in the database: at once). With
+ * LLM_URL the answer is written by a model from the matches (timeout, circuit breaker), else it is
+ * extractive. The emotion catalog and its frequency
  * mappings live here too, and the feedback on answers: an entity of moleculer-db (its mixin, over mcai's own
  * Postgres layer through PgEntityAdapter), whose entity events drop the cached answers a vote makes stale.
  */
@@ -19,12 +23,20 @@ import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import { complete } from "./knowledge/llm";
 import { normalizeQuery } from "./knowledge/normalize";
 import { DOMAIN_PARAM } from "./datasets/contract";
-import { clearL2, emotionRows, liveL2Count, topL2 } from "./knowledge/store";
+import {
+  clearL2,
+  emotionRows,
+  feedbackGenerations,
+  liveL2Count,
+  raiseFeedbackGenerations,
+  topL2,
+} from "./knowledge/store";
 import { CacheTiers } from "./knowledge/tiers";
 import { PgEntityAdapter } from "./lib/db/entity-adapter";
 import type { FeedbackListParams, FeedbackMeta, FeedbackParams, FeedbackRow } from "./knowledge/contract";
-import { ANSWER_ID_PATTERN, FEEDBACK_FIELDS, FEEDBACK_TABLE, queryTerms } from "./knowledge/feedback";
-import { dropCloseAnswers, shiftOf, voteTarget } from "./knowledge/feedback-votes";
+import { ANSWER_ID_PATTERN, FEEDBACK_FIELDS, FEEDBACK_TABLE, feedbackBuckets, queryTerms } from "./knowledge/feedback";
+import { FeedbackGenerations, type BucketGeneration } from "./knowledge/feedback-generations";
+import { dropCloseAnswers, shiftOf, shiftsAround, voteTarget, type NewVote } from "./knowledge/feedback-votes";
 import { feedbackCounter } from "./knowledge/feedback-metrics";
 
 interface KnowledgeThis extends Service {
@@ -36,6 +48,8 @@ interface KnowledgeThis extends Service {
   tiers: CacheTiers;
   /** The dataset version kept on this node: a cache hit calls no other service. */
   datasetVersion: DatasetVersion;
+  /** The feedback generations kept on this node: a cache hit reads no database. */
+  feedbackGenerations: FeedbackGenerations;
   emotions(): Promise<EmotionRow[]>;
   warmup(): Promise<string>;
   dropL1(keys: string[]): Promise<void>;
@@ -47,12 +61,25 @@ interface KnowledgeThis extends Service {
   _find(ctx: Context, params: Record<string, unknown>): Promise<FeedbackRow[]>;
 }
 
-/** What beforeEntityCreate leaves for entityCreated: the voted example's shift before the vote. */
+/**
+ * What beforeEntityCreate leaves for entityCreated: the voted example's shift before the vote, and whether
+ * the vote's insert raised the feedback generations (it was to move the example).
+ */
 interface FeedbackLocals {
   feedbackShiftBefore?: number;
+  feedbackRaised?: boolean;
 }
 
 const DOMAIN = { ...DOMAIN_PARAM, optional: true } as const;
+
+// A dataset changed: this node's version moves at once (answers go by their versioned keys), and the
+// domain's cached first page goes; the version is read again where an event may have been lost.
+const versionEvents = datasetVersionEvents<KnowledgeThis>(
+  (svc) => svc.datasetVersion,
+  async (svc, domain) => {
+    await svc.broker.cacher?.clean(`knowledge:ds:${domain}:*`).catch(() => undefined);
+  },
+);
 
 const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
   name: "knowledge",
@@ -250,6 +277,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
           node: this.broker.nodeID,
           warmup: this.warmupOutcome,
           dataset_version: this.datasetVersion.stats,
+          feedback_generations: this.feedbackGenerations.stats,
           l1: { ...l1, hit_rate: rate(l1) },
           l2: { ...l2, hit_rate: rate(l2), entries: l2Entries },
         };
@@ -278,51 +306,87 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
 
   events: {
     /**
-     * A vote changed the ranking of these cached answers: every knowledge node drops them from its cacher
-     * (one shared Redis needs it once; per-node memory cachers each need it).
+     * A vote was stored: every knowledge node takes the generations it raised (its answers go by their
+     * keys; a node that misses this reads them within the bound), and, when it changed the ranking,
+     * drops these cached answers from its cacher (one shared Redis needs it once; per-node memory cachers
+     * each need it).
      */
     "knowledge.feedback.changed": {
-      params: { keys: { type: "array", items: "string" } },
-      async handler(this: KnowledgeThis, ctx: Context<{ keys: string[] }>) {
+      params: {
+        keys: { type: "array", items: "string" },
+        generations: {
+          type: "array",
+          optional: true,
+          items: { type: "object", props: { bucket: "number", generation: "number" } },
+        },
+      },
+      async handler(this: KnowledgeThis, ctx: Context<{ keys: string[]; generations?: BucketGeneration[] }>) {
+        if (ctx.params.generations) this.feedbackGenerations.raised(ctx.params.generations);
         await this.dropL1(ctx.params.keys);
       },
     },
 
-    // A dataset changed: this node's version moves at once (answers go by their versioned keys), and
-    // the domain's cached first page goes; the version is read again where an event may have been lost.
-    ...datasetVersionEvents<KnowledgeThis>(
-      (svc) => svc.datasetVersion,
-      async (svc, domain) => {
-        await svc.broker.cacher?.clean(`knowledge:ds:${domain}:*`).catch(() => undefined);
-      },
-    ),
-  },
+    ...versionEvents,
 
-  /** moleculer-db hook: the voted example's shift before the vote, to tell whether the vote changes it. */
-  async beforeEntityCreate(this: KnowledgeThis, entity: Record<string, unknown>, ctx: Context) {
-    const locals = ctx.locals as FeedbackLocals;
-    if (typeof entity.example_id === "string")
-      locals.feedbackShiftBefore = await shiftOf(this.db, entity.query as string, entity.example_id);
-    return entity;
+    // A broadcast reaches only the nodes its sender has discovered: a node that was away, or is joining,
+    // missed the votes' events meanwhile. It reads the feedback generations again (and the dataset version).
+    "$transporter.connected": {
+      handler(this: KnowledgeThis) {
+        versionEvents["$transporter.connected"].handler.call(this);
+        this.feedbackGenerations.background(true);
+      },
+    },
+    "$node.connected": {
+      handler(this: KnowledgeThis, ctx: Context<{ node: { services?: { name: string }[] } }>) {
+        versionEvents["$node.connected"].handler.call(this, ctx);
+        this.feedbackGenerations.background(true);
+      },
+    },
   },
 
   /**
-   * moleculer-db entity event (its cache clean does nothing here, see clearCache): counts the vote and, when it moved its example,
-   * drops the cached answers of this query and close ones (L2 here, L1 on every knowledge node).
+   * moleculer-db hook: the voted example's shift before the vote, to tell whether the vote changes it;
+   * when it is to move it, the vote's insert raises the feedback generations of its query (its trigger,
+   * in its transaction), so that every node stops finding the answers cached before it.
+   */
+  async beforeEntityCreate(this: KnowledgeThis, entity: Record<string, unknown>, ctx: Context) {
+    const locals = ctx.locals as FeedbackLocals;
+    if (typeof entity.example_id !== "string") return entity;
+    const vote = entity as unknown as NewVote;
+    const { before, after } = await shiftsAround(this.db, vote);
+    locals.feedbackShiftBefore = before;
+    locals.feedbackRaised = after !== before;
+    return { ...entity, raised_buckets: after !== before ? feedbackBuckets(vote.query, vote.query_terms) : [] };
+  },
+
+  /**
+   * moleculer-db entity event (its cache clean does nothing here, see clearCache): counts the vote and, when
+   * it moved its example, takes the feedback generations it raised (here at once, on the other knowledge
+   * nodes by the event; a node the event misses reads them within KNOWLEDGE_VERSION_CHECK_MS) and drops the
+   * cached answers of this query and close ones (L2 here, L1 on every knowledge node), which would
+   * otherwise wait for their TTL.
    */
   async entityCreated(this: KnowledgeThis, row: FeedbackRow, ctx: Context) {
     feedbackCounter(this.broker).inc({ helpful: String(row.helpful) });
-    const before = (ctx.locals as FeedbackLocals).feedbackShiftBefore;
-    if (before === undefined || !row.example_id) return;
+    const locals = ctx.locals as FeedbackLocals;
+    if (locals.feedbackShiftBefore === undefined || !row.example_id) return;
     try {
-      if ((await shiftOf(this.db, row.query, row.example_id)) === before) return;
-      const keys = await dropCloseAnswers(this.db, row.query, l1Key);
+      const moved = (await shiftOf(this.db, row.query, row.example_id)) !== locals.feedbackShiftBefore;
+      if (!moved && !locals.feedbackRaised) return;
+      const buckets = feedbackBuckets(row.query, queryTerms(row.query));
+      // The insert raised them when the vote was to move its example alone; when another vote on it landed
+      // meanwhile and the two moved it together, they are raised now.
+      const generations = locals.feedbackRaised
+        ? await feedbackGenerations(this.db, buckets)
+        : await raiseFeedbackGenerations(this.db, buckets);
       // Here first, awaited: the voter's next ask on this node must not find the old answer.
+      this.feedbackGenerations.raised(generations);
+      const keys = moved ? await dropCloseAnswers(this.db, row.query, l1Key) : [];
       await this.dropL1(keys);
-      await this.broker.broadcast("knowledge.feedback.changed", { keys });
+      await this.broker.broadcast("knowledge.feedback.changed", { keys, generations });
     } catch (err) {
-      // The vote is stored: failing the request now would only make the client send it again. The
-      // stale answers go by their TTL.
+      // The vote is stored: failing the request now would only make the client send it again. Nodes read
+      // the generations its insert raised within KNOWLEDGE_VERSION_CHECK_MS.
       this.logger.warn(
         `feedback ${row.id} is stored, but its cached answers were not dropped: ${(err as Error).message}`,
       );
@@ -377,7 +441,8 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       await this.emotions();
       await this.tiers.setL1("knowledge:domains", await this.broker.call("datasets.list"), s.l1TtlS);
       const top = await topL2(this.db, version, s.warmupTop);
-      for (const row of top) await this.tiers.setL1(l1Key(row.query_hash, version), row.response, s.l1TtlS);
+      for (const row of top)
+        await this.tiers.setL1(l1Key(row.query_hash, version, row.feedback_generation), row.response, s.l1TtlS);
       await this.tiers.setL1(marker, true, s.l1TtlS, s.warmupMs);
       return `primed the emotions, the domains and ${top.length} queries`;
     },
@@ -398,10 +463,21 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
       onReadFailure: (err) =>
         this.logger.warn(`dataset version check failed, hits read it on the spot meanwhile: ${err.message}`),
     });
+    this.feedbackGenerations = new FeedbackGenerations({
+      // Read on the spot only once the background reads have failed for the bound: the database is away.
+      read: () =>
+        feedbackGenerations(this.db).catch((err: unknown) => {
+          throw new UnavailableError(`feedback generations unreadable: ${(err as Error).message}`);
+        }),
+      boundMs: configOf(this.broker).knowledge.versionCheckMs,
+      onReadFailure: (err) =>
+        this.logger.warn(`feedback generation check failed, hits read them on the spot meanwhile: ${err.message}`),
+    });
   },
 
   async started(this: KnowledgeThis) {
     this.datasetVersion.start();
+    this.feedbackGenerations.start();
     const bound = configOf(this.broker).knowledge.warmupMs;
     const t0 = Date.now();
     let timer: NodeJS.Timeout | undefined;
@@ -416,6 +492,7 @@ const knowledgeService: ServiceSchema<ServiceSettingSchema, KnowledgeThis> = {
 
   stopped(this: KnowledgeThis) {
     this.datasetVersion.stop();
+    this.feedbackGenerations.stop();
   },
 };
 

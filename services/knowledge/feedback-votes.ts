@@ -6,7 +6,7 @@ import type { Queryable } from "../lib/db";
 import { NotFoundError, UnprocessableError } from "../lib/errors";
 import type { SearchHit } from "./contract";
 import { CLOSE_QUERY_MIN, parseAnswerId, queryTerms, rerank, shifts, similarity } from "./feedback";
-import { closeL2, dropL2, keptAnswer, votesFor } from "./store";
+import { closeL2, dropL2, keptAnswer, votesFor, type VoteRow } from "./store";
 
 /** The hits of a search for `normalized`, reordered by the feedback on them. */
 export async function rankWithFeedback<T extends SearchHit>(
@@ -45,6 +45,20 @@ export async function shiftOf(db: Queryable, normalized: string, exampleId: stri
   const qTerms = queryTerms(normalized);
   const votes = await votesFor(db, normalized, qTerms, [exampleId]);
   return shifts(normalized, qTerms, votes).get(exampleId) ?? 0;
+}
+
+/** A vote about to be stored, as ranking reads it. */
+export type NewVote = Omit<VoteRow, "id">;
+
+/**
+ * The shift of a vote's example for its query now, and once the vote is stored (if no other vote on it
+ * lands meanwhile): whether the vote is to move it.
+ */
+export async function shiftsAround(db: Queryable, vote: NewVote): Promise<{ before: number; after: number }> {
+  const votes = await votesFor(db, vote.query, vote.query_terms, [vote.example_id]);
+  const shiftWith = (vs: VoteRow[]) => shifts(vote.query, vote.query_terms, vs).get(vote.example_id) ?? 0;
+  // Last: the latest of its client, which replaces that client's earlier vote on the example.
+  return { before: shiftWith(votes), after: shiftWith([...votes, { id: "0", ...vote }]) };
 }
 
 /** What a vote refers to: the dataset version, the matches shown, and the example voted on. */
@@ -94,7 +108,7 @@ export async function voteTarget(
 export async function dropCloseAnswers(
   db: Queryable,
   normalized: string,
-  l1Key: (hash: string, version: number) => string,
+  l1Key: (hash: string, version: number, feedback: number) => string,
 ): Promise<string[]> {
   const qTerms = queryTerms(normalized);
   const close = (await closeL2(db, normalized, qTerms)).filter(
@@ -104,5 +118,5 @@ export async function dropCloseAnswers(
     db,
     close.map((r) => r.query_hash),
   );
-  return close.map((r) => l1Key(r.query_hash, r.dataset_version));
+  return close.map((r) => l1Key(r.query_hash, r.dataset_version, r.feedback_generation));
 }

@@ -34,11 +34,38 @@ export const FEEDBACK_TABLE: EntityTable = {
     comment: {},
     client_key: {},
     created_at: { generated: true },
+    raised_buckets: { cast: "integer[]" },
   },
 };
 
-/** The fields a stored feedback row shows (its terms are an index, not data). */
-export const FEEDBACK_FIELDS = Object.keys(FEEDBACK_TABLE.columns).filter((c) => c !== "query_terms");
+/** The fields a stored feedback row shows (its terms and buckets are indexes, not data). */
+export const FEEDBACK_FIELDS = Object.keys(FEEDBACK_TABLE.columns).filter(
+  (c) => c !== "query_terms" && c !== "raised_buckets",
+);
+
+/** How many feedback generation buckets there are (migration 0011). */
+export const FEEDBACK_BUCKETS = 1024;
+
+/** FNV-1a, 32 bits: a cheap, stable hash of a string, the same on every node. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * The feedback generation buckets of a query, sorted and distinct: one per content term and one for
+ * the whole query. A vote raises its query's buckets; an answer depends on its query's. A vote counts
+ * for a query when they share a term or are the same query (store.ts votesFor), so they then share a
+ * bucket. Two terms may share a bucket too: a vote then renews a few more answers than it changes.
+ */
+export function feedbackBuckets(normalized: string, qTerms: string[]): number[] {
+  const buckets = new Set([`=${normalized}`, ...qTerms].map((t) => fnv1a(t) % FEEDBACK_BUCKETS));
+  return [...buckets].sort((a, b) => a - b);
+}
 
 /** A query's content terms, sorted (what the feedback and L2 rows keep). */
 export function queryTerms(normalized: string): string[] {

@@ -15,12 +15,19 @@ export async function emotionRows(db: Queryable): Promise<EmotionRow[]> {
   return r.rows;
 }
 
-/** The L2 answer of a query in a dataset version, counting the access; null when absent or expired. */
-export async function takeL2<T>(db: Queryable, hash: string, version: number): Promise<T | null> {
+/**
+ * The L2 answer of a query in a dataset version, counting the access; null when absent, expired, or
+ * made before a vote that counts for its query: its feedback generation is checked against the
+ * database's own (of the query's `buckets`) in the same statement, so a lost broadcast never matters here.
+ */
+export async function takeL2<T>(db: Queryable, hash: string, version: number, buckets: number[]): Promise<T | null> {
   const r = await db.query<{ response: T }>(
     `UPDATE knowledge_cache SET accessed_at = now(), access_count = access_count + 1
-     WHERE query_hash = $1 AND dataset_version = $2 AND expires_at > now() RETURNING response`,
-    [hash, version],
+     WHERE query_hash = $1 AND dataset_version = $2 AND expires_at > now()
+       AND feedback_generation = (SELECT coalesce(sum(generation), 0) FROM knowledge_feedback_generation
+         WHERE bucket = ANY($3::int[]))
+     RETURNING response`,
+    [hash, version, buckets],
   );
   return r.rows[0]?.response ?? null;
 }
@@ -28,6 +35,8 @@ export async function takeL2<T>(db: Queryable, hash: string, version: number): P
 export interface L2Entry {
   hash: string;
   version: number;
+  /** The feedback generation of the query's buckets read before its votes were (feedback-generations.ts). */
+  feedback: number;
   /** The normalized query. */
   query: string;
   /** The query's content terms, by which feedback finds the cached answers of close queries. */
@@ -38,16 +47,46 @@ export interface L2Entry {
   ttlS: number;
 }
 
-/** Stores (or replaces) the L2 answer of a query in a dataset version. */
+/**
+ * Stores (or replaces) the L2 answer of a query in a dataset version; an answer of an older feedback
+ * generation (made on a node that had not read the latest vote yet) does not replace a newer one.
+ */
 export async function putL2(db: Queryable, e: L2Entry): Promise<void> {
   await db.query(
-    `INSERT INTO knowledge_cache (query_hash, dataset_version, query_text, query_terms, domain, response, source, expires_at)
-     VALUES ($1, $2, $3, $4::text[], $5, $6::jsonb, $7, now() + make_interval(secs => $8))
+    `INSERT INTO knowledge_cache (query_hash, dataset_version, query_text, query_terms, domain, response, source,
+       expires_at, feedback_generation)
+     VALUES ($1, $2, $3, $4::text[], $5, $6::jsonb, $7, now() + make_interval(secs => $8), $9)
      ON CONFLICT (query_hash, dataset_version) DO UPDATE
        SET response = EXCLUDED.response, source = EXCLUDED.source, expires_at = EXCLUDED.expires_at,
-         query_terms = EXCLUDED.query_terms`,
-    [e.hash, e.version, e.query, e.terms, e.domain ?? null, JSON.stringify(e.response), e.source, e.ttlS],
+         query_terms = EXCLUDED.query_terms, feedback_generation = EXCLUDED.feedback_generation
+       WHERE knowledge_cache.feedback_generation <= EXCLUDED.feedback_generation`,
+    [e.hash, e.version, e.query, e.terms, e.domain ?? null, JSON.stringify(e.response), e.source, e.ttlS, e.feedback],
   );
+}
+
+/** Raises the feedback generation of `buckets` (what a vote's insert does in its trigger); returns them. */
+export async function raiseFeedbackGenerations(
+  db: Queryable,
+  buckets: number[],
+): Promise<{ bucket: number; generation: number }[]> {
+  const r = await db.query<{ bucket: number; generation: number }>(
+    "SELECT bucket, generation::float8 AS generation FROM raise_feedback_generations($1::int[])",
+    [buckets],
+  );
+  return r.rows;
+}
+
+/** The feedback generation of each of `buckets` (of every bucket without) above 0 (migration 0011). */
+export async function feedbackGenerations(
+  db: Queryable,
+  buckets?: number[],
+): Promise<{ bucket: number; generation: number }[]> {
+  const r = await db.query<{ bucket: number; generation: number }>(
+    `SELECT bucket, generation::float8 AS generation FROM knowledge_feedback_generation
+     WHERE $1::int[] IS NULL OR bucket = ANY($1::int[])`,
+    [buckets ?? null],
+  );
+  return r.rows;
 }
 
 /** The most-asked live L2 answers of a dataset version, most asked first. */
@@ -55,9 +94,9 @@ export async function topL2(
   db: Queryable,
   version: number,
   limit: number,
-): Promise<{ query_hash: string; response: unknown }[]> {
-  const r = await db.query<{ query_hash: string; response: unknown }>(
-    `SELECT query_hash, response FROM knowledge_cache
+): Promise<{ query_hash: string; response: unknown; feedback_generation: number }[]> {
+  const r = await db.query<{ query_hash: string; response: unknown; feedback_generation: number }>(
+    `SELECT query_hash, response, feedback_generation::float8 AS feedback_generation FROM knowledge_cache
      WHERE dataset_version = $1 AND expires_at > now() ORDER BY access_count DESC LIMIT $2`,
     [version, limit],
   );
@@ -126,14 +165,24 @@ export async function closeL2(
   db: Queryable,
   query: string,
   terms: string[],
-): Promise<{ query_hash: string; dataset_version: number; query_text: string; query_terms: string[] | null }[]> {
+): Promise<
+  {
+    query_hash: string;
+    dataset_version: number;
+    feedback_generation: number;
+    query_text: string;
+    query_terms: string[] | null;
+  }[]
+> {
   const r = await db.query<{
     query_hash: string;
     dataset_version: number;
+    feedback_generation: number;
     query_text: string;
     query_terms: string[] | null;
   }>(
-    `SELECT query_hash, dataset_version::int AS dataset_version, query_text, query_terms FROM knowledge_cache
+    `SELECT query_hash, dataset_version::int AS dataset_version, feedback_generation::float8 AS feedback_generation,
+       query_text, query_terms FROM knowledge_cache
      WHERE query_terms && $1::text[] OR query_text = $2`,
     [terms, query],
   );

@@ -79,9 +79,9 @@ export class CacheTiers {
     );
   }
 
-  /** L2 get (counts the access); null when absent or expired. */
-  async getL2<T>(hash: string, version: number): Promise<T | null> {
-    return takeL2<T>(this.db, hash, version);
+  /** L2 get (counts the access); null when absent, expired, or older than a vote on the query's `buckets`. */
+  async getL2<T>(hash: string, version: number, buckets: number[]): Promise<T | null> {
+    return takeL2<T>(this.db, hash, version, buckets);
   }
 
   async setL2(entry: L2Entry): Promise<void> {

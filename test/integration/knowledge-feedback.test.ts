@@ -2,7 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import type { Db } from "../../services/lib/db";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
-import { eventually, getJson } from "../helpers/processes";
+import { eventually, getJson, sleep } from "../helpers/processes";
 import { ADMIN_KEY, loadCorpus } from "../helpers/datasets";
 import {
   createDatabase,
@@ -105,6 +105,28 @@ describe.each(drivers)("knowledge feedback on %s", (_driver, pglite) => {
     expect(after.body.answer).toMatch(/^Tempo is measured in beats per minute \[1\]/);
     // A close query (same content terms) is reranked the same way.
     expect((await ask("what is the tempo")).body.matches[0].content).toBe(second.content);
+  });
+
+  it("does not serve an L2 answer kept from before a vote that moved its ranking, even one the vote's drop missed", async () => {
+    const first = (await ask("major scale")).body;
+    const order = (first.matches as Match[]).map((m) => m.id);
+    expect(order.length).toBeGreaterThanOrEqual(2);
+    const kept = await db.query<{ row: unknown }>(
+      "SELECT row_to_json(k) AS row FROM knowledge_cache k WHERE query_text = 'major scale'",
+    );
+    expect(kept.rows).toHaveLength(1);
+    for (const key of [CLIENT_A, CLIENT_B])
+      expect((await vote({ query: "major scale", answer_id: first.answer_id, helpful: false }, key)).status).toBe(201);
+    // The pre-vote answer back in L2, as if the vote's node had died before dropping it, and L1 empty.
+    await db.query(
+      `INSERT INTO knowledge_cache SELECT * FROM json_populate_record(null::knowledge_cache, $1::json)
+       ON CONFLICT (query_hash, dataset_version) DO UPDATE SET response = EXCLUDED.response,
+         feedback_generation = EXCLUDED.feedback_generation, expires_at = EXCLUDED.expires_at`,
+      [JSON.stringify(kept.rows[0].row)],
+    );
+    await broker.cacher!.clean("knowledge:q:**");
+    const after = (await ask("major scale")).body;
+    expect({ cached: after.cached, top: after.matches[0].id }).toEqual({ cached: false, top: order[1] });
   });
 
   it("counts one vote per client: a client voting again replaces its vote", async () => {
@@ -265,6 +287,9 @@ describe.each(drivers)("knowledge feedback on %s", (_driver, pglite) => {
   });
 });
 
+/** KNOWLEDGE_VERSION_CHECK_MS of the two-node suite: how long a lost vote broadcast may go unnoticed. */
+const CHECK_MS = 500;
+
 describeWithPgAndRedis("knowledge feedback across two nodes with their own memory cachers", () => {
   let url: string;
   let a: TestNode;
@@ -279,6 +304,7 @@ describeWithPgAndRedis("knowledge feedback across two nodes with their own memor
       TRANSPORTER: REDIS_URL,
       CACHER: "memory",
       NAMESPACE: uniqueName("fb"),
+      KNOWLEDGE_VERSION_CHECK_MS: String(CHECK_MS),
     };
     a = await startTestNode({ ...env, NODE_ID: "fb-a" }, ["datasets", "compute", "knowledge"]);
     b = await startTestNode({ ...env, NODE_ID: "fb-b" }, ["knowledge"]);
@@ -340,5 +366,47 @@ describeWithPgAndRedis("knowledge feedback across two nodes with their own memor
       "node b's cached answer to be dropped",
     );
     expect(after.matches[0].id).toBe(first.matches[1].id);
+  });
+
+  it("a vote whose broadcast node b never gets still renews node b's answer within KNOWLEDGE_VERSION_CHECK_MS", async () => {
+    // Settled first, as above: node b's answer at the current version, then its repeat from its own L1.
+    const { version } = await a.node.broker.call<{ version: number }>("datasets.version");
+    const first = await eventually(
+      async () => {
+        const r = await askOn(b, "scale");
+        if (r.matches.length < 2 || !r.answer_id.startsWith(`a${version}-`)) return undefined;
+        const again = await askOn(b, "scale");
+        return again.cached && again.cache_tier === "l1" ? r : undefined;
+      },
+      10_000,
+      `node b answers "scale" at version ${version}, and the repeat from its L1`,
+    );
+    // Node a's vote broadcasts are lost, as they are while node a has not discovered node b yet (a joining
+    // node's INFO goes out once its start is done), or while node b is away from the transporter.
+    const broker = a.node.broker;
+    const broadcast = broker.broadcast.bind(broker);
+    const lost: string[] = [];
+    broker.broadcast = ((event: string, ...rest: unknown[]) => {
+      if (event !== "knowledge.feedback.changed") return (broadcast as (...args: unknown[]) => unknown)(event, ...rest);
+      lost.push(event);
+      return Promise.resolve();
+    }) as typeof broker.broadcast;
+    try {
+      for (const client of ["key:three", "key:four"])
+        await broker.call(
+          "knowledge.feedback",
+          { query: "scale", answer_id: first.answer_id, helpful: false },
+          { meta: { client } },
+        );
+    } finally {
+      broker.broadcast = broadcast;
+    }
+    expect(lost).toContain("knowledge.feedback.changed");
+    // Past the bound since the votes were stored, node b reads the feedback generations before it serves
+    // a hit: whatever it kept from before the votes is not found any more (no wall-clock assertion: the
+    // wait is the bound itself).
+    await sleep(CHECK_MS + 50);
+    const after = await askOn(b, "scale");
+    expect(after.matches.map((m) => m.id).slice(0, 2)).toEqual([first.matches[1].id, first.matches[0].id]);
   });
 });
