@@ -273,6 +273,8 @@ export interface QueryTermRow {
   /** Null when no searched dataset has the term. */
   term_id: string | null;
   df: number | null;
+  /** The smallest avgdl the term's dataset wrote postings under (migration 0012); null if unknown. */
+  avgdl_min: number | null;
 }
 
 /** What a lexical query needs before it ranks: its lexemes with their statistics, and the corpus size. */
@@ -326,10 +328,11 @@ export async function queryTerms(
                 FROM datasets d ${only}),
           f AS (SELECT numnode(q)::int AS nodes, querytree(q) AS tree, q::text AS query FROM websearch_to_tsquery('english', $2) q),
           q AS (SELECT u.lexeme AS term FROM unnest(to_tsvector('english', $1)) u)
-     SELECT q.term, t.id::text AS term_id, t.df, s.docs, s.len, f.nodes, f.tree, f.query
+     SELECT q.term, t.id::text AS term_id, t.df, t.avgdl_min, s.docs, s.len, f.nodes, f.tree, f.query
      FROM s CROSS JOIN f LEFT JOIN q ON true
      LEFT JOIN LATERAL (
-       SELECT bt.id, bt.df FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
+       SELECT bt.id, bt.df, d.bm25_impact_avgdl_min AS avgdl_min
+       FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
      ) t ON true`,
     params,
     // Every search runs it; its plan (index probes per lexeme) is the same for every query.
@@ -407,6 +410,83 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
     o.filter ? undefined : { prepare: "search.rank" },
   );
   return r.rows;
+}
+
+/** A bounded list to read: the lexeme bit it sets in `seen` (0: none). */
+export interface BoundedList extends PostingList {
+  bit: bigint;
+}
+
+/** What one round of bounded reading gives (rankBounded). */
+export interface BoundedRead {
+  /** The best `depth` documents by their score over the postings read. */
+  top: PartialScore[];
+  /**
+   * The other documents read, grouped by the bits of the lists that showed them: the best score
+   * over the postings read in each group.
+   */
+  rest: { seen: bigint; score: number }[];
+  /** Each list's postings read and the impact of its last one (a list with none read is absent). */
+  cutoffs: Map<string, { read: number; impact: number }>;
+}
+
+const BM25_SUM_READ = `sum(p.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.doc_len / $6::float8)))::float8`;
+
+/**
+ * rankPostings for bounded lists, with what a bound on the unread postings needs: where each list
+ * stopped, and the best partial score of the documents read but not returned, by the lists that
+ * showed them (a document's unread lists can add at most their bounds).
+ */
+export async function rankBounded(db: Queryable, lists: BoundedList[], o: RankOptions): Promise<BoundedRead> {
+  const read: BoundedRead = { top: [], rest: [], cutoffs: new Map() };
+  if (lists.length === 0) return read;
+  const params: unknown[] = [
+    lists.map((l) => l.termId),
+    lists.map((l) => l.idf),
+    lists.map((l) => l.limit),
+    o.k1,
+    o.b,
+    o.avgdl,
+    o.depth,
+    lists.map((l) => l.bit.toString()),
+  ];
+  let join = "";
+  if (o.filter) {
+    params.push(o.filter);
+    join = "JOIN examples e ON e.id = bp.example_id AND e.tsv @@ $9::tsquery";
+  }
+  // One statement, three kinds of row: 0 a returned document (n: its matched idf), 1 a group of
+  // the others (id empty), 2 a list's cutoff (n: its postings read).
+  const r = await db.query<{ kind: number; id: string; score: number; n: number; seen: string }>(
+    `WITH p AS MATERIALIZED (
+       SELECT l.term_id, l.idf, l.bit, b.example_id, b.tf, b.doc_len, b.impact
+       FROM unnest($1::bigint[], $2::float8[], $3::int[], $8::bigint[]) AS l(term_id, idf, lim, bit)
+       CROSS JOIN LATERAL (
+         SELECT bp.example_id, bp.tf, bp.doc_len, bp.impact FROM bm25_postings bp ${join}
+         WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC LIMIT l.lim
+       ) b
+     ), d AS MATERIALIZED (
+       SELECT p.example_id, ${BM25_SUM_READ} AS score, sum(p.idf)::float8 AS matched, bit_or(p.bit) AS seen
+       FROM p GROUP BY p.example_id
+     ), top AS MATERIALIZED (
+       SELECT example_id, score, matched FROM d ORDER BY score DESC, example_id LIMIT $7
+     )
+     SELECT 0 AS kind, example_id::text AS id, score, matched AS n, '0' AS seen FROM top
+     UNION ALL
+     SELECT 1, '', max(score), 0, seen::text FROM d
+     WHERE NOT EXISTS (SELECT 1 FROM top WHERE top.example_id = d.example_id) GROUP BY seen
+     UNION ALL
+     SELECT 2, term_id::text, min(impact)::float8, count(*)::float8, '0' FROM p GROUP BY term_id`,
+    params,
+    o.filter ? undefined : { prepare: "search.rank.bounded" },
+  );
+  for (const x of r.rows) {
+    if (x.kind === 0) read.top.push({ id: x.id, score: x.score, matched: x.n });
+    else if (x.kind === 1) read.rest.push({ seen: BigInt(x.seen), score: x.score });
+    else read.cutoffs.set(x.id, { read: x.n, impact: x.score });
+  }
+  read.top.sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
+  return read;
 }
 
 /**
