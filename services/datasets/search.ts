@@ -21,11 +21,12 @@ import {
   lookupPostingsStatement,
   nearestExamples,
   queryTerms,
-  rankBounded,
+  cutoffsStatement,
   rankFiltered,
   rankPostings,
+  rankPostingsStatement,
+  restOfRead,
   type BoundedList,
-  type BoundedRead,
   type HitRow,
   type PartialScore,
   type PostingRow,
@@ -195,17 +196,50 @@ async function boundedSearch(
   let lists = first;
   let spent = 0;
   for (;;) {
-    const read = await rankBounded(db, lists, rank);
+    // The candidates and where each bounded list stops, in one batch (embedded: one message).
+    const [scored, cuts] = await batchOf(db, [rankPostingsStatement(lists, rank), cutoffsStatement(lists)]);
     spent += roundCost(lists);
-    const ranked = await rescore(db, read.top, terms, rank.avgdl, o.bm25);
-    const bounds = listBounds(lists, read, rank.avgdl, o.bm25);
-    const threshold = unreadBound(lists, bounds, read);
-    const kth = ranked.length >= o.depth ? ranked[o.depth - 1].score : 0;
-    const exact = ranked.length >= o.depth ? kth > threshold * (1 + 1e-9) : threshold === 0;
+    const read = scored.rows as unknown as PartialScore[];
+    const ranked = await rescore(db, read, terms, rank.avgdl, o.bm25);
+    const bounds = listBounds(lists, cuts.rows as { term_id: string; impact: number }[], rank.avgdl, o.bm25);
+    const exact = await provenExact(db, lists, bounds, read, ranked, rank, o.depth);
     const next = exact ? undefined : deepen(lists, bounds, (o.postingsBudget ?? 0) - spent);
     if (!next) return { ranked: ranked.slice(0, o.depth), exact };
     lists = next;
   }
+}
+
+/**
+ * Whether no document outside `ranked` (the candidates, scored exactly) can enter its best `depth`.
+ * The partial scores of the documents read but not returned are read only when the cheaper checks
+ * leave it open: an unseen document's bound already above the `depth`-th score settles it (the
+ * common case on large data), and so does the last candidate's partial score plus every bound.
+ */
+async function provenExact(
+  db: Queryable,
+  lists: TermList[],
+  bounds: Map<string, number>,
+  read: PartialScore[],
+  ranked: Ranked[],
+  rank: { k1: number; b: number; avgdl: number; depth: number; filter?: string },
+  depth: number,
+): Promise<boolean> {
+  const byLexeme = lexemeBounds(lists, bounds);
+  const unseen = boundOutside(byLexeme, 0n);
+  const full = ranked.length >= depth;
+  const kth = full ? ranked[depth - 1].score : 0;
+  const above = (bound: number) => (full ? kth > bound * (1 + 1e-9) : bound === 0);
+  if (!above(unseen)) return false;
+  // Fewer than asked were returned: every document read is a candidate.
+  if (read.length < rank.depth) return true;
+  if (above(read[read.length - 1].score + unseen)) return true;
+  const rest = await restOfRead(
+    db,
+    lists,
+    read.map((r) => r.id),
+    rank,
+  );
+  return rest.every((g) => above(g.score + boundOutside(byLexeme, g.seen)));
 }
 
 /** Postings a round over `lists` reads at most. */
@@ -213,34 +247,39 @@ function roundCost(lists: TermList[]): number {
   return lists.reduce((t, l) => t + (l.limit ?? l.df), 0);
 }
 
-/** Each bounded list's bound on the score its unread postings add to a document (0: read whole). */
-function listBounds(lists: TermList[], read: BoundedRead, avgdl: number, p: Bm25Params): Map<string, number> {
+/** Each bounded list's bound on the score its unread postings add to a document (absent: read whole). */
+function listBounds(
+  lists: TermList[],
+  cuts: { term_id: string; impact: number }[],
+  avgdl: number,
+  p: Bm25Params,
+): Map<string, number> {
+  const at = new Map(cuts.map((c) => [c.term_id, c.impact]));
   const bounds = new Map<string, number>();
   for (const l of lists) {
-    const cut = read.cutoffs.get(l.termId);
-    if (l.limit === null || !cut || cut.read < l.limit) continue;
-    bounds.set(l.termId, l.idf * impactWeightBound(cut.impact, l.avgdlMin, avgdl, p));
+    const impact = at.get(l.termId);
+    if (l.limit === null || impact === undefined) continue;
+    bounds.set(l.termId, l.idf * impactWeightBound(impact, l.avgdlMin, avgdl, p));
   }
   return bounds;
 }
 
-/** The highest score a document not rescored can have (0 when every list was read whole). */
-function unreadBound(lists: TermList[], bounds: Map<string, number>, read: BoundedRead): number {
-  // A document is in one dataset, so in one list per lexeme: a lexeme adds its largest list bound.
+/** Each lexeme's bit and bound: a document is in one dataset, so in one list per lexeme, and gets its largest list bound. */
+function lexemeBounds(lists: TermList[], bounds: Map<string, number>): { bit: bigint; bound: number }[] {
   const byLexeme = new Map<string, { bit: bigint; bound: number }>();
   for (const l of lists) {
     const b = bounds.get(l.termId) ?? 0;
     const e = byLexeme.get(l.term);
     if (!e || b > e.bound) byLexeme.set(l.term, { bit: l.bit, bound: b });
   }
-  const unseenBy = (seen: bigint) => {
-    let t = 0;
-    for (const e of byLexeme.values()) if ((e.bit & seen) === 0n) t += e.bound;
-    return t;
-  };
-  let top = unseenBy(0n);
-  for (const g of read.rest) top = Math.max(top, g.score + unseenBy(g.seen));
-  return top;
+  return [...byLexeme.values()];
+}
+
+/** What the lexemes whose bits are not in `seen` can add to a document's score at most. */
+function boundOutside(byLexeme: { bit: bigint; bound: number }[], seen: bigint): number {
+  let t = 0;
+  for (const e of byLexeme) if ((e.bit & seen) === 0n) t += e.bound;
+  return t;
 }
 
 /** The lists of the next round, or undefined when none can be read deeper within `remaining` postings. */

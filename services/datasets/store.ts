@@ -381,7 +381,13 @@ const BM25_SUM = `sum(l.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 
  * bm25_postings_term_impact, no sort) up to its limit, and a document's score sums its lists.
  */
 export async function rankPostings(db: Queryable, lists: PostingList[], o: RankOptions): Promise<PartialScore[]> {
-  if (lists.length === 0) return [];
+  const st = rankPostingsStatement(lists, o);
+  return st ? (await db.query<PartialScore & Record<string, unknown>>(st.text, st.params, st.options)).rows : [];
+}
+
+/** rankPostings' statement (none without lists). */
+export function rankPostingsStatement(lists: PostingList[], o: RankOptions): Statement | undefined {
+  if (lists.length === 0) return undefined;
   const params: unknown[] = [
     lists.map((l) => l.termId),
     lists.map((l) => l.idf),
@@ -396,8 +402,8 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
     params.push(o.filter);
     join = "JOIN examples e ON e.id = bp.example_id AND e.tsv @@ $8::tsquery";
   }
-  const r = await db.query<PartialScore & Record<string, unknown>>(
-    `SELECT p.example_id::text AS id, ${BM25_SUM} AS score, sum(l.idf)::float8 AS matched
+  return {
+    text: `SELECT p.example_id::text AS id, ${BM25_SUM} AS score, sum(l.idf)::float8 AS matched
      FROM unnest($1::bigint[], $2::float8[], $3::int[]) AS l(term_id, idf, lim)
      CROSS JOIN LATERAL (
        SELECT bp.example_id, bp.tf, bp.doc_len FROM bm25_postings bp ${join}
@@ -407,9 +413,8 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
     params,
     // Without a filter its plan is one index scan per term whatever the terms: prepared. With one,
     // the plan depends on how common the filter's terms are (see QueryTerms.filterQuery): planned each time.
-    o.filter ? undefined : { prepare: "search.rank" },
-  );
-  return r.rows;
+    options: o.filter ? undefined : { prepare: "search.rank" },
+  };
 }
 
 /** A bounded list to read: the lexeme bit it sets in `seen` (0: none). */
@@ -417,29 +422,38 @@ export interface BoundedList extends PostingList {
   bit: bigint;
 }
 
-/** What one round of bounded reading gives (rankBounded). */
-export interface BoundedRead {
-  /** The best `depth` documents by their score over the postings read. */
-  top: PartialScore[];
-  /**
-   * The other documents read, grouped by the bits of the lists that showed them: the best score
-   * over the postings read in each group.
-   */
-  rest: { seen: bigint; score: number }[];
-  /** Each list's postings read and the impact of its last one (a list with none read is absent). */
-  cutoffs: Map<string, { read: number; impact: number }>;
+/**
+ * The statement reading the impact of each bounded list's `limit`-th posting (the last one a
+ * bounded read takes; none when the list is shorter): every posting after it has at most that
+ * impact. With a filter the read takes the `limit` best matching postings, which end at or after
+ * this one, so it still bounds the unread ones.
+ */
+export function cutoffsStatement(lists: PostingList[]): Statement | undefined {
+  const bounded = lists.filter((l) => l.limit !== null);
+  if (bounded.length === 0) return undefined;
+  return {
+    text: `SELECT l.term_id::text AS term_id, c.impact::float8 AS impact
+     FROM unnest($1::bigint[], $2::int[]) AS l(term_id, lim)
+     CROSS JOIN LATERAL (
+       SELECT bp.impact FROM bm25_postings bp WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC OFFSET l.lim - 1 LIMIT 1
+     ) c`,
+    params: [bounded.map((l) => l.termId), bounded.map((l) => l.limit)],
+    options: { prepare: "search.cutoffs" },
+  };
 }
 
-const BM25_SUM_READ = `sum(p.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.doc_len / $6::float8)))::float8`;
-
 /**
- * rankPostings for bounded lists, with what a bound on the unread postings needs: where each list
- * stopped, and the best partial score of the documents read but not returned, by the lists that
- * showed them (a document's unread lists can add at most their bounds).
+ * The documents a bounded read shows other than `exclude` (those rescored), grouped by the bits of
+ * the lists that showed them: the best score over the postings read in each group. A document's
+ * unread lists can add at most their bounds to its group's score.
  */
-export async function rankBounded(db: Queryable, lists: BoundedList[], o: RankOptions): Promise<BoundedRead> {
-  const read: BoundedRead = { top: [], rest: [], cutoffs: new Map() };
-  if (lists.length === 0) return read;
+export async function restOfRead(
+  db: Queryable,
+  lists: BoundedList[],
+  exclude: string[],
+  o: RankOptions,
+): Promise<{ seen: bigint; score: number }[]> {
+  if (lists.length === 0) return [];
   const params: unknown[] = [
     lists.map((l) => l.termId),
     lists.map((l) => l.idf),
@@ -447,7 +461,7 @@ export async function rankBounded(db: Queryable, lists: BoundedList[], o: RankOp
     o.k1,
     o.b,
     o.avgdl,
-    o.depth,
+    exclude,
     lists.map((l) => l.bit.toString()),
   ];
   let join = "";
@@ -455,38 +469,20 @@ export async function rankBounded(db: Queryable, lists: BoundedList[], o: RankOp
     params.push(o.filter);
     join = "JOIN examples e ON e.id = bp.example_id AND e.tsv @@ $9::tsquery";
   }
-  // One statement, three kinds of row: 0 a returned document (n: its matched idf), 1 a group of
-  // the others (id empty), 2 a list's cutoff (n: its postings read).
-  const r = await db.query<{ kind: number; id: string; score: number; n: number; seen: string }>(
-    `WITH p AS MATERIALIZED (
-       SELECT l.term_id, l.idf, l.bit, b.example_id, b.tf, b.doc_len, b.impact
+  const r = await db.query<{ seen: string; score: number }>(
+    `SELECT d.seen::text AS seen, max(d.score) AS score FROM (
+       SELECT p.example_id, ${BM25_SUM} AS score, bit_or(l.bit) AS seen
        FROM unnest($1::bigint[], $2::float8[], $3::int[], $8::bigint[]) AS l(term_id, idf, lim, bit)
        CROSS JOIN LATERAL (
-         SELECT bp.example_id, bp.tf, bp.doc_len, bp.impact FROM bm25_postings bp ${join}
+         SELECT bp.example_id, bp.tf, bp.doc_len FROM bm25_postings bp ${join}
          WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC LIMIT l.lim
-       ) b
-     ), d AS MATERIALIZED (
-       SELECT p.example_id, ${BM25_SUM_READ} AS score, sum(p.idf)::float8 AS matched, bit_or(p.bit) AS seen
-       FROM p GROUP BY p.example_id
-     ), top AS MATERIALIZED (
-       SELECT example_id, score, matched FROM d ORDER BY score DESC, example_id LIMIT $7
-     )
-     SELECT 0 AS kind, example_id::text AS id, score, matched AS n, '0' AS seen FROM top
-     UNION ALL
-     SELECT 1, '', max(score), 0, seen::text FROM d
-     WHERE NOT EXISTS (SELECT 1 FROM top WHERE top.example_id = d.example_id) GROUP BY seen
-     UNION ALL
-     SELECT 2, term_id::text, min(impact)::float8, count(*)::float8, '0' FROM p GROUP BY term_id`,
+       ) p
+       GROUP BY p.example_id
+     ) d
+     WHERE d.example_id <> ALL($7::bigint[]) GROUP BY d.seen`,
     params,
-    o.filter ? undefined : { prepare: "search.rank.bounded" },
   );
-  for (const x of r.rows) {
-    if (x.kind === 0) read.top.push({ id: x.id, score: x.score, matched: x.n });
-    else if (x.kind === 1) read.rest.push({ seen: BigInt(x.seen), score: x.score });
-    else read.cutoffs.set(x.id, { read: x.n, impact: x.score });
-  }
-  read.top.sort((a, b) => b.score - a.score || Number(a.id) - Number(b.id));
-  return read;
+  return r.rows.map((x) => ({ seen: BigInt(x.seen), score: x.score }));
 }
 
 /**
