@@ -163,7 +163,7 @@ async function inProcessEach(
   db: import("../services/lib/db").Db,
   queries: string[],
   termLimit: number,
-  searches: { search: Search; postingsBudget: number }[],
+  searches: { search: Search; postingsBudget: number; db?: import("../services/lib/db").Db }[],
 ): Promise<Run[]> {
   const cfg = loadConfig({}).datasets;
   const bm25 = { k1: cfg.bm25K1, b: cfg.bm25B };
@@ -172,8 +172,8 @@ async function inProcessEach(
     const order = searches.map((_, j) => j);
     if (i % 2) order.reverse();
     for (const j of order) {
-      const { search, postingsBudget } = searches[j];
-      const [t, r] = await timed(() => search(db, q, { depth: K, bm25, termLimit, postingsBudget }));
+      const { search, postingsBudget, db: own } = searches[j];
+      const [t, r] = await timed(() => search(own ?? db, q, { depth: K, bm25, termLimit, postingsBudget }));
       runs[j].lat.push(t);
       runs[j].top.push(r.ranked.slice(0, K).map((x) => ({ id: x.id, score: x.score })));
       runs[j].exact.push((r as { exact?: boolean }).exact);
@@ -311,6 +311,7 @@ async function main(): Promise<void> {
     return;
   }
   const db = new PgDb({ connectionString: url, max: 1 });
+  const baseDb = baseline ? new PgDb({ connectionString: url, max: 1 }) : undefined;
   try {
     const n = (await db.query<{ n: number }>("SELECT sum(bm25_docs)::int AS n FROM datasets")).rows[0].n;
     const p = (
@@ -326,7 +327,8 @@ async function main(): Promise<void> {
     const budget = loadConfig({}).datasets.bm25PostingsBudget;
     const runs = await inProcessEach(db, queries, 1000, [
       { search: lexicalSearch, postingsBudget: budget },
-      ...(baseline ? [{ search: baseline, postingsBudget: budget }] : []),
+      // Its own connection: the two builds' prepared statements share names.
+      ...(baseline && baseDb ? [{ search: baseline, postingsBudget: budget, db: baseDb }] : []),
     ]);
     const bounded = runs[0];
     const before = baseline ? runs[1] : undefined;
@@ -383,6 +385,7 @@ async function main(): Promise<void> {
   } finally {
     second.node.proc.kill();
     await db.close();
+    await baseDb?.close();
   }
 }
 
