@@ -85,6 +85,7 @@ async function measure(worker: boolean): Promise<void> {
   const settings = {
     bm25: { k1: cfg.bm25K1, b: cfg.bm25B },
     termLimit: cfg.bm25TermLimit,
+    postingsBudget: cfg.bm25PostingsBudget,
     efSearch: cfg.efSearch,
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };

@@ -2,8 +2,11 @@
  * bench/search-scale: lexical search at 1M examples of the bench:datasets synthetic data on the real
  * Postgres. 12-word queries of the data's most frequent words, p50/p95 in process (lexicalSearch)
  * and through the HTTP API (a few at a time, one node), with the default SEARCH_BM25_TERM_LIMIT
- * and exact (0); the bound's quality loss as top-10 overlap with the exact ranking; Postgres's own
- * ts_rank_cd over the OR'ed websearch query as a baseline in the same run.
+ * and exact (0); the bound's quality loss against the exact ranking (top-10 overlap by id, and
+ * tie-aware: score recall, nDCG@10 with the exact scores as gains, overlap counting a hit of the
+ * exact 10th score as right) and the share of answers proven exact; Postgres's own ts_rank_cd over
+ * the OR'ed websearch query as a baseline in the same run. With BASELINE_DIST (another build's
+ * dist/, e.g. /work/main/dist) its lexicalSearch runs beside this one, alternating query by query.
  *
  * The database (SCALE_DB, default mcai_scale) is seeded once and reused: batches of BATCH examples
  * go through `INSERT … SELECT FROM unnest(…)` into examples, so the statement triggers of
@@ -11,7 +14,8 @@
  * bench_scale_seed counts what is in) and stops after SEED_BUDGET_S seconds, so it can be spread
  * over several runs that each hold the test lock a few minutes.
  *
- *   npm run bench:search-scale          (N=1000000 QUERIES=200 CONCURRENCY=4 to change)
+ *   npm run bench:search-scale          (N=1000000 QUERIES=200 CONCURRENCY=4 to change;
+ *                                        EXTRA_BUDGETS=… SEARCH_BM25_POSTINGS_BUDGET values to compare)
  */
 import pg from "pg";
 import { freePort, machine, pct, PG_URL, runMain, startMcai, built } from "./lib";
@@ -31,6 +35,12 @@ const API_KEY = "bench-search-scale-admin-key-0123456789";
 const K = 10;
 /** The exact path and the baseline read every posting of common terms: seconds a query, so fewer. */
 const EXACT_QUERIES = Number(process.env.EXACT_QUERIES ?? 20);
+type Search = typeof lexicalSearch;
+/** Another build's lexicalSearch (BASELINE_DIST: its dist/), measured beside this one. */
+const baseline = process.env.BASELINE_DIST
+  ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known at run time
+    (require(`${process.env.BASELINE_DIST}/services/datasets/search.js`) as { lexicalSearch: Search }).lexicalSearch
+  : undefined;
 
 function dbUrl(): string {
   const u = new URL(PG_URL);
@@ -141,21 +151,44 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [performance.now() - t0, r];
 }
 
+interface Run {
+  lat: number[];
+  top: { id: string; score: number }[][];
+  /** Answers proven exact (undefined: a build that does not say). */
+  exact: (boolean | undefined)[];
+}
+
+/** The queries through each of `searches` in turn, the order alternating query by query. */
+async function inProcessEach(
+  db: import("../services/lib/db").Db,
+  queries: string[],
+  termLimit: number,
+  searches: { search: Search; postingsBudget: number; db?: import("../services/lib/db").Db }[],
+): Promise<Run[]> {
+  const cfg = loadConfig({}).datasets;
+  const bm25 = { k1: cfg.bm25K1, b: cfg.bm25B };
+  const runs: Run[] = searches.map(() => ({ lat: [], top: [], exact: [] }));
+  for (const [i, q] of queries.entries()) {
+    const order = searches.map((_, j) => j);
+    if (i % 2) order.reverse();
+    for (const j of order) {
+      const { search, postingsBudget, db: own } = searches[j];
+      const [t, r] = await timed(() => search(own ?? db, q, { depth: K, bm25, termLimit, postingsBudget }));
+      runs[j].lat.push(t);
+      runs[j].top.push(r.ranked.slice(0, K).map((x) => ({ id: x.id, score: x.score })));
+      runs[j].exact.push((r as { exact?: boolean }).exact);
+    }
+  }
+  return runs;
+}
+
 async function inProcess(
   db: import("../services/lib/db").Db,
   queries: string[],
   termLimit: number,
-): Promise<{ lat: number[]; top: { id: string; score: number }[][] }> {
-  const cfg = loadConfig({}).datasets;
-  const bm25 = { k1: cfg.bm25K1, b: cfg.bm25B };
-  const lat: number[] = [];
-  const top: { id: string; score: number }[][] = [];
-  for (const q of queries) {
-    const [t, r] = await timed(() => lexicalSearch(db, q, { depth: K, bm25, termLimit }));
-    lat.push(t);
-    top.push(r.ranked.slice(0, K).map((x) => ({ id: x.id, score: x.score })));
-  }
-  return { lat, top };
+  postingsBudget = loadConfig({}).datasets.bm25PostingsBudget,
+): Promise<Run> {
+  return (await inProcessEach(db, queries, termLimit, [{ search: lexicalSearch, postingsBudget }]))[0];
 }
 
 async function overHttp(base: string, queries: string[], concurrency = CONCURRENCY): Promise<number[]> {
@@ -179,29 +212,71 @@ async function overHttp(base: string, queries: string[], concurrency = CONCURREN
   return lat;
 }
 
+/** DCG of a list of gains (log2 discount from rank 1). */
+function dcg(gains: number[]): number {
+  return gains.reduce((t, g, i) => t + g / Math.log2(i + 2), 0);
+}
+
+interface Loss {
+  ids: number;
+  idsMin: number;
+  ties: number;
+  tiesMin: number;
+  mass: number;
+  massMin: number;
+  ndcg: number;
+  ndcgMin: number;
+}
+
 /**
- * Top-10 overlap of each bounded list with the exact one, by id and tie-aware: the templated data
- * has many documents of equal score, so a bounded hit counts as right when its (exact, rescored)
- * score is at least the exact 10th score. Also the bounded top-10's score sum over the exact one's.
+ * The loss of each bounded top-10 against the exact one. By id: the share of the exact ids kept.
+ * Tie-aware (the templated data has many documents of equal score, and the exact list breaks ties
+ * by id): every returned score is the document's exact BM25 score (rescored), so the bounded list
+ * is judged by its scores: overlap counting a hit whose score is at least the exact 10th score as
+ * right; score recall, the bounded top-10's score sum over the exact one's; nDCG@10 with the exact
+ * scores as gains (the exact list's DCG is the ideal). 1 for each means no loss but tie order.
  */
-function overlap(
-  a: { id: string; score: number }[][],
-  b: { id: string; score: number }[][],
-): { ids: number; idsMin: number; ties: number; tiesMin: number; mass: number } {
+function overlap(a: { id: string; score: number }[][], b: { id: string; score: number }[][]): Loss {
   const ids: number[] = [];
   const ties: number[] = [];
   const mass: number[] = [];
+  const ndcg: number[] = [];
   a.forEach((x, i) => {
     const e = b[i];
     if (!e.length) return;
     const s = new Set(e.map((h) => h.id));
     const kth = e[e.length - 1].score;
+    const tol = 1e-9 * Math.max(1, kth);
     ids.push(x.filter((h) => s.has(h.id)).length / e.length);
-    ties.push(x.filter((h) => h.score >= kth - 1e-9).length / e.length);
+    ties.push(Math.min(1, x.filter((h) => h.score >= kth - tol).length / e.length));
     mass.push(x.reduce((t, h) => t + h.score, 0) / e.reduce((t, h) => t + h.score, 0));
+    ndcg.push(dcg(x.map((h) => h.score)) / dcg(e.map((h) => h.score)));
   });
   const mean = (v: number[]) => v.reduce((t, y) => t + y, 0) / v.length;
-  return { ids: mean(ids), idsMin: Math.min(...ids), ties: mean(ties), tiesMin: Math.min(...ties), mass: mean(mass) };
+  return {
+    ids: mean(ids),
+    idsMin: Math.min(...ids),
+    ties: mean(ties),
+    tiesMin: Math.min(...ties),
+    mass: mean(mass),
+    massMin: Math.min(...mass),
+    ndcg: mean(ndcg),
+    ndcgMin: Math.min(...ndcg),
+  };
+}
+
+/** The loss figures of one bounded run (and its share proven exact) as one line. */
+function lossLine(label: string, r: Run, exact: Run): string {
+  const o = overlap(r.top.slice(0, exact.top.length), exact.top);
+  const known = r.exact.slice(0, exact.top.length).filter((x) => x !== undefined);
+  const proven = known.length
+    ? `${known.filter(Boolean).length}/${known.length} proven exact`
+    : "exactness not reported";
+  return (
+    `    ${label}: overlap by id ${o.ids.toFixed(3)} (min ${o.idsMin.toFixed(2)}); tie-aware ${o.ties.toFixed(3)} ` +
+    `(min ${o.tiesMin.toFixed(2)}), score recall ${o.mass.toFixed(4)} (min ${o.massMin.toFixed(4)}), ` +
+    `nDCG@10 ${o.ndcg.toFixed(4)} (min ${o.ndcgMin.toFixed(4)}); ${proven}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -236,6 +311,7 @@ async function main(): Promise<void> {
     return;
   }
   const db = new PgDb({ connectionString: url, max: 1 });
+  const baseDb = baseline ? new PgDb({ connectionString: url, max: 1 }) : undefined;
   try {
     const n = (await db.query<{ n: number }>("SELECT sum(bm25_docs)::int AS n FROM datasets")).rows[0].n;
     const p = (
@@ -248,8 +324,16 @@ async function main(): Promise<void> {
       );
     // Warm the caches once.
     await inProcess(db, queries.slice(0, 20), 1000);
-    const bounded = await inProcess(db, queries, 1000);
-    line("in process, SEARCH_BM25_TERM_LIMIT=1000 (default)", bounded.lat);
+    const budget = loadConfig({}).datasets.bm25PostingsBudget;
+    const runs = await inProcessEach(db, queries, 1000, [
+      { search: lexicalSearch, postingsBudget: budget },
+      // Its own connection: the two builds' prepared statements share names.
+      ...(baseline && baseDb ? [{ search: baseline, postingsBudget: budget, db: baseDb }] : []),
+    ]);
+    const bounded = runs[0];
+    const before = baseline ? runs[1] : undefined;
+    line(`in process, SEARCH_BM25_TERM_LIMIT=1000 (default), budget ${budget}`, bounded.lat);
+    if (before) line(`  the same, BASELINE_DIST's build, alternating`, before.lat);
     line("HTTP, one at a time, SEARCH_BM25_TERM_LIMIT=1000", await overHttp(first.base, queries, 1));
     const http1 = await overHttp(
       first.base,
@@ -259,18 +343,19 @@ async function main(): Promise<void> {
     const few = queries.slice(0, EXACT_QUERIES);
     const exact = await inProcess(db, few, 0);
     line("in process, SEARCH_BM25_TERM_LIMIT=0 (exact)", exact.lat);
-    const ov = overlap(bounded.top.slice(0, few.length), exact.top);
-    console.log(
-      `  top-10 overlap, bounded vs exact, ${few.length} queries: by id mean ${ov.ids.toFixed(3)} min ${ov.idsMin.toFixed(2)}; tie-aware (score >= exact 10th) mean ${ov.ties.toFixed(3)} min ${ov.tiesMin.toFixed(2)}; score sum ${ov.mass.toFixed(4)} of exact`,
-    );
-    // Larger bounds on the same queries: what quality costs in latency.
+    console.log(`  loss against exact, ${few.length} queries:`);
+    console.log(lossLine(`1000, budget ${budget}`, bounded, exact));
+    if (before) console.log(lossLine("1000, BASELINE_DIST's build", before, exact));
+    // Larger budgets and bounds on the same queries: what quality costs in latency.
+    for (const b of (process.env.EXTRA_BUDGETS ?? "100000").split(",").filter(Boolean).map(Number)) {
+      const r = await inProcess(db, few, 1000, b);
+      line(`in process, SEARCH_BM25_TERM_LIMIT=1000, SEARCH_BM25_POSTINGS_BUDGET=${b}`, r.lat);
+      console.log(lossLine(`1000, budget ${b}`, r, exact));
+    }
     for (const limit of (process.env.EXTRA_LIMITS ?? "5000,20000").split(",").filter(Boolean).map(Number)) {
-      const r = await inProcess(db, few, limit);
-      const o = overlap(r.top, exact.top);
-      line(`in process, SEARCH_BM25_TERM_LIMIT=${limit}`, r.lat);
-      console.log(
-        `    overlap by id ${o.ids.toFixed(3)} (min ${o.idsMin.toFixed(2)}), tie-aware ${o.ties.toFixed(3)} (min ${o.tiesMin.toFixed(2)}), score sum ${o.mass.toFixed(4)}`,
-      );
+      const r = await inProcess(db, few, limit, 0);
+      line(`in process, SEARCH_BM25_TERM_LIMIT=${limit}, one round`, r.lat);
+      console.log(lossLine(`${limit}, one round`, r, exact));
     }
     const base: number[] = [];
     for (const q of few) {
@@ -300,6 +385,7 @@ async function main(): Promise<void> {
   } finally {
     second.node.proc.kill();
     await db.close();
+    await baseDb?.close();
   }
 }
 

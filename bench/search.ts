@@ -13,6 +13,7 @@
  *                          each mode is run again, in the same run and on the same imported data, by
  *                          another build (its dist/bin/mcai.js, built there): the figures before a change
  *   ALSO_MAIN_THREAD=1 ...  and again (this build) with PGlite on the main thread (PGLITE_WORKER=0)
+ *   ALSO_ENV=SEARCH_BM25_POSTINGS_BUDGET=0 ...  and again (this build) with those settings (NAME=value,…)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -227,6 +228,15 @@ async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[
     ...(BASELINE ? [{ label: "BASELINE", bin: BASELINE }] : []),
     ...(process.env.ALSO_MAIN_THREAD === "1" && driver === "pglite"
       ? [{ label: "PGLITE_WORKER=0", env: { PGLITE_WORKER: "0" } }]
+      : []),
+    // ALSO_ENV="NAME=value,…": this build again with those settings (e.g. SEARCH_BM25_POSTINGS_BUDGET=0).
+    ...(process.env.ALSO_ENV
+      ? [
+          {
+            label: process.env.ALSO_ENV,
+            env: Object.fromEntries(process.env.ALSO_ENV.split(",").map((kv) => kv.split("=", 2) as [string, string])),
+          },
+        ]
       : []),
   ];
   const rows: Row[] = [];

@@ -91,3 +91,31 @@ export function matchFraction(present: Iterable<string>, idfs: ReadonlyMap<strin
   for (const t of new Set(present)) got += idfs.get(t) ?? 0;
   return Math.min(1, got / total);
 }
+
+/** impact (migration 0006) is written with these, whatever the query's k1 and b. */
+const IMPACT_K1 = 1.2;
+const IMPACT_B = 0.4;
+/** A stored impact is a real: the value computed in float8 may be larger by this much, relatively. */
+const IMPACT_ROUNDING = 2 ** -22;
+
+/**
+ * An upper bound of `termWeight` for every posting of impact at most `impact`, whatever its tf and
+ * length. impact = tf / (tf + K0(len)) with K0 = 1.2 · (0.6 + 0.4 · len / A0), A0 the avgdl it was
+ * written under (at least `avgdlMin`), so tf ≤ x · K0 with x = impact / (1 − impact); the weight
+ * (k1 + 1) · tf / (tf + K1(len)) rises with tf, so it is at most (k1 + 1) · x·r / (x·r + 1) with r
+ * the largest K0 / K1 over len ≥ 1: a ratio of two linear functions of len, so its value at len = 1
+ * or as len grows. When the query's k1, b and avgdl are those the impacts were written with, r = 1
+ * and the bound is the weight of a posting of that very impact. Without a known avgdlMin, or with
+ * b = 0 (K1 does not grow with len), only the saturation k1 + 1 bounds it.
+ */
+export function impactWeightBound(impact: number, avgdlMin: number | null, avgdl: number, p: Bm25Params): number {
+  if (p.k1 === 0) return 1;
+  const c = Math.min(1, impact * (1 + IMPACT_ROUNDING));
+  if (avgdlMin === null || p.b === 0 || c >= 1) return p.k1 + 1;
+  if (c <= 0) return 0;
+  const k0 = (len: number) => IMPACT_K1 * (1 - IMPACT_B + (IMPACT_B * len) / avgdlMin);
+  const k1 = (len: number) => p.k1 * (1 - p.b + (p.b * len) / avgdl);
+  const r = Math.max(k0(1) / k1(1), (IMPACT_K1 * IMPACT_B * avgdl) / (avgdlMin * p.k1 * p.b));
+  const xr = (c / (1 - c)) * r;
+  return ((p.k1 + 1) * xr) / (xr + 1);
+}

@@ -29,6 +29,8 @@ export interface SearchAnswer {
   mode: SearchMode;
   k: number;
   degraded?: string;
+  /** Whether the lexical ranking is proven exact (SearchResult.lexical_exact). */
+  lexical_exact?: boolean;
   hits: SearchHit[];
 }
 

@@ -5,7 +5,15 @@
  */
 import type { Db, Queryable, QueryResult, Statement } from "../lib/db";
 import { NotImplementedError, UnavailableError } from "../lib/errors";
-import { idf, matchFraction, parseQuery, termWeight, type Bm25Params, type ParsedQuery } from "./bm25";
+import {
+  idf,
+  impactWeightBound,
+  matchFraction,
+  parseQuery,
+  termWeight,
+  type Bm25Params,
+  type ParsedQuery,
+} from "./bm25";
 import {
   cosineOfStatement,
   hitRowsStatement,
@@ -13,11 +21,14 @@ import {
   lookupPostingsStatement,
   nearestExamples,
   queryTerms,
+  cutoffsStatement,
   rankFiltered,
   rankPostings,
+  rankPostingsStatement,
+  restOfRead,
+  type BoundedList,
   type HitRow,
   type PartialScore,
-  type PostingList,
   type PostingRow,
   type QueryTerms,
 } from "./store";
@@ -46,6 +57,8 @@ export interface SearchSettings {
   bm25: Bm25Params;
   /** Postings read per term at most, its best by impact; 0 reads every posting (exact ranking). */
   termLimit: number;
+  /** Postings a bounded lexical query may read over all its rounds while it cannot prove its ranking exact. */
+  postingsBudget: number;
   efSearch: number;
   fusion: FusionSettings;
 }
@@ -61,6 +74,12 @@ export interface SearchResult {
   hits: SearchHit[];
   /** Why the answer is not what the mode asked for (hybrid without pgvector or without embeddings). */
   degraded?: string;
+  /**
+   * Whether the lexical ranking (lexical and hybrid modes) is proven the exact BM25 ranking: false
+   * when a common term's postings were read in part and the unread ones could still hold a better
+   * document (SEARCH_BM25_TERM_LIMIT, SEARCH_BM25_POSTINGS_BUDGET).
+   */
+  lexical_exact?: boolean;
 }
 
 /** One ranked example; `match` is known when its lexical score was computed exactly. */
@@ -81,44 +100,204 @@ export interface LexicalResult {
   terms: LexicalTerms;
   /** Mean document length over the datasets searched (what exact rescoring needs). */
   avgdl: number;
+  /** The ranking is proven the exact top `depth`: every list read whole, or no unread posting can change it. */
+  exact: boolean;
 }
 
 /** With bounded lists, this many candidates (at least) are scored exactly before the best `depth` are kept. */
 const RESCORE_MIN = 100;
 
+/** Options of a lexical search. */
+export interface LexicalOptions {
+  datasetId?: string;
+  depth: number;
+  bm25: Bm25Params;
+  termLimit: number;
+  /** Postings a bounded query may read over all its rounds (see boundedSearch); 0 or absent: one round. */
+  postingsBudget?: number;
+}
+
+/** One term's list as a bounded search reads it. */
+interface TermList extends BoundedList {
+  term: string;
+  df: number;
+  avgdlMin: number | null;
+}
+
+/** Lexemes of bounded lists past this many share no bit: their bound is added to every document's. */
+const SEEN_BITS = 62;
+
 /**
  * The best `depth` examples by BM25. Every term whose df (in a dataset) is at most `termLimit` is
  * read whole, so the ranking is exact unless some term is more common than that; then its best
- * `termLimit` postings by impact are read, and the best candidates are scored exactly.
+ * postings by impact are read, the best candidates are scored exactly, and the ranking is exact
+ * when no unread posting can change it (boundedSearch).
  */
-export async function lexicalSearch(
-  db: Queryable,
-  q: string,
-  o: { datasetId?: string; depth: number; bm25: Bm25Params; termLimit: number },
-): Promise<LexicalResult> {
+export async function lexicalSearch(db: Queryable, q: string, o: LexicalOptions): Promise<LexicalResult> {
   const { parsed, stats, terms } = await lexicalTerms(db, q, o.datasetId);
   const avgdl = stats.totalLen / stats.docs || 1;
-  if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms, avgdl };
-  const lists: PostingList[] = stats.rows.flatMap((r) =>
+  if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms, avgdl, exact: true };
+  const lists = termLists(stats, terms, o.termLimit);
+  const bounded = lists.some((l) => l.limit !== null);
+  const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
+  const filter = stats.filterEmpty ? undefined : stats.filterQuery;
+  if (filter && parsed.requires && !stats.filterExcludesOnly) {
+    // Every match of the filter is scored exactly: no bound applies, so nothing to rescore.
+    const ranked = withMatch(await rankFiltered(db, lists, filter, o.datasetId, rank), terms);
+    return { ranked, terms, avgdl, exact: true };
+  }
+  if (!bounded)
+    return { ranked: withMatch(await rankPostings(db, lists, { ...rank, filter }), terms), terms, avgdl, exact: true };
+  const r = await boundedSearch(db, lists, terms, { ...rank, filter }, o);
+  return { ...r, terms, avgdl };
+}
+
+/** The query's lists: a term more common than `termLimit` in a dataset is bounded there, and its lexeme gets a bit. */
+function termLists(stats: QueryTerms, terms: LexicalTerms, termLimit: number): TermList[] {
+  const lists: TermList[] = stats.rows.flatMap((r) =>
     r.term_id === null
       ? []
       : [
           {
             termId: r.term_id,
             idf: terms.idfs.get(r.term) ?? 0,
-            limit: o.termLimit > 0 && (r.df ?? 0) > o.termLimit ? o.termLimit : null,
+            limit: termLimit > 0 && (r.df ?? 0) > termLimit ? termLimit : null,
+            bit: 0n,
+            term: r.term,
+            df: r.df ?? 0,
+            avgdlMin: r.avgdl_min,
           },
         ],
   );
-  const bounded = lists.some((l) => l.limit !== null);
-  const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
-  const filter = stats.filterEmpty ? undefined : stats.filterQuery;
-  if (filter && parsed.requires && !stats.filterExcludesOnly)
-    // Every match of the filter is scored exactly: no bound applies, so nothing to rescore.
-    return { ranked: withMatch(await rankFiltered(db, lists, filter, o.datasetId, rank), terms), terms, avgdl };
-  const scored = await rankPostings(db, lists, { ...rank, filter });
-  if (!bounded) return { ranked: withMatch(scored, terms), terms, avgdl };
-  return { ranked: (await rescore(db, scored, terms, avgdl, o.bm25)).slice(0, o.depth), terms, avgdl };
+  const lexemes = [...new Set(lists.filter((l) => l.limit !== null).map((l) => l.term))].slice(0, SEEN_BITS);
+  for (const l of lists) {
+    const i = lexemes.indexOf(l.term);
+    if (i >= 0) l.bit = 1n << BigInt(i);
+  }
+  return lists;
+}
+
+/**
+ * Reads the bounded lists, scores the best candidates exactly, and checks the threshold (Fagin's
+ * threshold algorithm over impact-ordered lists): a document no list showed scores at most the sum
+ * over the bounded terms of the bound of their unread postings (impactWeightBound of the last
+ * impact read, times idf), one shown but not rescored at most its partial score plus the bounds of
+ * the terms that did not show it. When the `depth`-th exact score is above both, the ranking is
+ * exact. Otherwise the lists are read deeper (their limits doubled, the largest bound first) while
+ * the postings read over all rounds stay within `postingsBudget`.
+ */
+async function boundedSearch(
+  db: Queryable,
+  first: TermList[],
+  terms: LexicalTerms,
+  rank: { k1: number; b: number; avgdl: number; depth: number; filter?: string },
+  o: LexicalOptions,
+): Promise<{ ranked: Ranked[]; exact: boolean }> {
+  let lists = first;
+  let spent = 0;
+  for (;;) {
+    // The candidates and where each bounded list stops, in one batch (embedded: one message).
+    const [scored, cuts] = await batchOf(db, [rankPostingsStatement(lists, rank), cutoffsStatement(lists)]);
+    spent += roundCost(lists);
+    const read = scored.rows as unknown as PartialScore[];
+    const ranked = await rescore(db, read, terms, rank.avgdl, o.bm25);
+    const bounds = listBounds(lists, cuts.rows as { term_id: string; impact: number }[], rank.avgdl, o.bm25);
+    const exact = await provenExact(db, lists, bounds, read, ranked, rank, o.depth);
+    const next = exact ? undefined : deepen(lists, bounds, (o.postingsBudget ?? 0) - spent);
+    if (!next) return { ranked: ranked.slice(0, o.depth), exact };
+    lists = next;
+  }
+}
+
+/**
+ * Whether no document outside `ranked` (the candidates, scored exactly) can enter its best `depth`.
+ * The partial scores of the documents read but not returned are read only when the cheaper checks
+ * leave it open: an unseen document's bound already above the `depth`-th score settles it (the
+ * common case on large data), and so does the last candidate's partial score plus every bound.
+ */
+async function provenExact(
+  db: Queryable,
+  lists: TermList[],
+  bounds: Map<string, number>,
+  read: PartialScore[],
+  ranked: Ranked[],
+  rank: { k1: number; b: number; avgdl: number; depth: number; filter?: string },
+  depth: number,
+): Promise<boolean> {
+  const byLexeme = lexemeBounds(lists, bounds);
+  const unseen = boundOutside(byLexeme, 0n);
+  const full = ranked.length >= depth;
+  const kth = full ? ranked[depth - 1].score : 0;
+  const above = (bound: number) => (full ? kth > bound * (1 + 1e-9) : bound === 0);
+  if (!above(unseen)) return false;
+  // Fewer than asked were returned: every document read is a candidate.
+  if (read.length < rank.depth) return true;
+  if (above(read[read.length - 1].score + unseen)) return true;
+  const rest = await restOfRead(
+    db,
+    lists,
+    read.map((r) => r.id),
+    rank,
+  );
+  return rest.every((g) => above(g.score + boundOutside(byLexeme, g.seen)));
+}
+
+/** Postings a round over `lists` reads at most. */
+function roundCost(lists: TermList[]): number {
+  return lists.reduce((t, l) => t + (l.limit ?? l.df), 0);
+}
+
+/** Each bounded list's bound on the score its unread postings add to a document (absent: read whole). */
+function listBounds(
+  lists: TermList[],
+  cuts: { term_id: string; impact: number }[],
+  avgdl: number,
+  p: Bm25Params,
+): Map<string, number> {
+  const at = new Map(cuts.map((c) => [c.term_id, c.impact]));
+  const bounds = new Map<string, number>();
+  for (const l of lists) {
+    const impact = at.get(l.termId);
+    if (l.limit === null || impact === undefined) continue;
+    bounds.set(l.termId, l.idf * impactWeightBound(impact, l.avgdlMin, avgdl, p));
+  }
+  return bounds;
+}
+
+/** Each lexeme's bit and bound: a document is in one dataset, so in one list per lexeme, and gets its largest list bound. */
+function lexemeBounds(lists: TermList[], bounds: Map<string, number>): { bit: bigint; bound: number }[] {
+  const byLexeme = new Map<string, { bit: bigint; bound: number }>();
+  for (const l of lists) {
+    const b = bounds.get(l.termId) ?? 0;
+    const e = byLexeme.get(l.term);
+    if (!e || b > e.bound) byLexeme.set(l.term, { bit: l.bit, bound: b });
+  }
+  return [...byLexeme.values()];
+}
+
+/** What the lexemes whose bits are not in `seen` can add to a document's score at most. */
+function boundOutside(byLexeme: { bit: bigint; bound: number }[], seen: bigint): number {
+  let t = 0;
+  for (const e of byLexeme) if ((e.bit & seen) === 0n) t += e.bound;
+  return t;
+}
+
+/** The lists of the next round, or undefined when none can be read deeper within `remaining` postings. */
+function deepen(lists: TermList[], bounds: Map<string, number>, remaining: number): TermList[] | undefined {
+  let cost = roundCost(lists);
+  if (cost > remaining) return undefined;
+  const next = lists.map((l) => ({ ...l }));
+  let deeper = false;
+  for (const l of [...next].sort((a, b) => (bounds.get(b.termId) ?? 0) - (bounds.get(a.termId) ?? 0))) {
+    if (l.limit === null || !(bounds.get(l.termId) ?? 0)) continue;
+    const limit = 2 * l.limit >= l.df ? null : 2 * l.limit;
+    const extra = (limit ?? l.df) - l.limit;
+    if (cost + extra > remaining) continue;
+    cost += extra;
+    l.limit = limit;
+    deeper = true;
+  }
+  return deeper ? next : undefined;
 }
 
 /** The query's syntax, its terms' statistics in the datasets searched, and their idf. */
@@ -326,18 +505,26 @@ export async function runSearch(
     return { hits: await toHits(db, ranks(near, "vector"), terms) };
   }
   const depth = queryVector ? Math.max(req.k, s.fusion.depth) : req.k;
-  const lex = await lexicalSearch(db, req.q, { datasetId: req.datasetId, depth, bm25: s.bm25, termLimit: s.termLimit });
+  const lex = await lexicalSearch(db, req.q, {
+    datasetId: req.datasetId,
+    depth,
+    bm25: s.bm25,
+    termLimit: s.termLimit,
+    postingsBudget: s.postingsBudget,
+  });
   const lexical = () => toHits(db, ranks(lex.ranked.slice(0, req.k), "lexical"), lex.terms);
-  if (req.mode === "lexical") return { hits: await lexical() };
-  if (!queryVector) return { hits: await lexical(), degraded: "no pgvector" };
+  const lexical_exact = lex.exact;
+  if (req.mode === "lexical") return { hits: await lexical(), lexical_exact };
+  if (!queryVector) return { hits: await lexical(), degraded: "no pgvector", lexical_exact };
   const qv = await queryVector;
-  if (qv instanceof UnavailableError) return { hits: await lexical(), degraded: "embeddings unavailable" };
+  if (qv instanceof UnavailableError)
+    return { hits: await lexical(), degraded: "embeddings unavailable", lexical_exact };
   // Every lexical candidate gets its exact cosine, so the vector list adds only its own best
   // (SEARCH_HYBRID_DEPTH; deeper added nothing on SciFact train), or what fills k.
   const vectorDepth = Math.max(s.fusion.depth, req.k - lex.ranked.length);
   const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: vectorDepth, efSearch: s.efSearch });
   const candidates = await fusionCandidates(db, lex, near, qv, s.bm25);
-  return { hits: await toHits(db, fuse(candidates, req.k, s.fusion.lexicalWeight), lex.terms) };
+  return { hits: await toHits(db, fuse(candidates, req.k, s.fusion.lexicalWeight), lex.terms), lexical_exact };
 }
 
 /** The query's embedding, or the 503 to answer when the provider fails (never a stray rejection). */

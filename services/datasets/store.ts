@@ -273,6 +273,8 @@ export interface QueryTermRow {
   /** Null when no searched dataset has the term. */
   term_id: string | null;
   df: number | null;
+  /** The smallest avgdl the term's dataset wrote postings under (migration 0012); null if unknown. */
+  avgdl_min: number | null;
 }
 
 /** What a lexical query needs before it ranks: its lexemes with their statistics, and the corpus size. */
@@ -326,10 +328,11 @@ export async function queryTerms(
                 FROM datasets d ${only}),
           f AS (SELECT numnode(q)::int AS nodes, querytree(q) AS tree, q::text AS query FROM websearch_to_tsquery('english', $2) q),
           q AS (SELECT u.lexeme AS term FROM unnest(to_tsvector('english', $1)) u)
-     SELECT q.term, t.id::text AS term_id, t.df, s.docs, s.len, f.nodes, f.tree, f.query
+     SELECT q.term, t.id::text AS term_id, t.df, t.avgdl_min, s.docs, s.len, f.nodes, f.tree, f.query
      FROM s CROSS JOIN f LEFT JOIN q ON true
      LEFT JOIN LATERAL (
-       SELECT bt.id, bt.df FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
+       SELECT bt.id, bt.df, d.bm25_impact_avgdl_min AS avgdl_min
+       FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
      ) t ON true`,
     params,
     // Every search runs it; its plan (index probes per lexeme) is the same for every query.
@@ -378,7 +381,13 @@ const BM25_SUM = `sum(l.idf * p.tf * ($4::float8 + 1) / (p.tf + $4::float8 * (1 
  * bm25_postings_term_impact, no sort) up to its limit, and a document's score sums its lists.
  */
 export async function rankPostings(db: Queryable, lists: PostingList[], o: RankOptions): Promise<PartialScore[]> {
-  if (lists.length === 0) return [];
+  const st = rankPostingsStatement(lists, o);
+  return st ? (await db.query<PartialScore & Record<string, unknown>>(st.text, st.params, st.options)).rows : [];
+}
+
+/** rankPostings' statement (none without lists). */
+export function rankPostingsStatement(lists: PostingList[], o: RankOptions): Statement | undefined {
+  if (lists.length === 0) return undefined;
   const params: unknown[] = [
     lists.map((l) => l.termId),
     lists.map((l) => l.idf),
@@ -393,8 +402,8 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
     params.push(o.filter);
     join = "JOIN examples e ON e.id = bp.example_id AND e.tsv @@ $8::tsquery";
   }
-  const r = await db.query<PartialScore & Record<string, unknown>>(
-    `SELECT p.example_id::text AS id, ${BM25_SUM} AS score, sum(l.idf)::float8 AS matched
+  return {
+    text: `SELECT p.example_id::text AS id, ${BM25_SUM} AS score, sum(l.idf)::float8 AS matched
      FROM unnest($1::bigint[], $2::float8[], $3::int[]) AS l(term_id, idf, lim)
      CROSS JOIN LATERAL (
        SELECT bp.example_id, bp.tf, bp.doc_len FROM bm25_postings bp ${join}
@@ -404,9 +413,76 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
     params,
     // Without a filter its plan is one index scan per term whatever the terms: prepared. With one,
     // the plan depends on how common the filter's terms are (see QueryTerms.filterQuery): planned each time.
-    o.filter ? undefined : { prepare: "search.rank" },
+    options: o.filter ? undefined : { prepare: "search.rank" },
+  };
+}
+
+/** A bounded list to read: the lexeme bit it sets in `seen` (0: none). */
+export interface BoundedList extends PostingList {
+  bit: bigint;
+}
+
+/**
+ * The statement reading the impact of each bounded list's `limit`-th posting (the last one a
+ * bounded read takes; none when the list is shorter): every posting after it has at most that
+ * impact. With a filter the read takes the `limit` best matching postings, which end at or after
+ * this one, so it still bounds the unread ones.
+ */
+export function cutoffsStatement(lists: PostingList[]): Statement | undefined {
+  const bounded = lists.filter((l) => l.limit !== null);
+  if (bounded.length === 0) return undefined;
+  return {
+    text: `SELECT l.term_id::text AS term_id, c.impact::float8 AS impact
+     FROM unnest($1::bigint[], $2::int[]) AS l(term_id, lim)
+     CROSS JOIN LATERAL (
+       SELECT bp.impact FROM bm25_postings bp WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC OFFSET l.lim - 1 LIMIT 1
+     ) c`,
+    params: [bounded.map((l) => l.termId), bounded.map((l) => l.limit)],
+    options: { prepare: "search.cutoffs" },
+  };
+}
+
+/**
+ * The documents a bounded read shows other than `exclude` (those rescored), grouped by the bits of
+ * the lists that showed them: the best score over the postings read in each group. A document's
+ * unread lists can add at most their bounds to its group's score.
+ */
+export async function restOfRead(
+  db: Queryable,
+  lists: BoundedList[],
+  exclude: string[],
+  o: RankOptions,
+): Promise<{ seen: bigint; score: number }[]> {
+  if (lists.length === 0) return [];
+  const params: unknown[] = [
+    lists.map((l) => l.termId),
+    lists.map((l) => l.idf),
+    lists.map((l) => l.limit),
+    o.k1,
+    o.b,
+    o.avgdl,
+    exclude,
+    lists.map((l) => l.bit.toString()),
+  ];
+  let join = "";
+  if (o.filter) {
+    params.push(o.filter);
+    join = "JOIN examples e ON e.id = bp.example_id AND e.tsv @@ $9::tsquery";
+  }
+  const r = await db.query<{ seen: string; score: number }>(
+    `SELECT d.seen::text AS seen, max(d.score) AS score FROM (
+       SELECT p.example_id, ${BM25_SUM} AS score, bit_or(l.bit) AS seen
+       FROM unnest($1::bigint[], $2::float8[], $3::int[], $8::bigint[]) AS l(term_id, idf, lim, bit)
+       CROSS JOIN LATERAL (
+         SELECT bp.example_id, bp.tf, bp.doc_len FROM bm25_postings bp ${join}
+         WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC LIMIT l.lim
+       ) p
+       GROUP BY p.example_id
+     ) d
+     WHERE d.example_id <> ALL($7::bigint[]) GROUP BY d.seen`,
+    params,
   );
-  return r.rows;
+  return r.rows.map((x) => ({ seen: BigInt(x.seen), score: x.score }));
 }
 
 /**

@@ -231,6 +231,7 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
     const settings = {
       bm25: { k1: 1.2, b: 0.4 },
       termLimit: 500,
+      postingsBudget: 20_000,
       efSearch: 100,
       fusion: { lexicalWeight: 0.7, depth: 100 },
     };

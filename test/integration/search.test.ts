@@ -1,6 +1,6 @@
 import type { ServiceBroker } from "moleculer";
 import type { Db } from "../../services/lib/db";
-import { lexicalSearch } from "../../services/datasets/search";
+import { lexicalSearch, runSearch } from "../../services/datasets/search";
 import { idf, termWeight } from "../../services/datasets/bm25";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
@@ -148,6 +148,50 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     // At a limit no term's df passes, it is the exact ranking.
     const wide = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 1000 });
     expect(wide.ranked).toEqual(exact.ranked);
+  });
+
+  it("reads a bounded term deeper until the ranking is proven exact, and says when the budget stopped it", async () => {
+    // Every example has "common" (1-3 times), one in seven has "rare", and each its own length: no
+    // two score alike, so the exact order is one order. A limit of 5 bounds both terms.
+    const texts = Array.from(
+      { length: 200 },
+      (_, i) =>
+        `${"common ".repeat(1 + (i % 3))}${i % 7 === 0 ? "rare " : ""}${Array.from({ length: i }, (_, j) => `pad${j}`).join(" ")}`,
+    );
+    await add("deepen", texts);
+    const datasetId = (
+      await db.query<{ id: string }>("SELECT id::text AS id FROM datasets WHERE domain_name = 'deepen'")
+    ).rows[0].id;
+    const o = { datasetId, depth: 10, bm25: { k1: 1.2, b: 0.75 } };
+    const q = "common rare";
+    const exact = await lexicalSearch(db, q, { ...o, termLimit: 0 });
+    const proven = await lexicalSearch(db, q, { ...o, termLimit: 5, postingsBudget: 1_000_000 });
+    const stopped = await lexicalSearch(db, q, { ...o, termLimit: 5, postingsBudget: 0 });
+    const ids = (r: { ranked: { id: string }[] }) => r.ranked.map((x) => x.id);
+    expect(exact.exact).toBe(true);
+    expect({ exact: proven.exact, ids: ids(proven) }).toEqual({ exact: true, ids: ids(exact) });
+    proven.ranked.forEach((r, i) => expect(r.score).toBeCloseTo(exact.ranked[i].score, 10));
+    // One round of 5 postings a term cannot prove it (the same query, no budget to read deeper): its
+    // 10 postings hold 9 examples, not the exact 10.
+    expect({ exact: stopped.exact, n: stopped.ranked.length }).toEqual({ exact: false, n: 9 });
+    // The answer says which it is.
+    const settings = {
+      bm25: o.bm25,
+      termLimit: 5,
+      postingsBudget: 0,
+      efSearch: 100,
+      fusion: { lexicalWeight: 0.95, depth: 20 },
+    };
+    const embed = () => Promise.resolve(new Float32Array(384));
+    const answer = (budget: number) =>
+      runSearch(db, embed, { q, datasetId, k: 10, mode: "lexical" }, { ...settings, postingsBudget: budget });
+    await expect(answer(0)).resolves.toMatchObject({ lexical_exact: false });
+    await expect(answer(1_000_000)).resolves.toMatchObject({ lexical_exact: true });
+    const http = await search({ q, domain: "deepen", k: 10, mode: "lexical" });
+    expect({ exact: (http as { lexical_exact?: boolean }).lexical_exact, ids: http.hits.map((h) => h.id) }).toEqual({
+      exact: true,
+      ids: ids(exact),
+    });
   });
 
   if (pglite) {

@@ -6,6 +6,7 @@ describe("config: search settings", () => {
       bm25K1: 1.2,
       bm25B: 0.4,
       bm25TermLimit: 1000,
+      bm25PostingsBudget: 20_000,
       hybridLexicalWeight: 0.95,
       hybridDepth: 20,
     });
@@ -16,10 +17,18 @@ describe("config: search settings", () => {
       SEARCH_BM25_K1: "0.9",
       SEARCH_BM25_B: ".75",
       SEARCH_BM25_TERM_LIMIT: "0",
+      SEARCH_BM25_POSTINGS_BUDGET: "0",
       SEARCH_HYBRID_LEXICAL_WEIGHT: "1",
       SEARCH_HYBRID_DEPTH: "50",
     }).datasets;
-    expect(d).toMatchObject({ bm25K1: 0.9, bm25B: 0.75, bm25TermLimit: 0, hybridLexicalWeight: 1, hybridDepth: 50 });
+    expect(d).toMatchObject({
+      bm25K1: 0.9,
+      bm25B: 0.75,
+      bm25TermLimit: 0,
+      bm25PostingsBudget: 0,
+      hybridLexicalWeight: 1,
+      hybridDepth: 50,
+    });
   });
 
   it.each([
@@ -28,6 +37,11 @@ describe("config: search settings", () => {
     ["SEARCH_BM25_B", "1.5", 'SEARCH_BM25_B must be a number from 0 to 1, got "1.5"'],
     ["SEARCH_BM25_B", "1e-1", 'SEARCH_BM25_B must be a number from 0 to 1, got "1e-1"'],
     ["SEARCH_BM25_TERM_LIMIT", "-5", "SEARCH_BM25_TERM_LIMIT must be an integer from 0 to 10000000, got -5"],
+    [
+      "SEARCH_BM25_POSTINGS_BUDGET",
+      "1.5",
+      'SEARCH_BM25_POSTINGS_BUDGET must be an integer from 0 to 1000000000, got "1.5"',
+    ],
     ["SEARCH_HYBRID_LEXICAL_WEIGHT", "2", 'SEARCH_HYBRID_LEXICAL_WEIGHT must be a number from 0 to 1, got "2"'],
     ["SEARCH_HYBRID_DEPTH", "0", "SEARCH_HYBRID_DEPTH must be an integer from 1 to 1000, got 0"],
   ])("refuses %s=%s", (name, value, message) => {

@@ -1,4 +1,4 @@
-import { idf, matchFraction, parseQuery, termWeight } from "../../services/datasets/bm25";
+import { idf, impactWeightBound, matchFraction, parseQuery, termWeight } from "../../services/datasets/bm25";
 import { fuse, type FusionCandidate } from "../../services/datasets/search";
 import { loadConfig } from "../../services/lib/config";
 
@@ -119,5 +119,50 @@ describe("search.fuse", () => {
       loadConfig({}).datasets.hybridLexicalWeight,
     );
     expect(f.map((x) => x.id)).toEqual(["10", "11"]);
+  });
+});
+
+describe("bm25.impactWeightBound", () => {
+  /** A posting's impact as migration 0006 writes it (float8, stored as a real). */
+  const impact = (tf: number, len: number, a0: number) => Math.fround(tf / (tf + 1.2 * (0.6 + (0.4 * len) / a0)));
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+
+  it("bounds the weight of every posting of at most that impact, whatever k1, b, avgdl and the avgdl it was written under", () => {
+    let worst = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const tf = 1 + Math.floor(rnd() * 20);
+      const len = tf + Math.floor(rnd() * (rnd() < 0.5 ? 20 : 2000));
+      const avgdlMin = 1 + rnd() * 300;
+      const a0 = avgdlMin * (1 + rnd() * 3);
+      const avgdl = 1 + rnd() * 400;
+      const p = { k1: rnd() < 0.1 ? 0 : rnd() * 3, b: rnd() < 0.1 ? 0 : rnd() };
+      const c = impact(tf, len, a0);
+      const w = termWeight(tf, len, avgdl, p);
+      const bound = impactWeightBound(c, avgdlMin, avgdl, p);
+      worst = Math.max(worst, w / bound);
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it("is the weight of a posting of that impact when the query weighs as the impacts were written", () => {
+    const p = { k1: 1.2, b: 0.4 };
+    for (const [tf, len] of [
+      [1, 1],
+      [1, 40],
+      [3, 40],
+      [2, 900],
+    ]) {
+      const c = impact(tf, len, 37.5);
+      expect(impactWeightBound(c, 37.5, 37.5, p)).toBeCloseTo(termWeight(tf, len, 37.5, p), 5);
+    }
+  });
+
+  it.each([
+    ["an unknown avgdl the impacts were written under", null, { k1: 1.2, b: 0.4 }, 2.2],
+    ["b = 0 (no length normalization)", 30, { k1: 0.9, b: 0 }, 1.9],
+    ["k1 = 0 (every weight is 1)", 30, { k1: 0, b: 0.4 }, 1],
+  ])("falls back to the saturation bound for %s", (_, avgdlMin, p, want) => {
+    expect(impactWeightBound(0.3, avgdlMin, 30, p)).toBe(want);
   });
 });
