@@ -20,6 +20,7 @@ import pg from "pg";
 import { startMcai, benchDatabase, freePort, machine, MCAI_BIN, pct, REDIS_URL, runMain, sleep } from "./lib";
 import {
   bareBaseline,
+  cpuMs,
   maxRssDuring,
   memoryParts,
   nodePid,
@@ -61,6 +62,8 @@ interface Series {
   underLoad: number;
   peak: number | string;
   jobsPerS: number;
+  /** The worker's CPU time (all threads) per job of the measured load: steadier than jobs/s on a shared machine. */
+  cpuPerJobMs: number;
   startMs: number;
 }
 
@@ -134,6 +137,7 @@ async function run(
     }
   })();
   const submits: number[] = [];
+  const cpu0 = cpuMs(w1);
   const t0 = performance.now();
   const underLoad = maxRssDuring(w1, async () => {
     while (
@@ -177,6 +181,7 @@ async function run(
   const loadRss = (await underLoad).mb;
   const parts = killOne ? "" : `${await memoryParts(url, rssMb(w1), "w1")}\n    by mapping (MB): ${rssByMapping(w1)}`;
   const elapsed = (performance.now() - t0) / 1000;
+  const cpuPerJobMs = killOne ? NaN : (cpuMs(w1) - cpu0) / JOBS;
   probing = false;
   await prober;
   const failed = Number((await db.query("SELECT count(*) FROM jobs WHERE status = 'failed'")).rows[0].count);
@@ -194,7 +199,15 @@ async function run(
   console.log(`  peak RSS: ${rss}; w1 started in ${startMs.toFixed(0)} ms (spawn to its line saying it runs)`);
   const parent = parentLine(ws[0].proc.pid!);
   if (parent && alive(ws[0].proc)) console.log(`  w1's ${parent}`);
-  const series: Series = { label, underLoad: loadRss, peak: peakMb(w1), jobsPerS: JOBS / elapsed, startMs };
+  if (!killOne) console.log(`  w1 CPU time (all threads) per job: ${cpuPerJobMs.toFixed(1)} ms`);
+  const series: Series = {
+    label,
+    underLoad: loadRss,
+    peak: peakMb(w1),
+    jobsPerS: JOBS / elapsed,
+    cpuPerJobMs,
+    startMs,
+  };
   if (!killOne) {
     await sleep(IDLE_MS + 1500);
     console.log(
@@ -226,15 +239,15 @@ function spread(xs: number[]): string {
 
 /** Every one-worker series, grouped by what ran: each one's figures, then min / median / max. */
 function summary(all: Series[]): void {
-  console.log("\nsummary, one worker node (w1 under load MB | peak MB | jobs/s | start ms):");
+  console.log("\nsummary, one worker node (w1 under load MB | peak MB | jobs/s | CPU ms per job | start ms):");
   for (const label of [...new Set(all.map((s) => s.label))]) {
     const ss = all.filter((s) => s.label === label);
     console.log(`  ${label}`);
     console.log(
-      `    each series: ${ss.map((s) => `${s.underLoad} | ${s.peak} | ${s.jobsPerS.toFixed(2)} | ${s.startMs.toFixed(0)}`).join(";  ")}`,
+      `    each series: ${ss.map((s) => `${s.underLoad} | ${s.peak} | ${s.jobsPerS.toFixed(2)} | ${s.cpuPerJobMs.toFixed(1)} | ${s.startMs.toFixed(0)}`).join(";  ")}`,
     );
     console.log(
-      `    min / median / max: under load ${spread(ss.map((s) => s.underLoad))} MB, jobs/s ${spread(ss.map((s) => s.jobsPerS))}, start ${spread(ss.map((s) => Math.round(s.startMs)))} ms`,
+      `    min / median / max: under load ${spread(ss.map((s) => s.underLoad))} MB, jobs/s ${spread(ss.map((s) => s.jobsPerS))}, CPU per job ${spread(ss.map((s) => s.cpuPerJobMs))} ms, start ${spread(ss.map((s) => Math.round(s.startMs)))} ms`,
     );
   }
 }

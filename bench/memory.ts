@@ -18,6 +18,12 @@ export const rssMb = (pid: number): number => Math.round(statusKb(pid, "VmRSS") 
 /** Peak resident memory of `pid` since it started, MB. */
 export const peakMb = (pid: number): number => Math.round(statusKb(pid, "VmHWM") / 1024);
 
+/** User + system CPU time of `pid` so far, all its threads, ms (/proc/PID/stat fields 14, 15: ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /**
  * The pid of the node itself: `mcai start` on a compute node starts the node again as its only
  * child (bin/malloc-relaunch.ts) and stays as a small parent; otherwise `pid` itself.
