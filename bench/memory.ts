@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort, sleep } from "./lib";
 
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+function statusKb(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon"): number {
   const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
 }
@@ -17,6 +17,32 @@ function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
 export const rssMb = (pid: number): number => Math.round(statusKb(pid, "VmRSS") / 1024);
 /** Peak resident memory of `pid` since it started, MB. */
 export const peakMb = (pid: number): number => Math.round(statusKb(pid, "VmHWM") / 1024);
+
+/** User + system CPU time of `pid` so far, all its threads, ms (/proc/PID/stat fields 14, 15: ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * The pid of the node itself: `mcai start` on a compute node starts the node again as its only
+ * child (bin/malloc-relaunch.ts) and stays as a small parent; otherwise `pid` itself.
+ */
+export function nodePid(pid: number): number {
+  try {
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return children.length === 1 ? Number(children[0]) : pid;
+  } catch {
+    return pid;
+  }
+}
+
+/** The relaunching parent's RSS and its own (anonymous) part, MB: what the second process costs. */
+export function parentLine(pid: number): string {
+  if (nodePid(pid) === pid) return "";
+  const anon = Math.round(statusKb(pid, "RssAnon") / 1024);
+  return `parent (relaunched the node with MALLOC_MMAP_THRESHOLD_) RSS ${rssMb(pid)} MB, of it its own memory ${anon} MB (the rest is code shared with the node)`;
+}
 
 /** The most RSS of `pid` while `phase` runs (sampled every 20 ms), and the phase's result. */
 export async function maxRssDuring<T>(pid: number, phase: () => Promise<T>): Promise<{ mb: number; value: T }> {

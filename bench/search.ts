@@ -33,6 +33,7 @@ import {
   type SplitData,
 } from "./ir";
 import { benchDatabase, freePort, machine, pct, runMain, sleep, startMcai } from "./lib";
+import { nodePid } from "./memory";
 import { bm25Scores, cosines, perQueryLoss, tuneFusion, type QueryScores } from "./fusion";
 import { loadConfig } from "../services/lib/config";
 import { PgDb } from "../services/lib/db";
@@ -258,7 +259,7 @@ async function runDriver(driver: Driver, splits: SplitData[], corpus: CorpusDoc[
       size = `database ${(Number(s.rows[0].db) / 2 ** 20).toFixed(0)} MB, examples with indexes ${(Number(s.rows[0].ex) / 2 ** 20).toFixed(0)} MB`;
     } else size = `data folder ${(dirBytes(dataDir) / 2 ** 20).toFixed(0)} MB`;
     console.log(
-      `\n${driver}: imported ${imp.body.added} documents in ${secs.toFixed(1)} s = ${Math.round(docs / secs)} documents/s (node peak RSS ${peakRssMb(node.proc.pid!).toFixed(0)} MB, ${size})`,
+      `\n${driver}: imported ${imp.body.added} documents in ${secs.toFixed(1)} s = ${Math.round(docs / secs)} documents/s (node peak RSS ${peakRssMb(nodePid(node.proc.pid!)).toFixed(0)} MB, ${size})`,
     );
     const docOf = await docIdsById(base, "scifact");
     if (tune) {

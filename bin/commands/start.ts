@@ -5,6 +5,7 @@ import { VERSION } from "../../services/lib/paths";
 import { commandConfig, fail, run, type Command } from "../cli";
 import { openEmbeddedDb } from "../../services/lib/db/embedded";
 import { applyHeapSettings } from "../heap-settings";
+import { relaunchWithMallocEnv } from "../malloc-relaunch";
 import type { McaiNode } from "../node";
 import { nodeNeedsDb, resolveServices } from "../services-choice";
 
@@ -80,6 +81,7 @@ export const startCommand: Command = {
       return;
     }
     const config = commandConfig({ SERVICES: values.services, PORT: values.port, NODE_ID: values["node-id"] });
+    await relaunchWithMallocEnv(config);
     applyHeapSettings(config.heap);
     const services = run(() => Promise.resolve().then(() => resolveServices(config, config.servicesGiven)));
     // The embedded database opens first: its worker thread reads PGlite's files, compiles its WASM

@@ -51,6 +51,7 @@ export interface Config {
   /** RSS above which a node warns and shows degraded in health; 0 = off. */
   readonly memoryWarnMb: number;
   readonly heap: HeapSettings;
+  readonly malloc: MallocSettings;
   readonly compute: ComputeLimits;
   readonly datasets: DatasetSettings;
   readonly embeddings: EmbeddingSettings;
@@ -97,6 +98,45 @@ export interface HeapSettings {
    * per semi-space).
    */
   semiSpaceGrowth: number;
+}
+
+/**
+ * glibc malloc settings, which only the environment a process starts with can give: `mcai start`
+ * starts itself once more with them where they pay (bin/malloc-relaunch.ts).
+ */
+export interface MallocSettings {
+  /**
+   * MALLOC_RELAUNCH: `auto` (default) relaunches a node that runs compute without the embedded
+   * database, `on` every node, `off` none.
+   */
+  relaunch: "auto" | "on" | "off";
+  /** The environment sets one of glibc's malloc variables itself: the node leaves malloc as given. */
+  setByEnvironment: boolean;
+  /** This process is the relaunched node (MCAI_RELAUNCHED, set by its parent). */
+  relaunched: boolean;
+}
+
+/** glibc's malloc variables; any one of them set means the environment tunes malloc itself. */
+const GLIBC_MALLOC_VARS = [
+  "MALLOC_MMAP_THRESHOLD_",
+  "MALLOC_TRIM_THRESHOLD_",
+  "MALLOC_TOP_PAD_",
+  "MALLOC_MMAP_MAX_",
+  "MALLOC_ARENA_MAX",
+  "MALLOC_ARENA_TEST",
+];
+
+function mallocSettings(env: Env): MallocSettings {
+  const relaunch = raw(env, "MALLOC_RELAUNCH") ?? "auto";
+  if (relaunch !== "auto" && relaunch !== "on" && relaunch !== "off")
+    throw new ConfigError("MALLOC_RELAUNCH", `MALLOC_RELAUNCH must be auto, on or off, got "${relaunch}"`);
+  return Object.freeze({
+    relaunch,
+    setByEnvironment:
+      GLIBC_MALLOC_VARS.some((v) => raw(env, v) !== undefined) ||
+      (raw(env, "GLIBC_TUNABLES") ?? "").includes("glibc.malloc."),
+    relaunched: raw(env, "MCAI_RELAUNCHED") === "1",
+  });
 }
 
 /** Bounds of the HTTP gateway beyond the API rate limit (see services/api/gate.ts). */
@@ -480,6 +520,7 @@ export function loadConfig(env: Env = process.env): Config {
       growingPercent: int(env, "HEAP_GROWING_PERCENT", 20, 0, 1000),
       semiSpaceGrowth: int(env, "HEAP_SEMI_SPACE_GROWTH", 1, 0, 16),
     }),
+    malloc: mallocSettings(env),
     compute: Object.freeze({
       nice: int(env, "COMPUTE_NICE", 10, 0, 19),
       queueMax: int(env, "COMPUTE_QUEUE_MAX", 64, 0, 100_000),

@@ -129,6 +129,7 @@ describe("config.loadConfig", () => {
     ],
     ["HEAP_GROWING_PERCENT", "-1", /^HEAP_GROWING_PERCENT must be an integer from 0 to 1000, got -1$/],
     ["HEAP_SEMI_SPACE_GROWTH", "1.5", /^HEAP_SEMI_SPACE_GROWTH must be an integer from 0 to 16, got "1.5"$/],
+    ["MALLOC_RELAUNCH", "yes", /^MALLOC_RELAUNCH must be auto, on or off, got "yes"$/],
   ];
 
   it.each(bad)("refuses %s=%s with a message naming it", (name, value, message) => {
