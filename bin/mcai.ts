@@ -4,6 +4,8 @@
  * with --help; each command is a module under bin/commands/, loaded only when it runs (a start
  * does not pay for the console, the exporter's progress bars or the backup code).
  */
+// First: the modules required after it go through V8's compile cache where Node has one (22.1+).
+import "./compile-cache";
 import { VERSION } from "../services/lib/paths";
 import { EXIT_USAGE, fail, type Command } from "./cli";
 
