@@ -385,18 +385,15 @@ export async function rankPostings(db: Queryable, lists: PostingList[], o: RankO
   return st ? (await db.query<PartialScore & Record<string, unknown>>(st.text, st.params, st.options)).rows : [];
 }
 
+/** The first six parameters of the ranking statements: $1–$3 the lists (term, idf, limit), $4–$6 k1, b, avgdl. */
+function listParams(lists: PostingList[], o: RankOptions): unknown[] {
+  return [lists.map((l) => l.termId), lists.map((l) => l.idf), lists.map((l) => l.limit), o.k1, o.b, o.avgdl];
+}
+
 /** rankPostings' statement (none without lists). */
 export function rankPostingsStatement(lists: PostingList[], o: RankOptions): Statement | undefined {
   if (lists.length === 0) return undefined;
-  const params: unknown[] = [
-    lists.map((l) => l.termId),
-    lists.map((l) => l.idf),
-    lists.map((l) => l.limit),
-    o.k1,
-    o.b,
-    o.avgdl,
-    o.depth,
-  ];
+  const params: unknown[] = [...listParams(lists, o), o.depth];
   let join = "";
   if (o.filter) {
     params.push(o.filter);
@@ -454,16 +451,7 @@ export async function restOfRead(
   o: RankOptions,
 ): Promise<{ seen: bigint; score: number }[]> {
   if (lists.length === 0) return [];
-  const params: unknown[] = [
-    lists.map((l) => l.termId),
-    lists.map((l) => l.idf),
-    lists.map((l) => l.limit),
-    o.k1,
-    o.b,
-    o.avgdl,
-    exclude,
-    lists.map((l) => l.bit.toString()),
-  ];
+  const params: unknown[] = [...listParams(lists, o), exclude, lists.map((l) => l.bit.toString())];
   let join = "";
   if (o.filter) {
     params.push(o.filter);
