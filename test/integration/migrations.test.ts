@@ -84,7 +84,7 @@ describe("migrate on PGlite", () => {
       expect(await insert(1)).toEqual({ vec: null, meta: expect.any(String), size: 1544 });
       // pgvector's default storage (what the column had before 0013) moves the vector out instead.
       await db.query("ALTER TABLE examples ALTER COLUMN embedding SET STORAGE EXTENDED");
-      expect(await insert(2)).toEqual({ vec: expect.any(String), meta: null, size: 1544 });
+      expect(await insert(2)).toMatchObject({ vec: expect.any(String), meta: null });
     } finally {
       await db.close();
     }
