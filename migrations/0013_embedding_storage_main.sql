@@ -2,9 +2,9 @@
 -- With EXTENDED a row over the TOAST threshold (~2 KB: a vector(384) is 1,544 bytes, beside the
 -- text and its tsvector) moves the vector out of line, and the exact k-nearest scan of the vector
 -- search fetches every one back through the TOAST table's index: SciFact (5,183 abstracts) on
--- PGlite, scan p50 24.6 ms out of line against 8.0 ms inline (docs/search.md, Vector). MAIN still lets the text
--- columns (EXTENDED) be compressed and moved out first, and moves the vector out only when the row
--- would not fit in a page otherwise (EMBEDDING_DIM near 2,000 and more).
+-- PGlite, scan p50 24.6 ms out of line against 8.0 ms inline (docs/search.md, Vector). MAIN still
+-- lets the text columns (EXTENDED) be compressed and moved out first, and moves the vector out only
+-- when the row would not fit in a page otherwise (EMBEDDING_DIM near 2,000 and more).
 --
 -- Only the column's setting changes (no rewrite: a catalog update). Rows written before keep their
 -- vectors where they are until rewritten; new and updated rows get the new storage. An operator
