@@ -50,6 +50,46 @@ describe("migrate on PGlite", () => {
     }
   });
 
+  it("keeps a new example's vector inline in its row (0013: storage MAIN), where pgvector's default moves it out", async () => {
+    const db = await memoryDb();
+    try {
+      const storage = await db.query<{ s: string }>(
+        "SELECT attstorage AS s FROM pg_attribute WHERE attrelid = 'examples'::regclass AND attname = 'embedding'",
+      );
+      expect(storage.rows).toEqual([{ s: "m" }]);
+      const ds = await db.query<{ id: string }>(
+        "INSERT INTO datasets (domain_name) VALUES ('toast') RETURNING id::text",
+      );
+      // ~1.4 KB that compresses little beside a vector(384) of 1,544 bytes: over the ~2 KB TOAST
+      // threshold, so something must leave the row (in metadata, which no tsvector copies).
+      let seed = 7;
+      const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      const blob = Array.from({ length: 1400 }, () => Math.floor(next() * 36).toString(36)).join("");
+      const vector = `[${Array.from({ length: 384 }, () => (next() * 2 - 1).toFixed(6)).join(",")}]`;
+      // Read back after the insert: RETURNING sees the row before it is toasted.
+      const insert = async (n: number) => {
+        const { rows } = await db.query<{ id: string }>(
+          `INSERT INTO examples (dataset_id, content, content_hash, metadata, embedding)
+           VALUES ($1, $2, md5($2), jsonb_build_object('blob', $3::text), $4::vector) RETURNING id::text`,
+          [ds.rows[0].id, `example ${n}`, blob, vector],
+        );
+        const r = await db.query<{ vec: string | null; meta: string | null; size: number }>(
+          `SELECT pg_column_toast_chunk_id(embedding)::text AS vec, pg_column_toast_chunk_id(metadata)::text AS meta,
+             pg_column_size(embedding) AS size FROM examples WHERE id = $1`,
+          [rows[0].id],
+        );
+        return r.rows[0];
+      };
+      // The metadata went out of line, the vector stayed in the row (uncompressed: 4 · 384 + 8 bytes).
+      expect(await insert(1)).toEqual({ vec: null, meta: expect.any(String), size: 1544 });
+      // pgvector's default storage (what the column had before 0013) moves the vector out instead.
+      await db.query("ALTER TABLE examples ALTER COLUMN embedding SET STORAGE EXTENDED");
+      expect(await insert(2)).toMatchObject({ vec: expect.any(String), meta: null });
+    } finally {
+      await db.close();
+    }
+  });
+
   it("rolls a failing migration back whole, recording nothing", async () => {
     const db = await memoryDb();
     try {
