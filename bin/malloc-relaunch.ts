@@ -58,9 +58,17 @@ export function wantsRelaunch(config: Config, glibc: () => boolean = onGlibc): b
 
 /** The arguments that start this program again: the SEA takes them bare, node its flags and script first. */
 function ownArgs(): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:sea only where asked (Node ≥ 20.12)
-  const sea = require("node:sea") as { isSea(): boolean };
-  return sea.isSea() ? process.argv.slice(2) : [...process.execArgv, ...process.argv.slice(1)];
+  return isSea() ? process.argv.slice(2) : [...process.execArgv, ...process.argv.slice(1)];
+}
+
+/** Whether this is the single executable; `node:sea` exists from Node 20.12 only (none: not one). */
+function isSea(): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- node:sea only where asked (Node ≥ 20.12)
+    return (require("node:sea") as { isSea(): boolean }).isSea();
+  } catch {
+    return false;
+  }
 }
 
 /** Exits as the node did: its code, or its signal raised on this process. */
@@ -92,7 +100,16 @@ function relaunch(): Promise<never> {
 /** In the relaunched node: end at once when the parent is gone (its end of the pipe closes). */
 function watchParent(): void {
   // Not inherited by anything this node starts (another `mcai start` would look for the pipe).
-  delete process.env.MCAI_RELAUNCHED;
+  delete process.env.MCAI_RELAUNCHED; // RELAUNCHED_VAR
+  // The variable without our parent's pipe (set by hand, or leaked from a copied environment): nothing to watch.
+  let fromParent = false;
+  try {
+    const st = fs.fstatSync(PARENT_FD);
+    fromParent = st.isSocket() || st.isFIFO();
+  } catch {
+    // no such descriptor
+  }
+  if (!fromParent) return;
   const pipe = new net.Socket({ fd: PARENT_FD, readable: true, writable: false });
   const orphaned = () => process.kill(process.pid, "SIGKILL");
   pipe.on("end", orphaned);

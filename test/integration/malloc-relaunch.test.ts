@@ -74,6 +74,8 @@ describeOnGlibc("mcai start relaunches a compute node with MALLOC_MMAP_THRESHOLD
       ["MALLOC_RELAUNCH=off", { MALLOC_RELAUNCH: "off" }],
       ["a malloc variable of its own", { MALLOC_ARENA_MAX: "2" }],
       ["GLIBC_TUNABLES naming malloc", { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=262144" }],
+      // Not from a parent (no pipe on fd 3): it neither relaunches nor fails watching a parent that is not there.
+      ["MCAI_RELAUNCHED leaked into its environment", { MCAI_RELAUNCHED: "1" }],
     ])("with %s the node is the process itself", async (_what, env) => {
       const { p, node } = await computeNode(env);
       expect(node).toBe(p.pid);
