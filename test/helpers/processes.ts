@@ -3,6 +3,7 @@
  * their output kept, waited on with deadlines, and killed by PID when a test ends.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -82,6 +83,27 @@ export async function exitWithin(p: McaiProcess, timeoutMs: number): Promise<num
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The node's own process: the child a compute node on Postgres runs in when `mcai start` relaunched it
+ * with glibc's malloc settings (bin/malloc-relaunch.ts), else the process itself. A test of a node
+ * dying kills this one: the parent killed with -9 leaves its node a few milliseconds (until it sees
+ * the pipe close) to finish or claim work.
+ */
+export function nodePid(p: McaiProcess): number {
+  let kids: number[] = [];
+  try {
+    kids = fs
+      .readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // not Linux, or gone already
+  }
+  return kids.length === 1 ? kids[0] : p.pid;
 }
 
 /** Kills every process this file spawned that is still running (afterAll). */

@@ -3,7 +3,7 @@
  * Nothing a client submitted is lost; each job ends with one result.
  */
 import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
-import { eventually, freePort, getJson, killAll, spawnMcai, type McaiProcess } from "../helpers/processes";
+import { eventually, freePort, getJson, killAll, nodePid, spawnMcai, type McaiProcess } from "../helpers/processes";
 import pg from "pg";
 import { OWNER, submit } from "../helpers/jobs";
 import { canRunOwnPostgres, ownPostgres, ownRedis } from "../helpers/own-servers";
@@ -94,7 +94,7 @@ describeWithPgAndRedis("jobs when a worker node is killed with -9", () => {
             )
           ).rows.map((r) => r.id);
         await eventually(async () => (await held()).length > 0, 15_000, "w1 holding a job");
-        w1.kill("SIGKILL");
+        process.kill(nodePid(w1), "SIGKILL");
         await w1.exited;
         const requeued = /(node w1 left|stale heartbeat): [1-9]\d* job\(s\) back in the queue/;
         await eventually(
