@@ -101,7 +101,16 @@ describeWithPgAndRedis("jobs when a worker node is killed with -9", () => {
           () => Promise.resolve(requeued.test(gw.output() + w2.output())),
           15_000,
           "w1's jobs back in the queue",
-        );
+        ).catch(async (err: unknown) => {
+          // What the survivors logged, and the jobs' states, for a failure that is not reproduced alone.
+          const states = await store.query<{ status: string; node_id: string | null; n: number }>(
+            "SELECT status, node_id, count(*)::int AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2",
+          );
+          const tail = (out: string) => out.split("\n").slice(-60).join("\n");
+          throw new Error(
+            `${(err as Error).message}\njobs: ${JSON.stringify(states.rows)}\n--- gw ---\n${tail(gw.output())}\n--- w2 ---\n${tail(w2.output())}`,
+          );
+        });
         await allCompleted(url, ids, 90_000);
         // One result each: every job completed once, each with its own stored image.
         const r = await store.query<{ n: number; done: number; artifacts: number; missing: number }>(
