@@ -106,9 +106,14 @@ describeWithPgAndRedis("jobs when a worker node is killed with -9", () => {
           const states = await store.query<{ status: string; node_id: string | null; n: number }>(
             "SELECT status, node_id, count(*)::int AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2",
           );
+          // A backend of the killed node still working (e.g. waiting on a lock) keeps its rows locked.
+          const backends = await store.query(
+            `SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS in_xact, left(query, 120) AS query
+             FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+          );
           const tail = (out: string) => out.split("\n").slice(-60).join("\n");
           throw new Error(
-            `${(err as Error).message}\njobs: ${JSON.stringify(states.rows)}\n--- gw ---\n${tail(gw.output())}\n--- w2 ---\n${tail(w2.output())}`,
+            `${(err as Error).message}\njobs: ${JSON.stringify(states.rows)}\nbackends: ${JSON.stringify(backends.rows)}\n--- gw ---\n${tail(gw.output())}\n--- w2 ---\n${tail(w2.output())}`,
           );
         });
         await allCompleted(url, ids, 90_000);
