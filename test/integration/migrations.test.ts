@@ -156,6 +156,62 @@ describeWithPg("migrate on Postgres", () => {
   });
 });
 
+describeWithPg("migration 0012 over postings written before it", () => {
+  it("fills bm25_impact_avgdl_min with at most the smallest avgdl they were written under, and its trigger keeps it after", async () => {
+    const fresh = await createDatabase();
+    const db = new PgDb({ connectionString: fresh });
+    try {
+      const all = readMigrations();
+      await migrate(
+        db,
+        all.filter((m) => m.id < 12),
+      );
+      const id = (
+        await db.query<{ id: string }>("INSERT INTO datasets (domain_name) VALUES ('avgdl') RETURNING id::text AS id")
+      ).rows[0].id;
+      const add = (texts: string[]) =>
+        db.query(
+          "INSERT INTO examples (dataset_id, content, content_hash) SELECT $1, t, md5(t) FROM unnest($2::text[]) AS t",
+          [id, texts],
+        );
+      // Each batch's postings are written under the avgdl after it (0006): long documents, then short ones.
+      const avgdl = async () =>
+        (
+          await db.query<{ a: number }>(
+            "SELECT greatest(bm25_len::float8 / greatest(bm25_docs, 1), 1) AS a FROM datasets WHERE id = $1",
+            [id],
+          )
+        ).rows[0].a;
+      const words = (n: number, seed: number) =>
+        Array.from({ length: n }, (_, i) => `lexeme${(seed * 31 + i * 7) % 97}x`).join(" ");
+      await add([1, 2, 3].map((i) => words(40 + i, i)));
+      const first = await avgdl();
+      await add([4, 5, 6, 7, 8, 9].map((i) => words(3, i)));
+      const written = await avgdl();
+      expect(written).toBeLessThan(first);
+
+      await migrate(db, all);
+      const min = async () =>
+        (await db.query<{ m: number | null }>("SELECT bm25_impact_avgdl_min AS m FROM datasets WHERE id = $1", [id]))
+          .rows[0].m;
+      // Solved from the stored impacts: never above the avgdl used (or the bound would not hold), and close to it.
+      const solved = await min();
+      expect(solved).not.toBeNull();
+      expect(solved!).toBeLessThanOrEqual(written);
+      expect(solved!).toBeGreaterThan(written * 0.999);
+
+      // After 0012 the trigger keeps it: shorter documents lower the avgdl, and the minimum with it.
+      await add([10, 11, 12, 13, 14, 15, 16, 17, 18, 19].map((i) => words(1, i)));
+      const lower = await avgdl();
+      expect(lower).toBeLessThan(written);
+      expect(await min()).toBeCloseTo(lower, 9);
+    } finally {
+      await db.close();
+      await dropDatabase(fresh);
+    }
+  });
+});
+
 describeWithPg("a node on Postgres without pgvector", () => {
   it("comes up, says vector search is off, and shows it in /api/health", async () => {
     const url = await createDatabase();
