@@ -7,6 +7,12 @@ describe("compile-cache.enableCompileCache", () => {
     expect(calls).toEqual(["on"]);
   });
 
+  it("says so when Node reports the cache failed (a status, not a throw)", () => {
+    const constants = { compileCacheStatus: { FAILED: 0, ENABLED: 1 } };
+    expect(enableCompileCache({ enableCompileCache: () => ({ status: 0 }), constants })).toBe(false);
+    expect(enableCompileCache({ enableCompileCache: () => ({ status: 1 }), constants })).toBe(true);
+  });
+
   it("does nothing on a Node without it (20)", () => {
     expect(enableCompileCache({})).toBe(false);
   });
