@@ -548,7 +548,7 @@ export function loadConfig(env: Env = process.env): Config {
       bm25K1: num(env, "SEARCH_BM25_K1", 1.2, 0, 10),
       bm25B: num(env, "SEARCH_BM25_B", 0.4, 0, 1),
       bm25TermLimit: int(env, "SEARCH_BM25_TERM_LIMIT", 1000, 0, 10_000_000),
-      bm25PostingsBudget: int(env, "SEARCH_BM25_POSTINGS_BUDGET", 20_000, 0, 1_000_000_000),
+      bm25PostingsBudget: int(env, "SEARCH_BM25_POSTINGS_BUDGET", 0, 0, 1_000_000_000),
       hybridLexicalWeight: num(env, "SEARCH_HYBRID_LEXICAL_WEIGHT", 0.95, 0, 1),
       hybridDepth: int(env, "SEARCH_HYBRID_DEPTH", 20, 1, 1000),
       efSearch: int(env, "SEARCH_EF", 100, 1, 1000),

@@ -6,7 +6,7 @@ describe("config: search settings", () => {
       bm25K1: 1.2,
       bm25B: 0.4,
       bm25TermLimit: 1000,
-      bm25PostingsBudget: 20_000,
+      bm25PostingsBudget: 0,
       hybridLexicalWeight: 0.95,
       hybridDepth: 20,
     });
@@ -17,7 +17,7 @@ describe("config: search settings", () => {
       SEARCH_BM25_K1: "0.9",
       SEARCH_BM25_B: ".75",
       SEARCH_BM25_TERM_LIMIT: "0",
-      SEARCH_BM25_POSTINGS_BUDGET: "0",
+      SEARCH_BM25_POSTINGS_BUDGET: "50000",
       SEARCH_HYBRID_LEXICAL_WEIGHT: "1",
       SEARCH_HYBRID_DEPTH: "50",
     }).datasets;
@@ -25,7 +25,7 @@ describe("config: search settings", () => {
       bm25K1: 0.9,
       bm25B: 0.75,
       bm25TermLimit: 0,
-      bm25PostingsBudget: 0,
+      bm25PostingsBudget: 50_000,
       hybridLexicalWeight: 1,
       hybridDepth: 50,
     });
