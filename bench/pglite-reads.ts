@@ -81,11 +81,12 @@ async function measure(worker: boolean): Promise<void> {
   });
   await raw.refreshCapabilities();
   const { db, calls } = counted(raw);
-  const cfg = loadConfig({}).datasets;
+  const cfg = loadConfig(process.env).datasets;
   const settings = {
     bm25: { k1: cfg.bm25K1, b: cfg.bm25B },
     termLimit: cfg.bm25TermLimit,
     postingsBudget: cfg.bm25PostingsBudget,
+    exactPostings: cfg.bm25ExactPostings,
     efSearch: cfg.efSearch,
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };

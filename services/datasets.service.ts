@@ -58,6 +58,7 @@ function searchSettings(cfg: DatasetSettings): SearchSettings {
     bm25: { k1: cfg.bm25K1, b: cfg.bm25B },
     termLimit: cfg.bm25TermLimit,
     postingsBudget: cfg.bm25PostingsBudget,
+    exactPostings: cfg.bm25ExactPostings,
     efSearch: cfg.efSearch,
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };

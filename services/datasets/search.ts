@@ -59,6 +59,8 @@ export interface SearchSettings {
   termLimit: number;
   /** Postings a bounded lexical query may read over all its rounds while it cannot prove its ranking exact. */
   postingsBudget: number;
+  /** A query with at most this many postings over its terms reads them all (exact ranking); 0: the term limit decides. */
+  exactPostings: number;
   efSearch: number;
   fusion: FusionSettings;
 }
@@ -115,6 +117,8 @@ export interface LexicalOptions {
   termLimit: number;
   /** Postings a bounded query may read over all its rounds (see boundedSearch); 0 or absent: one round. */
   postingsBudget?: number;
+  /** At most this many postings over the query's terms (their df summed): every list is read whole. 0 or absent: termLimit decides. */
+  exactPostings?: number;
 }
 
 /** One term's list as a bounded search reads it. */
@@ -128,8 +132,9 @@ interface TermList extends BoundedList {
 const SEEN_BITS = 62;
 
 /**
- * The best `depth` examples by BM25. Every term whose df (in a dataset) is at most `termLimit` is
- * read whole, so the ranking is exact unless some term is more common than that; then its best
+ * The best `depth` examples by BM25. A query whose terms hold at most `exactPostings` postings in
+ * all reads every list whole (the exact read is then cheaper than the bounded one's several
+ * statements). Otherwise every term whose df (in a dataset) is at most `termLimit` is read whole, so the ranking is exact unless some term is more common than that; then its best
  * postings by impact are read, the best candidates are scored exactly, and the ranking is exact
  * when no unread posting can change it (boundedSearch).
  */
@@ -137,7 +142,7 @@ export async function lexicalSearch(db: Queryable, q: string, o: LexicalOptions)
   const { parsed, stats, terms } = await lexicalTerms(db, q, o.datasetId);
   const avgdl = stats.totalLen / stats.docs || 1;
   if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms, avgdl, exact: true };
-  const lists = termLists(stats, terms, o.termLimit);
+  const lists = termLists(stats, terms, postingsOf(stats) <= (o.exactPostings ?? 0) ? 0 : o.termLimit);
   const bounded = lists.some((l) => l.limit !== null);
   const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
   const filter = stats.filterEmpty ? undefined : stats.filterQuery;
@@ -150,6 +155,13 @@ export async function lexicalSearch(db: Queryable, q: string, o: LexicalOptions)
     return { ranked: withMatch(await rankPostings(db, lists, { ...rank, filter }), terms), terms, avgdl, exact: true };
   const r = await boundedSearch(db, lists, terms, { ...rank, filter }, o);
   return { ...r, terms, avgdl };
+}
+
+/** The postings of the query's terms in the datasets searched (what reading every list whole costs). */
+function postingsOf(stats: QueryTerms): number {
+  let n = 0;
+  for (const r of stats.rows) n += r.df ?? 0;
+  return n;
 }
 
 /** The query's lists: a term more common than `termLimit` in a dataset is bounded there, and its lexeme gets a bit. */
@@ -511,6 +523,7 @@ export async function runSearch(
     bm25: s.bm25,
     termLimit: s.termLimit,
     postingsBudget: s.postingsBudget,
+    exactPostings: s.exactPostings,
   });
   const lexical = () => toHits(db, ranks(lex.ranked.slice(0, req.k), "lexical"), lex.terms);
   const lexical_exact = lex.exact;

@@ -230,6 +230,13 @@ export interface DatasetSettings {
    * its ranking exact (each round doubles the bounded terms' limits); 0 = one round.
    */
   bm25PostingsBudget: number;
+  /**
+   * A query whose terms have at most this many postings in all (the sum of their document
+   * frequencies) reads every list whole and ranks exactly, whatever SEARCH_BM25_TERM_LIMIT says: up
+   * to this size the exact read costs less than the bounded one (measured, docs/search.md); 0 = the
+   * term limit alone decides.
+   */
+  bm25ExactPostings: number;
   /** Weight of the lexical list in hybrid fusion (the vector list gets 1 − it). */
   hybridLexicalWeight: number;
   /** Candidates taken from each list before hybrid fusion. */
@@ -549,6 +556,7 @@ export function loadConfig(env: Env = process.env): Config {
       bm25B: num(env, "SEARCH_BM25_B", 0.4, 0, 1),
       bm25TermLimit: int(env, "SEARCH_BM25_TERM_LIMIT", 1000, 0, 10_000_000),
       bm25PostingsBudget: int(env, "SEARCH_BM25_POSTINGS_BUDGET", 0, 0, 1_000_000_000),
+      bm25ExactPostings: int(env, "SEARCH_BM25_EXACT_POSTINGS", 50_000, 0, 1_000_000_000),
       hybridLexicalWeight: num(env, "SEARCH_HYBRID_LEXICAL_WEIGHT", 0.95, 0, 1),
       hybridDepth: int(env, "SEARCH_HYBRID_DEPTH", 20, 1, 1000),
       efSearch: int(env, "SEARCH_EF", 100, 1, 1000),

@@ -174,11 +174,19 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     // One round of 5 postings a term cannot prove it (the same query, no budget to read deeper): its
     // 10 postings hold 9 examples, not the exact 10.
     expect({ exact: stopped.exact, n: stopped.ranked.length }).toEqual({ exact: false, n: 9 });
+    // A query with few postings in all reads its lists whole whatever the term limit: "common" is in
+    // all 200 examples, "rare" in 29, so 229 postings; one fewer allowed, and it is bounded again.
+    const small = await lexicalSearch(db, q, { ...o, termLimit: 5, postingsBudget: 0, exactPostings: 229 });
+    const over = await lexicalSearch(db, q, { ...o, termLimit: 5, postingsBudget: 0, exactPostings: 228 });
+    expect({ exact: small.exact, ids: ids(small) }).toEqual({ exact: true, ids: ids(exact) });
+    small.ranked.forEach((r, i) => expect(r.score).toBeCloseTo(exact.ranked[i].score, 10));
+    expect({ exact: over.exact, n: over.ranked.length }).toEqual({ exact: false, n: 9 });
     // The answer says which it is.
     const settings = {
       bm25: o.bm25,
       termLimit: 5,
       postingsBudget: 0,
+      exactPostings: 0,
       efSearch: 100,
       fusion: { lexicalWeight: 0.95, depth: 20 },
     };

@@ -7,6 +7,7 @@ describe("config: search settings", () => {
       bm25B: 0.4,
       bm25TermLimit: 1000,
       bm25PostingsBudget: 0,
+      bm25ExactPostings: 50_000,
       hybridLexicalWeight: 0.95,
       hybridDepth: 20,
     });
@@ -18,6 +19,7 @@ describe("config: search settings", () => {
       SEARCH_BM25_B: ".75",
       SEARCH_BM25_TERM_LIMIT: "0",
       SEARCH_BM25_POSTINGS_BUDGET: "50000",
+      SEARCH_BM25_EXACT_POSTINGS: "0",
       SEARCH_HYBRID_LEXICAL_WEIGHT: "1",
       SEARCH_HYBRID_DEPTH: "50",
     }).datasets;
@@ -26,6 +28,7 @@ describe("config: search settings", () => {
       bm25B: 0.75,
       bm25TermLimit: 0,
       bm25PostingsBudget: 50_000,
+      bm25ExactPostings: 0,
       hybridLexicalWeight: 1,
       hybridDepth: 50,
     });
@@ -42,6 +45,7 @@ describe("config: search settings", () => {
       "1.5",
       'SEARCH_BM25_POSTINGS_BUDGET must be an integer from 0 to 1000000000, got "1.5"',
     ],
+    ["SEARCH_BM25_EXACT_POSTINGS", "-1", "SEARCH_BM25_EXACT_POSTINGS must be an integer from 0 to 1000000000, got -1"],
     ["SEARCH_HYBRID_LEXICAL_WEIGHT", "2", 'SEARCH_HYBRID_LEXICAL_WEIGHT must be a number from 0 to 1, got "2"'],
     ["SEARCH_HYBRID_DEPTH", "0", "SEARCH_HYBRID_DEPTH must be an integer from 1 to 1000, got 0"],
   ])("refuses %s=%s", (name, value, message) => {
