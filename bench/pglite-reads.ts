@@ -13,6 +13,7 @@ import type { Db, Queryable } from "../services/lib/db";
 import { PgliteDb } from "../services/lib/db/pglite-db";
 import { pageExamples, getDataset } from "../services/datasets/store";
 import { runSearch, type SearchMode } from "../services/datasets/search";
+import { PostingsCache } from "../services/datasets/postings-cache";
 import { embedInto } from "../compute/lib/embedding";
 import { loadSplit } from "./ir";
 import { machine, pct } from "./lib";
@@ -87,6 +88,7 @@ async function measure(worker: boolean): Promise<void> {
     termLimit: cfg.bm25TermLimit,
     postingsBudget: cfg.bm25PostingsBudget,
     exactPostings: cfg.bm25ExactPostings,
+    postings: cfg.postingsCacheMb > 0 ? new PostingsCache(cfg.postingsCacheMb * 1024 * 1024) : undefined,
     efSearch: cfg.efSearch,
     fusion: { lexicalWeight: cfg.hybridLexicalWeight, depth: cfg.hybridDepth },
   };

@@ -51,6 +51,7 @@ import {
   type DatasetRow,
   type ExampleRow,
 } from "./datasets/store";
+import { PostingsCache } from "./datasets/postings-cache";
 
 /** The search settings of the configuration. */
 function searchSettings(cfg: DatasetSettings): SearchSettings {
@@ -113,6 +114,8 @@ interface DatasetsThis extends Service {
   /** The global dataset version as this node knows it: search results and pages are cached under it. */
   searchVersion: DatasetVersion;
   readCache: ReadCache;
+  /** Whole BM25 lists by dataset version, for exact lexical reads (SEARCH_POSTINGS_CACHE_MB; undefined: off). */
+  postings?: PostingsCache;
   rotateTimer?: NodeJS.Timeout;
   vacuumTimer?: NodeJS.Timeout;
   uploadSweepTimer?: NodeJS.Timeout;
@@ -408,7 +411,12 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
           datasetId = d.id;
         }
         const embed = async (text: string) => (await this.embedders.query.embed(ctx, [text]))[0];
-        const r = await runSearch(this.db, embed, { q: ctx.params.q, datasetId, k, mode }, settings);
+        const r = await runSearch(
+          this.db,
+          embed,
+          { q: ctx.params.q, datasetId, k, mode },
+          { ...settings, postings: this.postings },
+        );
         const answer: SearchAnswer = { mode, k, ...r };
         // What a repeat answers, as it is sent: the same body with `cached: true`.
         if (cache && r.degraded !== "embeddings unavailable")
@@ -609,6 +617,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       search: cfg.searchCacheTtlS,
       page: cfg.pageCacheTtlS,
     });
+    if (cfg.postingsCacheMb > 0) this.postings = new PostingsCache(cfg.postingsCacheMb * 1024 * 1024);
   },
 
   async started(this: DatasetsThis) {

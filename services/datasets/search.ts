@@ -21,6 +21,7 @@ import {
   lookupPostingsStatement,
   nearestExamples,
   queryTerms,
+  readLists,
   cutoffsStatement,
   rankFiltered,
   rankPostings,
@@ -32,6 +33,7 @@ import {
   type PostingRow,
   type QueryTerms,
 } from "./store";
+import type { PostingsCache, PostingsList } from "./postings-cache";
 
 export type SearchMode = "hybrid" | "lexical" | "vector";
 
@@ -61,6 +63,8 @@ export interface SearchSettings {
   postingsBudget: number;
   /** A query with at most this many postings over its terms reads them all (exact ranking); 0: the term limit decides. */
   exactPostings: number;
+  /** Whole lists kept in memory by dataset version (an exact read then ranks without the database); absent: off. */
+  postings?: PostingsCache;
   efSearch: number;
   fusion: FusionSettings;
 }
@@ -119,6 +123,8 @@ export interface LexicalOptions {
   postingsBudget?: number;
   /** At most this many postings over the query's terms (their df summed): every list is read whole. 0 or absent: termLimit decides. */
   exactPostings?: number;
+  /** Where whole lists are kept between queries (absent: every exact read ranks in the database). */
+  postings?: PostingsCache;
 }
 
 /** One term's list as a bounded search reads it. */
@@ -126,6 +132,8 @@ interface TermList extends BoundedList {
   term: string;
   df: number;
   avgdlMin: number | null;
+  /** The version of the term's dataset its statistics were read at. */
+  version: number;
 }
 
 /** Lexemes of bounded lists past this many share no bit: their bound is added to every document's. */
@@ -151,10 +159,83 @@ export async function lexicalSearch(db: Queryable, q: string, o: LexicalOptions)
     const ranked = withMatch(await rankFiltered(db, lists, filter, o.datasetId, rank), terms);
     return { ranked, terms, avgdl, exact: true };
   }
-  if (!bounded)
-    return { ranked: withMatch(await rankPostings(db, lists, { ...rank, filter }), terms), terms, avgdl, exact: true };
+  if (!bounded) {
+    const scored =
+      o.postings && !filter
+        ? await rankInMemory(db, lists, o.postings, rank)
+        : await rankPostings(db, lists, { ...rank, filter });
+    return { ranked: withMatch(scored, terms), terms, avgdl, exact: true };
+  }
   const r = await boundedSearch(db, lists, terms, { ...rank, filter }, o);
   return { ...r, terms, avgdl };
+}
+
+/**
+ * rankPostings over whole lists, ranked here from the lists in `cache` (those missing read in one
+ * statement and kept): the same scores (BM25_SUM's formula) and order (score, then id).
+ */
+async function rankInMemory(
+  db: Queryable,
+  lists: TermList[],
+  cache: PostingsCache,
+  rank: { k1: number; b: number; avgdl: number; depth: number },
+): Promise<PartialScore[]> {
+  const got = lists.map((l) => cache.get(l.termId, l.version));
+  const missing = lists.filter((_, i) => !got[i]).map((l) => l.termId);
+  if (missing.length) {
+    const read = new Map(
+      (await readLists(db, missing)).map((r) => {
+        const list = { ids: Float64Array.from(r.ids), tf: Int32Array.from(r.tf), len: Int32Array.from(r.len) };
+        // Kept under the version read with it (a change between the two statements: the newer one).
+        cache.set(r.term_id, r.version, list);
+        return [r.term_id, list] as const;
+      }),
+    );
+    lists.forEach((l, i) => (got[i] ??= read.get(l.termId) ?? EMPTY_LIST));
+  }
+  return scoreLists(lists, got as PostingsList[], rank);
+}
+
+const EMPTY_LIST: PostingsList = { ids: new Float64Array(0), tf: new Int32Array(0), len: new Int32Array(0) };
+
+/** Each document's BM25 over the lists and the idf sum of the lists that hold it; the best `depth`, score then id. */
+function scoreLists(
+  lists: TermList[],
+  got: PostingsList[],
+  rank: { k1: number; b: number; avgdl: number; depth: number },
+): PartialScore[] {
+  const slot = new Map<number, number>();
+  const ids: number[] = [];
+  const scores: number[] = [];
+  const matched: number[] = [];
+  const { k1, b, avgdl } = rank;
+  lists.forEach((l, j) => {
+    const p = got[j];
+    for (let i = 0; i < p.ids.length; i++) {
+      const tf = p.tf[i];
+      const w = (l.idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * p.len[i]) / avgdl));
+      const s = slot.get(p.ids[i]);
+      if (s === undefined) {
+        slot.set(p.ids[i], ids.length);
+        ids.push(p.ids[i]);
+        scores.push(w);
+        matched.push(l.idf);
+      } else {
+        scores[s] += w;
+        matched[s] += l.idf;
+      }
+    }
+  });
+  // The depth-th best score, then those at or above it in order (ties by id, as the SQL orders).
+  let floor = -Infinity;
+  if (scores.length > rank.depth) {
+    const sorted = Float64Array.from(scores).sort();
+    floor = sorted[sorted.length - rank.depth];
+  }
+  const best: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (scores[i] >= floor) best.push(i);
+  best.sort((x, y) => scores[y] - scores[x] || ids[x] - ids[y]);
+  return best.slice(0, rank.depth).map((i) => ({ id: String(ids[i]), score: scores[i], matched: matched[i] }));
 }
 
 /** The postings of the query's terms in the datasets searched (what reading every list whole costs). */
@@ -178,6 +259,7 @@ function termLists(stats: QueryTerms, terms: LexicalTerms, termLimit: number): T
             term: r.term,
             df: r.df ?? 0,
             avgdlMin: r.avgdl_min,
+            version: r.version ?? 0,
           },
         ],
   );
@@ -524,6 +606,7 @@ export async function runSearch(
     termLimit: s.termLimit,
     postingsBudget: s.postingsBudget,
     exactPostings: s.exactPostings,
+    postings: s.postings,
   });
   const lexical = () => toHits(db, ranks(lex.ranked.slice(0, req.k), "lexical"), lex.terms);
   const lexical_exact = lex.exact;

@@ -275,6 +275,8 @@ export interface QueryTermRow {
   df: number | null;
   /** The smallest avgdl the term's dataset wrote postings under (migration 0012); null if unknown. */
   avgdl_min: number | null;
+  /** The version of the term's dataset these statistics were read at (null with term_id). */
+  version: number | null;
 }
 
 /** What a lexical query needs before it ranks: its lexemes with their statistics, and the corpus size. */
@@ -328,10 +330,10 @@ export async function queryTerms(
                 FROM datasets d ${only}),
           f AS (SELECT numnode(q)::int AS nodes, querytree(q) AS tree, q::text AS query FROM websearch_to_tsquery('english', $2) q),
           q AS (SELECT u.lexeme AS term FROM unnest(to_tsvector('english', $1)) u)
-     SELECT q.term, t.id::text AS term_id, t.df, t.avgdl_min, s.docs, s.len, f.nodes, f.tree, f.query
+     SELECT q.term, t.id::text AS term_id, t.df, t.avgdl_min, t.version, s.docs, s.len, f.nodes, f.tree, f.query
      FROM s CROSS JOIN f LEFT JOIN q ON true
      LEFT JOIN LATERAL (
-       SELECT bt.id, bt.df, d.bm25_impact_avgdl_min AS avgdl_min
+       SELECT bt.id, bt.df, d.bm25_impact_avgdl_min AS avgdl_min, d.version::float8 AS version
        FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
      ) t ON true`,
     params,
@@ -504,6 +506,33 @@ export async function rankFiltered(
      JOIN unnest($1::bigint[], $2::float8[]) AS l(term_id, idf) ON l.term_id = p.term_id
      GROUP BY p.example_id ORDER BY score DESC, p.example_id LIMIT $7`,
     params,
+  );
+  return r.rows;
+}
+
+/** Whole postings lists as read at their dataset's version (PostingsCache). */
+export interface ListRows {
+  term_id: string;
+  version: number;
+  ids: number[];
+  tf: number[];
+  len: number[];
+}
+
+/**
+ * The whole lists of these term ids, one row a term with its dataset's version read in the same
+ * statement (so the lists are those of that version); a term without postings has no row.
+ */
+export async function readLists(db: Queryable, termIds: string[]): Promise<ListRows[]> {
+  if (termIds.length === 0) return [];
+  const r = await db.query<ListRows & Record<string, unknown>>(
+    `SELECT bt.id::text AS term_id, d.version::float8 AS version, array_agg(bp.example_id::float8) AS ids,
+            array_agg(bp.tf::int4) AS tf, array_agg(bp.doc_len) AS len
+     FROM bm25_terms bt JOIN datasets d ON d.id = bt.dataset_id JOIN bm25_postings bp ON bp.term_id = bt.id
+     WHERE bt.id = ANY($1::bigint[])
+     GROUP BY bt.id, d.version`,
+    [termIds],
+    { prepare: "search.lists" },
   );
   return r.rows;
 }

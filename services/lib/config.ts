@@ -237,6 +237,11 @@ export interface DatasetSettings {
    * term limit alone decides.
    */
   bm25ExactPostings: number;
+  /**
+   * MB of whole BM25 postings lists each node keeps in memory, by dataset version, so that an exact
+   * lexical read ranks without the database once its lists were read; 0 = off.
+   */
+  postingsCacheMb: number;
   /** Weight of the lexical list in hybrid fusion (the vector list gets 1 − it). */
   hybridLexicalWeight: number;
   /** Candidates taken from each list before hybrid fusion. */
@@ -557,6 +562,7 @@ export function loadConfig(env: Env = process.env): Config {
       bm25TermLimit: int(env, "SEARCH_BM25_TERM_LIMIT", 1000, 0, 10_000_000),
       bm25PostingsBudget: int(env, "SEARCH_BM25_POSTINGS_BUDGET", 0, 0, 1_000_000_000),
       bm25ExactPostings: int(env, "SEARCH_BM25_EXACT_POSTINGS", 50_000, 0, 1_000_000_000),
+      postingsCacheMb: int(env, "SEARCH_POSTINGS_CACHE_MB", 32, 0, 65_536),
       hybridLexicalWeight: num(env, "SEARCH_HYBRID_LEXICAL_WEIGHT", 0.95, 0, 1),
       hybridDepth: int(env, "SEARCH_HYBRID_DEPTH", 20, 1, 1000),
       efSearch: int(env, "SEARCH_EF", 100, 1, 1000),

@@ -2,6 +2,7 @@ import type { ServiceBroker } from "moleculer";
 import type { Db } from "../../services/lib/db";
 import { lexicalSearch, runSearch } from "../../services/datasets/search";
 import { idf, termWeight } from "../../services/datasets/bm25";
+import { PostingsCache } from "../../services/datasets/postings-cache";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
@@ -148,6 +149,54 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     // At a limit no term's df passes, it is the exact ranking.
     const wide = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 1000 });
     expect(wide.ranked).toEqual(exact.ranked);
+  });
+
+  it("ranks exact reads from lists kept in memory as the database does, and sees a change of the dataset at once", async () => {
+    await add(
+      "kept",
+      Array.from(
+        { length: 60 },
+        (_, i) =>
+          `${"alpha ".repeat(1 + (i % 4))}${i % 3 === 0 ? "beta " : ""}${i % 5 === 0 ? "gamma gamma " : ""}row${i} ${"pad ".repeat(i % 9)}`,
+      ),
+    );
+    const idOf = async (content: string) =>
+      (
+        await db.query<{ id: string }>(
+          "SELECT e.id::text AS id FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'kept' AND e.content = $1",
+          [content],
+        )
+      ).rows[0]?.id;
+    const datasetId = (await db.query<{ id: string }>("SELECT id::text AS id FROM datasets WHERE domain_name = 'kept'"))
+      .rows[0].id;
+    const cache = new PostingsCache(1 << 20);
+    const o = { datasetId, depth: 15, bm25: { k1: 1.2, b: 0.75 }, termLimit: 0 };
+    const q = "alpha beta gamma unknownword";
+    const same = async (label: string) => {
+      const inDb = await lexicalSearch(db, q, o);
+      const kept = await lexicalSearch(db, q, { ...o, postings: cache });
+      expect({ label, ids: kept.ranked.map((r) => r.id), exact: kept.exact }).toEqual({
+        label,
+        ids: inDb.ranked.map((r) => r.id),
+        exact: true,
+      });
+      kept.ranked.forEach((r, i) => {
+        expect(r.score).toBeCloseTo(inDb.ranked[i].score, 10);
+        expect(r.match).toBeCloseTo(inDb.ranked[i].match!, 10);
+      });
+      return kept.ranked.map((r) => r.id);
+    };
+    await same("first read: the lists are read and kept");
+    expect(cache.size).toBe(3);
+    const hits = cache.hits;
+    await same("second read: from memory");
+    expect(cache.hits).toBe(hits + 3);
+    // A new example that beats every other: seen by the next read (the dataset's version moved).
+    await add("kept", ["alpha alpha alpha beta beta gamma gamma gamma"]);
+    const top = await idOf("alpha alpha alpha beta beta gamma gamma gamma");
+    expect((await same("after an add"))[0]).toBe(top);
+    await broker.call("datasets.remove", { id: top });
+    expect(await same("after a delete")).not.toContain(top);
   });
 
   it("reads a bounded term deeper until the ranking is proven exact, and says when the budget stopped it", async () => {

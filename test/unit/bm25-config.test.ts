@@ -8,6 +8,7 @@ describe("config: search settings", () => {
       bm25TermLimit: 1000,
       bm25PostingsBudget: 0,
       bm25ExactPostings: 50_000,
+      postingsCacheMb: 32,
       hybridLexicalWeight: 0.95,
       hybridDepth: 20,
     });
@@ -20,6 +21,7 @@ describe("config: search settings", () => {
       SEARCH_BM25_TERM_LIMIT: "0",
       SEARCH_BM25_POSTINGS_BUDGET: "50000",
       SEARCH_BM25_EXACT_POSTINGS: "0",
+      SEARCH_POSTINGS_CACHE_MB: "0",
       SEARCH_HYBRID_LEXICAL_WEIGHT: "1",
       SEARCH_HYBRID_DEPTH: "50",
     }).datasets;
@@ -29,6 +31,7 @@ describe("config: search settings", () => {
       bm25TermLimit: 0,
       bm25PostingsBudget: 50_000,
       bm25ExactPostings: 0,
+      postingsCacheMb: 0,
       hybridLexicalWeight: 1,
       hybridDepth: 50,
     });
@@ -46,6 +49,7 @@ describe("config: search settings", () => {
       'SEARCH_BM25_POSTINGS_BUDGET must be an integer from 0 to 1000000000, got "1.5"',
     ],
     ["SEARCH_BM25_EXACT_POSTINGS", "-1", "SEARCH_BM25_EXACT_POSTINGS must be an integer from 0 to 1000000000, got -1"],
+    ["SEARCH_POSTINGS_CACHE_MB", "x", 'SEARCH_POSTINGS_CACHE_MB must be an integer from 0 to 65536, got "x"'],
     ["SEARCH_HYBRID_LEXICAL_WEIGHT", "2", 'SEARCH_HYBRID_LEXICAL_WEIGHT must be a number from 0 to 1, got "2"'],
     ["SEARCH_HYBRID_DEPTH", "0", "SEARCH_HYBRID_DEPTH must be an integer from 1 to 1000, got 0"],
   ])("refuses %s=%s", (name, value, message) => {

@@ -1,0 +1,82 @@
+/**
+ * Whole BM25 postings lists kept in the node's memory, each under the version of its dataset it
+ * was read at. A dataset's version is raised in the transaction of every change to its examples
+ * (import, add, delete, rotation: bumpVersion), and a list is only used for the version the
+ * query's statistics were read at, so a cached list is never a stale one: a change makes every
+ * list of its dataset miss once. Bounded by bytes, least recently used out first.
+ */
+
+/** One term's postings in a dataset: example ids with their tf and document length, in no order. */
+export interface PostingsList {
+  ids: Float64Array;
+  tf: Int32Array;
+  len: Int32Array;
+}
+
+interface Entry {
+  version: number;
+  list: PostingsList;
+  bytes: number;
+}
+
+/** Bytes a list holds (its three arrays and a fixed overhead for the entry). */
+export function listBytes(list: PostingsList): number {
+  return list.ids.byteLength + list.tf.byteLength + list.len.byteLength + 200;
+}
+
+export class PostingsCache {
+  private readonly entries = new Map<string, Entry>();
+  private used = 0;
+  hits = 0;
+  misses = 0;
+
+  /** @param maxBytes what the lists may hold in all; a list above a quarter of it is not kept. */
+  constructor(readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The term's list at this version of its dataset, or undefined (a list of another version is dropped). */
+  get(termId: string, version: number): PostingsList | undefined {
+    const e = this.entries.get(termId);
+    if (e?.version !== version) {
+      if (e) this.remove(termId, e);
+      this.misses++;
+      return undefined;
+    }
+    // Most recently used last.
+    this.entries.delete(termId);
+    this.entries.set(termId, e);
+    this.hits++;
+    return e.list;
+  }
+
+  /** Keeps the term's list as read at `version`, dropping the least recently used lists past the bound. */
+  set(termId: string, version: number, list: PostingsList): void {
+    const bytes = listBytes(list);
+    const old = this.entries.get(termId);
+    if (old) this.remove(termId, old);
+    if (bytes > this.maxBytes / 4) return;
+    this.entries.set(termId, { version, list, bytes });
+    this.used += bytes;
+    for (const [k, e] of this.entries) {
+      if (this.used <= this.maxBytes) break;
+      this.remove(k, e);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.used = 0;
+  }
+
+  private remove(termId: string, e: Entry): void {
+    this.entries.delete(termId);
+    this.used -= e.bytes;
+  }
+}
