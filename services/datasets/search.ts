@@ -21,7 +21,8 @@ import {
   lookupPostingsStatement,
   nearestExamples,
   queryTerms,
-  readLists,
+  readListsStatement,
+  type ListRows,
   cutoffsStatement,
   rankFiltered,
   rankPostings,
@@ -99,6 +100,10 @@ export interface Ranked {
 export interface LexicalTerms {
   idfs: Map<string, number>;
   byId: Map<string, string>;
+  /** Each term id's dataset version as the statistics were read (the version a kept list must have). */
+  versions: Map<string, number>;
+  /** The postings of all the query's terms (their df summed). */
+  postings: number;
 }
 
 export interface LexicalResult {
@@ -180,20 +185,80 @@ async function rankInMemory(
   cache: PostingsCache,
   rank: { k1: number; b: number; avgdl: number; depth: number },
 ): Promise<PartialScore[]> {
-  const got = lists.map((l) => cache.get(l.termId, l.version));
-  const missing = lists.filter((_, i) => !got[i]).map((l) => l.termId);
-  if (missing.length) {
-    const read = new Map(
-      (await readLists(db, missing)).map((r) => {
-        const list = { ids: Float64Array.from(r.ids), tf: Int32Array.from(r.tf), len: Int32Array.from(r.len) };
-        // Kept under the version read with it (a change between the two statements: the newer one).
-        cache.set(r.term_id, r.version, list);
-        return [r.term_id, list] as const;
-      }),
-    );
-    lists.forEach((l, i) => (got[i] ??= read.get(l.termId) ?? EMPTY_LIST));
+  const kept = fromCache(
+    cache,
+    lists.map((l) => l.termId),
+    new Map(lists.map((l) => [l.termId, l.version])),
+  );
+  const [read] = await batchOf(db, [kept.statement]);
+  return scoreLists(lists, kept.complete(read), rank);
+}
+
+/**
+ * The whole lists of `termIds` from `cache`, and the statement reading those it misses; `complete`
+ * takes that statement's result, keeps what it read and gives every list in order (a term with no
+ * postings: an empty one).
+ */
+function fromCache(
+  cache: PostingsCache,
+  termIds: string[],
+  versions: Map<string, number>,
+): { statement: Statement | undefined; complete: (read: QueryResult) => PostingsList[] } {
+  const got = termIds.map((t) => cache.get(t, versions.get(t) ?? 0));
+  const missing = termIds.filter((_, i) => !got[i]);
+  return {
+    statement: missing.length ? readListsStatement(missing) : undefined,
+    complete: (read) => {
+      const byTerm = new Map(
+        (read.rows as unknown as ListRows[]).map((r) => {
+          const list = { ids: Float64Array.from(r.ids), tf: Int32Array.from(r.tf), len: Int32Array.from(r.len) };
+          // Kept under the version read with it (a change between the two statements: the newer one).
+          cache.set(r.term_id, r.version, list);
+          return [r.term_id, list] as const;
+        }),
+      );
+      return termIds.map((t, i) => got[i] ?? byTerm.get(t) ?? EMPTY_LIST);
+    },
+  };
+}
+
+/** Where the postings of a few examples come from: kept whole lists when the query's are small enough, else the primary key. */
+interface PostingsSource {
+  cache?: PostingsCache;
+  /** The query's lists are read whole (and kept) only when its terms hold at most this many postings. */
+  exactPostings: number;
+}
+
+/**
+ * The statement that finds the postings of `ids` for the query's terms, and how its result becomes
+ * those postings: from whole lists (kept, or read and kept) when the query's terms hold at most
+ * `exactPostings` postings and a cache is there, else by primary key (lookupPostingsStatement).
+ */
+function examplePostings(
+  ids: string[],
+  terms: LexicalTerms,
+  source: PostingsSource | undefined,
+): { statement: Statement | undefined; rows: (read: QueryResult) => PostingRow[] } {
+  const termIds = [...terms.byId.keys()];
+  if (ids.length === 0 || termIds.length === 0) return { statement: undefined, rows: () => [] };
+  if (!source?.cache || terms.postings > source.exactPostings) {
+    const statement = lookupPostingsStatement(ids, termIds);
+    return { statement, rows: (read) => read.rows as unknown as PostingRow[] };
   }
-  return scoreLists(lists, got as PostingsList[], rank);
+  const kept = fromCache(source.cache, termIds, terms.versions);
+  return {
+    statement: kept.statement,
+    rows: (read) => {
+      const want = new Set(ids.map(Number));
+      const rows: PostingRow[] = [];
+      kept.complete(read).forEach((l, j) => {
+        for (let i = 0; i < l.ids.length; i++)
+          if (want.has(l.ids[i]))
+            rows.push({ example_id: String(l.ids[i]), term_id: termIds[j], tf: l.tf[i], doc_len: l.len[i] });
+      });
+      return rows;
+    },
+  };
 }
 
 const EMPTY_LIST: PostingsList = { ids: new Float64Array(0), tf: new Int32Array(0), len: new Int32Array(0) };
@@ -407,6 +472,8 @@ async function lexicalTerms(
   const terms: LexicalTerms = {
     idfs: new Map([...df].map(([t, n]) => [t, idf(stats.docs, n)])),
     byId: new Map(stats.rows.flatMap((r) => (r.term_id === null ? [] : [[r.term_id, r.term] as const]))),
+    versions: new Map(stats.rows.flatMap((r) => (r.term_id === null ? [] : [[r.term_id, r.version ?? 0] as const]))),
+    postings: postingsOf(stats),
   };
   return { parsed, stats, terms };
 }
@@ -533,6 +600,7 @@ async function fusionCandidates(
   near: Ranked[],
   queryVector: Float32Array,
   p: Bm25Params,
+  source: PostingsSource,
 ): Promise<FusionCandidate[]> {
   const all = new Map<string, FusionCandidate>();
   lex.ranked.forEach((r, i) =>
@@ -552,14 +620,15 @@ async function fusionCandidates(
     }
   });
   // Both lookups in one batch (embedded: one message to the worker).
+  const vectorPostings = examplePostings(vectorOnly, lex.terms, source);
   const [cosRows, postings] = await batchOf(db, [
     cosineOfStatement([...lexicalOnly], queryVector),
-    lookupPostingsStatement(vectorOnly, [...lex.terms.byId.keys()]),
+    vectorPostings.statement,
   ]);
   const cos = new Map((cosRows.rows as { id: string; score: number }[]).map((x) => [x.id, x.score]));
   const exactScores = rescored(
     vectorOnly.map((id) => ({ id, score: 0, matched: 0 })),
-    postings.rows as unknown as PostingRow[],
+    vectorPostings.rows(postings),
     lex.terms,
     lex.avgdl,
     p,
@@ -582,6 +651,7 @@ export async function runSearch(
   s: SearchSettings,
 ): Promise<SearchResult> {
   const vectorOn = db.capabilities.vector;
+  const source: PostingsSource = { cache: s.postings, exactPostings: s.exactPostings };
   if (req.mode === "vector" && !vectorOn)
     throw new NotImplementedError("vector search needs pgvector, which this database does not have", {
       mode: req.mode,
@@ -596,7 +666,7 @@ export async function runSearch(
     if (qv instanceof UnavailableError) throw qv;
     const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: req.k, efSearch: s.efSearch });
     const { terms } = await termsRead;
-    return { hits: await toHits(db, ranks(near, "vector"), terms) };
+    return { hits: await toHits(db, ranks(near, "vector"), terms, source) };
   }
   const depth = queryVector ? Math.max(req.k, s.fusion.depth) : req.k;
   const lex = await lexicalSearch(db, req.q, {
@@ -608,7 +678,7 @@ export async function runSearch(
     exactPostings: s.exactPostings,
     postings: s.postings,
   });
-  const lexical = () => toHits(db, ranks(lex.ranked.slice(0, req.k), "lexical"), lex.terms);
+  const lexical = () => toHits(db, ranks(lex.ranked.slice(0, req.k), "lexical"), lex.terms, source);
   const lexical_exact = lex.exact;
   if (req.mode === "lexical") return { hits: await lexical(), lexical_exact };
   if (!queryVector) return { hits: await lexical(), degraded: "no pgvector", lexical_exact };
@@ -619,8 +689,11 @@ export async function runSearch(
   // (SEARCH_HYBRID_DEPTH; deeper added nothing on SciFact train), or what fills k.
   const vectorDepth = Math.max(s.fusion.depth, req.k - lex.ranked.length);
   const near = await nearestExamples(db, qv, { datasetId: req.datasetId, k: vectorDepth, efSearch: s.efSearch });
-  const candidates = await fusionCandidates(db, lex, near, qv, s.bm25);
-  return { hits: await toHits(db, fuse(candidates, req.k, s.fusion.lexicalWeight), lex.terms), lexical_exact };
+  const candidates = await fusionCandidates(db, lex, near, qv, s.bm25, source);
+  return {
+    hits: await toHits(db, fuse(candidates, req.k, s.fusion.lexicalWeight), lex.terms, source),
+    lexical_exact,
+  };
 }
 
 /** The query's embedding, or the 503 to answer when the provider fails (never a stray rejection). */
@@ -644,15 +717,18 @@ function ranks(list: Ranked[], which: "lexical" | "vector"): Fused[] {
 }
 
 /** Turns ranked ids into hits with their rows, computing the match fraction where it is not known. */
-async function toHits(db: Queryable, ranked: Fused[], terms: LexicalTerms): Promise<SearchHit[]> {
+async function toHits(
+  db: Queryable,
+  ranked: Fused[],
+  terms: LexicalTerms,
+  source: PostingsSource | undefined,
+): Promise<SearchHit[]> {
   const unknown = ranked.filter((r) => r.match === undefined).map((r) => r.id);
+  const unknownPostings = examplePostings(unknown, terms, source);
   // The rows and the postings for the unknown match fractions in one batch (embedded: one message).
-  const [hitRows, postings] = await batchOf(db, [
-    hitRowsStatement(ranked.map((r) => r.id)),
-    lookupPostingsStatement(unknown, [...terms.byId.keys()]),
-  ]);
+  const [hitRows, postings] = await batchOf(db, [hitRowsStatement(ranked.map((r) => r.id)), unknownPostings.statement]);
   const rows = new Map((hitRows.rows as unknown as HitRow[]).map((row) => [row.id, row]));
-  const matches = matchOf(unknown, postings.rows as unknown as PostingRow[], terms);
+  const matches = matchOf(unknown, unknownPostings.rows(postings), terms);
   return ranked.flatMap((r) => {
     const row = rows.get(r.id);
     if (!row) return [];

@@ -523,18 +523,17 @@ export interface ListRows {
  * The whole lists of these term ids, one row a term with its dataset's version read in the same
  * statement (so the lists are those of that version); a term without postings has no row.
  */
-export async function readLists(db: Queryable, termIds: string[]): Promise<ListRows[]> {
-  if (termIds.length === 0) return [];
-  const r = await db.query<ListRows & Record<string, unknown>>(
-    `SELECT bt.id::text AS term_id, d.version::float8 AS version, array_agg(bp.example_id::float8) AS ids,
+export function readListsStatement(termIds: string[]): Statement | undefined {
+  if (termIds.length === 0) return undefined;
+  return {
+    text: `SELECT bt.id::text AS term_id, d.version::float8 AS version, array_agg(bp.example_id::float8) AS ids,
             array_agg(bp.tf::int4) AS tf, array_agg(bp.doc_len) AS len
      FROM bm25_terms bt JOIN datasets d ON d.id = bt.dataset_id JOIN bm25_postings bp ON bp.term_id = bt.id
      WHERE bt.id = ANY($1::bigint[])
      GROUP BY bt.id, d.version`,
-    [termIds],
-    { prepare: "search.lists" },
-  );
-  return r.rows;
+    params: [termIds],
+    options: { prepare: "search.lists" },
+  };
 }
 
 /** One posting of an example, as rescoring reads it. */

@@ -197,6 +197,39 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     expect((await same("after an add"))[0]).toBe(top);
     await broker.call("datasets.remove", { id: top });
     expect(await same("after a delete")).not.toContain(top);
+    if (!pglite) return;
+    // Vector and hybrid hits take their match fractions (and fusion the BM25 of vector-only
+    // candidates) from the kept lists: the same hits as by primary key, also with the lists cold.
+    const embed = async (text: string) => {
+      const r = await broker.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
+        texts: [text],
+        dim: 384,
+      });
+      const b = Buffer.from(r.vectors_base64, "base64");
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    };
+    const settings = {
+      bm25: o.bm25,
+      termLimit: 0,
+      postingsBudget: 0,
+      exactPostings: 50_000,
+      efSearch: 100,
+      fusion: { lexicalWeight: 0.5, depth: 20 },
+    };
+    for (const mode of ["vector", "hybrid"] as const)
+      for (const fresh of [true, false]) {
+        const postings = fresh ? new PostingsCache(1 << 20) : cache;
+        const req = { q: "alpha gamma row7 row12", datasetId, k: 12, mode };
+        const byKey = await runSearch(db, embed, req, settings);
+        const kept = await runSearch(db, embed, req, { ...settings, postings });
+        expect(byKey.hits.some((h) => h.match > 0 && h.match < 1)).toBe(true);
+        const shape = (hs: typeof byKey.hits) => hs.map((h) => ({ id: h.id, ranks: h.ranks, content: h.content }));
+        expect({ mode, fresh, hits: shape(kept.hits) }).toEqual({ mode, fresh, hits: shape(byKey.hits) });
+        kept.hits.forEach((h, i) => {
+          expect(h.score).toBeCloseTo(byKey.hits[i].score, 10);
+          expect(h.match).toBeCloseTo(byKey.hits[i].match, 10);
+        });
+      }
   });
 
   it("reads a bounded term deeper until the ranking is proven exact, and says when the budget stopped it", async () => {
