@@ -6,6 +6,7 @@
 import type { Readable } from "node:stream";
 import type { Context, Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { dbOf, runtimeOf } from "./lib/runtime";
+import { metricsOf } from "./lib/metrics";
 import type { Db } from "./lib/db";
 import type { DatasetSettings } from "./lib/config";
 import { createEmbedders, callEmbeddingsApi, type Embedder } from "./datasets/embeddings";
@@ -51,7 +52,7 @@ import {
   type DatasetRow,
   type ExampleRow,
 } from "./datasets/store";
-import { PostingsCache } from "./datasets/postings-cache";
+import { exposePostingsCache, PostingsCache } from "./datasets/postings-cache";
 
 /** The search settings of the configuration. */
 function searchSettings(cfg: DatasetSettings): SearchSettings {
@@ -617,7 +618,10 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       search: cfg.searchCacheTtlS,
       page: cfg.pageCacheTtlS,
     });
-    if (cfg.postingsCacheMb > 0) this.postings = new PostingsCache(cfg.postingsCacheMb * 1024 * 1024);
+    if (cfg.postingsCacheMb > 0) {
+      this.postings = new PostingsCache(cfg.postingsCacheMb * 1024 * 1024);
+      exposePostingsCache(metricsOf(this.broker).registry, this.postings);
+    }
   },
 
   async started(this: DatasetsThis) {

@@ -5,6 +5,8 @@
  * query's statistics were read at, so a cached list is never a stale one: a change makes every
  * list of its dataset miss once. Bounded by bytes, least recently used out first.
  */
+import { Counter, Gauge, type Registry } from "prom-client";
+import { registered } from "../lib/metrics";
 
 /** One term's postings in a dataset: example ids with their tf and document length, in no order. */
 export interface PostingsList {
@@ -79,4 +81,48 @@ export class PostingsCache {
     this.entries.delete(termId);
     this.used -= e.bytes;
   }
+}
+
+/** The cache each registry's metrics read (the latest one a datasets service there made). */
+const exposed = new WeakMap<Registry, PostingsCache>();
+
+/**
+ * `mcai_search_postings_lists_total{result}` (lists looked up: hit, miss) and
+ * `mcai_search_postings_cache_bytes` (what the kept lists hold), read from `cache` when scraped.
+ */
+export function exposePostingsCache(registry: Registry, cache: PostingsCache): void {
+  exposed.set(registry, cache);
+  const lists = "mcai_search_postings_lists_total";
+  registered(
+    registry,
+    lists,
+    () =>
+      new Counter({
+        name: lists,
+        help: "Whole BM25 postings lists looked up in this node's memory, by result (hit, miss: read from the database)",
+        labelNames: ["result"] as const,
+        registers: [registry],
+        collect() {
+          const c = exposed.get(registry);
+          this.reset();
+          if (!c) return;
+          this.inc({ result: "hit" }, c.hits);
+          this.inc({ result: "miss" }, c.misses);
+        },
+      }),
+  );
+  const bytes = "mcai_search_postings_cache_bytes";
+  registered(
+    registry,
+    bytes,
+    () =>
+      new Gauge({
+        name: bytes,
+        help: "Bytes of whole BM25 postings lists this node keeps in memory (SEARCH_POSTINGS_CACHE_MB)",
+        registers: [registry],
+        collect() {
+          this.set(exposed.get(registry)?.bytes ?? 0);
+        },
+      }),
+  );
 }

@@ -3,6 +3,7 @@ import type { Db } from "../../services/lib/db";
 import { lexicalSearch, runSearch } from "../../services/datasets/search";
 import { idf, termWeight } from "../../services/datasets/bm25";
 import { PostingsCache } from "../../services/datasets/postings-cache";
+import { metricsOf } from "../../services/lib/metrics";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
@@ -230,6 +231,26 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
           expect(h.match).toBeCloseTo(byKey.hits[i].match, 10);
         });
       }
+  });
+
+  it("counts the node's kept lists looked up, and their bytes, in its metrics", async () => {
+    const registry = metricsOf(broker).registry;
+    const lists = async () => {
+      const m = await registry.getSingleMetric("mcai_search_postings_lists_total")!.get();
+      const of = (result: string) => m.values.find((v) => v.labels.result === result)?.value ?? 0;
+      return { hit: of("hit"), miss: of("miss") };
+    };
+    const bytes = async () =>
+      (await registry.getSingleMetric("mcai_search_postings_cache_bytes")!.get()).values[0].value;
+    await add("metered", ["kiwi mango", "mango papaya", "papaya kiwi kiwi"]);
+    const before = await lists();
+    await search({ q: "kiwi papaya", domain: "metered", mode: "lexical" });
+    const read = await lists();
+    // Two lists read from the database and kept, then one of them found kept by another query.
+    expect(read.miss - before.miss).toBe(2);
+    expect(await bytes()).toBeGreaterThan(0);
+    await search({ q: "kiwi", domain: "metered", mode: "lexical" });
+    expect((await lists()).hit - read.hit).toBe(1);
   });
 
   it("reads a bounded term deeper until the ranking is proven exact, and says when the budget stopped it", async () => {
