@@ -1,5 +1,5 @@
 /**
- * Whole BM25 postings lists kept in the node's memory, each under the version of its dataset it
+ * BM25 postings lists (whole, or a term's best by impact: a bounded read's) kept in the node's memory, each under the version of its dataset it
  * was read at. A dataset's version is raised in the transaction of every change to its examples
  * (import, add, delete, rotation: bumpVersion), and a list is only used for the version the
  * query's statistics were read at, so a cached list is never a stale one: a change makes every
@@ -8,11 +8,15 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { registered } from "../lib/metrics";
 
-/** One term's postings in a dataset: example ids with their tf and document length, in no order. */
+/**
+ * One term's postings in a dataset (all of them, or its best by impact): example ids with their tf,
+ * document length and impact, in no order.
+ */
 export interface PostingsList {
   ids: Float64Array;
   tf: Int32Array;
   len: Int32Array;
+  impact: Float64Array;
 }
 
 interface Entry {
@@ -23,7 +27,7 @@ interface Entry {
 
 /** Bytes a list holds (its three arrays and a fixed overhead for the entry). */
 export function listBytes(list: PostingsList): number {
-  return list.ids.byteLength + list.tf.byteLength + list.len.byteLength + 200;
+  return list.ids.byteLength + list.tf.byteLength + list.len.byteLength + list.impact.byteLength + 200;
 }
 
 export class PostingsCache {
@@ -43,28 +47,31 @@ export class PostingsCache {
     return this.entries.size;
   }
 
-  /** The term's list at this version of its dataset, or undefined (a list of another version is dropped). */
-  get(termId: string, version: number): PostingsList | undefined {
-    const e = this.entries.get(termId);
+  /**
+   * The list kept under `key` (a term id, and the limit of a bounded read) at this version of its
+   * dataset, or undefined (a list of another version is dropped).
+   */
+  get(key: string, version: number): PostingsList | undefined {
+    const e = this.entries.get(key);
     if (e?.version !== version) {
-      if (e) this.remove(termId, e);
+      if (e) this.remove(key, e);
       this.misses++;
       return undefined;
     }
     // Most recently used last.
-    this.entries.delete(termId);
-    this.entries.set(termId, e);
+    this.entries.delete(key);
+    this.entries.set(key, e);
     this.hits++;
     return e.list;
   }
 
-  /** Keeps the term's list as read at `version`, dropping the least recently used lists past the bound. */
-  set(termId: string, version: number, list: PostingsList): void {
+  /** Keeps a list as read at `version`, dropping the least recently used lists past the bound. */
+  set(key: string, version: number, list: PostingsList): void {
     const bytes = listBytes(list);
-    const old = this.entries.get(termId);
-    if (old) this.remove(termId, old);
+    const old = this.entries.get(key);
+    if (old) this.remove(key, old);
     if (bytes > this.maxBytes / 4) return;
-    this.entries.set(termId, { version, list, bytes });
+    this.entries.set(key, { version, list, bytes });
     this.used += bytes;
     for (const [k, e] of this.entries) {
       if (this.used <= this.maxBytes) break;
@@ -77,8 +84,8 @@ export class PostingsCache {
     this.used = 0;
   }
 
-  private remove(termId: string, e: Entry): void {
-    this.entries.delete(termId);
+  private remove(key: string, e: Entry): void {
+    this.entries.delete(key);
     this.used -= e.bytes;
   }
 }

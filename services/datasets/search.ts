@@ -185,39 +185,53 @@ async function rankInMemory(
   cache: PostingsCache,
   rank: { k1: number; b: number; avgdl: number; depth: number },
 ): Promise<PartialScore[]> {
-  const kept = fromCache(
-    cache,
-    lists.map((l) => l.termId),
-    new Map(lists.map((l) => [l.termId, l.version])),
-  );
+  const kept = fromCache(cache, lists);
   const [read] = await batchOf(db, [kept.statement]);
-  return scoreLists(lists, kept.complete(read), rank);
+  return scoreLists(lists, kept.complete(read), rank).top;
+}
+
+/** A list to take from the cache: a term id at its dataset's version, whole (limit null) or its `limit` best by impact. */
+interface WantedList {
+  termId: string;
+  version: number;
+  limit: number | null;
 }
 
 /**
- * The whole lists of `termIds` from `cache`, and the statement reading those it misses; `complete`
- * takes that statement's result, keeps what it read and gives every list in order (a term with no
- * postings: an empty one).
+ * The lists wanted from `cache`, and the statement reading those it misses; `complete` takes that
+ * statement's result, keeps what it read and gives every list in order (a term with no postings:
+ * an empty one).
  */
 function fromCache(
   cache: PostingsCache,
-  termIds: string[],
-  versions: Map<string, number>,
+  wanted: WantedList[],
 ): { statement: Statement | undefined; complete: (read: QueryResult) => PostingsList[] } {
-  const got = termIds.map((t) => cache.get(t, versions.get(t) ?? 0));
-  const missing = termIds.filter((_, i) => !got[i]);
+  const key = (w: { termId: string; limit: number | null }) => (w.limit === null ? w.termId : `${w.termId}@${w.limit}`);
+  const got = wanted.map((w) => cache.get(key(w), w.version));
+  const missing = wanted.filter((_, i) => !got[i]);
   return {
-    statement: missing.length ? readListsStatement(missing) : undefined,
+    statement: missing.length
+      ? readListsStatement(
+          missing.map((w) => w.termId),
+          missing.map((w) => w.limit),
+        )
+      : undefined,
     complete: (read) => {
+      const limits = new Map(missing.map((w) => [w.termId, w.limit]));
       const byTerm = new Map(
         (read.rows as unknown as ListRows[]).map((r) => {
-          const list = { ids: Float64Array.from(r.ids), tf: Int32Array.from(r.tf), len: Int32Array.from(r.len) };
+          const list: PostingsList = {
+            ids: Float64Array.from(r.ids),
+            tf: Int32Array.from(r.tf),
+            len: Int32Array.from(r.len),
+            impact: Float64Array.from(r.impact),
+          };
           // Kept under the version read with it (a change between the two statements: the newer one).
-          cache.set(r.term_id, r.version, list);
+          cache.set(key({ termId: r.term_id, limit: limits.get(r.term_id) ?? null }), r.version, list);
           return [r.term_id, list] as const;
         }),
       );
-      return termIds.map((t, i) => got[i] ?? byTerm.get(t) ?? EMPTY_LIST);
+      return wanted.map((w, i) => got[i] ?? byTerm.get(w.termId) ?? EMPTY_LIST);
     },
   };
 }
@@ -245,7 +259,10 @@ function examplePostings(
     const statement = lookupPostingsStatement(ids, termIds);
     return { statement, rows: (read) => read.rows as unknown as PostingRow[] };
   }
-  const kept = fromCache(source.cache, termIds, terms.versions);
+  const kept = fromCache(
+    source.cache,
+    termIds.map((termId) => ({ termId, version: terms.versions.get(termId) ?? 0, limit: null })),
+  );
   return {
     statement: kept.statement,
     rows: (read) => {
@@ -261,18 +278,29 @@ function examplePostings(
   };
 }
 
-const EMPTY_LIST: PostingsList = { ids: new Float64Array(0), tf: new Int32Array(0), len: new Int32Array(0) };
+const EMPTY_LIST: PostingsList = {
+  ids: new Float64Array(0),
+  tf: new Int32Array(0),
+  len: new Int32Array(0),
+  impact: new Float64Array(0),
+};
 
-/** Each document's BM25 over the lists and the idf sum of the lists that hold it; the best `depth`, score then id. */
+/**
+ * Each document's BM25 over the lists and the idf sum of the lists that hold it: the best `depth`,
+ * score then id (what rankPostingsStatement answers), and `rest`, what restOfRead answers: the
+ * documents other than those excluded, grouped by the bits of the lists that hold them, the best
+ * score of each group.
+ */
 function scoreLists(
   lists: TermList[],
   got: PostingsList[],
   rank: { k1: number; b: number; avgdl: number; depth: number },
-): PartialScore[] {
+): { top: PartialScore[]; rest: (exclude: string[]) => { seen: bigint; score: number }[] } {
   const slot = new Map<number, number>();
   const ids: number[] = [];
   const scores: number[] = [];
   const matched: number[] = [];
+  const seen: bigint[] = [];
   const { k1, b, avgdl } = rank;
   lists.forEach((l, j) => {
     const p = got[j];
@@ -285,22 +313,80 @@ function scoreLists(
         ids.push(p.ids[i]);
         scores.push(w);
         matched.push(l.idf);
+        seen.push(l.bit);
       } else {
         scores[s] += w;
         matched[s] += l.idf;
+        seen[s] |= l.bit;
       }
     }
   });
+  const rest = (exclude: string[]) => {
+    const out = new Set(exclude.map(Number));
+    const best = new Map<bigint, number>();
+    for (let i = 0; i < ids.length; i++) {
+      if (out.has(ids[i])) continue;
+      const m = best.get(seen[i]);
+      if (m === undefined || scores[i] > m) best.set(seen[i], scores[i]);
+    }
+    return [...best].map(([bits, score]) => ({ seen: bits, score }));
+  };
+  return { top: topScores(ids, scores, matched, rank.depth), rest };
+}
+
+/** The best `depth` of the scored documents, score then id. */
+function topScores(ids: number[], scores: number[], matched: number[], depth: number): PartialScore[] {
   // The depth-th best score, then those at or above it in order (ties by id, as the SQL orders).
   let floor = -Infinity;
-  if (scores.length > rank.depth) {
+  if (scores.length > depth) {
     const sorted = Float64Array.from(scores).sort();
-    floor = sorted[sorted.length - rank.depth];
+    floor = sorted[sorted.length - depth];
   }
   const best: number[] = [];
   for (let i = 0; i < scores.length; i++) if (scores[i] >= floor) best.push(i);
   best.sort((x, y) => scores[y] - scores[x] || ids[x] - ids[y]);
-  return best.slice(0, rank.depth).map((i) => ({ id: String(ids[i]), score: scores[i], matched: matched[i] }));
+  return best.slice(0, depth).map((i) => ({ id: String(ids[i]), score: scores[i], matched: matched[i] }));
+}
+
+/** What one round of a bounded search reads: its candidates, where each bounded list stops, and (from memory) the rest of what it read. */
+interface Round {
+  read: PartialScore[];
+  cuts: { term_id: string; impact: number }[];
+  /** restOfRead from the lists in memory; absent: restOfRead asks the database. */
+  rest?: (exclude: string[]) => { seen: bigint; score: number }[];
+}
+
+/**
+ * A bounded search's round: with a cache (and no filter) from the lists kept in memory (each
+ * bounded one its `limit` best postings by impact, the others whole; those missing read in one
+ * statement and kept), else both statements in one batch (embedded: one message).
+ */
+async function readRound(
+  db: Queryable,
+  lists: TermList[],
+  rank: { k1: number; b: number; avgdl: number; depth: number; filter?: string },
+  cache: PostingsCache | undefined,
+): Promise<Round> {
+  if (!cache || rank.filter) {
+    const [scored, cuts] = await batchOf(db, [rankPostingsStatement(lists, rank), cutoffsStatement(lists)]);
+    return {
+      read: scored.rows as unknown as PartialScore[],
+      cuts: cuts.rows as { term_id: string; impact: number }[],
+    };
+  }
+  const kept = fromCache(cache, lists);
+  const [read] = await batchOf(db, [kept.statement]);
+  const got = kept.complete(read);
+  const { top, rest } = scoreLists(lists, got, rank);
+  // A bounded list's last posting read (its lowest impact) when the list went as far as its limit.
+  const cuts = lists.flatMap((l, j) => {
+    const p = got[j];
+    if (l.limit === null || p.ids.length < l.limit) return [];
+    let min = Infinity;
+    for (let i = 0; i < p.impact.length; i++) if (p.impact[i] < min) min = p.impact[i];
+    return [{ term_id: l.termId, impact: min }];
+  });
+  return { read: top, cuts, rest };
 }
 
 /** The postings of the query's terms in the datasets searched (what reading every list whole costs). */
@@ -355,13 +441,12 @@ async function boundedSearch(
   let lists = first;
   let spent = 0;
   for (;;) {
-    // The candidates and where each bounded list stops, in one batch (embedded: one message).
-    const [scored, cuts] = await batchOf(db, [rankPostingsStatement(lists, rank), cutoffsStatement(lists)]);
+    // The candidates and where each bounded list stops.
+    const { read, cuts, rest } = await readRound(db, lists, rank, o.postings);
     spent += roundCost(lists);
-    const read = scored.rows as unknown as PartialScore[];
     const ranked = await rescore(db, read, terms, rank.avgdl, o.bm25);
-    const bounds = listBounds(lists, cuts.rows as { term_id: string; impact: number }[], rank.avgdl, o.bm25);
-    const exact = await provenExact(db, lists, bounds, read, ranked, rank, o.depth);
+    const bounds = listBounds(lists, cuts, rank.avgdl, o.bm25);
+    const exact = await provenExact(db, lists, bounds, read, ranked, rank, o.depth, rest);
     const next = exact ? undefined : deepen(lists, bounds, (o.postingsBudget ?? 0) - spent);
     if (!next) return { ranked: ranked.slice(0, o.depth), exact };
     lists = next;
@@ -382,6 +467,7 @@ async function provenExact(
   ranked: Ranked[],
   rank: { k1: number; b: number; avgdl: number; depth: number; filter?: string },
   depth: number,
+  rest: Round["rest"],
 ): Promise<boolean> {
   const byLexeme = lexemeBounds(lists, bounds);
   const unseen = boundOutside(byLexeme, 0n);
@@ -392,13 +478,9 @@ async function provenExact(
   // Fewer than asked were returned: every document read is a candidate.
   if (read.length < rank.depth) return true;
   if (above(read[read.length - 1].score + unseen)) return true;
-  const rest = await restOfRead(
-    db,
-    lists,
-    read.map((r) => r.id),
-    rank,
-  );
-  return rest.every((g) => above(g.score + boundOutside(byLexeme, g.seen)));
+  const exclude = read.map((r) => r.id);
+  const groups = rest ? rest(exclude) : await restOfRead(db, lists, exclude, rank);
+  return groups.every((g) => above(g.score + boundOutside(byLexeme, g.seen)));
 }
 
 /** Postings a round over `lists` reads at most. */

@@ -517,21 +517,28 @@ export interface ListRows {
   ids: number[];
   tf: number[];
   len: number[];
+  impact: number[];
 }
 
 /**
- * The whole lists of these term ids, one row a term with its dataset's version read in the same
- * statement (so the lists are those of that version); a term without postings has no row.
+ * The lists of these term ids, each its `limits[i]` best postings by impact (null: whole), one row
+ * a term with its dataset's version read in the same statement (so the lists are those of that
+ * version); a term without postings has no row. The arrays are aggregated from the same rows in
+ * one pass, so their i-th elements are one posting's.
  */
-export function readListsStatement(termIds: string[]): Statement | undefined {
+export function readListsStatement(termIds: string[], limits: (number | null)[]): Statement | undefined {
   if (termIds.length === 0) return undefined;
   return {
-    text: `SELECT bt.id::text AS term_id, d.version::float8 AS version, array_agg(bp.example_id::float8) AS ids,
-            array_agg(bp.tf::int4) AS tf, array_agg(bp.doc_len) AS len
-     FROM bm25_terms bt JOIN datasets d ON d.id = bt.dataset_id JOIN bm25_postings bp ON bp.term_id = bt.id
-     WHERE bt.id = ANY($1::bigint[])
-     GROUP BY bt.id, d.version`,
-    params: [termIds],
+    text: `SELECT l.term_id::text AS term_id, d.version::float8 AS version, array_agg(p.example_id::float8) AS ids,
+            array_agg(p.tf::int4) AS tf, array_agg(p.doc_len) AS len, array_agg(p.impact::float8) AS impact
+     FROM unnest($1::bigint[], $2::int[]) AS l(term_id, lim)
+     JOIN bm25_terms bt ON bt.id = l.term_id JOIN datasets d ON d.id = bt.dataset_id
+     CROSS JOIN LATERAL (
+       SELECT bp.example_id, bp.tf, bp.doc_len, bp.impact FROM bm25_postings bp
+       WHERE bp.term_id = l.term_id ORDER BY bp.impact DESC LIMIT l.lim
+     ) p
+     GROUP BY l.term_id, d.version`,
+    params: [termIds, limits],
     options: { prepare: "search.lists" },
   };
 }

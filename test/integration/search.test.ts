@@ -150,6 +150,18 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     // At a limit no term's df passes, it is the exact ranking.
     const wide = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 1000 });
     expect(wide.ranked).toEqual(exact.ranked);
+    // The same bounded read from lists kept in memory (read cold, then kept): the same answer.
+    const cache = new PostingsCache(1 << 20);
+    for (const round of ["cold", "kept"]) {
+      const kept = await lexicalSearch(db, "common rare filler3", { ...o, datasetId, termLimit: 20, postings: cache });
+      expect({ round, ids: kept.ranked.map((r) => r.id), exact: kept.exact }).toEqual({
+        round,
+        ids: bounded.ranked.map((r) => r.id),
+        exact: bounded.exact,
+      });
+      kept.ranked.forEach((r, i) => expect(r.score).toBeCloseTo(bounded.ranked[i].score, 10));
+    }
+    expect(cache.hits).toBeGreaterThan(0);
   });
 
   it("ranks exact reads from lists kept in memory as the database does, and sees a change of the dataset at once", async () => {
@@ -253,6 +265,33 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     expect((await lists()).hit - read.hit).toBe(1);
   });
 
+  it("proves a bounded ranking from lists kept in memory as from the database, its last check included", async () => {
+    // 400 examples of three words each, "common" once in every one: its postings all have one
+    // impact, so the bound of its unread ones equals its weight and the cheap checks cannot settle
+    // it: the proof reaches its last check (the best partial score of each group of the documents
+    // read but not rescored).
+    const texts = Array.from({ length: 400 }, (_, i) => `common filler${i % 10} word${i}`);
+    await add("proof", texts);
+    const datasetId = (
+      await db.query<{ id: string }>("SELECT id::text AS id FROM datasets WHERE domain_name = 'proof'")
+    ).rows[0].id;
+    const q = "common filler1 filler2 filler3 filler4 filler5 filler6 filler7 filler8 filler9";
+    const o = { datasetId, depth: 10, bm25: { k1: 1.2, b: 0.75 }, termLimit: 50 };
+    const cache = new PostingsCache(1 << 20);
+    for (const budget of [0, 1_000_000]) {
+      const inDb = await lexicalSearch(db, q, { ...o, postingsBudget: budget });
+      for (const round of ["cold", "kept"]) {
+        const kept = await lexicalSearch(db, q, { ...o, postingsBudget: budget, postings: cache });
+        expect({ budget, round, exact: kept.exact, ids: kept.ranked.map((r) => r.id) }).toEqual({
+          budget,
+          round,
+          exact: inDb.exact,
+          ids: inDb.ranked.map((r) => r.id),
+        });
+      }
+    }
+  });
+
   it("reads a bounded term deeper until the ranking is proven exact, and says when the budget stopped it", async () => {
     // Every example has "common" (1-3 times), one in seven has "rare", and each its own length: no
     // two score alike, so the exact order is one order. A limit of 5 bounds both terms.
@@ -284,6 +323,19 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     expect({ exact: small.exact, ids: ids(small) }).toEqual({ exact: true, ids: ids(exact) });
     small.ranked.forEach((r, i) => expect(r.score).toBeCloseTo(exact.ranked[i].score, 10));
     expect({ exact: over.exact, n: over.ranked.length }).toEqual({ exact: false, n: 9 });
+    // From lists kept in memory (the bounded ones their best postings by impact): the same rounds,
+    // the same proof, the same answers.
+    const cache = new PostingsCache(1 << 20);
+    for (const round of ["cold", "kept"]) {
+      const keptProven = await lexicalSearch(db, q, { ...o, termLimit: 5, postingsBudget: 1_000_000, postings: cache });
+      const keptStopped = await lexicalSearch(db, q, { ...o, termLimit: 5, postingsBudget: 0, postings: cache });
+      expect({ round, exact: keptProven.exact, ids: ids(keptProven) }).toEqual({ round, exact: true, ids: ids(exact) });
+      expect({ round, exact: keptStopped.exact, ids: ids(keptStopped) }).toEqual({
+        round,
+        exact: false,
+        ids: ids(stopped),
+      });
+    }
     // The answer says which it is.
     const settings = {
       bm25: o.bm25,

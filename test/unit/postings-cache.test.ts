@@ -5,6 +5,7 @@ function list(n: number, seed = 1): PostingsList {
     ids: Float64Array.from({ length: n }, (_, i) => seed * 1000 + i),
     tf: Int32Array.from({ length: n }, () => 1),
     len: Int32Array.from({ length: n }, () => 10),
+    impact: Float64Array.from({ length: n }, () => 0.5),
   };
 }
 
