@@ -16,7 +16,14 @@
  *   PAGE_CACHE=off npm run bench:load  the same with the page cache off (DATASET_PAGE_CACHE_TTL_S=0):
  *                                      no lookup and no store, the domain's pages in turn
  *   PROFILE=1 npm run bench:load       the node serving uncached pages runs under the CPU profiler:
- *                                      where its time goes, by package
+ *                                      where its time goes, by package (each thread: embedded, the
+ *                                      PGlite worker thread's too)
+ *   ONLY=uncached npm run bench:load   of the cached routes only emotions (the reference), then the
+ *                                      uncached pages
+ *   NODE_FLAGS="--max-semi-space-size=64" npm run bench:load
+ *                                      the node serving uncached pages runs with these Node flags
+ *                                      (the baseline's without: with BASELINE set to a copy of this
+ *                                      build, what the flags change)
  *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
  *                                      the same for the repeated (cached) search
  *   BASELINE=/work/main npm run bench:load
@@ -44,6 +51,10 @@ const PROFILE_ROUTE = process.env.PROFILE_ROUTE ?? "page";
 const BASELINE = process.env.BASELINE ? path.resolve(process.env.BASELINE, "dist", "bin", "mcai.js") : undefined;
 /** The uncached pages with the page cache off (DATASET_PAGE_CACHE_TTL_S=0), as before: no cache lookup, no store. */
 const PAGE_CACHE_OFF = process.env.PAGE_CACHE === "off";
+/** Node flags of the node serving uncached pages (not the baseline's): NODE_FLAGS="--max-semi-space-size=64". */
+const NODE_FLAGS = (process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean);
+/** Only the uncached pages (and emotions, their reference): the cached routes are skipped. */
+const ONLY_UNCACHED = process.env.ONLY === "uncached";
 const CONNECTIONS = 100;
 /** Restarts of a node on the same data: each gets a cache namespace of its own. */
 let restarts = 0;
@@ -53,6 +64,8 @@ const SCIFACT = path.resolve(__dirname, "..", "..", "shared", "fixtures", "ir", 
 export interface Route {
   name: string;
   path: string | (() => string);
+  /** At most this many requests: as many as there are distinct pages to ask for (each asked once). */
+  amount?: number;
   /** Ratio to emotions it must reach, or an absolute bound per driver. */
   target?: { ratio: number } | { rps: number; p99: number };
 }
@@ -64,14 +77,25 @@ export interface Figures {
   errors: number;
 }
 
-export function cannon(base: string, p: string | (() => string), connections = CONNECTIONS): Promise<Figures> {
+export function cannon(
+  base: string,
+  p: string | (() => string),
+  connections = CONNECTIONS,
+  amount?: number,
+): Promise<Figures> {
+  const t0 = performance.now();
+  // The last response's time: with `amount` the run's length (autocannon ends it, and counts its
+  // `duration`, on whole seconds).
+  let last = t0;
   return new Promise((resolve, reject) => {
-    autocannon(
+    const run = autocannon(
       {
         // A fixed path goes in the URL: autocannon has no `path` option (it would request "/").
         url: typeof p === "function" ? base : `${base}${p}`,
         connections,
         duration: DURATION,
+        // At most this many requests (it ends sooner than DURATION when they are done).
+        ...(amount ? { amount } : {}),
         ...(typeof p === "function"
           ? { requests: [{ method: "GET", setupRequest: (req: Record<string, unknown>) => ({ ...req, path: p() }) }] }
           : {}),
@@ -82,13 +106,14 @@ export function cannon(base: string, p: string | (() => string), connections = C
           return;
         }
         resolve({
-          rps: r.requests.average,
+          rps: amount ? r.requests.total / ((last - t0) / 1000) : r.requests.average,
           p50: r.latency.p50,
           p99: r.latency.p99,
           errors: r.errors + r.timeouts + r.non2xx,
         });
       },
     );
+    run.on("response", () => (last = performance.now()));
   });
 }
 
@@ -200,7 +225,7 @@ async function runRoutes(
   before?: Figures[],
 ) {
   const figures: Figures[] = [];
-  for (const r of routes) figures.push(await cannon(base, r.path));
+  for (const r of routes) figures.push(await cannon(base, r.path, CONNECTIONS, r.amount));
   const ref = emotions ?? figures[0];
   console.log(title);
   routes.forEach((r, i) => {
@@ -266,6 +291,8 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
       { name: `GET page of 20, ~${kb} KB each (1st)`, path: pagePath(0), target: pageTarget },
       { name: `GET page of 20, ~${kb} KB each (2 pages)`, path: () => pagePath(n++ % 2), target: pageTarget },
     ];
+    // ONLY=uncached: of the cached routes only emotions, the reference of the uncached pages' ratio.
+    if (ONLY_UNCACHED) cachedRoutes.splice(1);
     // Warm what the cached routes serve, as in steady state.
     const warm = async () => {
       for (const r of cachedRoutes.slice(0, 5)) await fetch(`${base}${r.path as string}`);
@@ -283,7 +310,7 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
     }
     await warm();
     const figures = await runRoutes(base, title, cachedRoutes, bareRps, undefined, before);
-    if (driver === "pglite") await rotationCost(base, node, cursors.length * 20 - 1000);
+    if (driver === "pglite" && !ONLY_UNCACHED) await rotationCost(base, node, cursors.length * 20 - 1000);
     await stopNode(node);
     // The dataset id, as the cursors carry it ("e2:<dataset id>:<last id>", base64url).
     const datasetId = Buffer.from(cursors[1], "base64url").toString().split(":")[1];
@@ -293,6 +320,8 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
       path: PAGE_CACHE_OFF
         ? () => pagePath(n++ % cursors.length)
         : () => `/api/datasets/scifact/examples?limit=20&cursor=${afterId(n++ % ids.length)}`,
+      // Each page once: past that a fast node would be served its own kept pages.
+      amount: PAGE_CACHE_OFF ? undefined : ids.length,
       target: pageTarget,
     };
     const searched: Route = {
@@ -329,7 +358,7 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
         console.log(`    its page cache lookups: ${l.miss - l0.miss} misses, ${l.hit - l0.hit} hits`);
       await stopNode(node);
     }
-    await restarted(undefined, PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : []);
+    await restarted(undefined, [...NODE_FLAGS, ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [])]);
     const lookups0 = await pageLookups(base);
     await runRoutes(base, secondTitle, [second], bareRps, figures[0], secondBefore);
     if (PROFILE_ROUTE !== "search") {
@@ -353,18 +382,21 @@ interface ProfileNode {
 
 /** Self time of the node's CPU profile by package (or by our own top folder): where the time goes. */
 function summarizeProfile(dir: string): void {
-  const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith(".cpuprofile")) : undefined;
-  if (!file) {
-    console.log("    (no CPU profile written)");
-    return;
-  }
-  const prof = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as {
+  // One profile per thread: the main thread's, and the PGlite worker thread's when embedded.
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")) : [];
+  if (!files.length) console.log("    (no CPU profile written)");
+  for (const file of files) summarizeThread(path.join(dir, file));
+}
+
+function summarizeThread(file: string): void {
+  const prof = JSON.parse(fs.readFileSync(file, "utf8")) as {
     nodes: ProfileNode[];
     samples: number[];
     timeDeltas: number[];
   };
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const totals = new Map<string, number>();
+  const functions = new Map<string, number>();
   let all = 0;
   prof.samples.forEach((id, i) => {
     const n = byId.get(id);
@@ -373,12 +405,21 @@ function summarizeProfile(dir: string): void {
     all += dt;
     const key = bucket(n.callFrame);
     totals.set(key, (totals.get(key) ?? 0) + dt);
+    const fn = `${n.callFrame.functionName || "(anonymous)"} ${path.basename(n.callFrame.url)}`.slice(0, 44);
+    functions.set(fn, (functions.get(fn) ?? 0) + dt);
   });
-  console.log(`    CPU profile of the node (${(all / 1e6).toFixed(1)} s sampled), self time by package:`);
+  console.log(
+    `    CPU profile of the node, ${path.basename(file)} (${(all / 1e6).toFixed(1)} s sampled), self time by package:`,
+  );
   [...totals]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 14)
     .forEach(([k, v]) => console.log(`      ${k.padEnd(44)} ${((100 * v) / all).toFixed(1).padStart(5)} %`));
+  console.log("      by function:");
+  [...functions]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .forEach(([k, v]) => console.log(`        ${k.padEnd(44)} ${((100 * v) / all).toFixed(1).padStart(5)} %`));
 }
 
 function bucket(f: { functionName: string; url: string }): string {

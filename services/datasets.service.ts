@@ -35,7 +35,7 @@ import { runSearch, type SearchMode, type SearchSettings } from "./datasets/sear
 import { rotate, type RotationResult } from "./datasets/rotate";
 import { exportStream } from "./datasets/export";
 import { PlannerStats, type TableGroup, type VacuumCandidate } from "./datasets/planner-stats";
-import { ReadCache, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
+import { ReadCache, pageAnswerJson, type PageAnswer, type SearchAnswer } from "./datasets/read-cache";
 import { answerJsonText, type JsonTextMeta } from "./lib/json-text";
 import { DatasetVersion, datasetVersionEvents } from "./lib/dataset-version";
 import {
@@ -47,6 +47,7 @@ import {
   globalVersion,
   listDatasets,
   pageExamples,
+  pageExamplesJson,
   sweepUploads,
   vectorIndexExists,
   type DatasetRow,
@@ -172,15 +173,27 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
         const after = cursor?.lastId ?? "0";
         const cache = await this.readCache.get("page", [ctx.params.domain, cursor?.datasetId ?? "", after, limit]);
         if (cache?.hit) return answerJsonText(ctx, cache.hit) as PageAnswer;
-        const page = await pageExamples(this.db, ctx.params.domain, after, limit);
-        if (!page) throw new NotFoundError(`no dataset "${ctx.params.domain}"`, { domain: ctx.params.domain });
-        if (cursor && cursor.datasetId !== page.datasetId)
-          throw new BadRequestError("cursor belongs to another domain's pages: pass back this domain's next_cursor", {
-            field: "cursor",
-          });
+        const { domain } = ctx.params;
+        const checked = <P extends { datasetId: string }>(page: P | undefined): P => {
+          if (!page) throw new NotFoundError(`no dataset "${domain}"`, { domain });
+          if (cursor && cursor.datasetId !== page.datasetId)
+            throw new BadRequestError("cursor belongs to another domain's pages: pass back this domain's next_cursor", {
+              field: "cursor",
+            });
+          return page;
+        };
+        if (this.db.driver === "pglite") {
+          // Embedded, PGlite writes the examples' JSON itself (see pageExamplesJson): the text is kept and sent.
+          const p = checked(await pageExamplesJson(this.db, domain, after, limit));
+          const next = p.more && p.lastId ? encodeCursor(p.datasetId, p.lastId) : null;
+          const text = pageAnswerJson(domain, p.version, p.examplesJson, next);
+          if (cache) await this.readCache.set("page", cache.cacheKey, text);
+          return answerJsonText(ctx, text) as PageAnswer;
+        }
+        const page = checked(await pageExamples(this.db, domain, after, limit));
         const last = page.rows.at(-1);
         const answer: PageAnswer = {
-          domain: ctx.params.domain,
+          domain,
           version: page.version,
           examples: page.rows,
           next_cursor: page.more && last ? encodeCursor(page.datasetId, last.id) : null,

@@ -15,9 +15,15 @@
  * and no decoding of the kept text (with Redis that was most of a repeated search's cost left).
  * The version in the key makes it as fresh as the shared cacher; a cache clear (which changes no
  * data) reaches it within LOCAL_TTL_MS.
+ *
+ * With Moleculer's Redis cacher the text goes to Redis as it is (`SET`, `GET` on the cacher's own
+ * client, under its prefix, so a cache clear removes it too): through the cacher, its JSON
+ * serializer wrote a page's ~28 KB text as a JSON string again (every quote escaped, then copied
+ * to a Buffer) and a hit parsed it back, on the node's one thread. Those keys say so (`-raw`): a
+ * node keeping serialized text never reads them as its own, nor they its.
  */
 import crypto from "node:crypto";
-import type { ServiceBroker } from "moleculer";
+import { Cachers, type ServiceBroker } from "moleculer";
 import { Counter } from "prom-client";
 import { metricsOf, registered } from "../lib/metrics";
 import type { DatasetVersion } from "../lib/dataset-version";
@@ -40,6 +46,19 @@ export interface PageAnswer {
   version: number;
   examples: ExampleRow[];
   next_cursor: string | null;
+}
+
+/**
+ * The text JSON.stringify writes for a PageAnswer, around its examples' JSON array text as the
+ * database wrote it (store.ts pageExamplesJson): the same keys in the same order.
+ */
+export function pageAnswerJson(
+  domain: string,
+  version: number,
+  examplesJson: string,
+  nextCursor: string | null,
+): string {
+  return `{"domain":${JSON.stringify(domain)},"version":${JSON.stringify(version)},"examples":${examplesJson},"next_cursor":${JSON.stringify(nextCursor)}}`;
 }
 
 /** The kinds of read kept, each with its own TTL. */
@@ -97,6 +116,39 @@ export interface Lookup<T> {
   cacheKey: string;
 }
 
+/** What ReadCache asks of the Redis cacher's ioredis client. */
+interface RawRedis {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ex: "EX", ttlS: number): Promise<unknown>;
+}
+
+/** The shared cacher's store of texts: as they are with Redis, through the cacher's serializer otherwise. */
+interface TextStore {
+  /** Marks the keys of this way of storing (see the header). */
+  suffix: string;
+  get(key: string): Promise<unknown> | undefined;
+  set(key: string, text: string, ttlS: number): Promise<unknown> | undefined;
+}
+
+/** The text store over `cacher`: Redis's own client once the cacher has started it, else the cacher. */
+export function textStore(cacher: ServiceBroker["cacher"]): TextStore | undefined {
+  if (!cacher) return undefined;
+  const redis = cacher instanceof Cachers.Redis ? (cacher.client as RawRedis | undefined) : undefined;
+  if (redis && cacher instanceof Cachers.Redis) {
+    const prefix = cacher.prefix ?? "";
+    return {
+      suffix: "-raw",
+      get: (key) => redis.get(prefix + key),
+      set: (key, text, ttlS) => redis.set(prefix + key, text, "EX", ttlS),
+    };
+  }
+  return {
+    suffix: "",
+    get: (key) => cacher.get(key),
+    set: (key, text, ttlS) => cacher.set(key, text, ttlS) as Promise<unknown>,
+  };
+}
+
 export class ReadCache {
   private readonly lookups: Counter<"kind" | "result">;
   private readonly local = new LocalReads();
@@ -124,13 +176,14 @@ export class ReadCache {
 
   /** The kept read identified by `parts` under the current version; null when this kind is not cached. */
   async get(kind: ReadKind, parts: unknown[]): Promise<Lookup<string> | null> {
-    if (this.ttlS[kind] === 0 || !this.broker.cacher) return null;
+    const store = textStore(this.broker.cacher);
+    if (this.ttlS[kind] === 0 || !store) return null;
     const version = await this.version.current();
     const hash = crypto.createHash("sha1").update(JSON.stringify(parts)).digest("base64url");
-    const cacheKey = `datasets:${kind}-json:v${version}:${hash}`;
+    const cacheKey = `datasets:${kind}-json${store.suffix}:v${version}:${hash}`;
     let hit = this.local.get(cacheKey, Date.now());
     if (hit === null) {
-      const kept = await bounded(this.broker.cacher.get(cacheKey) as Promise<unknown>, null);
+      const kept = await bounded(store.get(cacheKey), null);
       if (typeof kept === "string") {
         hit = kept;
         this.local.set(cacheKey, kept, Date.now());
@@ -143,6 +196,6 @@ export class ReadCache {
   /** Keeps `json`, the answer's JSON text as it is to be served on a hit. */
   async set(kind: ReadKind, cacheKey: string, json: string): Promise<void> {
     this.local.set(cacheKey, json, Date.now());
-    await bounded(this.broker.cacher?.set(cacheKey, json, this.ttlS[kind]) as Promise<unknown> | undefined, undefined);
+    await bounded(textStore(this.broker.cacher)?.set(cacheKey, json, this.ttlS[kind]), undefined);
   }
 }

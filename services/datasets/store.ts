@@ -228,6 +228,81 @@ export async function pageExamples(
   return { datasetId: first.dataset_id, version: first.version, rows: rows.slice(0, limit), more: rows.length > limit };
 }
 
+/** A page whose examples Postgres wrote as JSON text (pageExamplesJson). */
+export interface PageJson {
+  datasetId: string;
+  version: number;
+  /** The page's examples as a JSON array's text, each as pageExamples' ExampleRow. */
+  examplesJson: string;
+  /** The id of the page's last example; null on an empty page. */
+  lastId: string | null;
+  more: boolean;
+}
+
+/**
+ * The example's timestamp as `Date.prototype.toJSON` writes the Date a driver parses it into:
+ * UTC, milliseconds (microseconds truncated, as the Date does), a "Z".
+ */
+const CREATED_AT_JSON = `to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * pageExamples with the examples written as JSON text by the database: the same rows, fields and
+ * values as JSON.stringify of pageExamples' rows (`metadata` may differ in whitespace only: jsonb's
+ * text). Embedded, this is what a page read costs least: PGlite's JavaScript parsing a row's
+ * fields into objects, their copy from its worker thread and the page's JSON.stringify on the main
+ * thread cost more than Postgres writing the text in its WebAssembly (see docs/operations.md,
+ * Throughput). On a Postgres server it is the other way round (Postgres's CPU is the scarcer).
+ */
+export async function pageExamplesJson(
+  db: Queryable,
+  domain: string,
+  afterId: string,
+  limit: number,
+): Promise<PageJson | undefined> {
+  // One row per page: the rows after afterId (limit + 1 of them: the last says whether more
+  // follow), and the first `limit` of them written out, in the order the index gives them (the
+  // aggregates' ORDER BY is the subquery's: no sort). LIMIT literal as in pageExamples.
+  const n = limit + 1;
+  const literal = Number.isSafeInteger(n) && n >= 2 && n <= PAGE_LIMITS_PREPARED + 1;
+  const r = await db.query<
+    { dataset_id: string; version: number; fetched: number; last_id: string | null; examples: string } & Record<
+      string,
+      unknown
+    >
+  >(
+    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, p.fetched, p.last_id, p.examples
+     FROM datasets d
+     CROSS JOIN LATERAL (
+       SELECT count(*)::int AS fetched,
+         (array_agg(l.id ORDER BY l.dataset_id, l.id))[least(count(*), ${literal ? limit : "$3::int - 1"})]::text AS last_id,
+         coalesce(array_to_string((array_agg(row_to_json(l.example)::text ORDER BY l.dataset_id, l.id))[1:${literal ? limit : "$3::int - 1"}], ','), '')
+           AS examples
+       FROM (
+         SELECT e.dataset_id, e.id,
+           -- A row of the example's fields, in ExampleRow's order: row_to_json writes {"id":…,…}
+           -- (json_build_object would write "id" : …).
+           (SELECT x FROM (SELECT e.id::text AS id, d.domain_name AS domain, e.content, e.response, e.metadata,
+              ${CREATED_AT_JSON} AS created_at) x) AS example
+         FROM examples e
+         WHERE (e.dataset_id, e.id) > (d.id, $2::bigint) AND e.dataset_id <= d.id
+         ORDER BY e.dataset_id, e.id LIMIT ${literal ? n : "$3::int"}
+       ) l
+     ) p
+     WHERE d.domain_name = $1`,
+    literal ? [domain, afterId] : [domain, afterId, n],
+    { prepare: literal ? `datasets.page-json.${n}` : "datasets.page-json" },
+  );
+  if (r.rows.length === 0) return undefined;
+  const row = r.rows[0];
+  return {
+    datasetId: row.dataset_id,
+    version: row.version,
+    examplesJson: `[${row.examples}]`,
+    lastId: row.last_id,
+    more: row.fetched > limit,
+  };
+}
+
 export async function getExample(db: Queryable, id: string): Promise<ExampleRow | undefined> {
   const r = await db.query<ExampleRow & Record<string, unknown>>(
     `SELECT ${EXAMPLE_COLUMNS} FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE e.id = $1`,
@@ -684,7 +759,7 @@ export async function exportPage(
   // row of the domain.
   const r = await db.query<ExportRow & { fetched: number } & Record<string, unknown>>(
     `SELECT p.id::text AS id, p.content, p.response, p.metadata, p.fetched::int AS fetched FROM (
-       SELECT l.*, sum(l.chars) OVER (ORDER BY l.id) - l.chars AS before, count(*) OVER () AS fetched FROM (
+       SELECT l.*, sum(l.chars) OVER (ORDER BY l.dataset_id, l.id) - l.chars AS before, count(*) OVER () AS fetched FROM (
          SELECT e.id, e.content, e.response, e.metadata, length(e.content) + coalesce(length(e.response), 0) AS chars
          FROM ${table} e
          WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint

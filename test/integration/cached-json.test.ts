@@ -1,6 +1,9 @@
+import Redis from "ioredis";
+import { Cachers } from "moleculer";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { ADMIN_KEY } from "../helpers/datasets";
+import { createDatabase, describeWithPgAndRedis, dropDatabase, REDIS_URL, uniqueName } from "../helpers/servers";
 
 /** A response as the client reads it: status, the headers that describe the body, and the body's text. */
 async function fetchText(url: string) {
@@ -111,5 +114,69 @@ describe("cached reads sent as JSON text (embedded)", () => {
       { domain: "music", limit: 20 },
     );
     expect(direct.examples).toEqual(http.examples);
+  });
+});
+
+describeWithPgAndRedis("cached reads kept in Redis as the text sent", () => {
+  const nodes: TestNode[] = [];
+  let url = "";
+  let redis: Redis;
+  const namespace = uniqueName("raw");
+
+  beforeAll(async () => {
+    url = await createDatabase();
+    const env = {
+      RATE_LIMIT: "0",
+      COMPUTE_THREADS: "1",
+      API_KEYS: ADMIN_KEY,
+      DATABASE_URL: url,
+      CACHER: REDIS_URL,
+      NAMESPACE: namespace,
+    };
+    for (let i = 0; i < 2; i++)
+      nodes.push(await startTestNode({ ...env, NODE_ID: `raw${i}` }, ["api", "datasets", "compute"]));
+    await add(nodes[0], "music", [
+      { content: 'Largo is a "very" slow tempo\nwith a line break', metadata: { tags: ["slow"], n: 1.5 } },
+      { content: "Allegro is a fast tempo marking" },
+      { content: "A fugue has voices" },
+    ]);
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    for (const n of nodes) await n.node.stop();
+    await dropDatabase(url);
+  });
+
+  /** What Redis holds under the namespace's keys of `kind`, as stored (no decoding). */
+  async function stored(kind: string): Promise<string[]> {
+    const prefix = (nodes[0].node.broker.cacher as Cachers.Redis).prefix ?? "";
+    const keys = await redis.keys(`${prefix}datasets:${kind}-json-raw:*`);
+    return Promise.all(keys.map(async (k) => (await redis.get(k)) ?? ""));
+  }
+
+  it("stores a page as its text, which another node serves as it is", async () => {
+    const url0 = `${nodes[0].url}/api/datasets/music/examples?limit=2`;
+    const first = await fetchText(url0);
+    expect({
+      status: first.status,
+      examples: (JSON.parse(first.text) as { examples: unknown[] }).examples.length,
+    }).toEqual({ status: 200, examples: 2 });
+    expect(await stored("page")).toEqual([first.text]);
+    // Node 1 has not read it: it comes from Redis, sent as the same text with the same headers.
+    expect(await fetchText(url0.replace(nodes[0].url, nodes[1].url))).toEqual(first);
+  });
+
+  it("stores a search result as its text, which another node serves as cached", async () => {
+    const q = `${nodes[0].url}/api/search?q=tempo&k=5`;
+    const first = await fetchText(q);
+    expect(first.status).toBe(200);
+    const kept = await stored("search");
+    const other = await fetchText(q.replace(nodes[0].url, nodes[1].url));
+    expect({ status: other.status, body: JSON.parse(other.text) as unknown }).toEqual({
+      status: 200,
+      body: { ...(JSON.parse(first.text) as object), cached: true },
+    });
+    expect(kept).toEqual([other.text]);
   });
 });

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { ServiceBroker } from "moleculer";
 import type { BatchOptions, Db, Queryable, QueryResult, Row, Statement } from "../../services/lib/db";
 import { runSearch, type SearchMode } from "../../services/datasets/search";
-import { pageExamples } from "../../services/datasets/store";
+import { pageExamples, pageExamplesJson } from "../../services/datasets/store";
 import { startTestNode, type TestNode } from "../helpers/node";
 import { memoryDb } from "../helpers/pglite";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
@@ -194,31 +194,35 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
     // A page of 20 and one of 100 (the default size), as run and as the generic plan a prepared
     // statement switches to after five runs: the (dataset_id, id) index, never the dedup key plus
     // a sort of the whole domain (what a page of 100 got before migration 0010: 23-42 ms).
-    for (const limit of [20, 100])
-      for (const generic of [false, true]) {
-        const [page] = await statementsOf((d) => pageExamples(d, domain, "0", limit));
-        const p = generic
-          ? await genericPlan(db, page.text, page.params ?? [])
-          : await plan(db, page.text, page.params);
-        expect({
-          limit,
-          generic,
-          plan: outline(p),
-          // datasets (one row per domain) is read as the planner likes.
-          indexes: indexes(p).filter((i) => i?.startsWith("examples")),
-          seq: seqScans(p),
-          sorts: p.filter((n) => /Sort/.test(n["Node Type"])).length,
-          rows: Math.max(...p.filter((n) => /Scan/.test(n["Node Type"])).map((n) => n["Actual Rows"] ?? 0)),
-        }).toEqual({
-          limit,
-          generic,
-          plan: outline(p),
-          indexes: ["examples_dataset_id_id"],
-          seq: [],
-          sorts: 0,
-          rows: limit + 1,
-        });
-      }
+    // The same for the statement writing the page as JSON (embedded nodes' page read).
+    for (const read of [pageExamples, pageExamplesJson])
+      for (const limit of [20, 100])
+        for (const generic of [false, true]) {
+          const [page] = await statementsOf((d) => read(d, domain, "0", limit));
+          const p = generic
+            ? await genericPlan(db, page.text, page.params ?? [])
+            : await plan(db, page.text, page.params);
+          expect({
+            read: read.name,
+            limit,
+            generic,
+            plan: outline(p),
+            // datasets (one row per domain) is read as the planner likes.
+            indexes: indexes(p).filter((i) => i?.startsWith("examples")),
+            seq: seqScans(p),
+            sorts: p.filter((n) => /Sort/.test(n["Node Type"])).length,
+            rows: Math.max(...p.filter((n) => /Scan/.test(n["Node Type"])).map((n) => n["Actual Rows"] ?? 0)),
+          }).toEqual({
+            read: read.name,
+            limit,
+            generic,
+            plan: outline(p),
+            indexes: ["examples_dataset_id_id"],
+            seq: [],
+            sorts: 0,
+            rows: limit + 1,
+          });
+        }
 
     const embed = async (text: string) => {
       const r = await broker.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {

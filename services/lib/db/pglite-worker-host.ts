@@ -30,9 +30,26 @@ export class PgliteWorkerExitedError extends Error {
 function startWorker(heapMb: number): Worker {
   // A thread past its heap bound is ended by V8 (ERR_WORKER_OUT_OF_MEMORY): see the error handler.
   const resourceLimits = heapMb ? { maxOldGenerationSizeMb: heapMb } : undefined;
-  if (EXT !== ".ts") return new Worker(PGLITE_WORKER_FILE, { execArgv: [], resourceLimits });
+  const execArgv = profilerArgs(process.execArgv);
+  if (EXT !== ".ts") return new Worker(PGLITE_WORKER_FILE, { execArgv, resourceLimits });
   const load = [require.resolve("tsx/cjs"), PGLITE_WORKER_FILE].map((f) => `require(${JSON.stringify(f)});`);
-  return new Worker(load.join(" "), { eval: true, execArgv: [], resourceLimits });
+  return new Worker(load.join(" "), { eval: true, execArgv, resourceLimits });
+}
+
+/**
+ * The CPU profiler's flags of the node (`--cpu-prof`, `--cpu-prof-dir <dir>`…), which the thread
+ * takes too: a profiled node writes the database thread's profile beside its own. No other flag
+ * of the node reaches the thread.
+ */
+export function profilerArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (!a.startsWith("--cpu-prof")) return;
+    out.push(a);
+    // A flag with its value as the next argument (`--cpu-prof-dir /tmp/x`).
+    if (a !== "--cpu-prof" && !a.includes("=") && i + 1 < argv.length) out.push(argv[i + 1]);
+  });
+  return out;
 }
 
 type Op = WorkerRequest["op"];
