@@ -103,12 +103,14 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** PGlite with pgvector, our start parameters, and `loadDataDir` read from a file when it names one. */
 async function createPglite(dataDir: string, o: PgliteSessionOptions, load?: Blob): Promise<PGlite> {
+  // Compiled ahead (preparePglite) where the file is there, else from here while the modules load.
+  const wasm = compilePgliteWasm();
   const { PGlite } = await importPglite();
   const { vector } = await importPgvector();
   const pglite = await PGlite.create(dataDir, {
     extensions: { vector },
-    // Compiled ahead (preparePglite) where the file is there; else PGlite compiles it.
-    pgliteWasmModule: await compilePgliteWasm(),
+    // Undefined where the file is not there: PGlite then compiles it itself.
+    pgliteWasmModule: await wasm,
     loadDataDir: load,
     startParams: pgliteStartParams(PGlite, o.memory ?? {}),
   });
