@@ -78,6 +78,12 @@ export interface PgliteSettings {
    * thread: every statement then fails with PgliteWorkerExitedError and health reports the database.
    */
   workerHeapMb: number;
+  /**
+   * V8's WASM tiering budget (`--wasm-tiering-budget`, roughly bytes a function runs as Liftoff
+   * code before TurboFan compiles it), set for the process before PGlite opens; 0 = V8's default
+   * (1.8 M in Node 20). Larger keeps Postgres' start-only code off TurboFan: see pglite-wasm.ts.
+   */
+  wasmTieringBudget: number;
 }
 
 /**
@@ -613,6 +619,7 @@ export function loadConfig(env: Env = process.env): Config {
       tempBuffersMb: int(env, "PGLITE_TEMP_BUFFERS_MB", 4, 1, 65_536),
       worker: bool(env, "PGLITE_WORKER", true),
       workerHeapMb: workerHeapMb(env, resultMaxBytes),
+      wasmTieringBudget: int(env, "PGLITE_WASM_TIERING_BUDGET", 90_000_000, 0, 2_000_000_000),
     }),
     jobs: Object.freeze({
       attempts: Object.freeze(perKind(env, "JOBS_ATTEMPTS", 3, 1, 100)),

@@ -62,6 +62,7 @@ describe("config.loadConfig", () => {
         tempBuffersMb: 4,
         worker: true,
         workerHeapMb: 512,
+        wasmTieringBudget: 90_000_000,
       },
       heap: { growingPercent: 20, semiSpaceGrowth: 1 },
     });
@@ -77,12 +78,20 @@ describe("config.loadConfig", () => {
       PGLITE_MAINTENANCE_WORK_MEM_MB: "256",
       PGLITE_TEMP_BUFFERS_MB: "8",
       PGLITE_WORKER_HEAP_MB: "0",
+      PGLITE_WASM_TIERING_BUDGET: "0",
       HEAP_GROWING_PERCENT: "0",
       HEAP_SEMI_SPACE_GROWTH: "0",
     });
     expect(c).toMatchObject({
       compute: { idleMs: 0, threadHeapMb: 0, threadYoungMb: 8 },
-      pglite: { sharedBuffersMb: 128, workMemMb: 16, maintenanceWorkMemMb: 256, tempBuffersMb: 8, workerHeapMb: 0 },
+      pglite: {
+        sharedBuffersMb: 128,
+        workMemMb: 16,
+        maintenanceWorkMemMb: 256,
+        tempBuffersMb: 8,
+        workerHeapMb: 0,
+        wasmTieringBudget: 0,
+      },
       heap: { growingPercent: 0, semiSpaceGrowth: 0 },
     });
   });
@@ -126,6 +135,11 @@ describe("config.loadConfig", () => {
       "PGLITE_WORKER_HEAP_MB",
       "16",
       /^PGLITE_WORKER_HEAP_MB must be 0 \(V8's default\) or an integer from 32 to 65536, got 16$/,
+    ],
+    [
+      "PGLITE_WASM_TIERING_BUDGET",
+      "9e7",
+      /^PGLITE_WASM_TIERING_BUDGET must be an integer from 0 to 2000000000, got "9e7"$/,
     ],
     ["HEAP_GROWING_PERCENT", "-1", /^HEAP_GROWING_PERCENT must be an integer from 0 to 1000, got -1$/],
     ["HEAP_SEMI_SPACE_GROWTH", "1.5", /^HEAP_SEMI_SPACE_GROWTH must be an integer from 0 to 16, got "1.5"$/],

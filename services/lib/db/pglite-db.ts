@@ -18,6 +18,7 @@ import { DataDirLock } from "./data-dir-lock";
 import type { PgliteSettings } from "../config";
 import { PgliteSession, type PgliteOrigin, type SessionResult, type SessionStatement } from "./pglite-session";
 import { PgliteWorkerHost } from "./pglite-worker-host";
+import { applyWasmTieringBudget } from "./pglite-wasm";
 
 export { pgliteStartParams, type PgliteOrigin } from "./pglite-session";
 
@@ -117,6 +118,8 @@ export class PgliteDb implements Db {
     const lock = memory ? undefined : DataDirLock.acquire(target);
     const options = { dir: target, loadDataDir: opts.loadDataDir, memory: opts.memory, template: opts.template };
     let worker: PgliteWorkerHost | undefined;
+    // Process-wide, and before the worker starts: PGlite's instance takes the budget V8 has then.
+    if (opts.memory?.wasmTieringBudget) applyWasmTieringBudget(opts.memory.wasmTieringBudget);
     try {
       if (opts.worker ?? true) {
         worker = new PgliteWorkerHost(opts.memory?.workerHeapMb);

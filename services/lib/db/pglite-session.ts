@@ -10,6 +10,7 @@ import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { PgliteSettings } from "../config";
 import { loadPgvector, vectorFromSql } from "./vector";
 import { extractTemplate, PGLITE_TEMPLATE_FILE, readTemplate, type TemplateLookup } from "./pglite-template";
+import { compilePgliteWasm } from "./pglite-wasm";
 
 /** How an open found its database: already in the folder, loaded from the template, or initdb. */
 export type PgliteOrigin = "existing" | "template" | "initdb" | "tarball" | "memory";
@@ -79,6 +80,15 @@ const byteaParser = (text: string): Uint8Array => {
 type Serializer = (v: unknown) => string;
 
 const importPglite = () => import("@electric-sql/pglite");
+const importPgvector = () => import("@electric-sql/pglite-pgvector");
+
+/**
+ * Starts what every open needs before it knows its folder: PGlite's and pgvector's modules loaded,
+ * PGlite's WASM compiled. The worker calls it as it loads, before the open message arrives.
+ */
+export function preparePglite(): void {
+  for (const p of [importPglite(), importPgvector(), compilePgliteWasm()]) p.catch(() => undefined);
+}
 
 /** Protocol messages as one buffer: one call into PGlite's WASM. */
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -93,10 +103,14 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** PGlite with pgvector, our start parameters, and `loadDataDir` read from a file when it names one. */
 async function createPglite(dataDir: string, o: PgliteSessionOptions, load?: Blob): Promise<PGlite> {
+  // Compiled ahead (preparePglite) where the file is there, else from here while the modules load.
+  const wasm = compilePgliteWasm();
   const { PGlite } = await importPglite();
-  const { vector } = await import("@electric-sql/pglite-pgvector");
+  const { vector } = await importPgvector();
   const pglite = await PGlite.create(dataDir, {
     extensions: { vector },
+    // Undefined where the file is not there: PGlite then compiles it itself.
+    pgliteWasmModule: await wasm,
     loadDataDir: load,
     startParams: pgliteStartParams(PGlite, o.memory ?? {}),
   });

@@ -5,7 +5,7 @@
  * finishes them; PGlite itself serializes statements and holds an open transaction exclusively.
  */
 import { parentPort, type MessagePort } from "node:worker_threads";
-import { PgliteSession } from "./pglite-session";
+import { PgliteSession, preparePglite } from "./pglite-session";
 import { errorFields, type WorkerReply, type WorkerRequest } from "./pglite-protocol";
 
 function parent(): MessagePort {
@@ -13,6 +13,8 @@ function parent(): MessagePort {
   return parentPort;
 }
 const port = parent();
+// PGlite's modules load and its WASM compiles while the main thread sends the open (and loads its own).
+preparePglite();
 
 let session: PgliteSession | undefined;
 
