@@ -24,6 +24,9 @@ const { demoExamples } = built("bin/datasets/demo-data.js") as typeof import("..
 const { lexicalSearch } = built("services/datasets/search.js") as typeof import("../services/datasets/search");
 const { PgDb } = built("services/lib/db/index.js") as typeof import("../services/lib/db");
 const { loadConfig } = built("services/lib/config.js") as typeof import("../services/lib/config");
+const { PostingsCache } = built(
+  "services/datasets/postings-cache.js",
+) as typeof import("../services/datasets/postings-cache");
 
 const N = Number(process.env.N ?? 1_000_000);
 const QUERIES = Number(process.env.QUERIES ?? 200);
@@ -163,7 +166,13 @@ async function inProcessEach(
   db: import("../services/lib/db").Db,
   queries: string[],
   termLimit: number,
-  searches: { search: Search; postingsBudget: number; db?: import("../services/lib/db").Db }[],
+  searches: {
+    search: Search;
+    postingsBudget: number;
+    db?: import("../services/lib/db").Db;
+    /** Lists kept in memory across the queries, as a node keeps them (SEARCH_POSTINGS_CACHE_MB). */
+    postings?: import("../services/datasets/postings-cache").PostingsCache;
+  }[],
 ): Promise<Run[]> {
   const cfg = loadConfig({}).datasets;
   const bm25 = { k1: cfg.bm25K1, b: cfg.bm25B };
@@ -172,12 +181,12 @@ async function inProcessEach(
     const order = searches.map((_, j) => j);
     if (i % 2) order.reverse();
     for (const j of order) {
-      const { search, postingsBudget, db: own } = searches[j];
+      const { search, postingsBudget, db: own, postings } = searches[j];
       // The node's exact-read threshold with the default term limit (at 1M a 12-word query of common
       // terms has far more postings, so it is bounded); none when a limit is measured on its own.
       const exactPostings = termLimit === 1000 ? cfg.bm25ExactPostings : 0;
       const [t, r] = await timed(() =>
-        search(own ?? db, q, { depth: K, bm25, termLimit, postingsBudget, exactPostings }),
+        search(own ?? db, q, { depth: K, bm25, termLimit, postingsBudget, exactPostings, postings }),
       );
       runs[j].lat.push(t);
       runs[j].top.push(r.ranked.slice(0, K).map((x) => ({ id: x.id, score: x.score })));
@@ -330,14 +339,25 @@ async function main(): Promise<void> {
     // Warm the caches once.
     await inProcess(db, queries.slice(0, 20), 1000);
     const budget = loadConfig({}).datasets.bm25PostingsBudget;
+    const kept = new PostingsCache(loadConfig({}).datasets.postingsCacheMb * 1024 * 1024);
+    // Warm the kept lists as a node's first queries would.
+    await inProcessEach(db, queries.slice(0, 20), 1000, [
+      { search: lexicalSearch, postingsBudget: budget, postings: kept },
+    ]);
     const runs = await inProcessEach(db, queries, 1000, [
       { search: lexicalSearch, postingsBudget: budget },
+      { search: lexicalSearch, postingsBudget: budget, postings: kept },
       // Its own connection: the two builds' prepared statements share names.
       ...(baseline && baseDb ? [{ search: baseline, postingsBudget: budget, db: baseDb }] : []),
     ]);
     const bounded = runs[0];
-    const before = baseline ? runs[1] : undefined;
+    const fromMemory = runs[1];
+    const before = baseline ? runs[2] : undefined;
     line(`in process, SEARCH_BM25_TERM_LIMIT=1000 (default), budget ${budget}`, bounded.lat);
+    line(
+      `  the same, lists kept in memory (${kept.size} lists, ${(kept.bytes / 2 ** 20).toFixed(1)} MB)`,
+      fromMemory.lat,
+    );
     if (before) line(`  the same, BASELINE_DIST's build, alternating`, before.lat);
     line("HTTP, one at a time, SEARCH_BM25_TERM_LIMIT=1000", await overHttp(first.base, queries, 1));
     const http1 = await overHttp(
@@ -350,6 +370,7 @@ async function main(): Promise<void> {
     line("in process, SEARCH_BM25_TERM_LIMIT=0 (exact)", exact.lat);
     console.log(`  loss against exact, ${few.length} queries:`);
     console.log(lossLine(`1000, budget ${budget}`, bounded, exact));
+    console.log(lossLine(`1000, budget ${budget}, lists in memory`, fromMemory, exact));
     if (before) console.log(lossLine("1000, BASELINE_DIST's build", before, exact));
     // Larger budgets and bounds on the same queries: what quality costs in latency.
     for (const b of (process.env.EXTRA_BUDGETS ?? "100000").split(",").filter(Boolean).map(Number)) {
