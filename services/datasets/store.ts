@@ -759,7 +759,7 @@ export async function exportPage(
   // row of the domain.
   const r = await db.query<ExportRow & { fetched: number } & Record<string, unknown>>(
     `SELECT p.id::text AS id, p.content, p.response, p.metadata, p.fetched::int AS fetched FROM (
-       SELECT l.*, sum(l.chars) OVER (ORDER BY l.dataset_id, l.id) - l.chars AS before, count(*) OVER () AS fetched FROM (
+       SELECT l.*, sum(l.chars) OVER (ORDER BY l.id) - l.chars AS before, count(*) OVER () AS fetched FROM (
          SELECT e.id, e.content, e.response, e.metadata, length(e.content) + coalesce(length(e.response), 0) AS chars
          FROM ${table} e
          WHERE (e.dataset_id, e.id) > ($1::bigint, $2::bigint) AND e.dataset_id <= $1::bigint
