@@ -86,7 +86,7 @@ runMain(async () => {
     console.log(
       `bench/export on ${machine()}; Postgres; ${ROWS} examples (filled in ${Math.round(performance.now() - t0)} ms)`,
     );
-    const streamed = await measured(() => pipeline(exportStream(db, id, false), fs.createWriteStream(out)));
+    const streamed = await measured(async () => pipeline(await exportStream(db, id, false), fs.createWriteStream(out)));
     const lines = await countLines(out);
     const size = fs.statSync(out).size;
     let held = 0;

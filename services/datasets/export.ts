@@ -41,18 +41,25 @@ async function* pages(
 
 /**
  * The JSONL of one dataset's live examples, or of its archived ones. Rows present when the
- * export starts come exactly once; rows added during it at most once.
+ * export starts come exactly once; rows added during it at most once. The first page is read
+ * before the stream is given: a read that fails at once rejects here, so an HTTP export answers
+ * its error instead of a 200 whose body breaks off (a later page's failure can only end the
+ * stream with an error).
  */
-export function exportStream(
+export async function exportStream(
   db: Queryable,
   datasetId: string,
   archived: boolean,
   pageRows = EXPORT_PAGE_ROWS,
   pageChars = EXPORT_PAGE_CHARS,
-): Readable {
+): Promise<Readable> {
+  const walk = pages(db, archived ? "examples_archive" : "examples", datasetId, pageRows, pageChars);
+  const first = await walk.next();
+  async function* all(): AsyncGenerator<string> {
+    if (first.done) return;
+    yield first.value;
+    yield* walk;
+  }
   // objectMode off: each page is one string chunk; highWaterMark bounds what is read ahead.
-  return Readable.from(pages(db, archived ? "examples_archive" : "examples", datasetId, pageRows, pageChars), {
-    objectMode: false,
-    highWaterMark: 1 << 16,
-  });
+  return Readable.from(all(), { objectMode: false, highWaterMark: 1 << 16 });
 }

@@ -32,3 +32,15 @@ export function watchChanges(broker: ServiceBroker, name: string): { domain: str
   });
   return seen;
 }
+
+/** A query embedder through the node's compute service (what the datasets service itself calls), 384 dimensions. */
+export function computeEmbedder(broker: ServiceBroker): (text: string) => Promise<Float32Array> {
+  return async (text) => {
+    const r = await broker.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
+      texts: [text],
+      dim: 384,
+    });
+    const b = Buffer.from(r.vectors_base64, "base64");
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  };
+}

@@ -160,7 +160,7 @@ describe("datasets export on PGlite", () => {
       },
       batch: (statements) => batchInTurn(counting, statements),
     };
-    const stream = exportStream(counting, id, false, 1);
+    const stream = await exportStream(counting, id, false, 1);
     const reader = stream[Symbol.asyncIterator]();
     let text = String((await reader.next()).value);
     // What was read when the first chunk came: the buffer's worth (a few pages), not the domain.
@@ -178,11 +178,19 @@ describe("datasets export on PGlite", () => {
     // Rows of 10 KB against a page of 25,000 characters: three rows a page (the third reaches it),
     // whatever the row limit; the last page, short of both, ends the walk without an empty one.
     pages = 0;
-    const bounded = exportStream(counting, id, false, 1000, 25_000);
+    const bounded = await exportStream(counting, id, false, 1000, 25_000);
     let all = "";
     for await (const chunk of bounded) all += String(chunk);
     // The text is compared apart: a failure shows the page count, not 400 KB of lines.
     expect({ pages, sameText: all === text }).toEqual({ pages: 14, sameText: true });
+
+    // A first page that fails rejects before any stream is given (HTTP answers the error, not a
+    // 200 that breaks off), and over HTTP the export answers a 5xx with its message.
+    const failing: Queryable = {
+      query: () => Promise.reject(new Error("the page read failed")),
+      batch: () => Promise.reject(new Error("the page read failed")),
+    };
+    await expect(exportStream(failing, id, false)).rejects.toThrow("the page read failed");
   });
 });
 

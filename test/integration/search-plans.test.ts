@@ -4,6 +4,7 @@ import type { BatchOptions, Db, Queryable, QueryResult, Row, Statement } from ".
 import { runSearch, type SearchMode } from "../../services/datasets/search";
 import { pageExamples, pageExamplesJson } from "../../services/datasets/store";
 import { startTestNode, type TestNode } from "../helpers/node";
+import { computeEmbedder } from "../helpers/datasets";
 import { memoryDb } from "../helpers/pglite";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
 
@@ -224,14 +225,7 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
           });
         }
 
-    const embed = async (text: string) => {
-      const r = await broker.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
-        texts: [text],
-        dim: 384,
-      });
-      const b = Buffer.from(r.vectors_base64, "base64");
-      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    };
+    const embed = computeEmbedder(broker);
     const settings = {
       bm25: { k1: 1.2, b: 0.4 },
       termLimit: 500,

@@ -5,6 +5,7 @@ import { idf, termWeight } from "../../services/datasets/bm25";
 import { PostingsCache } from "../../services/datasets/postings-cache";
 import { metricsOf } from "../../services/lib/metrics";
 import { startTestNode, type TestNode } from "../helpers/node";
+import { computeEmbedder } from "../helpers/datasets";
 import { memoryDb } from "../helpers/pglite";
 import { createDatabase, dropDatabase, PG_URL } from "../helpers/servers";
 import { recomputed, stored } from "../helpers/bm25-stats";
@@ -213,14 +214,7 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     if (!pglite) return;
     // Vector and hybrid hits take their match fractions (and fusion the BM25 of vector-only
     // candidates) from the kept lists: the same hits as by primary key, also with the lists cold.
-    const embed = async (text: string) => {
-      const r = await broker.call<{ vectors_base64: string }, { texts: string[]; dim: number }>("compute.embed", {
-        texts: [text],
-        dim: 384,
-      });
-      const b = Buffer.from(r.vectors_base64, "base64");
-      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    };
+    const embed = computeEmbedder(broker);
     const settings = {
       bm25: o.bm25,
       termLimit: 0,
