@@ -249,12 +249,19 @@ describe.each(DRIVERS)("imports as jobs on %s", (_driver, open) => {
     // The batch being written when the cancel came commits; nothing after it does.
     const kept = await eventually(
       async () => {
-        const u = (await db.query<{ done: number }>("SELECT records_done AS done FROM imports WHERE job_id = $1", [id]))
-          .rows[0];
+        // The checkpoint and the rows in one statement (one snapshot: a batch commits both at once),
+        // read after the rows stood still for 500 ms; read apart, a batch committing in between made
+        // the rows one batch ahead of the checkpoint read before them.
         const a = await count(db, "SELECT example_count AS n FROM datasets WHERE domain_name = 'resume'");
         await new Promise((res) => setTimeout(res, 500));
-        const b = await count(db, "SELECT example_count AS n FROM datasets WHERE domain_name = 'resume'");
-        return a === b ? { done: u.done, rows: b } : undefined;
+        const u = (
+          await db.query<{ done: number; n: number }>(
+            `SELECT (SELECT records_done FROM imports WHERE job_id = $1) AS done,
+                    (SELECT example_count FROM datasets WHERE domain_name = 'resume')::int AS n`,
+            [id],
+          )
+        ).rows[0];
+        return a === u.n ? { done: u.done, rows: u.n } : undefined;
       },
       30_000,
       "the cancelled import to stop writing",
