@@ -30,6 +30,9 @@ export function listBytes(list: PostingsList): number {
   return list.ids.byteLength + list.tf.byteLength + list.len.byteLength + list.impact.byteLength + 200;
 }
 
+/** Bytes a posting takes in a kept list (id, tf, length, impact). */
+export const POSTING_BYTES = 24;
+
 export class PostingsCache {
   private readonly entries = new Map<string, Entry>();
   private used = 0;
@@ -38,6 +41,15 @@ export class PostingsCache {
 
   /** @param maxBytes what the lists may hold in all; a list above a quarter of it is not kept. */
   constructor(readonly maxBytes: number) {}
+
+  /**
+   * Whether a read of this many postings may go through memory: at most what the cache keeps of
+   * one list (a quarter of its bound), so what a query brings into the node stays bounded by the
+   * configuration whatever the term limit; a larger read ranks in the database.
+   */
+  fits(postings: number): boolean {
+    return postings * POSTING_BYTES <= this.maxBytes / 4;
+  }
 
   get bytes(): number {
     return this.used;

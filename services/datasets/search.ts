@@ -155,7 +155,7 @@ export async function lexicalSearch(db: Queryable, q: string, o: LexicalOptions)
   const { parsed, stats, terms } = await lexicalTerms(db, q, o.datasetId);
   const avgdl = stats.totalLen / stats.docs || 1;
   if (stats.docs === 0 || terms.byId.size === 0) return { ranked: [], terms, avgdl, exact: true };
-  const lists = termLists(stats, terms, postingsOf(stats) <= (o.exactPostings ?? 0) ? 0 : o.termLimit);
+  const lists = termLists(stats, terms, terms.postings <= (o.exactPostings ?? 0) ? 0 : o.termLimit);
   const bounded = lists.some((l) => l.limit !== null);
   const rank = { k1: o.bm25.k1, b: o.bm25.b, avgdl, depth: bounded ? Math.max(2 * o.depth, RESCORE_MIN) : o.depth };
   const filter = stats.filterEmpty ? undefined : stats.filterQuery;
@@ -166,7 +166,7 @@ export async function lexicalSearch(db: Queryable, q: string, o: LexicalOptions)
   }
   if (!bounded) {
     const scored =
-      o.postings && !filter
+      o.postings?.fits(terms.postings) && !filter
         ? await rankInMemory(db, lists, o.postings, rank)
         : await rankPostings(db, lists, { ...rank, filter });
     return { ranked: withMatch(scored, terms), terms, avgdl, exact: true };
@@ -255,7 +255,7 @@ function examplePostings(
 ): { statement: Statement | undefined; rows: (read: QueryResult) => PostingRow[] } {
   const termIds = [...terms.byId.keys()];
   if (ids.length === 0 || termIds.length === 0) return { statement: undefined, rows: () => [] };
-  if (!source?.cache || terms.postings > source.exactPostings) {
+  if (!source?.cache?.fits(terms.postings) || terms.postings > source.exactPostings) {
     const statement = lookupPostingsStatement(ids, termIds);
     return { statement, rows: (read) => read.rows as unknown as PostingRow[] };
   }
@@ -367,7 +367,7 @@ async function readRound(
   rank: { k1: number; b: number; avgdl: number; depth: number; filter?: string },
   cache: PostingsCache | undefined,
 ): Promise<Round> {
-  if (!cache || rank.filter) {
+  if (!cache?.fits(roundCost(lists)) || rank.filter) {
     const [scored, cuts] = await batchOf(db, [rankPostingsStatement(lists, rank), cutoffsStatement(lists)]);
     return {
       read: scored.rows as unknown as PartialScore[],

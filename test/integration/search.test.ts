@@ -200,6 +200,16 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
       });
       return kept.ranked.map((r) => r.id);
     };
+    // A cache too small for the query's postings is not asked at all: the database ranks, so what a
+    // query brings into the node stays within the configured bound whatever the term limit.
+    const tiny = new PostingsCache(4 * 24 * 10);
+    const inDbFirst = await lexicalSearch(db, q, o);
+    const viaTiny = await lexicalSearch(db, q, { ...o, postings: tiny });
+    expect({ ids: viaTiny.ranked.map((r) => r.id), misses: tiny.misses, size: tiny.size }).toEqual({
+      ids: inDbFirst.ranked.map((r) => r.id),
+      misses: 0,
+      size: 0,
+    });
     await same("first read: the lists are read and kept");
     expect(cache.size).toBe(3);
     const hits = cache.hits;

@@ -41,6 +41,11 @@ describe("PostingsCache", () => {
     expect(c.get("3", 2)?.ids[0]).toBe(3000);
   });
 
+  it("lets a read through memory only up to a quarter of its bound", () => {
+    const c = new PostingsCache(4 * 24 * 1000);
+    expect([c.fits(1000), c.fits(1001)]).toEqual([true, false]);
+  });
+
   it("does not keep a list above a quarter of its bound", () => {
     const c = new PostingsCache(4 * listBytes(list(100)) - 1);
     c.set("big", 1, list(100));
