@@ -130,9 +130,21 @@ interface TextStore {
   set(key: string, text: string, ttlS: number): Promise<unknown> | undefined;
 }
 
+/** Each cacher's text store, made once its client is there (every cached read asks for it). */
+const stores = new WeakMap<object, TextStore>();
+
 /** The text store over `cacher`: Redis's own client once the cacher has started it, else the cacher. */
 export function textStore(cacher: ServiceBroker["cacher"]): TextStore | undefined {
   if (!cacher) return undefined;
+  const kept = stores.get(cacher);
+  if (kept) return kept;
+  const made = makeTextStore(cacher);
+  // A Redis cacher without its client yet is asked again next time, not kept as the fallback.
+  if (made.suffix || !(cacher instanceof Cachers.Redis)) stores.set(cacher, made);
+  return made;
+}
+
+function makeTextStore(cacher: NonNullable<ServiceBroker["cacher"]>): TextStore {
   const redis = cacher instanceof Cachers.Redis ? (cacher.client as RawRedis | undefined) : undefined;
   if (redis && cacher instanceof Cachers.Redis) {
     const prefix = cacher.prefix ?? "";
