@@ -5,6 +5,7 @@
  */
 import type { Db, Queryable, QueryResult, Statement } from "../lib/db";
 import { NotImplementedError, UnavailableError } from "../lib/errors";
+import { spellingVariants } from "../lib/spelling";
 import {
   idf,
   impactWeightBound,
@@ -20,6 +21,7 @@ import {
   lookupPostings,
   lookupPostingsStatement,
   nearestExamples,
+  spellingCounts,
   queryTerms,
   readListsStatement,
   type ListRows,
@@ -547,10 +549,17 @@ async function lexicalTerms(
   q: string,
   datasetId: string | undefined,
 ): Promise<{ parsed: ParsedQuery; stats: QueryTerms; terms: LexicalTerms }> {
-  const parsed = parseQuery(q);
-  const stats = await queryTerms(db, parsed.text, datasetId, parsed.filter);
-  const df = new Map<string, number>();
-  for (const r of stats.rows) df.set(r.term, (df.get(r.term) ?? 0) + (r.df ?? 0));
+  let parsed = parseQuery(q);
+  let stats = await queryTerms(db, parsed.text, datasetId, parsed.filter);
+  let df = dfByTerm(stats);
+  if ([...df.values()].some((n) => n <= RESPELL_DF)) {
+    const text = await respelled(db, parsed.text, datasetId);
+    if (text !== parsed.text) {
+      parsed = { ...parsed, text };
+      stats = await queryTerms(db, text, datasetId, parsed.filter);
+      df = dfByTerm(stats);
+    }
+  }
   const terms: LexicalTerms = {
     idfs: new Map([...df].map(([t, n]) => [t, idf(stats.docs, n)])),
     byId: new Map(stats.rows.flatMap((r) => (r.term_id === null ? [] : [[r.term_id, r.term] as const]))),
@@ -558,6 +567,45 @@ async function lexicalTerms(
     postings: postingsOf(stats),
   };
   return { parsed, stats, terms };
+}
+
+/** A query term held by at most this many examples may be a word the datasets spell the other way. */
+const RESPELL_DF = 2;
+
+function dfByTerm(stats: QueryTerms): Map<string, number> {
+  const df = new Map<string, number>();
+  for (const r of stats.rows) df.set(r.term, (df.get(r.term) ?? 0) + (r.df ?? 0));
+  return df;
+}
+
+/**
+ * `text` with each word in the spelling the searched datasets use more ("color" → "colour" over a
+ * British corpus, "tumour" → "tumor" over an American one): one statement, asked (by lexicalTerms)
+ * only when a query term is held by at most RESPELL_DF examples and a word has a British or American
+ * variant; a word is kept as typed unless its variant is held by more examples. Quoted phrases and excluded words (the filter) are left as typed.
+ */
+async function respelled(db: Queryable, text: string, datasetId: string | undefined): Promise<string> {
+  const words: string[] = [];
+  const variants: string[] = [];
+  for (const w of new Set(text.toLowerCase().match(/\p{L}+/gu) ?? []))
+    for (const v of spellingVariants(w)) {
+      words.push(w);
+      variants.push(v);
+    }
+  if (!words.length) return text;
+  // Each pair as two tokens: the word's count at 2i, its variant's at 2i + 1.
+  const counts = await spellingCounts(
+    db,
+    words.flatMap((w, i) => [w, variants[i]]),
+    datasetId,
+  );
+  const swap = new Map<string, { to: string; n: number }>();
+  words.forEach((w, i) => {
+    const best = swap.get(w)?.n ?? counts[2 * i];
+    if (counts[2 * i + 1] > best) swap.set(w, { to: variants[i], n: counts[2 * i + 1] });
+  });
+  if (!swap.size) return text;
+  return text.replace(/\p{L}+/gu, (w) => swap.get(w.toLowerCase())?.to ?? w);
 }
 
 function totalIdf(terms: LexicalTerms): number {

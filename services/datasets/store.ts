@@ -426,6 +426,35 @@ export async function queryTerms(
   };
 }
 
+/**
+ * How many examples of the searched datasets hold each word of `words` (letters only, one token
+ * each): the df of its lexeme (`english`, as the postings were built), summed over the datasets; 0
+ * for a stop word. One `to_tsvector` for all of them (each call costs PGlite ~0.1 ms), its
+ * positions giving each lexeme's words; the lexemes probed as the terms statement probes them.
+ */
+export async function spellingCounts(db: Queryable, words: string[], datasetId: string | undefined): Promise<number[]> {
+  const params: unknown[] = [words.join(" ")];
+  let only = "";
+  if (datasetId) {
+    params.push(datasetId);
+    only = "WHERE d.id = $2";
+  }
+  const r = await db.query<{ position: number; df: number }>(
+    `WITH q AS (SELECT u.lexeme AS term, p.position FROM unnest(to_tsvector('english', $1)) u
+                CROSS JOIN LATERAL unnest(u.positions) AS p(position))
+     SELECT q.position::int AS position, coalesce(sum(t.df), 0)::float8 AS df
+     FROM q LEFT JOIN LATERAL (
+       SELECT bt.df FROM datasets d JOIN bm25_terms bt ON bt.dataset_id = d.id AND bt.term = q.term COLLATE "C" ${only}
+     ) t ON true
+     GROUP BY q.position`,
+    params,
+    { prepare: datasetId ? "search.spelling.domain" : "search.spelling" },
+  );
+  const counts = words.map(() => 0);
+  for (const row of r.rows) counts[row.position - 1] = row.df;
+  return counts;
+}
+
 /** A term list to read: the postings of one term id, each weighted by the term's idf. */
 export interface PostingList {
   termId: string;

@@ -9,7 +9,7 @@ import type { Context, LoggerInstance } from "moleculer";
 import type { KnowledgeSettings } from "../lib/config";
 import type { EmotionRow, Match, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { llmMessages } from "./llm";
-import { scoreMatches } from "./sentences";
+import { asksYesOrNo, scoreMatches, withoutParticle } from "./sentences";
 
 /** What a declined answer says. */
 export const DECLINE_TEXT = "The datasets hold nothing on that yet.";
@@ -51,7 +51,9 @@ const LEAD_SENTENCE_WEIGHT = 1;
  * question. Its best sentence comes first, or its first sentence when the question fits the query at
  * least as well (the opening answers the question); further sentences score at least 0.6 of its best,
  * and those of other matches must add a query term the answer lacks (the question's count as held
- * when the opening leads).
+ * when the opening leads). Sentences are quoted with their neighbours where they need them
+ * (`quotable`); a "Yes." or "No." opening stays only when it is the lead's opening and the query asks
+ * a yes-or-no question.
  */
 export function extractive(query: string, matches: Match[]): string {
   if (!matches.length) return DECLINE_TEXT;
@@ -88,7 +90,9 @@ export function extractive(query: string, matches: Match[]): string {
     picked.push(s);
     for (const t of s.holds) held.add(t);
   }
-  return picked.map((s) => `${s.text} [${s.match + 1}]`).join(" ");
+  // "Yes." or "No." answers its own example's question: kept only where the query asks that one.
+  const keepsParticle = (s: (typeof picked)[number]) => s === first && opening && asksYesOrNo(query);
+  return picked.map((s) => `${keepsParticle(s) ? s.text : withoutParticle(s.text)} [${s.match + 1}]`).join(" ");
 }
 
 export interface ComposeInput {

@@ -3,6 +3,7 @@
  * A light English normalizer (lower case, no punctuation, no stop words, a crude suffix strip) is
  * enough here: it compares a query with a handful of sentences, not a corpus.
  */
+import { american } from "../lib/spelling";
 import { normalizeQuery } from "./normalize";
 
 const STOP_WORDS = new Set(
@@ -12,7 +13,7 @@ const STOP_WORDS = new Set(
     "how i if in into is it its itself just me more most my no nor not now of off on once only or other our ours out " +
     "over own same she should so some such than that the their theirs them then there these they this those through " +
     "to too under until up very was we were what when where which while who whom why will with would you your yours " +
-    "tell please know much many mc ai"
+    "tell please know much many mc ai go goes going"
   ).split(" "),
 );
 
@@ -28,10 +29,10 @@ export function stem(word: string): string {
   return word.replace(/e$/, "");
 }
 
-/** The distinct content terms of a text, stemmed. */
+/** The distinct content terms of a text, in American spelling ("colour" meets "color"), stemmed. */
 export function terms(text: string): Set<string> {
   const out = new Set<string>();
-  for (const w of normalizeQuery(text).split(" ")) if (w && !STOP_WORDS.has(w)) out.add(stem(w));
+  for (const w of normalizeQuery(text).split(" ")) if (w && !STOP_WORDS.has(w)) out.add(stem(american(w)));
   return out;
 }
 
@@ -41,6 +42,51 @@ export function sentences(text: string): string[] {
     .split(/(?<=[.!?])\s+(?=["'(\p{Lu}\p{N}])/u)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** A bare answer particle: "Yes." says nothing without what follows it. */
+const PARTICLE = /^(yes|no|true|false|sometimes|partly|not quite|not really)[.!]?$/i;
+/** A sentence that opens on a word pointing back ("They may help…"): it needs the sentence before it. */
+const POINTS_BACK = /^(they|them|their|theirs|it|its|this|these|those|that|he|she|his|her|such|both|neither|either)\b/i;
+
+/**
+ * A text's sentences as an answer can quote them: a bare particle ("Yes.", "No.") joined to the
+ * sentence after it, and a sentence that opens on a pronoun pointing back ("They…", "It…",
+ * "This…") joined to the one before it, so that no quoted piece depends on one left out.
+ */
+export function quotable(text: string): string[] {
+  const out: string[] = [];
+  let pending = "";
+  for (const s of sentences(text)) {
+    if (PARTICLE.test(s)) {
+      pending = pending ? `${pending} ${s}` : s;
+      continue;
+    }
+    const piece = pending ? `${pending} ${s}` : s;
+    pending = "";
+    if (out.length && POINTS_BACK.test(piece)) out[out.length - 1] = `${out[out.length - 1]} ${piece}`;
+    else out.push(piece);
+  }
+  if (pending) {
+    if (out.length) out[out.length - 1] = `${out[out.length - 1]} ${pending}`;
+    else out.push(pending);
+  }
+  return out;
+}
+
+/** A question answered yes or no ("does 528 Hz repair DNA?"): it opens on an auxiliary verb. */
+export function asksYesOrNo(query: string): boolean {
+  return /^(is|are|was|were|am|do|does|did|can|could|will|would|should|shall|has|have|had|may|might|must)\b/.test(
+    normalizeQuery(query),
+  );
+}
+
+/** A quoted piece without the particles it opens on ("Yes. Robert Hooke…" → "Robert Hooke…"), unless that is all it has. */
+export function withoutParticle(piece: string): string {
+  const parts = sentences(piece);
+  let i = 0;
+  while (i < parts.length - 1 && PARTICLE.test(parts[i])) i++;
+  return i ? parts.slice(i).join(" ") : piece;
 }
 
 export interface ScoredSentence {
@@ -92,12 +138,13 @@ export interface ScoredMatches {
 }
 
 /**
- * The matches' questions and their texts' sentences scored against the query: each by the
- * idf-weighted share of the query's terms it holds, idf over the questions and sentences together.
+ * The matches' questions and their texts' sentences (`quotable`: a particle or a sentence pointing
+ * back travels with its neighbour) scored against the query: each by the idf-weighted share of the
+ * query's terms it holds, idf over the questions and sentences together.
  */
 export function scoreMatches(query: string, matches: { question: string; text: string }[]): ScoredMatches {
   const q = [...terms(query)];
-  const all = matches.flatMap((m, match) => sentences(m.text).map((text) => ({ text, match, t: terms(text) })));
+  const all = matches.flatMap((m, match) => quotable(m.text).map((text) => ({ text, match, t: terms(text) })));
   const questions = matches.map((m) => terms(m.question));
   const units = [...all.map((s) => s.t), ...questions];
   const idf = new Map(

@@ -97,6 +97,17 @@ describe("knowledge.query extractive answers", () => {
     expect(r.body.answer).not.toContain("Varnish");
   });
 
+  it("answers in American spelling from the British demo base, and quotes no bare Yes to a statement", async () => {
+    // The base writes "recognise" and "colour": before, this question was declined.
+    const r = await askPlain("which emotions can mc ai recognize?");
+    expect(r.body.source).toBe("dataset");
+    expect(r.body.answer).toMatch(/^Twelve: joy, sadness/);
+    const hooke = await askPlain("sand patterns before chladni");
+    expect(hooke.body.answer).toMatch(/^Robert Hooke recorded/);
+    const asked = await askPlain("did anyone see sand patterns before chladni?");
+    expect(asked.body.answer).toMatch(/^Yes\. Robert Hooke recorded/);
+  });
+
   it("does not answer what frequency calms anxiety with a note's frequency", async () => {
     const r = await askPlain("what frequency calms anxiety?");
     expectStatus(r, 200);

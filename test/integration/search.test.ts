@@ -79,6 +79,25 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     expect((await search({ q: "the and of", domain: "hand", mode: "lexical" })).hits).toEqual([]);
   });
 
+  it("searches a word in the spelling its datasets use more (colour / color, grey / gray)", async () => {
+    await add("british", ["the colour wheel of Itten", "a grey haemoglobin sample", "colour theory", "a color chart"]);
+    await add("american", ["color one", "color two", "colour three"]);
+    const contents = async (q: string, domain: string) =>
+      (await search({ q, domain, mode: "lexical" })).hits.map((h) => h.content).sort();
+    // "colour" is held by two examples, "color" by one: "color" is searched as "colour", and the other way round.
+    expect(await contents("color", "british")).toEqual(["colour theory", "the colour wheel of Itten"]);
+    expect(await contents("colour", "british")).toEqual(["colour theory", "the colour wheel of Itten"]);
+    expect(await contents("colour", "american")).toEqual(["color one", "color two"]);
+    // A word the domain lacks, in the spelling it has: "gray" / "grey", "hemoglobin" / "haemoglobin".
+    const gray = await search({ q: "gray hemoglobin wheel", domain: "british", mode: "lexical" });
+    expect(gray.hits.map((h) => h.content).sort()).toEqual(["a grey haemoglobin sample", "the colour wheel of Itten"]);
+    // The respelled terms count as held: the sample holds two of the three terms, not none.
+    expect(gray.hits.find((h) => h.content === "a grey haemoglobin sample")!.match).toBeGreaterThan(0.5);
+    // Neither spelling held: nothing changes. Another domain's words do not count.
+    expect(await contents("colorimetry", "british")).toEqual([]);
+    expect(await contents("colour", "hand")).toEqual([]);
+  });
+
   it("requires a quoted phrase and leaves out -words", async () => {
     await add("phrases", ["the quick brown fox", "brown quick fox", "a quick fox jumps", "lazy brown dog"]);
     const contents = async (q: string) =>

@@ -1,7 +1,16 @@
 import { KNOWLEDGE_MIN_MATCH_DEFAULT, loadConfig } from "../../services/lib/config";
 import { DECLINE_TEXT, extractive, shouldDecline, suggestions } from "../../services/knowledge/answer";
 import type { SearchHit } from "../../services/knowledge/contract";
-import { scoreSentences, sentences, stem, terms } from "../../services/knowledge/sentences";
+import {
+  asksYesOrNo,
+  quotable,
+  scoreSentences,
+  sentences,
+  stem,
+  terms,
+  withoutParticle,
+} from "../../services/knowledge/sentences";
+import { american, spellingVariants } from "../../services/lib/spelling";
 
 const hit = (content: string, response: string | null, match?: number): SearchHit => ({
   id: content,
@@ -86,6 +95,62 @@ describe("knowledge extractive answer", () => {
       text: "Alpha waves are calm.",
       score: 1,
     });
+  });
+});
+
+describe("knowledge answers quote whole thoughts", () => {
+  const hooke = hit(
+    "Did anyone see these sand patterns before Chladni?",
+    "Yes. Robert Hooke saw nodal patterns in flour on a bowed glass plate in 1680. Galileo described streaks on a brass plate.",
+  );
+
+  it("joins a bare Yes or No to the sentence after it, and a sentence pointing back to the one before it", () => {
+    expect(quotable("Yes. Hooke saw them in 1680. Galileo did too.")).toEqual([
+      "Yes. Hooke saw them in 1680.",
+      "Galileo did too.",
+    ]);
+    expect(
+      quotable("A 2019 meta-analysis found small effects. They may help some people relax. Beats are faint."),
+    ).toEqual(["A 2019 meta-analysis found small effects. They may help some people relax.", "Beats are faint."]);
+    expect(quotable("It opens a text. This one points back.")).toEqual(["It opens a text. This one points back."]);
+    expect(quotable("No.")).toEqual(["No."]);
+    expect(withoutParticle("Yes. Hooke saw them.")).toBe("Hooke saw them.");
+    expect(withoutParticle("No.")).toBe("No.");
+  });
+
+  it("keeps the Yes only for the yes-or-no question it answers", () => {
+    expect(asksYesOrNo("did anyone see sand patterns before chladni?")).toBe(true);
+    expect(asksYesOrNo("sand patterns before chladni")).toBe(false);
+    expect(extractive("did anyone see sand patterns before chladni?", [hooke])).toMatch(/^Yes\. Robert Hooke/);
+    // Without the join the answer opened "Yes. [1]"; without the strip, "Yes. Robert Hooke…" to a statement.
+    expect(extractive("sand patterns before chladni", [hooke])).toMatch(/^Robert Hooke saw nodal patterns/);
+  });
+
+  it("never quotes a sentence that opens on a pronoun without the sentence it points back to", () => {
+    const beats = hit(
+      "Can binaural beats reduce anxiety?",
+      "A 2019 meta-analysis found small effects on anxiety. They may help some people relax, much as other calm audio can.",
+    );
+    const answer = extractive("can binaural beats help me relax", [beats]);
+    expect(answer).toContain("A 2019 meta-analysis found small effects on anxiety. They may help some people relax");
+  });
+
+  it("meets British and American spellings alike", () => {
+    expect(american("colour")).toBe("color");
+    expect(american("recognise")).toBe("recognize");
+    expect(american("centre")).toBe("center");
+    expect(american("haemoglobin")).toBe("hemoglobin");
+    expect(american("grey")).toBe("gray");
+    expect(american("hour")).toBe("hour");
+    expect(spellingVariants("color")).toEqual(["colour"]);
+    expect(spellingVariants("analyse")).toEqual(["analyze"]);
+    expect(spellingVariants("water")).toEqual([]);
+    expect([...terms("Which colours are complementary?")]).toEqual([...terms("which colors are complementary")]);
+    const wheel = [
+      hit("What is Itten's wheel?", "Itten's wheel has twelve parts."),
+      hit("Which colours are complementary?", "Colours opposite each other on a colour wheel."),
+    ];
+    expect(extractive("which colors are complementary", wheel)).toMatch(/^Colours opposite each other/);
   });
 });
 
