@@ -24,6 +24,17 @@
  *                                      the node serving uncached pages runs with these Node flags
  *                                      (the baseline's without: with BASELINE set to a copy of this
  *                                      build, what the flags change)
+ *   BASELINE=/tmp/base ROUNDS=2 npm run bench:load
+ *                                      the uncached pages served by the baseline's node and then this
+ *                                      build's, twice in turn; each run prints the CPU per request of
+ *                                      the node, its database's Postgres backends, Redis, autocannon
+ *                                      (this process) and the whole machine, from /proc
+ *   BASELINE=. CHANGE_ENV="DATABASE_POOL_MAX=4;DATABASE_POOL_MAX=20" npm run bench:load
+ *                                      this build's node serving uncached pages runs with these
+ *                                      settings (the baseline's without), once with each set of
+ *                                      them (separated by ";") in each round
+ *   DB_PREFIX=mcai_mine npm run bench:load
+ *                                      the name of the database the run makes and drops (a suffix added)
  *   PROFILE=1 PROFILE_ROUTE=search npm run bench:load
  *                                      the same for the repeated (cached) search
  *   BASELINE=/work/main npm run bench:load
@@ -39,6 +50,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { startMcai, benchDatabase, freePort, machine, REDIS_URL, runMain, sleep } from "./lib";
+import { cpuPerRequest, sampleCpu } from "./cpu-by-process";
 import { runMixed } from "./load-mixed";
 
 const DURATION = Number(process.env.DURATION ?? 5);
@@ -55,6 +67,23 @@ const PAGE_CACHE_OFF = process.env.PAGE_CACHE === "off";
 const NODE_FLAGS = (process.env.NODE_FLAGS ?? "").split(" ").filter(Boolean);
 /** Only the uncached pages (and emotions, their reference): the cached routes are skipped. */
 const ONLY_UNCACHED = process.env.ONLY === "uncached";
+/** Times the uncached pages are served by the baseline's node and then this build's, in turn. */
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
+/**
+ * Environments of this build's node serving uncached pages (not the baseline's), each a
+ * space-separated NAME=value list, several separated by ";" (each round serves the pages once
+ * with each, after the baseline): with BASELINE set to a copy of this build, what a setting changes.
+ */
+const CHANGE_ENVS: Record<string, string>[] = (process.env.CHANGE_ENV ?? "").split(";").map((set) =>
+  Object.fromEntries(
+    set
+      .split(" ")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  ),
+);
+/** The prefix of the Postgres database each run makes (and drops). */
+const DB_PREFIX = process.env.DB_PREFIX ?? "mcai_bench_load";
 const CONNECTIONS = 100;
 /** Restarts of a node on the same data: each gets a cache namespace of its own. */
 let restarts = 0;
@@ -75,6 +104,8 @@ export interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** Responses in all. */
+  total: number;
 }
 
 export function cannon(
@@ -110,6 +141,7 @@ export function cannon(
           p50: r.latency.p50,
           p99: r.latency.p99,
           errors: r.errors + r.timeouts + r.non2xx,
+          total: r.requests.total,
         });
       },
     );
@@ -247,7 +279,7 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-load-"));
   const profDir = path.join(dir, "profile");
   if (driver === "postgres") {
-    const db = await benchDatabase("mcai_bench_load");
+    const db = await benchDatabase(DB_PREFIX);
     Object.assign(env, { DATABASE_URL: db.url, CACHER: REDIS_URL, NAMESPACE: new URL(db.url).pathname.slice(1) });
     drop = () => db.drop();
   } else env.MCAI_DATA_DIR = path.join(dir, "data");
@@ -336,36 +368,54 @@ async function driverRun(driver: string, bareRps: number): Promise<void> {
         : PAGE_CACHE_OFF
           ? `  ${driver}, page cache off (DATASET_PAGE_CACHE_TTL_S=0): ${cursors.length} distinct pages in turn, each a database read:`
           : `  ${driver}, page cache on, an empty cache: the page after each of the ${ids.length} examples in turn, each a cache miss (a lookup, a database read, a store):`;
-    const restarted = async (bin?: string, nodeArgs: string[] = []) => {
+    const restarted = async (bin?: string, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}) => {
       const fresh: Record<string, string> = PAGE_CACHE_OFF
         ? { DATASET_PAGE_CACHE_TTL_S: "0" }
         : // A namespace of its own: the shared cacher holds nothing this node will ask for.
           { NAMESPACE: `${(env.NAMESPACE as string | undefined) ?? "mcai"}-${++restarts}` };
-      ({ node, base } = await startNode({ ...env, ...fresh }, nodeArgs, "warn", bin));
+      ({ node, base } = await startNode({ ...env, ...fresh, ...extraEnv }, nodeArgs, "warn", bin));
       // Steady state: every page read once (a fresh node's first reads fill its buffers), as pages
       // of 19 with the cache on: kept under other keys than the pages of 20 measured.
       for (let i = 0; i < cursors.length; i++)
         await fetch(`${base}${pagePath(i).replace("limit=20", PAGE_CACHE_OFF ? "limit=20" : "limit=19")}`);
       if (PROFILE_ROUTE === "search") await fetch(`${base}${searched.path as string}`);
     };
-    let secondBefore: Figures[] | undefined;
-    if (BASELINE) {
-      await restarted(BASELINE);
-      const l0 = await pageLookups(base);
-      secondBefore = await runRoutes(base, `${secondTitle} BASELINE`, [second], bareRps, before?.[0]);
-      const l = await pageLookups(base);
-      if (PROFILE_ROUTE !== "search")
-        console.log(`    its page cache lookups: ${l.miss - l0.miss} misses, ${l.hit - l0.hit} hits`);
-      await stopNode(node);
-    }
-    await restarted(undefined, [...NODE_FLAGS, ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [])]);
-    const lookups0 = await pageLookups(base);
-    await runRoutes(base, secondTitle, [second], bareRps, figures[0], secondBefore);
-    if (PROFILE_ROUTE !== "search") {
-      const l = await pageLookups(base);
-      console.log(
-        `    the node's page cache lookups during the run: ${l.miss - lookups0.miss} misses, ${l.hit - lookups0.hit} hits`,
-      );
+    const database = driver === "postgres" ? env.NAMESPACE : undefined;
+    // One round: the baseline's node, then this build's, each restarted with an empty cache.
+    for (let round = 1; round <= ROUNDS; round++) {
+      const roundTitle = ROUNDS > 1 ? `${secondTitle} (round ${round} of ${ROUNDS})` : secondTitle;
+      let secondBefore: Figures[] | undefined;
+      if (BASELINE) {
+        await restarted(BASELINE);
+        const l0 = await pageLookups(base);
+        const c0 = await sampleCpu(node.proc.pid as number, database);
+        secondBefore = await runRoutes(base, `${roundTitle} BASELINE`, [second], bareRps, before?.[0]);
+        const c1 = await sampleCpu(node.proc.pid as number, database);
+        const l = await pageLookups(base);
+        if (PROFILE_ROUTE !== "search")
+          console.log(`    its page cache lookups: ${l.miss - l0.miss} misses, ${l.hit - l0.hit} hits`);
+        console.log(`    ${cpuPerRequest(c0, c1, secondBefore[0].total)}`);
+        await stopNode(node);
+      }
+      for (const [i, changeEnv] of CHANGE_ENVS.entries()) {
+        const last = round === ROUNDS && i === CHANGE_ENVS.length - 1;
+        const profiled = PROFILE && last ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [];
+        await restarted(undefined, [...NODE_FLAGS, ...profiled], changeEnv);
+        const lookups0 = await pageLookups(base);
+        const c0 = await sampleCpu(node.proc.pid as number, database);
+        const settings = Object.entries(changeEnv).map(([k, v]) => `${k}=${v}`);
+        const title = settings.length ? `${roundTitle} ${settings.join(" ")}` : roundTitle;
+        const [after] = await runRoutes(base, title, [second], bareRps, figures[0], secondBefore);
+        const c1 = await sampleCpu(node.proc.pid as number, database);
+        if (PROFILE_ROUTE !== "search") {
+          const l = await pageLookups(base);
+          console.log(
+            `    the node's page cache lookups during the run: ${l.miss - lookups0.miss} misses, ${l.hit - lookups0.hit} hits`,
+          );
+        }
+        console.log(`    ${cpuPerRequest(c0, c1, after.total)}`);
+        if (!last) await stopNode(node);
+      }
     }
   } finally {
     await stopNode(node);

@@ -1,5 +1,5 @@
 /** The SQL of the datasets service. Every statement is parameterized; pages are keyset. */
-import type { Db, Queryable, Statement } from "../lib/db";
+import type { Db, Queryable, Row, Statement } from "../lib/db";
 import { vectorLiteral } from "./embeddings";
 import type { ExampleInput } from "./records";
 import { contentHash } from "./records";
@@ -172,6 +172,12 @@ export async function flushBm25(tx: Queryable): Promise<void> {
 const PAGE_LIMITS_PREPARED = 100;
 
 /**
+ * The example's timestamp as `Date.prototype.toJSON` writes the Date a driver parses it into:
+ * UTC, milliseconds (microseconds truncated, as the Date does), a "Z".
+ */
+const CREATED_AT_JSON = `to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
  * One keyset page of a domain: its dataset's version, the rows after `afterId` in id order, and
  * whether more follow; undefined when there is no such domain. One statement, so the version and
  * the rows come from one snapshot, and a page costs one round trip (a separate lookup of the
@@ -195,13 +201,11 @@ export async function pageExamples(
   // and after five runs it is used without planning.
   const n = limit + 1;
   const literal = Number.isSafeInteger(n) && n >= 2 && n <= PAGE_LIMITS_PREPARED + 1;
-  const r = await db.query<
-    { dataset_id: string; version: number; id: string | null; content: string; response: string | null } & Record<
-      string,
-      unknown
-    >
-  >(
-    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response, e.metadata, e.created_at
+  // Rows as arrays, `created_at` as the text Date.toJSON would write: each row costs the driver
+  // no object of its own and no Date (which the page's JSON.stringify then wrote back as text).
+  const r = await db.query<PageRow & Row>(
+    `SELECT d.id::text AS dataset_id, d.version::float8 AS version, e.id::text AS id, e.content, e.response, e.metadata,
+       ${CREATED_AT_JSON} AS created_at
      FROM datasets d
      LEFT JOIN LATERAL (
        SELECT e.id, e.content, e.response, e.metadata, e.created_at FROM examples e
@@ -211,22 +215,35 @@ export async function pageExamples(
      WHERE d.domain_name = $1`,
     literal ? [domain, afterId] : [domain, afterId, n],
     // Every page runs it: prepared once per connection and page size.
-    { prepare: literal ? `datasets.page.${n}` : "datasets.page" },
+    { prepare: literal ? `datasets.page-rows.${n}` : "datasets.page-rows", rowMode: "array" },
   );
   if (r.rows.length === 0) return undefined;
-  const rows = r.rows
-    .filter((x) => x.id !== null)
-    .map((x): ExampleRow => ({
-      id: x.id as string,
+  const rows: ExampleRow[] = [];
+  for (const x of r.rows) {
+    if (x[2] === null) continue; // a domain without rows after the cursor: the LEFT JOIN's one empty row
+    rows.push({
+      id: x[2],
       domain,
-      content: x.content,
-      response: x.response,
-      metadata: x.metadata as Record<string, unknown>,
-      created_at: x.created_at as string,
-    }));
+      content: x[3] as string,
+      response: x[4],
+      metadata: x[5] as Record<string, unknown>,
+      created_at: x[6] as string,
+    });
+  }
   const first = r.rows[0];
-  return { datasetId: first.dataset_id, version: first.version, rows: rows.slice(0, limit), more: rows.length > limit };
+  return { datasetId: first[0], version: first[1], rows: rows.slice(0, limit), more: rows.length > limit };
 }
+
+/** A row of the page statement (pageExamples), its columns in order; the example's are null on an empty page. */
+type PageRow = [
+  datasetId: string,
+  version: number,
+  id: string | null,
+  content: string | null,
+  response: string | null,
+  metadata: unknown,
+  createdAt: string | null,
+];
 
 /** A page whose examples Postgres wrote as JSON text (pageExamplesJson). */
 export interface PageJson {
@@ -238,12 +255,6 @@ export interface PageJson {
   lastId: string | null;
   more: boolean;
 }
-
-/**
- * The example's timestamp as `Date.prototype.toJSON` writes the Date a driver parses it into:
- * UTC, milliseconds (microseconds truncated, as the Date does), a "Z".
- */
-const CREATED_AT_JSON = `to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * pageExamples with the examples written as JSON text by the database: the same rows, fields and

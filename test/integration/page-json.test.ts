@@ -132,6 +132,18 @@ describe.each(drivers)("datasets.pageExamplesJson on %s", (_driver, open) => {
     );
   });
 
+  it("reads pageExamples' instants as Date.toJSON's text, and its page as the driver's objects wrote it", async () => {
+    const page = await pageExamples(db, "music", "0", ROWS.length);
+    // What a page of rows read as objects, their instants as Dates, serialized to (before pageExamples
+    // read rows as arrays and instants as text): byte for byte the same.
+    const read = await db.query(
+      `SELECT e.id::text AS id, d.domain_name AS domain, e.content, e.response, e.metadata, e.created_at
+       FROM examples e JOIN datasets d ON d.id = e.dataset_id WHERE d.domain_name = 'music' ORDER BY e.id`,
+    );
+    expect(page!.rows.map((r) => typeof r.created_at)).toEqual(ROWS.map(() => "string"));
+    expect(JSON.stringify(page!.rows)).toBe(JSON.stringify(read.rows));
+  });
+
   it("answers undefined for an unknown domain, and an empty page after the last row", async () => {
     expect(await pageExamplesJson(db, "nope", "0", 20)).toBeUndefined();
     const end = await pageExamplesJson(db, "music", ids.at(-1)!, 20);

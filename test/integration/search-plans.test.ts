@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ServiceBroker } from "moleculer";
-import type { BatchOptions, Db, Queryable, QueryResult, Row, Statement } from "../../services/lib/db";
+import type { BatchOptions, Db, Queryable, QueryOptions, QueryResult, Row, Statement } from "../../services/lib/db";
 import { runSearch, type SearchMode } from "../../services/datasets/search";
 import { pageExamples, pageExamplesJson } from "../../services/datasets/store";
 import { startTestNode, type TestNode } from "../helpers/node";
@@ -26,9 +26,9 @@ function nodes(p: PlanNode): PlanNode[] {
 function recording(db: Db): { db: Db; seen: { text: string; params?: unknown[] }[] } {
   const seen: { text: string; params?: unknown[] }[] = [];
   const wrap = (q: Queryable): Queryable => ({
-    query<R extends Row = Row>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
+    query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
       seen.push({ text, params });
-      return q.query<R>(text, params);
+      return q.query<R>(text, params, options);
     },
     batch(statements: Statement[]): Promise<QueryResult[]> {
       seen.push(...statements.map(({ text, params }) => ({ text, params })));
@@ -37,7 +37,8 @@ function recording(db: Db): { db: Db; seen: { text: string; params?: unknown[] }
   });
   const direct = wrap(db);
   const rec: Db = Object.assign(Object.create(db) as Db, {
-    query: <R extends Row = Row>(text: string, params?: unknown[]) => direct.query<R>(text, params),
+    query: <R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions) =>
+      direct.query<R>(text, params, options),
     batch: (statements: Statement[], options?: BatchOptions) => {
       seen.push(...statements.map(({ text, params }) => ({ text, params })));
       return db.batch(statements, options);

@@ -25,6 +25,11 @@ export interface QueryOptions {
    * takes to notice). For statements that are quick unless the network is gone. PGlite ignores it.
    */
   timeoutMs?: number;
+  /**
+   * `array`: each row is the array of its columns' values in the statement's order, not an object
+   * keyed by their names (one object fewer a row; the statement's columns need distinct names).
+   */
+  rowMode?: "array";
 }
 
 /** One statement of a batch. */

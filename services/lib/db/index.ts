@@ -3,7 +3,17 @@ import type { Db } from "./db";
 import { openEmbeddedDb } from "./embedded";
 import { PgDb } from "./pg-db";
 
-export type { BatchOptions, Db, DbCapabilities, DbDriver, Queryable, QueryResult, Row, Statement } from "./db";
+export type {
+  BatchOptions,
+  Db,
+  DbCapabilities,
+  DbDriver,
+  Queryable,
+  QueryOptions,
+  QueryResult,
+  Row,
+  Statement,
+} from "./db";
 export { batchInTurn } from "./db";
 export { PgDb } from "./pg-db";
 export { PgliteDb } from "./pglite-db";

@@ -30,11 +30,12 @@ function wrap(client: { query: pg.Pool["query"] }): Queryable {
       options?: QueryOptions,
     ): Promise<QueryResult<R>> {
       const res = (
-        options?.prepare || options?.timeoutMs
+        options?.prepare || options?.timeoutMs || options?.rowMode
           ? await client.query({
               name: options.prepare,
               text,
               values: params,
+              rowMode: options.rowMode,
               // pg's client-side read timeout: a pooled connection is then released with the error
               // (dropped); a checked-out one is dropped by transaction() below.
               query_timeout: options.timeoutMs,

@@ -64,12 +64,19 @@ class PgliteQueryable implements Queryable {
 
   async query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
     const r = await this.host.query(text, params, this.txId, options?.prepare);
-    return r as QueryResult<R>;
+    return inRowMode(r, options) as QueryResult<R>;
   }
 
-  batch(statements: Statement[], transaction?: boolean): Promise<QueryResult[]> {
-    return this.host.batch(sessionStatements(statements), this.txId, transaction);
+  async batch(statements: Statement[], transaction?: boolean): Promise<QueryResult[]> {
+    const rs = await this.host.batch(sessionStatements(statements), this.txId, transaction);
+    return rs.map((r, i) => inRowMode(r, statements[i].options));
   }
+}
+
+/** PGlite's rows as `options.rowMode` asks: an object's keys keep the statement's column order. */
+function inRowMode(r: SessionResult, options: QueryOptions | undefined): QueryResult {
+  if (options?.rowMode !== "array") return r;
+  return { rows: r.rows.map((x) => Object.values(x) as unknown as Row), rowCount: r.rowCount };
 }
 
 /** What crosses to the worker: text, parameters and the prepared name (timeoutMs does not apply). */
