@@ -337,6 +337,20 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
+/** Most dimensions pgvector's HNSW index takes on a `vector` column (it refuses the index above). */
+export const EMBEDDING_DIM_MAX = 2000;
+
+/** EMBEDDING_DIM, bounded by what the HNSW index of migration 0002 can be built on. */
+function embeddingDim(env: Env): number {
+  const v = raw(env, "EMBEDDING_DIM");
+  if (v !== undefined && /^\d+$/.test(v) && Number(v) > EMBEDDING_DIM_MAX)
+    throw new ConfigError(
+      "EMBEDDING_DIM",
+      `EMBEDDING_DIM must be at most ${EMBEDDING_DIM_MAX}, got ${v}: pgvector's HNSW index takes at most ${EMBEDDING_DIM_MAX} dimensions (OpenAI's text-embedding-3 models answer fewer when asked, and mcai asks for EMBEDDING_DIM)`,
+    );
+  return int(env, "EMBEDDING_DIM", 384, 8, EMBEDDING_DIM_MAX);
+}
+
 function num(env: Env, name: string, def: number, min: number, max: number): number {
   const v = raw(env, name);
   if (v === undefined) return def;
@@ -582,7 +596,7 @@ export function loadConfig(env: Env = process.env): Config {
       importRebuildMin: int(env, "IMPORT_HNSW_REBUILD_MIN", 2000, 0, 1_000_000_000),
     }),
     embeddings: Object.freeze({
-      dim: int(env, "EMBEDDING_DIM", 384, 8, 4096),
+      dim: embeddingDim(env),
       url: url(
         env,
         "EMBEDDINGS_URL",

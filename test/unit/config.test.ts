@@ -158,6 +158,15 @@ describe("config.loadConfig", () => {
     expect((err as ConfigError).message).toMatch(message);
   });
 
+  it("bounds EMBEDDING_DIM by what pgvector's HNSW index takes, and says why", () => {
+    expect(loadConfig({ EMBEDDING_DIM: "2000" }).embeddings.dim).toBe(2000);
+    // A 3,072-d model (text-embedding-3-large) made migration 0002's index fail where pgvector is present.
+    expect(() => loadConfig({ EMBEDDING_DIM: "3072" })).toThrow(
+      /EMBEDDING_DIM must be at most 2000, got 3072: pgvector's HNSW/,
+    );
+    expect(() => loadConfig({ EMBEDDING_DIM: "4" })).toThrow(/EMBEDDING_DIM must be an integer from 8 to 2000/);
+  });
+
   it("refuses a heartbeat timeout not above the interval", () => {
     expect(() => loadConfig({ HEARTBEAT_INTERVAL_S: "5", HEARTBEAT_TIMEOUT_S: "5" })).toThrow(
       /HEARTBEAT_TIMEOUT_S must be greater than HEARTBEAT_INTERVAL_S/,
