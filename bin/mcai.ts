@@ -6,6 +6,8 @@
  */
 // First: the modules required after it go through V8's compile cache where Node has one (22.1+).
 import "./compile-cache";
+// Then: what Moleculer, moleculer-web and prom-client require but a node uses later or never loads on first use.
+import "./deferred-modules";
 import { VERSION } from "../services/lib/paths";
 import { EXIT_USAGE, fail, type Command } from "./cli";
 

@@ -7,6 +7,7 @@ import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions, type NodeMetadata } from "../moleculer.config";
 import type { Config, ServiceName } from "../services/lib/config";
 import { migrate, openDb, PgliteDb, type Db } from "../services/lib/db";
+import { loadPgvector } from "../services/lib/db/vector";
 import { attachRuntime } from "../services/lib/runtime";
 import { VERSION } from "../services/lib/paths";
 import { nodeNeedsDb, serviceFile } from "./services-choice";
@@ -112,6 +113,9 @@ export async function startNode(
     // its WASM off the main thread; one turn of the event loop lets those reads start first.
     if (opening) await new Promise((r) => setImmediate(r));
     const schemas = services.map((name) => loadSchema(builtServiceFile(name)));
+    // The migrations check's capabilities load pgvector's package: here it loads while the open
+    // runs, not between the check and the services.
+    if (opening) loadPgvector().catch(() => undefined);
     phase("service modules");
     if (opening) {
       db = await opening;

@@ -92,8 +92,15 @@ describeWithPg("mcai on a port already taken", () => {
 describeWithRedis("mcai start loads only what a start needs", () => {
   const preload = path.join(__dirname, "..", "helpers", "loaded-modules.cjs");
 
-  /** The modules a node started with `args` and `env` had loaded when it stopped. */
-  async function loadedModules(args: string[], env: Record<string, string>): Promise<string[]> {
+  /**
+   * The modules a node started with `args` and `env` had loaded when it stopped; `during` runs
+   * once it is up, with its API's base URL.
+   */
+  async function loadedModules(
+    args: string[],
+    env: Record<string, string>,
+    during?: (base: string) => Promise<void>,
+  ): Promise<string[]> {
     const file = path.join(os.tmpdir(), `mcai-loaded-${process.pid}-${Date.now()}.txt`);
     const p = spawnMcai(["start", ...args, "--port", "0"], {
       ...env,
@@ -101,6 +108,8 @@ describeWithRedis("mcai start loads only what a start needs", () => {
       LOADED_MODULES_FILE: file,
     });
     await p.waitForOutput(/API at http/, 60_000);
+    const base = /API at (http:\/\/localhost:\d+)\//.exec(p.output())?.[1];
+    if (during && base) await during(base);
     p.kill("SIGTERM");
     expect(await exitWithin(p, EXIT_BOUND_MS)).toBe(0);
     const loaded = fs.readFileSync(file, "utf8").split("\n");
@@ -126,15 +135,46 @@ describeWithRedis("mcai start loads only what a start needs", () => {
     expect(loaded.filter((f) => unexpected.some((re) => re.test(f)))).toEqual([]);
   });
 
+  /** An embedded node's modules, with one health request without and one with a query string. */
+  let embedded: Promise<{ loaded: string[]; plain: number; withQuery: number }> | undefined;
+  const embeddedModules = () =>
+    (embedded ??= (async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-lazy-redis-"));
+      try {
+        let plain = 0;
+        let withQuery = 0;
+        const loaded = await loadedModules([], { MCAI_DATA_DIR: dir, DEMO_DATA: "false" }, async (base) => {
+          plain = (await fetch(`${base}/api/health`)).status;
+          withQuery = (await fetch(`${base}/api/health?probe=1`)).status;
+        });
+        return { loaded, plain, withQuery };
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    })());
+
   it("an embedded node without Redis never loads ioredis (only a Redis rate-limit store needs it)", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcai-lazy-redis-"));
-    try {
-      const loaded = await loadedModules([], { MCAI_DATA_DIR: dir, DEMO_DATA: "false" });
-      // The gateway and its in-process rate limiter did load: the list is not empty by accident.
-      expect(loaded).toContainEqual(expect.stringMatching(/dist\/services\/api\/rate-limit-store\.js$/));
-      expect(loaded.filter((f) => /node_modules\/ioredis\//.test(f))).toEqual([]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const { loaded } = await embeddedModules();
+    // The gateway and its in-process rate limiter did load: the list is not empty by accident.
+    expect(loaded).toContainEqual(expect.stringMatching(/dist\/services\/api\/rate-limit-store\.js$/));
+    expect(loaded.filter((f) => /node_modules\/ioredis\//.test(f))).toEqual([]);
+  });
+
+  it("an embedded node loads what its dependencies require for later only when it is used (bin/deferred-modules)", async () => {
+    const { loaded, plain, withQuery } = await embeddedModules();
+    expect([plain, withQuery]).toEqual([200, 200]);
+    // Never used by a node: moleculer-web's multipart parser and static files, the CPU metric's
+    // tracing API, moleculer-runner's argument parser, the Datadog reporter's fetch, glob.
+    const never = [
+      /node_modules\/text-decoding\//,
+      /node_modules\/(@fastify\/busboy\/deps|send|mime)\//,
+      /node_modules\/@opentelemetry\/api\/dist\/(?!index\.cjs$)/,
+      /node_modules\/(args|chalk)\//,
+      /node_modules\/whatwg-url\//,
+      /node_modules\/minimatch\//,
+    ];
+    expect(loaded.filter((f) => never.some((re) => re.test(f)))).toEqual([]);
+    // qs came with the request that had a query string, and parsed it.
+    expect(loaded).toContainEqual(expect.stringMatching(/node_modules\/side-channel\//));
   });
 });

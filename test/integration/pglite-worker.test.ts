@@ -324,3 +324,23 @@ describe("embedded PGlite in a worker thread", () => {
     }
   });
 });
+
+describe("/api/health on embedded PGlite", () => {
+  it("does not queue its ping behind a running statement when PGlite answered within the ping's bound", async () => {
+    const db = await memoryDb({ worker: true });
+    const { node, url } = await startTestNode({}, ["api"], db);
+    try {
+      await db.query("SELECT 1");
+      const order: string[] = [];
+      const inFlight = db.query(HEAVY).then(() => order.push("statement"));
+      const health = await getJson(`${url}/api/health`);
+      order.push("health");
+      // Before, the ping waited behind the statement: "database did not answer within 1 s".
+      expect(health.body).toMatchObject({ status: "ok", problems: [] });
+      expect(order).toEqual(["health"]);
+      await inFlight;
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -102,6 +102,11 @@ export interface Db extends Queryable {
   execScript(tx: Queryable, sql: string): Promise<void>;
   /** Reads the capabilities again, or takes `known` (read by the caller in the same state) as they are. */
   refreshCapabilities(known?: KnownCapabilities): Promise<DbCapabilities>;
+  /**
+   * Whether it answered a statement in the last `ms` (PGlite, whose one session makes a ping wait
+   * behind every statement queued before it); absent where a ping does not queue (a pool).
+   */
+  answeredWithin?(ms: number): boolean;
   close(): Promise<void>;
 }
 

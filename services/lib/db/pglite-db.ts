@@ -97,6 +97,8 @@ export class PgliteDb implements Db {
   readonly driver = "pglite" as const;
   capabilities: DbCapabilities = { vector: false };
   private readonly q: PgliteQueryable;
+  /** When PGlite last answered a statement outside a transaction (performance.now()). */
+  private answeredAt = -Infinity;
 
   private constructor(
     private readonly host: PgliteHost,
@@ -143,12 +145,23 @@ export class PgliteDb implements Db {
   }
 
   query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
-    return this.q.query<R>(text, params, options);
+    return this.answered(this.q.query<R>(text, params, options));
   }
 
   /** One call to the host (one message to the worker thread) for the whole batch. */
   batch(statements: Statement[], options?: BatchOptions): Promise<QueryResult[]> {
-    return this.q.batch(statements, options?.transaction);
+    return this.answered(this.q.batch(statements, options?.transaction));
+  }
+
+  answeredWithin(ms: number): boolean {
+    return performance.now() - this.answeredAt <= ms;
+  }
+
+  private answered<T>(p: Promise<T>): Promise<T> {
+    return p.then((value) => {
+      this.answeredAt = performance.now();
+      return value;
+    });
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

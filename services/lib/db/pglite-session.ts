@@ -84,10 +84,12 @@ const importPgvector = () => import("@electric-sql/pglite-pgvector");
 
 /**
  * Starts what every open needs before it knows its folder: PGlite's and pgvector's modules loaded,
- * PGlite's WASM compiled. The worker calls it as it loads, before the open message arrives.
+ * PGlite's WASM compiled. The worker calls it as it loads, before the open message arrives. With
+ * them, pgvector's npm package (its `vector` parser, set after the migrations check): loaded in the
+ * open's waits rather than in that round trip on the start's path.
  */
 export function preparePglite(): void {
-  for (const p of [importPglite(), importPgvector(), compilePgliteWasm()]) p.catch(() => undefined);
+  for (const p of [importPglite(), importPgvector(), compilePgliteWasm(), loadPgvector()]) p.catch(() => undefined);
 }
 
 /** Protocol messages as one buffer: one call into PGlite's WASM. */
