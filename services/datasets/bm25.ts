@@ -8,6 +8,7 @@
  *
  * with N, df and avgdl over the datasets searched (all, or the one domain's).
  */
+import { BARE_CONTRACTIONS } from "../lib/spelling";
 
 export interface Bm25Params {
   k1: number;
@@ -29,7 +30,8 @@ export interface ParsedQuery {
 
 /**
  * Reads websearch syntax as websearch_to_tsquery does: `"quoted phrase"` (an unclosed quote runs
- * to the end), `-word` and `-"phrase"` exclude. Everything else is a word ranked with OR semantics.
+ * to the end), `-word` and `-"phrase"` exclude. Everything else is a word ranked with OR semantics,
+ * but for the bare contractions above.
  */
 export function parseQuery(q: string): ParsedQuery {
   const words: string[] = [];
@@ -61,7 +63,7 @@ export function parseQuery(q: string): ParsedQuery {
       while (end < q.length && !/\s/.test(q[end]) && q[end] !== '"') end++;
       token = q.slice(start, end);
       if (negated) filter.push(`-${token}`);
-      else words.push(token);
+      else if (!BARE_CONTRACTIONS.has(token.toLowerCase().replace(/[^\p{L}]/gu, ""))) words.push(token);
     }
     i = Math.max(end, i + 1);
   }

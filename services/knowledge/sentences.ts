@@ -3,7 +3,7 @@
  * A light English normalizer (lower case, no punctuation, no stop words, a crude suffix strip) is
  * enough here: it compares a query with a handful of sentences, not a corpus.
  */
-import { american } from "../lib/spelling";
+import { american, BARE_CONTRACTIONS } from "../lib/spelling";
 import { normalizeQuery } from "./normalize";
 
 const STOP_WORDS = new Set(
@@ -14,7 +14,9 @@ const STOP_WORDS = new Set(
     "over own same she should so some such than that the their theirs them then there these they this those through " +
     "to too under until up very was we were what when where which while who whom why will with would you your yours " +
     "tell please know much many mc ai go goes going"
-  ).split(" "),
+  )
+    .split(" ")
+    .concat([...BARE_CONTRACTIONS]),
 );
 
 /** A word's crude stem: enough for "calms"/"calm", "frequencies"/"frequency", "tuning"/"tuned"/"tune". */

@@ -108,3 +108,18 @@ export function american(word: string): string {
   if (word.length < MIN_LENGTH) return word;
   return byDigraph(word, 0) ?? byRules(word, TO_AMERICAN) ?? word;
 }
+
+/**
+ * Contractions typed without their apostrophe (on a phone, mostly): with it, Postgres's parser splits
+ * "what's" into stop words; without it the stemmer makes "whats" the lexeme `what`, which no
+ * example holds (stop words are never indexed), so it carried the largest idf and sank the query's
+ * match fraction ("whats the best frequency for sleep" was declined). They are stop words once
+ * expanded, so the ranked words leave them out. Words that are also words of their own ("ill",
+ * "shed", "lets", "id", "were") are not here.
+ */
+export const BARE_CONTRACTIONS = new Set(
+  (
+    "whats hows wheres whens whys whos thats theres heres dont doesnt didnt cant cannot wont isnt arent " +
+    "wasnt werent hasnt havent hadnt shouldnt couldnt wouldnt mustnt im ive youre youve theyre theyve weve"
+  ).split(" "),
+);

@@ -76,6 +76,9 @@ describe.each(drivers)("datasets.search on %s", (driver, pglite) => {
     const appl = Math.log(1 + 2.5 / 1.5);
     expect(r.hits[0].match).toBeCloseTo(appl / (appl + Math.log(1 + 3.5 / 0.5)), 10);
     expect((await search({ q: "zzyzx", domain: "hand", mode: "lexical" })).hits).toEqual([]);
+    // "whats" without its apostrophe is the lexeme `what`, a stop word no example holds: not a term.
+    const bare = await search({ q: "whats apple", domain: "hand", mode: "lexical" });
+    expect(bare.hits.map((h) => [h.content, h.match])).toEqual([["apple banana apple", 1]]);
     expect((await search({ q: "the and of", domain: "hand", mode: "lexical" })).hits).toEqual([]);
   });
 

@@ -24,6 +24,12 @@ describe("bm25.parseQuery", () => {
     ],
     ["a lone hyphen", "fox - dog", { text: "fox - dog", filter: undefined, requires: false }],
     ["an empty phrase", 'fox ""', { text: "fox", filter: undefined, requires: false }],
+    [
+      "contractions typed without their apostrophe",
+      "Whats the best frequency, dont guess",
+      { text: "the best frequency, guess", filter: undefined, requires: false },
+    ],
+    ["a contraction inside a phrase", '"dont panic"', { text: "dont panic", filter: '"dont panic"', requires: true }],
   ])("reads %s", (_, q, expected) => {
     expect(parseQuery(q)).toEqual(expected);
   });
