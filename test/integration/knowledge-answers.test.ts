@@ -104,6 +104,13 @@ describe("knowledge.query extractive answers", () => {
     expect(r.body.answer).toMatch(/^Twelve: joy, sadness/);
     const hooke = await askPlain("sand patterns before chladni");
     expect(hooke.body.answer).toMatch(/^Robert Hooke recorded/);
+    // Typed on a phone: "whats" was the lexeme `what`, held by no example, and the question was declined.
+    const bare = await askPlain("whats the best frequency for sleep");
+    expect(bare.body.source).toBe("dataset");
+    // A question the base did not answer before (it led with why minor keys borrow a major V).
+    expect((await askPlain("how do i make a minor chord")).body.answer).toMatch(
+      /^Take the root, the note a minor third/,
+    );
     const asked = await askPlain("did anyone see sand patterns before chladni?");
     expect(asked.body.answer).toMatch(/^Yes\. Robert Hooke recorded/);
   });
