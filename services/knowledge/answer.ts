@@ -9,6 +9,7 @@ import type { Context, LoggerInstance } from "moleculer";
 import type { KnowledgeSettings } from "../lib/config";
 import type { EmotionRow, Match, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { llmMessages } from "./llm";
+import { withoutFrame } from "./normalize";
 import { asksYesOrNo, scoreMatches, withoutParticle } from "./sentences";
 
 /** What a declined answer says. */
@@ -116,9 +117,10 @@ export async function composeAnswer(
   input: ComposeInput,
   deps: ComposeDeps,
 ): Promise<StoredAnswer> {
+  const question = withoutFrame(input.normalized);
   const [search, emotion, catalog] = await Promise.all([
     ctx.call<{ hits: SearchHit[] }, Record<string, unknown>>("datasets.search", {
-      q: input.normalized,
+      q: question,
       domain: ctx.params.domain,
       k: input.k,
       mode: "hybrid",
@@ -146,8 +148,7 @@ export async function composeAnswer(
   };
   if (shouldDecline(hits, deps.settings.minMatch))
     return { ...base, answer: DECLINE_TEXT, source: "none" as const, suggestions: suggestions(matches) };
-  if (!deps.settings.llmUrl)
-    return { ...base, answer: extractive(ctx.params.query, matches), source: "dataset" as const };
+  if (!deps.settings.llmUrl) return { ...base, answer: extractive(question, matches), source: "dataset" as const };
   try {
     const r = await ctx.call<{ text: string }, { messages: unknown[] }>(
       "knowledge.complete",
@@ -157,6 +158,6 @@ export async function composeAnswer(
     return { ...base, answer: r.text, source: "llm" as const };
   } catch (err) {
     deps.logger.warn(`LLM answer failed, answering from the datasets: ${(err as Error).message}`);
-    return { ...base, answer: extractive(ctx.params.query, matches), source: "dataset" as const, degraded: true };
+    return { ...base, answer: extractive(question, matches), source: "dataset" as const, degraded: true };
   }
 }

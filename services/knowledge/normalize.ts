@@ -13,6 +13,36 @@ export function normalizeQuery(q: string): string {
     .trim();
 }
 
+/** Conversational openings around a question ("tell me about", "what do you know about", "i want to know"). */
+const FRAME = new RegExp(
+  "^(?:(?:hey|hi|hello|ok|okay|so|please)\\s+)*(?:" +
+    [
+      "(?:can|could|would|will) you (?:please )?(?:tell me|explain(?: to me)?|describe)(?: about)?",
+      "(?:please )?tell me(?: more)?(?: about)?",
+      "(?:please )?explain(?: to me)?(?: about)?",
+      "(?:please )?describe",
+      "what (?:do|can) you (?:know|tell me) about",
+      "do you know(?: anything)?(?: about)?",
+      "i (?:want|would like|d like|wanna) to (?:know|learn|understand)(?: more)?(?: about)?",
+      "id like to (?:know|learn|understand)(?: more)?(?: about)?",
+      "(?:give me |i need |i want )?(?:some )?(?:info|information|details) (?:on|about)",
+      "help me understand",
+      "i wonder(?: if| whether)?",
+    ].join("|") +
+    ")\\s+",
+);
+
+/**
+ * The question inside a normalized query, without a conversational opening or a closing "please":
+ * "what do you know about the circle of fifths" → "the circle of fifths". Its words are not what the
+ * asker wants found: "know" and "want" are terms no example holds, so they sank the search's `match`
+ * and the question was declined. The query itself when nothing else would be left.
+ */
+export function withoutFrame(normalized: string): string {
+  const q = normalized.replace(FRAME, "").replace(/\s+please$/, "");
+  return q.trim() ? q : normalized;
+}
+
 /** The key of a query within a dataset version: normalized query, domain and k. */
 export function queryHash(normalized: string, domain: string | undefined, k: number): string {
   return crypto

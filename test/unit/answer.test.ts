@@ -11,6 +11,7 @@ import {
   withoutParticle,
 } from "../../services/knowledge/sentences";
 import { american, spellingVariants } from "../../services/lib/spelling";
+import { normalizeQuery, withoutFrame } from "../../services/knowledge/normalize";
 
 const hit = (content: string, response: string | null, match?: number): SearchHit => ({
   id: content,
@@ -151,6 +152,20 @@ describe("knowledge answers quote whole thoughts", () => {
       hit("Which colours are complementary?", "Colours opposite each other on a colour wheel."),
     ];
     expect(extractive("which colors are complementary", wheel)).toMatch(/^Colours opposite each other/);
+  });
+});
+
+describe("knowledge questions without their conversational frame", () => {
+  it.each([
+    ["What do you know about the circle of fifths?", "the circle of fifths"],
+    ["I want to know about delta waves", "delta waves"],
+    ["Can you explain binaural beats, please", "binaural beats"],
+    ["hey, can you tell me what a fifth is", "what a fifth is"],
+    ["id like to learn more about Chladni", "chladni"],
+    ["what is a tritone", "what is a tritone"],
+    ["tell me", "tell me"],
+  ])("reads %j as %j", (q, expected) => {
+    expect(withoutFrame(normalizeQuery(q))).toBe(expected);
   });
 });
 
