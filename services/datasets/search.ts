@@ -581,8 +581,8 @@ function dfByTerm(stats: QueryTerms): Map<string, number> {
 /**
  * `text` with each word in the spelling the searched datasets use more ("color" → "colour" over a
  * British corpus, "tumour" → "tumor" over an American one): one statement, asked (by lexicalTerms)
- * only when a query term is held by at most RESPELL_DF examples and a word has a British or American
- * variant; a word is kept as typed unless its variant is held by more examples. Quoted phrases and excluded words (the filter) are left as typed.
+ * only when a query term is held by at most RESPELL_DF examples; then every word with a British or
+ * American variant is checked, and a word is kept as typed unless its variant is held by more examples. Quoted phrases and excluded words (the filter) are left as typed.
  */
 async function respelled(db: Queryable, text: string, datasetId: string | undefined): Promise<string> {
   const words: string[] = [];
