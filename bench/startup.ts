@@ -93,6 +93,39 @@ async function timeToHealthy(args: string[], env: Record<string, string>, idleMs
   return { ms, cpuMs, peakRssMb, phases: parsePhases(out) };
 }
 
+/**
+ * The engine's own floor: a process that loads only the embedded database's module and opens the
+ * folder as a node does (`openEmbeddedDb`: the worker thread, the WASM tiering budget, the memory
+ * settings), answers one `SELECT 1`, prints a line and exits. No Moleculer, no services, no HTTP:
+ * what an embedded node's time to healthy cannot go below on this machine, measured in the same run.
+ */
+async function timeToOpen(bin: string, dir: string): Promise<Sample> {
+  const dist = path.dirname(path.dirname(bin));
+  const script = `const { loadConfig } = require(${JSON.stringify(path.join(dist, "services/lib/config.js"))});
+const { openEmbeddedDb } = require(${JSON.stringify(path.join(dist, "services/lib/db/embedded.js"))});
+openEmbeddedDb(loadConfig()).then(async (db) => {
+  await db.query("SELECT 1");
+  process.stdout.write("open\\n");
+  await db.close();
+});`;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ["-e", script], {
+    env: { PATH: process.env.PATH!, HOME: os.tmpdir(), MCAI_DATA_DIR: dir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => d.toString().includes("open") && resolve());
+    child.once("exit", (code) => reject(new Error(`open exited ${code} before answering: ${err}`)));
+  });
+  const ms = performance.now() - t0;
+  const cpuMs = cpuMsOf(child.pid!);
+  const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) / 1024;
+  if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
+  return { ms, cpuMs, peakRssMb, phases: {} };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function stats(samples: Sample[]): string {
@@ -304,6 +337,7 @@ async function times(existing: string, ns: string, all: boolean): Promise<void> 
     BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", gateway(BASELINE_BIN)] : undefined,
   );
   const embedded = (bin: string) => () => timeToHealthy([bin, "start"], { MCAI_DATA_DIR: existing });
+  await series("floor: Node + the embedded open alone", () => timeToOpen(BIN, existing));
   await pairedSeries(
     ["embedded, existing data dir", embedded(BIN)],
     BASELINE_BIN ? ["  same, baseline build (BASELINE_DIST)", embedded(BASELINE_BIN)] : undefined,
