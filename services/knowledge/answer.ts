@@ -10,7 +10,7 @@ import type { KnowledgeSettings } from "../lib/config";
 import type { EmotionRow, Match, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { llmMessages } from "./llm";
 import { withoutFrame } from "./normalize";
-import { asksYesOrNo, scoreMatches, withoutParticle } from "./sentences";
+import { asksYesOrNo, opensOnParticle, questionKind, scoreMatches, withoutParticle } from "./sentences";
 
 /** What a declined answer says. */
 export const DECLINE_TEXT = "The datasets hold nothing on that yet.";
@@ -91,9 +91,20 @@ export function extractive(query: string, matches: Match[]): string {
     picked.push(s);
     for (const t of s.holds) held.add(t);
   }
-  // "Yes." or "No." answers its own example's question: kept only where the query asks that one.
-  const keepsParticle = (s: (typeof picked)[number]) => s === first && opening && asksYesOrNo(query);
-  return picked.map((s) => `${keepsParticle(s) ? s.text : withoutParticle(s.text)} [${s.match + 1}]`).join(" ");
+  // "Yes." or "No." answers its own example's question: kept only where the query asks that one. A
+  // terse opening ("Seven.") likewise, unless the query asks another kind of question than the
+  // example's ("what is a perfect fifth" of "How many semitones are in a perfect fifth?").
+  const keepsOpening = (s: (typeof picked)[number]) => {
+    if (s !== first || !opening) return false;
+    if (asksYesOrNo(query)) return true;
+    if (opensOnParticle(s.text)) return false;
+    const kind = questionKind(query);
+    return !kind || kind === questionKind(top[lead].content);
+  };
+  const isOpening = (s: (typeof picked)[number]) => s.i === all.findIndex((o) => o.match === s.match);
+  return picked
+    .map((s) => `${keepsOpening(s) ? s.text : withoutParticle(s.text, isOpening(s))} [${s.match + 1}]`)
+    .join(" ");
 }
 
 export interface ComposeInput {

@@ -43,10 +43,19 @@ export function withoutFrame(normalized: string): string {
   return q.trim() ? q : normalized;
 }
 
-/** The key of a query within a dataset version: normalized query, domain and k. */
+/**
+ * The revision of the answers this build composes. Raise it with any change that alters the answer
+ * a query gets (the extractive composer, the search's ranking): the cached answers of the earlier
+ * revision (up to KNOWLEDGE_L2_TTL_S old, a day by default) are then missed, not served after an
+ * upgrade. 2: sentences no longer end at initials or "et al.", a terse opening answers only its kind
+ * of question.
+ */
+export const ANSWERS_REVISION = 2;
+
+/** The key of a query within a dataset version: normalized query, domain and k (and the answers' revision). */
 export function queryHash(normalized: string, domain: string | undefined, k: number): string {
   return crypto
     .createHash("sha1")
-    .update(`${normalized}\u0000${domain ?? ""}\u0000${k}`)
+    .update(`${ANSWERS_REVISION}\u0000${normalized}\u0000${domain ?? ""}\u0000${k}`)
     .digest("hex");
 }

@@ -38,12 +38,26 @@ export function terms(text: string): Set<string> {
   return out;
 }
 
+/**
+ * A piece that ends on a period that does not end its sentence: a common abbreviation ("Keil et al.
+ * 2001", "e.g. C major") or a person's initial after a capitalised word ("Alexander J. Ellis", "in
+ * February, A. Michael Noll"). A note name after a lower-case word or another note ("resolves to C.",
+ * "B, E, A, D, G, C, F.") still ends one, as does "No.".
+ */
+const NO_BREAK_AFTER =
+  /(?:\b(?:et al|e\.g|i\.e|cf|vs|approx|ca|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|Fig)|(?:^|[\s(])\p{Lu}\p{Ll}+,?\s\p{Lu})\.$/u;
+
 /** A text's sentences: split after . ! or ? followed by white space and a capital, digit or quote. */
 export function sentences(text: string): string[] {
-  return text
-    .split(/(?<=[.!?])\s+(?=["'(\p{Lu}\p{N}])/u)
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const out: string[] = [];
+  for (const piece of text.split(/(?<=[.!?])\s+(?=["'(\p{Lu}\p{N}])/u)) {
+    const s = piece.trim();
+    if (!s) continue;
+    const last = out.length - 1;
+    if (last >= 0 && NO_BREAK_AFTER.test(out[last])) out[last] = `${out[last]} ${s}`;
+    else out.push(s);
+  }
+  return out;
 }
 
 /** A bare answer particle: "Yes." says nothing without what follows it. */
@@ -51,16 +65,25 @@ const PARTICLE = /^(yes|no|true|false|sometimes|partly|not quite|not really)[.!]
 /** A sentence that opens on a word pointing back ("They may help…"): it needs the sentence before it. */
 const POINTS_BACK = /^(they|them|their|theirs|it|its|this|these|those|that|he|she|his|her|such|both|neither|either)\b/i;
 
+/** Words in an opening short enough to be a bare answer to its own question ("Seven.", "Anger and disgust."). */
+const TERSE_WORDS = 3;
+
+/** A response's opening that answers only its own question: a particle, or a sentence of a few words. */
+function bareOpening(s: string): boolean {
+  return PARTICLE.test(s) || s.replace(/[.!?]+$/, "").split(/\s+/).length <= TERSE_WORDS;
+}
+
 /**
- * A text's sentences as an answer can quote them: a bare particle ("Yes.", "No.") joined to the
- * sentence after it, and a sentence that opens on a pronoun pointing back ("They…", "It…",
- * "This…") joined to the one before it, so that no quoted piece depends on one left out.
+ * A text's sentences as an answer can quote them: a bare particle ("Yes.", "No.") or a terse opening
+ * ("Seven.", "Anger and disgust.") joined to the sentence after it, and a sentence that opens on a
+ * pronoun pointing back ("They…", "It…", "This…") joined to the one before it, so that no quoted
+ * piece depends on one left out.
  */
 export function quotable(text: string): string[] {
   const out: string[] = [];
   let pending = "";
-  for (const s of sentences(text)) {
-    if (PARTICLE.test(s)) {
+  for (const [i, s] of sentences(text).entries()) {
+    if (PARTICLE.test(s) || (i === 0 && bareOpening(s))) {
       pending = pending ? `${pending} ${s}` : s;
       continue;
     }
@@ -83,12 +106,33 @@ export function asksYesOrNo(query: string): boolean {
   );
 }
 
-/** A quoted piece without the particles it opens on ("Yes. Robert Hooke…" → "Robert Hooke…"), unless that is all it has. */
-export function withoutParticle(piece: string): string {
+/**
+ * A quoted piece without the particles it opens on ("Yes. Robert Hooke…" → "Robert Hooke…"), and
+ * when it is its text's opening (`opening`) without a terse first answer too ("Seven. In twelve-tone
+ * equal temperament…" → "In twelve-tone…"), unless that is all it has.
+ */
+export function withoutParticle(piece: string, opening = false): string {
   const parts = sentences(piece);
   let i = 0;
-  while (i < parts.length - 1 && PARTICLE.test(parts[i])) i++;
+  while (i < parts.length - 1 && (PARTICLE.test(parts[i]) || (opening && i === 0 && bareOpening(parts[i])))) i++;
   return i ? parts.slice(i).join(" ") : piece;
+}
+
+/** A piece that opens on a particle ("Yes. Robert Hooke…"). */
+export function opensOnParticle(piece: string): boolean {
+  return PARTICLE.test(sentences(piece)[0] ?? "");
+}
+
+/** What a question asks for, by its opening words; undefined for a query of keywords. */
+export type QuestionKind = "quantity" | "what" | "who" | "when" | "where" | "why" | "how" | "yes-no";
+
+export function questionKind(question: string): QuestionKind | undefined {
+  const q = normalizeQuery(question);
+  if (/^how (many|much)\b/.test(q)) return "quantity";
+  if (/^(what|which)\b/.test(q)) return "what";
+  if (/^(who|whom|whose)\b/.test(q)) return "who";
+  for (const kind of ["when", "where", "why", "how"] as const) if (new RegExp(`^${kind}\\b`).test(q)) return kind;
+  return asksYesOrNo(question) ? "yes-no" : undefined;
 }
 
 export interface ScoredSentence {

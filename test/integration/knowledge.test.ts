@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ServiceBroker } from "moleculer";
@@ -7,6 +8,7 @@ import { getJson } from "../helpers/processes";
 import { loadCorpus } from "../helpers/datasets";
 import { EMOTIONS } from "../../compute/lib/emotions";
 import { normalizeQuery, queryHash } from "../../services/knowledge/normalize";
+import { putL2 } from "../../services/knowledge/store";
 import { expectStatus } from "../helpers/expect";
 
 let t: TestNode;
@@ -57,6 +59,28 @@ describe("knowledge.query", () => {
     expect(queryHash("hello world", undefined, 5)).toBe(queryHash(normalizeQuery(" hello world? "), undefined, 5));
     expect(queryHash("hello world", "music", 5)).not.toBe(queryHash("hello world", undefined, 5));
     expect(queryHash("hello world", undefined, 5)).not.toBe(queryHash("hello there", undefined, 5));
+  });
+
+  it("does not serve an answer cached by an earlier revision of the answers", async () => {
+    const version = (await ask("allegro tempo", "&k=5")).body.dataset_version as number;
+    // Revision 1's key had no revision in it: an answer it stored must be missed after an upgrade.
+    const normalized = normalizeQuery("how fast is allegro");
+    const before = crypto.createHash("sha1").update(`${normalized}\u0000\u00005`).digest("hex");
+    expect(queryHash(normalized, undefined, 5)).not.toBe(before);
+    await putL2(t.node.db!, {
+      hash: before,
+      version,
+      feedback: 0,
+      query: normalized,
+      terms: [],
+      domain: undefined,
+      response: { answer: "an answer composed by the build before", matches: [] },
+      source: "dataset",
+      ttlS: 3600,
+    });
+    const r = await ask("how fast is allegro", "&k=5");
+    expect(r.body).toMatchObject({ cached: false, source: "dataset" });
+    expect(r.body.answer).not.toContain("the build before");
   });
 
   it("misses after a dataset change, answering with the new version", async () => {

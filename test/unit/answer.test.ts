@@ -3,6 +3,7 @@ import { DECLINE_TEXT, extractive, shouldDecline, suggestions } from "../../serv
 import type { SearchHit } from "../../services/knowledge/contract";
 import {
   asksYesOrNo,
+  questionKind,
   quotable,
   scoreSentences,
   sentences,
@@ -78,7 +79,13 @@ describe("knowledge extractive answer", () => {
     expect(extractive("allegro", [hit("Allegro is a fast tempo marking", null)])).toBe(
       "Allegro is a fast tempo marking [1]",
     );
-    expect(extractive("zzz", [hit("Q", "One. Two.")])).toBe("One. [1]");
+    expect(extractive("zzz", [hit("Q", "The first sentence answers. The second adds to it.")])).toBe(
+      "The first sentence answers. [1]",
+    );
+    // A terse opening travels with the sentence after it.
+    expect(extractive("zzz", [hit("Q", "Seven. Twelve-tone fifths span 700 cents. More.")])).toBe(
+      "Seven. Twelve-tone fifths span 700 cents. [1]",
+    );
     expect(extractive("anything", [])).toBe(DECLINE_TEXT);
   });
 
@@ -134,6 +141,47 @@ describe("knowledge answers quote whole thoughts", () => {
     );
     const answer = extractive("can binaural beats help me relax", [beats]);
     expect(answer).toContain("A 2019 meta-analysis found small effects on anxiety. They may help some people relax");
+  });
+
+  it("does not end a sentence at an initial or an abbreviation, and still ends one at a note name", () => {
+    expect(sentences("A cent is a hundredth of a semitone. Alexander J. Ellis introduced it.")).toEqual([
+      "A cent is a hundredth of a semitone.",
+      "Alexander J. Ellis introduced it.",
+    ]);
+    expect(sentences("Gamma follows salient events (Keil et al. 2001). Others differ.")).toEqual([
+      "Gamma follows salient events (Keil et al. 2001).",
+      "Others differ.",
+    ]);
+    expect(sentences("Nees showed his in February, A. Michael Noll his in April. Then came Nake.")).toEqual([
+      "Nees showed his in February, A. Michael Noll his in April.",
+      "Then came Nake.",
+    ]);
+    expect(sentences("The flats run B, E, A, D, G, C, F. Each adds one.")).toHaveLength(2);
+    expect(sentences("It resolves to C. Then it rests.")).toHaveLength(2);
+    expect(sentences("No. Nothing proves it.")).toEqual(["No.", "Nothing proves it."]);
+  });
+
+  it("quotes a terse opening only for the kind of question it answers", () => {
+    const fifth = hit(
+      "How many semitones are in a perfect fifth?",
+      "Seven. In twelve-tone equal temperament a fifth spans 700 cents, just short of the pure 3:2 fifth.",
+    );
+    expect(quotable(fifth.response!)).toEqual([fifth.response]);
+    expect(questionKind("how many semitones in a fifth")).toBe("quantity");
+    expect(questionKind("Which emotions share 741 Hz?")).toBe("what");
+    expect(questionKind("is a fifth seven semitones")).toBe("yes-no");
+    expect(questionKind("perfect fifth semitones")).toBeUndefined();
+    expect(extractive("how many semitones in a perfect fifth", [fifth])).toMatch(/^Seven\. In twelve-tone/);
+    // Before: "Seven. [1] In twelve-tone…", a number answering a question nobody asked.
+    expect(extractive("what is a perfect fifth", [fifth])).toMatch(/^In twelve-tone equal temperament/);
+    expect(extractive("semitones in a perfect fifth", [fifth])).toMatch(/^Seven\. In twelve-tone/);
+    const tone = hit(
+      "Which emotions share the 741 Hz tone?",
+      "Anger and disgust. The catalog pairs both hot, rejecting emotions with one tone.",
+    );
+    expect(extractive("what emotions share the 741 hz tone", [tone])).toMatch(/^Anger and disgust\. The catalog/);
+    expect(withoutParticle("Seven. In twelve-tone temperament.", true)).toBe("In twelve-tone temperament.");
+    expect(withoutParticle("Seven. In twelve-tone temperament.")).toBe("Seven. In twelve-tone temperament.");
   });
 
   it("meets British and American spellings alike", () => {
