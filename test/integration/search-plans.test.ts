@@ -15,6 +15,11 @@ interface PlanNode {
   "Sort Key"?: string[];
   "Actual Rows"?: number;
   "Actual Loops"?: number;
+  "Index Cond"?: string;
+  /** Descents into the index (Postgres 18, PGlite: a skip scan makes several a loop). */
+  "Index Searches"?: number;
+  "Shared Hit Blocks"?: number;
+  "Shared Read Blocks"?: number;
   Plans?: PlanNode[];
 }
 
@@ -48,7 +53,7 @@ function recording(db: Db): { db: Db; seen: { text: string; params?: unknown[] }
   return { db: rec, seen };
 }
 
-/** The plan the statement ran with (EXPLAIN ANALYZE: actual rows, not only estimates), as a flat node list. */
+/** The plan the statement ran with (EXPLAIN ANALYZE: actual rows and pages, not only estimates), as a flat node list. */
 async function plan(db: Db, text: string, params?: unknown[]): Promise<PlanNode[]> {
   const r = await db.transaction(async (tx) => {
     // The vector query sets its HNSW settings first, in the same transaction.
@@ -56,7 +61,7 @@ async function plan(db: Db, text: string, params?: unknown[]): Promise<PlanNode[
       await tx.query(
         "SELECT set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
       );
-    return tx.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params);
+    return tx.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, params);
   });
   const json = r.rows[0]["QUERY PLAN"];
   return nodes((typeof json === "string" ? JSON.parse(json) : json)[0].Plan);
@@ -70,13 +75,14 @@ let prepared = 0;
  */
 async function genericPlan(db: Db, text: string, params: unknown[]): Promise<PlanNode[]> {
   const name = `plan_check_${++prepared}`;
-  const literal = (v: unknown) => (typeof v === "number" ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
+  const literal = (v: unknown) =>
+    v === null ? "NULL" : typeof v === "number" ? String(v) : `'${(v as string).replace(/'/g, "''")}'`;
   const r = await db.transaction(async (tx) => {
     await tx.query("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)");
     await tx.query(`PREPARE ${name} AS ${text}`);
     try {
       return await tx.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ${name}(${params.map(literal).join(", ")})`,
+        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE ${name}(${params.map(literal).join(", ")})`,
       );
     } finally {
       await tx.query(`DEALLOCATE ${name}`);
@@ -293,5 +299,79 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
     await importDomain("second", 3000);
     const id = await importDomain("third", 500);
     await checkPlans(id, "third", false);
+  });
+
+  // The terms statement (each query lexeme's df in the searched datasets) over bm25_terms's one
+  // index, (dataset_id, term): each lexeme is probed once per searched dataset. Postgres 15 plans a
+  // nested loop over datasets with both columns in the index condition; Postgres 18 (PGlite) plans
+  // a skip scan whose condition names the term only but which descends once per dataset_id (Index
+  // Searches). Neither reads the whole index for a lexeme, which would make every search's cost grow
+  // with all the terms of all the datasets.
+  it("probes bm25_terms by dataset and term, never the whole index, with six domains", async () => {
+    const db = t.node.db!;
+    const ids = [
+      await importDomain("fourth", 1000),
+      await importDomain("fifth", 1000),
+      await importDomain("sixth", 1000),
+    ];
+    const datasets = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM datasets")).rows[0].n;
+    expect(datasets).toBe(6);
+    const pages = (
+      await db.query<{ n: number }>(
+        "SELECT (pg_relation_size('bm25_terms_dataset_id_term_key') / current_setting('block_size')::int)::int AS n",
+      )
+    ).rows[0].n;
+    // A term no example holds has the search ask the spelling statement too (the same probes, for
+    // "color" and "colour").
+    const q = "w1 w2 w40 w2000 zzabsent color";
+    const embed = computeEmbedder(broker);
+    const settings = {
+      bm25: { k1: 1.2, b: 0.4 },
+      termLimit: 500,
+      postingsBudget: 20_000,
+      exactPostings: 0,
+      efSearch: 100,
+      fusion: { lexicalWeight: 0.7, depth: 100 },
+    };
+    // One domain, and all of them (what knowledge asks), as run and as the generic plan the prepared
+    // statement switches to after five runs.
+    for (const datasetId of [ids[0], undefined]) {
+      const statements = await statementsOf((d) =>
+        runSearch(d, embed, { q, datasetId, k: 10, mode: "lexical" }, settings),
+      );
+      const terms = statements.filter((s) => /bm25_terms bt/.test(s.text));
+      expect(terms.map((s) => (/positions/.test(s.text) ? "spelling" : "terms"))).toEqual(["terms", "spelling"]);
+      for (const s of terms)
+        for (const generic of [false, true]) {
+          const lexemes = (
+            await db.query<{ n: number }>("SELECT length(to_tsvector('english', $1))::int AS n", [s.params?.[0]])
+          ).rows[0].n;
+          const ns = generic ? await genericPlan(db, s.text, s.params ?? []) : await plan(db, s.text, s.params);
+          const scans = ns.filter(
+            (n) => n["Relation Name"] === "bm25_terms" || n["Index Name"]?.startsWith("bm25_terms"),
+          );
+          const read = scans.reduce((a, n) => a + (n["Shared Hit Blocks"] ?? 0) + (n["Shared Read Blocks"] ?? 0), 0);
+          const probes = scans.map((n) => {
+            const cond = n["Index Cond"] ?? "";
+            const loops = n["Actual Loops"] ?? 1;
+            return {
+              index: n["Index Name"],
+              term: /\bterm = /.test(cond),
+              // Both columns in the condition, or a skip scan: more than one descent a loop.
+              perDataset: /\bdataset_id = /.test(cond) || (n["Index Searches"] ?? 0) > loops,
+            };
+          });
+          expect(probes.length).toBeGreaterThan(0);
+          // A probe is a root-to-leaf descent and its row (2-3 pages at this size); a whole-index
+          // read is every leaf page for each lexeme.
+          expect({ datasetId, generic, plan: outline(ns), probes, wholeIndex: read >= (lexemes * pages) / 2 }).toEqual({
+            datasetId,
+            generic,
+            plan: outline(ns),
+            probes: probes.map(() => ({ index: "bm25_terms_dataset_id_term_key", term: true, perDataset: true })),
+            wholeIndex: false,
+          });
+        }
+    }
   });
 });
