@@ -10,7 +10,7 @@ import type { KnowledgeSettings } from "../lib/config";
 import type { EmotionRow, Match, QueryParams, SearchHit, StoredAnswer } from "./contract";
 import { llmMessages } from "./llm";
 import { withoutFrame } from "./normalize";
-import { asksYesOrNo, opensOnParticle, questionKind, scoreMatches, withoutParticle } from "./sentences";
+import { asksYesOrNo, opensOnParticle, questionKind, scoreMatches, terms, withoutParticle } from "./sentences";
 
 /** What a declined answer says. */
 export const DECLINE_TEXT = "The datasets hold nothing on that yet.";
@@ -56,9 +56,17 @@ const LEAD_SENTENCE_WEIGHT = 1;
  * (`quotable`); a "Yes." or "No." opening stays only when it is the lead's opening and the query asks
  * a yes-or-no question.
  */
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
 export function extractive(query: string, matches: Match[]): string {
   if (!matches.length) return DECLINE_TEXT;
-  const top = matches.slice(0, EXTRACT_FROM);
+  // A match asked exactly this question (its question's content terms are the query's) leads,
+  // wherever the search ranked it: its response answers the question as asked.
+  const q = terms(query);
+  const asked = q.size ? matches.findIndex((m) => sameSet(terms(m.content), q)) : -1;
+  const top = matches.slice(0, Math.max(EXTRACT_FROM, asked + 1));
   const {
     sentences: all,
     fit,
@@ -73,7 +81,7 @@ export function extractive(query: string, matches: Match[]): string {
   let leadValue = -1;
   top.forEach((_, i) => {
     const v = fit[i] + LEAD_SENTENCE_WEIGHT * (bestOf(i)?.score ?? 0);
-    if (v > leadValue) [lead, leadValue] = [i, v];
+    if (asked < 0 ? v > leadValue : i === asked) [lead, leadValue] = [i, v];
   });
   const best = bestOf(lead);
   // No question or sentence shares a term with the query (a hit by meaning only): the best match's first sentence.

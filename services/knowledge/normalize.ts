@@ -48,7 +48,7 @@ export function withoutFrame(normalized: string): string {
  * a query gets (the extractive composer, the search's ranking): the cached answers of the earlier
  * revision (up to KNOWLEDGE_L2_TTL_S old, a day by default) are then missed, not served after an
  * upgrade. 2: sentences no longer end at initials or "et al.", a terse opening answers only its kind
- * of question.
+ * of question, the example asked exactly the query's question leads.
  */
 export const ANSWERS_REVISION = 2;
 

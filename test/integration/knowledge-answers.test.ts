@@ -118,6 +118,19 @@ describe("knowledge.query extractive answers", () => {
     expect(asked.body.answer).toMatch(/^Yes\. Robert Hooke recorded/);
   });
 
+  it("answers a question the base holds with that example, wherever the search ranked it, and whole", async () => {
+    // The search ranked "What is cymatics?" 5th (the examples about healing claims repeat the word
+    // more); the answer led with "Cymatic patterns show how… they say nothing about effects on cells".
+    const cymatics = await askPlain("what is cymatics?");
+    expect(cymatics.body.answer).toMatch(/^Cymatics is the study of the visible patterns/);
+    expect((await askPlain("What are binaural beats")).body.answer).toMatch(/^Binaural beats are a beat you hear/);
+    // Sentences end neither at an initial nor at "et al.".
+    expect((await askPlain("who introduced the cent as a unit")).body.answer).toContain("Alexander J. Ellis");
+    expect((await askPlain("is surprise the only gamma emotion")).body.answer).toContain("(Keil et al. 2001)");
+    // The README's own example: "Seven. [1]" answered it (the opening of "How many semitones…").
+    expect((await askPlain("what is a perfect fifth")).body.answer).not.toMatch(/^Seven/);
+  });
+
   it("does not answer what frequency calms anxiety with a note's frequency", async () => {
     const r = await askPlain("what frequency calms anxiety?");
     expectStatus(r, 200);

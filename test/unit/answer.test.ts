@@ -184,6 +184,20 @@ describe("knowledge answers quote whole thoughts", () => {
     expect(withoutParticle("Seven. In twelve-tone temperament.")).toBe("Seven. In twelve-tone temperament.");
   });
 
+  it("leads with the match asked exactly the query's question, wherever the search ranked it", () => {
+    const matches = [
+      hit("Does cymatics show that sound can heal the body?", "No. Cymatic patterns show how a surface responds."),
+      hit("Who coined the word cymatics?", "Hans Jenny, in 1967."),
+      hit("Is cymatics a real science?", "Cymatics is a descriptive name for acoustics experiments."),
+      hit("What is the cymatic art style?", "A cymatic image of two frequencies."),
+      hit("What is cymatics?", "Cymatics is the study of the patterns vibration makes. Hans Jenny named it."),
+    ];
+    // Before: "Cymatic patterns show how a surface responds. [1]".
+    expect(extractive("what is cymatics", matches)).toBe("Cymatics is the study of the patterns vibration makes. [5]");
+    // Another question about cymatics is not that one: the ranking decides as before.
+    expect(extractive("is cymatics real", matches)).toMatch(/\[3\]$/);
+  });
+
   it("meets British and American spellings alike", () => {
     expect(american("colour")).toBe("color");
     expect(american("recognise")).toBe("recognize");
