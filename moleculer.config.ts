@@ -4,6 +4,7 @@
  */
 import { Validators, type BrokerOptions } from "moleculer";
 import type { Config } from "./services/lib/config";
+import { McaiErrorRegenerator } from "./services/lib/errors";
 
 type Checker = ((params: unknown, opts: unknown) => unknown) & { async?: boolean };
 
@@ -78,6 +79,8 @@ export function brokerOptions(config: Config, metadata: NodeMetadata): BrokerOpt
     cacher: cacherOptions(config),
     serializer: "JSON",
     validator: new LazyValidator(),
+    // mcai's error classes (404, 413, 422, 503...) keep their class and status across the transporter.
+    errorRegenerator: new McaiErrorRegenerator(),
     logger: {
       type: "Console",
       options: {

@@ -106,6 +106,47 @@ export class RateLimitedError extends Errors.MoleculerClientError {
   }
 }
 
+/** mcai's error classes by name, for {@link McaiErrorRegenerator}. */
+const RESTORABLE: ReadonlyMap<string, { readonly prototype: Errors.MoleculerError }> = new Map(
+  [
+    BadRequestError,
+    UnauthorizedError,
+    ForbiddenError,
+    NotFoundError,
+    ConflictError,
+    PayloadTooLargeError,
+    UnprocessableError,
+    NotImplementedError,
+    UnavailableError,
+    ComputeFailedError,
+    AbortedError,
+    RateLimitedError,
+  ].map((c) => [c.name, c]),
+);
+
+/**
+ * Restores mcai's errors when they cross the transporter. Moleculer's own regenerator knows only
+ * its classes: any other arrives as a plain `Error`, so on a gateway without the service a 404,
+ * 413, 422 or 503 thrown on another node was answered as a 500. The class is found by name (a
+ * subclass outside this file is restored as its nearest Moleculer class by `retryable` and `code`).
+ */
+export class McaiErrorRegenerator extends Errors.Regenerator {
+  restoreCustomError(plain: Errors.PlainMoleculerError): Error | undefined {
+    if (typeof plain.code !== "number" || typeof plain.type !== "string") return undefined;
+    const Class = RESTORABLE.get(plain.name);
+    const Base = plain.retryable
+      ? Errors.MoleculerRetryableError
+      : plain.code >= 400 && plain.code < 500
+        ? Errors.MoleculerClientError
+        : undefined;
+    if (!Class && !Base) return undefined;
+    const err = new (Base ?? Errors.MoleculerError)(plain.message, plain.code, plain.type, plain.data);
+    if (Class) Object.setPrototypeOf(err, Class.prototype);
+    err.name = plain.name;
+    return err;
+  }
+}
+
 /** The SQLSTATE of a database error (pg and PGlite both carry it as a 5-character `code`). */
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
