@@ -132,7 +132,8 @@ const RESTORABLE: ReadonlyMap<string, { readonly prototype: Errors.MoleculerErro
  */
 export class McaiErrorRegenerator extends Errors.Regenerator {
   restoreCustomError(plain: Errors.PlainMoleculerError): Error | undefined {
-    if (typeof plain.code !== "number" || typeof plain.type !== "string") return undefined;
+    // Moleculer's own classes (ValidationError, ServiceNotAvailableError...) are its regenerator's.
+    if (plain.name in Errors || typeof plain.code !== "number" || typeof plain.type !== "string") return undefined;
     const Class = RESTORABLE.get(plain.name);
     const Base = plain.retryable
       ? Errors.MoleculerRetryableError

@@ -28,14 +28,17 @@ const THROWERS: Record<string, () => Error> = {
 
 const thrower: ServiceSchema = {
   name: "thrower",
-  actions: Object.fromEntries(
-    Object.entries(THROWERS).map(([name, make]) => [
-      name,
-      () => {
-        throw make();
-      },
-    ]),
-  ),
+  actions: {
+    ...Object.fromEntries(
+      Object.entries(THROWERS).map(([name, make]) => [
+        name,
+        () => {
+          throw make();
+        },
+      ]),
+    ),
+    ranged: { params: { n: { type: "number", max: 10 } }, handler: () => "ok" },
+  },
 };
 
 const REQ = { method: "GET", url: "/api/x", originalUrl: "/api/x" };
@@ -92,6 +95,19 @@ describe("moleculer.config errorRegenerator (mcai's errors across the transporte
   it("keeps retryable on a transient fault and not on a caller's mistake", async () => {
     expect((await remote(gateway, "unavailable")).err).toMatchObject({ retryable: true });
     expect((await remote(gateway, "notFound")).err).toMatchObject({ retryable: false });
+  });
+
+  it("leaves Moleculer's own errors to Moleculer: a params violation is still a ValidationError, 422 with its fields", async () => {
+    const err = await gateway.call("thrower.ranged", { n: 11 }).then(
+      () => new Error("answered"),
+      (e: unknown) => e as Error,
+    );
+    const http = toHttpError(err, REQ, 1024);
+    expect({ isValidation: err instanceof Errors.ValidationError, status: http.status, data: http.data }).toEqual({
+      isValidation: true,
+      status: 422,
+      data: { fields: [expect.objectContaining({ field: "n", type: "numberMax" })] },
+    });
   });
 
   it("still answers a plain error from another node as a 500", async () => {
