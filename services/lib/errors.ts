@@ -33,9 +33,9 @@ export class UnauthorizedError extends Errors.MoleculerClientError {
   }
 }
 
-/** 403: credentials given but not accepted. */
+/** 403: a key of ours that may not do this (a client key on an admin route). */
 export class ForbiddenError extends Errors.MoleculerClientError {
-  constructor(message = "the API key is not valid") {
+  constructor(message = "the API key is not an admin key: this route needs one of API_KEYS") {
     super(message, 403, ERR_FORBIDDEN);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * What a 422 from a params rule tells the caller: the value sent and the values allowed (an enum),
+ * What a refusal tells the caller. A 403 says the key is not an admin key (a client key is a
+ * valid key: "the API key is not valid" sent its holder looking for a typo). A 422 from a params rule: the value sent and the values allowed (an enum),
  * and the pattern the field must match as a regex that really is the rule (a pattern with a
  * backslash lost it in fastest-validator's `expected`: `/^\d{1,18}$/` came out as `/^d{1,18}$/`).
  */
@@ -14,11 +15,14 @@ interface FieldError {
   expected?: string;
 }
 
-describe("gateway: params rule messages", () => {
+const ADMIN = "admin-key-0123456789abcdef";
+const CLIENT = "client-key-0123456789abcdef";
+
+describe("gateway: refusal messages", () => {
   let t: TestNode;
 
   beforeAll(async () => {
-    t = await startTestNode({}, ["api", "jobs", "datasets"], await memoryDb());
+    t = await startTestNode({ API_KEYS: ADMIN, CLIENT_KEYS: CLIENT }, ["api", "jobs", "datasets"], await memoryDb());
   });
   afterAll(() => (t as TestNode | undefined)?.node.stop());
 
@@ -27,6 +31,17 @@ describe("gateway: params rule messages", () => {
     expectStatus(r, 422);
     return (r.body as { error: { data: { fields: FieldError[] } } }).error.data.fields[0];
   };
+
+  it.each([
+    [CLIENT, 403, "ERR_FORBIDDEN", "the API key is not an admin key: this route needs one of API_KEYS"],
+    ["made-up-key-0123456789abcdef", 401, "ERR_UNAUTHORIZED", "the API key is not valid"],
+  ])("an admin route with key %s: %i %s", async (key, status, type, message) => {
+    const r = await getJson(`${t.url}/api/admin/cache/clear`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expectStatus(r, status, { error: { type, message, data: null } });
+  });
 
   it.each([
     ["/api/jobs?status=weird", "status", "weird", "queued, processing, completed, failed, cancelled"],
