@@ -106,6 +106,7 @@ describe("mcai repl on an embedded data folder", () => {
       "cache clear",
       "job 00000000-0000-4000-8000-000000000000",
       "jobs bogus",
+      "job 123",
       'call knowledge.feedback {"query":"Ode to a nightingale?","helpful":false,"comment":"wrong poet"}',
       'call knowledge.feedback {"query":"the tyger","helpful":true}',
       "feedback --helpful false",
@@ -124,6 +125,7 @@ describe("mcai repl on an embedded data folder", () => {
     expect(out).toMatch(/\{"cleared":true,"l2_entries":\d+\}/); // cache clear: both knowledge tiers
     expect(out).toContain("error: no job 00000000-0000-4000-8000-000000000000");
     expect(out).toContain('unknown action "bogus"');
+    expect(out).toContain("error: 'id' must be a job id (a UUID)"); // the rule broken, not "Parameters validation error!"
     // feedback --helpful false: only the unhelpful vote, with its query and comment
     expect(out).toMatch(/\d+ {2}not helpful {2}example -\s+v\d+ .* "ode to a nightingale" {2}comment: "wrong poet"$/m);
     expect(out).not.toMatch(/\d+ {2}helpful {4}.*"the tyger"$/m);
