@@ -71,6 +71,11 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
     const second = spawnMcai(["start"], { MCAI_DATA_DIR: dataDir, PORT: String(await freePort()) });
     expect(await exitWithin(second, 60_000)).toBe(1);
     expect(second.output()).toContain(`is in use by process ${p.pid}`);
+    // The console of a running embedded node is its own (README): `mcai repl` says how to get it.
+    const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, PORT: "0" }, "health\n");
+    expect(await exitWithin(repl, 60_000)).toBe(1);
+    expect(repl.output()).toContain(`is in use by process ${p.pid}`);
+    expect(repl.output()).toContain("start it with 'mcai start --repl'");
     p.kill("SIGKILL");
     await p.exited;
     const { p: again, port } = await startNode();
