@@ -4,6 +4,7 @@
  */
 import { Validators, type BrokerOptions } from "moleculer";
 import type { Config } from "./services/lib/config";
+import { McaiErrorRegenerator } from "./services/lib/errors";
 
 type Checker = ((params: unknown, opts: unknown) => unknown) & { async?: boolean };
 
@@ -16,6 +17,11 @@ type Checker = ((params: unknown, opts: unknown) => unknown) & { async?: boolean
 export class LazyValidator extends Validators.Fastest {
   /** Schemas compiled so far (tests read it). */
   compiled = 0;
+
+  constructor(opts: { messages?: Record<string, string> } = {}) {
+    // Moleculer hands its options to fastest-validator (custom messages among them); its typings declare none.
+    super(...([opts] as unknown as []));
+  }
 
   compile(schema: Record<string, unknown>): Checker {
     let checker: Checker | undefined;
@@ -31,6 +37,15 @@ export class LazyValidator extends Validators.Fastest {
     return check;
   }
 }
+
+/**
+ * fastest-validator messages mcai words differently. Its own `enumValue` puts the allowed values
+ * where the value sent belongs ("The 'plate' field value 'square, circle' does not match any of
+ * the allowed values."): this one names what was sent and what is allowed.
+ */
+export const VALIDATOR_MESSAGES = {
+  enumValue: "The '{field}' field value '{actual}' is not one of the allowed values: {expected}.",
+};
 
 /** Node metadata every peer sees through discovery (the gateway's health reads it). */
 export interface NodeMetadata {
@@ -77,7 +92,9 @@ export function brokerOptions(config: Config, metadata: NodeMetadata): BrokerOpt
     transporter: config.transporter ?? null,
     cacher: cacherOptions(config),
     serializer: "JSON",
-    validator: new LazyValidator(),
+    validator: new LazyValidator({ messages: VALIDATOR_MESSAGES }),
+    // mcai's error classes (404, 413, 422, 503...) keep their class and status across the transporter.
+    errorRegenerator: new McaiErrorRegenerator(),
     logger: {
       type: "Console",
       options: {

@@ -211,7 +211,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       params: {
         id: {
           type: "string",
-          pattern: /^\d{1,18}$/,
+          pattern: /^[0-9]{1,18}$/,
           messages: { stringPattern: "'id' must be an example id (digits)" },
         },
       },
@@ -228,7 +228,7 @@ const datasetsService: ServiceSchema<ServiceSettingSchema, DatasetsThis> = {
       params: {
         id: {
           type: "string",
-          pattern: /^\d{1,18}$/,
+          pattern: /^[0-9]{1,18}$/,
           messages: { stringPattern: "'id' must be an example id (digits)" },
         },
       },

@@ -139,7 +139,7 @@ const jobsService: ServiceSchema<ServiceSettingSchema, JobsThis> = {
         cursor: {
           type: "string",
           optional: true,
-          pattern: /^\d{1,19}$/,
+          pattern: /^[0-9]{1,19}$/,
           messages: { stringPattern: "'cursor' must be the next_cursor of the previous page" },
         },
         limit: { type: "number", integer: true, min: 1, max: 200, optional: true, convert: true },

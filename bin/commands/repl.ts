@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { commandConfig, run, type Command } from "../cli";
 import { resolveServices, startNode } from "../node";
 import { startRepl } from "../repl/repl";
+import { DataDirBusyError } from "../../services/lib/db/data-dir-lock";
 
 const help = `Usage: mcai repl
 
@@ -27,7 +28,14 @@ export const replCommand: Command = {
     // A console joining a cluster shows there as repl-<host>-<pid> unless NODE_ID names it.
     const config = joining ? commandConfig({}, { ...quiet, NODE_ID: `repl-${os.hostname()}-${process.pid}` }) : local;
     const node = await run(() =>
-      startNode(config, joining ? [] : resolveServices(config, false), { role: joining ? "repl" : undefined }),
+      startNode(config, joining ? [] : resolveServices(config, false), { role: joining ? "repl" : undefined }).catch(
+        (err: unknown) => {
+          // A running node owns the folder: its console is the one it opens itself, at its start.
+          if (err instanceof DataDirBusyError)
+            throw new Error(`${err.message}; for a console on an embedded node, start it with 'mcai start --repl'`);
+          throw err;
+        },
+      ),
     );
     await startRepl(node, { waitForPeers: joining });
   },

@@ -3,7 +3,7 @@
  * one after another, each awaited, and the process exits when the input ends.
  */
 import { PassThrough } from "node:stream";
-import type { ServiceBroker } from "moleculer";
+import { Errors, type ServiceBroker } from "moleculer";
 import { clusterHealth, registryNodes } from "../../services/api/health";
 import type { McaiNode } from "../node";
 import { brokerTarget, importTo, rotateWith } from "../datasets/target";
@@ -178,6 +178,18 @@ export interface ReplOptions {
   waitForPeers?: boolean;
 }
 
+/**
+ * A failed command as one line. A params violation names each field's rule (`'id' must be a job
+ * id (a UUID)`) instead of Moleculer's "Parameters validation error!".
+ */
+export function errorLine(err: unknown): string {
+  if (err instanceof Errors.ValidationError && Array.isArray(err.data)) {
+    const rules = (err.data as { message?: unknown }[]).map((f) => f.message).filter((m) => typeof m === "string");
+    if (rules.length > 0) return `error: ${rules.join("; ")}`;
+  }
+  return `error: ${(err as Error).message}`;
+}
+
 /** Opens the REPL on `node`'s broker; resolves when it closes (the node is stopped then). */
 export async function startRepl(node: McaiNode, opts: ReplOptions = {}): Promise<void> {
   if (opts.waitForPeers) await waitForPeers(node.broker, 3000);
@@ -190,7 +202,7 @@ export async function startRepl(node: McaiNode, opts: ReplOptions = {}): Promise
       try {
         await c.action(broker, args);
       } catch (err) {
-        console.log(`error: ${(err as Error).message}`);
+        console.log(errorLine(err));
       }
     },
   }));

@@ -73,7 +73,12 @@ export function analyzeSpectrum(
   };
 }
 
-/** Local maxima above 1e-3 of the largest, strongest first, with log-parabolic refinement. */
+/**
+ * Local maxima above 1e-3 of the largest, strongest first, with log-parabolic refinement. A peak
+ * with a neighbour at or below that floor stays at its bin: such a neighbour is a null (an exactly
+ * periodic signal, a window's zero), not the skirt of the peak, and the parabola through its log
+ * made the peak of a square pulse (1,1,1,1,0,0,0,0, no window) 1.8e37 high.
+ */
 export function findPeaks(mags: Float64Array, binHz: number, maxPeaks: number): Peak[] {
   let max = 0;
   for (let k = 1; k < mags.length; k++) max = Math.max(max, mags[k]);
@@ -82,9 +87,13 @@ export function findPeaks(mags: Float64Array, binHz: number, maxPeaks: number): 
   for (let k = 1; k < mags.length - 1; k++) {
     const m = mags[k];
     if (m <= floor || m < mags[k - 1] || m <= mags[k + 1]) continue;
-    const a = Math.log(Math.max(mags[k - 1], 1e-300));
+    if (mags[k - 1] <= floor || mags[k + 1] <= floor) {
+      peaks.push({ frequency: k * binHz, magnitude: m, bin: k });
+      continue;
+    }
+    const a = Math.log(mags[k - 1]);
     const b = Math.log(m);
-    const c = Math.log(Math.max(mags[k + 1], 1e-300));
+    const c = Math.log(mags[k + 1]);
     const denom = a - 2 * b + c;
     const delta = denom < 0 ? (0.5 * (a - c)) / denom : 0;
     const height = Math.exp(b - 0.25 * (a - c) * delta);

@@ -33,9 +33,9 @@ export class UnauthorizedError extends Errors.MoleculerClientError {
   }
 }
 
-/** 403: credentials given but not accepted. */
+/** 403: a key of ours that may not do this (a client key on an admin route). */
 export class ForbiddenError extends Errors.MoleculerClientError {
-  constructor(message = "the API key is not valid") {
+  constructor(message = "the API key is not an admin key: this route needs one of API_KEYS") {
     super(message, 403, ERR_FORBIDDEN);
   }
 }
@@ -103,6 +103,48 @@ export class AbortedError extends Errors.MoleculerClientError {
 export class RateLimitedError extends Errors.MoleculerClientError {
   constructor(message: string, retryAfterS: number, data?: ErrorData) {
     super(message, 429, ERR_RATE_LIMITED, { ...data, retryAfter: Math.max(1, Math.ceil(retryAfterS)) });
+  }
+}
+
+/** mcai's error classes by name, for {@link McaiErrorRegenerator}. */
+const RESTORABLE: ReadonlyMap<string, { readonly prototype: Errors.MoleculerError }> = new Map(
+  [
+    BadRequestError,
+    UnauthorizedError,
+    ForbiddenError,
+    NotFoundError,
+    ConflictError,
+    PayloadTooLargeError,
+    UnprocessableError,
+    NotImplementedError,
+    UnavailableError,
+    ComputeFailedError,
+    AbortedError,
+    RateLimitedError,
+  ].map((c) => [c.name, c]),
+);
+
+/**
+ * Restores mcai's errors when they cross the transporter. Moleculer's own regenerator knows only
+ * its classes: any other arrives as a plain `Error`, so on a gateway without the service a 404,
+ * 413, 422 or 503 thrown on another node was answered as a 500. The class is found by name (a
+ * subclass outside this file is restored as its nearest Moleculer class by `retryable` and `code`).
+ */
+export class McaiErrorRegenerator extends Errors.Regenerator {
+  restoreCustomError(plain: Errors.PlainMoleculerError): Error | undefined {
+    // Moleculer's own classes (ValidationError, ServiceNotAvailableError...) are its regenerator's.
+    if (plain.name in Errors || typeof plain.code !== "number" || typeof plain.type !== "string") return undefined;
+    const Class = RESTORABLE.get(plain.name);
+    const Base = plain.retryable
+      ? Errors.MoleculerRetryableError
+      : plain.code >= 400 && plain.code < 500
+        ? Errors.MoleculerClientError
+        : undefined;
+    if (!Class && !Base) return undefined;
+    const err = new (Base ?? Errors.MoleculerError)(plain.message, plain.code, plain.type, plain.data);
+    if (Class) Object.setPrototypeOf(err, Class.prototype);
+    err.name = plain.name;
+    return err;
   }
 }
 

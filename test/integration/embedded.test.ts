@@ -71,6 +71,11 @@ describe("embedded mode (PGlite under MCAI_DATA_DIR)", () => {
     const second = spawnMcai(["start"], { MCAI_DATA_DIR: dataDir, PORT: String(await freePort()) });
     expect(await exitWithin(second, 60_000)).toBe(1);
     expect(second.output()).toContain(`is in use by process ${p.pid}`);
+    // The console of a running embedded node is its own (README): `mcai repl` says how to get it.
+    const repl = spawnMcai(["repl"], { MCAI_DATA_DIR: dataDir, PORT: "0" }, "health\n");
+    expect(await exitWithin(repl, 60_000)).toBe(1);
+    expect(repl.output()).toContain(`is in use by process ${p.pid}`);
+    expect(repl.output()).toContain("start it with 'mcai start --repl'");
     p.kill("SIGKILL");
     await p.exited;
     const { p: again, port } = await startNode();
@@ -106,6 +111,7 @@ describe("mcai repl on an embedded data folder", () => {
       "cache clear",
       "job 00000000-0000-4000-8000-000000000000",
       "jobs bogus",
+      "job 123",
       'call knowledge.feedback {"query":"Ode to a nightingale?","helpful":false,"comment":"wrong poet"}',
       'call knowledge.feedback {"query":"the tyger","helpful":true}',
       "feedback --helpful false",
@@ -124,6 +130,7 @@ describe("mcai repl on an embedded data folder", () => {
     expect(out).toMatch(/\{"cleared":true,"l2_entries":\d+\}/); // cache clear: both knowledge tiers
     expect(out).toContain("error: no job 00000000-0000-4000-8000-000000000000");
     expect(out).toContain('unknown action "bogus"');
+    expect(out).toContain("error: 'id' must be a job id (a UUID)"); // the rule broken, not "Parameters validation error!"
     // feedback --helpful false: only the unhelpful vote, with its query and comment
     expect(out).toMatch(/\d+ {2}not helpful {2}example -\s+v\d+ .* "ode to a nightingale" {2}comment: "wrong poet"$/m);
     expect(out).not.toMatch(/\d+ {2}helpful {4}.*"the tyger"$/m);

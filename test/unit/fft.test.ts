@@ -106,6 +106,17 @@ describe("analyzeSpectrum", () => {
     expect(s.peaks[0].magnitude).toBeLessThan(1.05);
   });
 
+  it.each([
+    ["a square pulse, no window", [1, 1, 1, 1, 0, 0, 0, 0], "none", [1, 3]],
+    ["a ramp, Hann", [1, 2, 3, 4], "hann", [1]],
+  ] as const)("never makes a peak higher than its bins allow next to a null (%s)", (_, signal, win, bins) => {
+    const s = analyzeSpectrum(plans, signal, 8, win, 4);
+    const top = Math.max(...s.magnitudes);
+    expect(s.peaks.map((p) => Math.round(p.bin)).sort()).toEqual(bins);
+    // 1.6: a rectangular window's worst scalloping loss (3.92 dB) is the most a refined peak may add.
+    expect(s.peaks.filter((p) => !(p.magnitude <= top * 1.6))).toEqual([]);
+  });
+
   it("zero-pads a length that is not a power of two and says so", () => {
     const s = analyzeSpectrum(plans, sines(1000, 1000, [[100, 1]]), 1000, "hann", 1);
     expect(s.size).toBe(1024);
