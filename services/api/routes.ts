@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, ServiceBroker } from "moleculer";
 import type { ApiRouteSchema, CorsOptions, IncomingRequest } from "moleculer-web";
 import type { Config } from "../lib/config";
-import { NotFoundError } from "../lib/errors";
+import { NotFoundError, UnsupportedMediaTypeError } from "../lib/errors";
 import type { JsonTextMeta } from "../lib/json-text";
 import { JOB_ID_PATTERN } from "../jobs/contract";
 import { streamJobEvents, type JobEventHub, type StreamSlots } from "./job-events";
@@ -157,6 +157,7 @@ function onBeforeCall(
   _route: unknown,
   req: IncomingRequest & { body?: unknown },
 ): void {
+  checkMediaType(req);
   checkParams(req.$params);
   ctx.meta.accept = req.headers.accept;
   ctx.meta.jsonText = true;
@@ -170,6 +171,23 @@ function onBeforeCall(
     for (const k of Object.keys(params)) if (/^\d+$/.test(k)) Reflect.deleteProperty(params, k);
     params.examples = req.body;
   }
+}
+
+/**
+ * A body this route would not read: anything but JSON on an action that takes JSON (a file import
+ * streams its body and takes any type). Without this, `curl -d '{"text":"hi"}'` (a form by curl's
+ * default) or a text/plain body reached the action as no params and was answered 422 "text is
+ * required".
+ */
+function checkMediaType(req: IncomingRequest): void {
+  if ((req as { $alias?: { type?: string } }).$alias?.type === "stream") return;
+  const type = req.headers["content-type"];
+  const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+  if (!type || !hasBody || /^application\/json\s*(;|$)/i.test(type)) return;
+  throw new UnsupportedMediaTypeError(
+    `the body is ${type.split(";")[0]}: this route reads JSON (send Content-Type: application/json)`,
+    { contentType: type },
+  );
 }
 
 /** /api: the aliased actions and the job event stream; JSON bodies of bounded depth, API keys. */

@@ -10,7 +10,7 @@ import { PassThrough, Readable } from "node:stream";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Queryable } from "../lib/db";
 import { PayloadTooLargeError } from "../lib/errors";
-import { parseStream, type FileFormat, type RecordResult } from "./records";
+import { MalformedFileError, parseStream, type FileFormat, type RecordResult } from "./records";
 import { createUpload, deleteUpload, getUploadChunk, putUploadChunk, sealUpload } from "./store";
 
 /** Bytes per stored chunk. */
@@ -101,6 +101,8 @@ export async function storeUpload(db: Queryable, input: Readable, spec: UploadSp
     parserInput.end();
     await flush();
     const records = await counted;
+    // An empty file (or one of blank lines) would queue a job that imports nothing.
+    if (records === 0) throw new MalformedFileError(spec.filename, "the whole file", "it holds no records");
     await sealUpload(db, id, size, records);
     return { id, size, records, sha256: hash.digest("hex") };
   } catch (err) {

@@ -316,7 +316,7 @@ export async function cancelJob(db: Queryable, id: string): Promise<JobRow | und
  */
 export async function retryJob(db: Queryable, id: string): Promise<JobRow | undefined> {
   const r = await db.query<JobRow & Record<string, unknown>>(
-    `UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, progress = 0, node_id = NULL, run_after = now(), finished_at = NULL, version = version + 1
+    `UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, progress = 0, node_id = NULL, run_after = now(), started_at = NULL, finished_at = NULL, version = version + 1
      WHERE id = $1 AND status IN ('failed', 'cancelled')
      RETURNING ${COLUMNS}`,
     [id],

@@ -12,6 +12,7 @@ export const ERR_FORBIDDEN = "ERR_FORBIDDEN";
 export const ERR_NOT_FOUND = "ERR_NOT_FOUND";
 export const ERR_CONFLICT = "ERR_CONFLICT";
 export const ERR_PAYLOAD_TOO_LARGE = "ERR_PAYLOAD_TOO_LARGE";
+export const ERR_UNSUPPORTED_MEDIA_TYPE = "ERR_UNSUPPORTED_MEDIA_TYPE";
 export const ERR_RATE_LIMITED = "ERR_RATE_LIMITED";
 export const ERR_UNAVAILABLE = "ERR_UNAVAILABLE";
 export const ERR_NOT_IMPLEMENTED = "ERR_NOT_IMPLEMENTED";
@@ -58,6 +59,13 @@ export class ConflictError extends Errors.MoleculerClientError {
 export class PayloadTooLargeError extends Errors.MoleculerClientError {
   constructor(message: string, data?: ErrorData) {
     super(message, 413, ERR_PAYLOAD_TOO_LARGE, data);
+  }
+}
+
+/** 415: a body in a format the route does not read (text or a form where it reads JSON). */
+export class UnsupportedMediaTypeError extends Errors.MoleculerClientError {
+  constructor(message: string, data?: ErrorData) {
+    super(message, 415, ERR_UNSUPPORTED_MEDIA_TYPE, data);
   }
 }
 
@@ -115,6 +123,7 @@ const RESTORABLE: ReadonlyMap<string, { readonly prototype: Errors.MoleculerErro
     NotFoundError,
     ConflictError,
     PayloadTooLargeError,
+    UnsupportedMediaTypeError,
     UnprocessableError,
     NotImplementedError,
     UnavailableError,

@@ -64,4 +64,25 @@ describe("gateway: refusal messages", () => {
       acceptsGood: true,
     });
   });
+
+  it("answers a body that is not JSON on a JSON route with 415, and takes any type on a file import", async () => {
+    const send = (path: string, type: string, body: string) =>
+      getJson(`${t.url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": type },
+        body,
+      });
+    const body = JSON.stringify({ text: "a media type check" });
+    // Before: 422 "The 'text' field is required." (the body was never read).
+    for (const type of ["text/plain", "application/x-www-form-urlencoded"])
+      expectStatus(await send("/api/emotion/analyze-async", type, body), 415, {
+        error: {
+          type: "ERR_UNSUPPORTED_MEDIA_TYPE",
+          message: `the body is ${type}: this route reads JSON (send Content-Type: application/json)`,
+        },
+      });
+    expectStatus(await send("/api/emotion/analyze-async", "application/json; charset=utf-8", body), 202);
+    const file = await send("/api/datasets/media/import?format=txt", "text/plain", "a line of text\n");
+    expectStatus(file, 202);
+  });
 });

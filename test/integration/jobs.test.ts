@@ -318,7 +318,8 @@ describe("retries", () => {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN_KEY}` },
     });
-    expect(retried.body).toMatchObject({ status: "queued", attempts: 0 });
+    // Queued again: no start and no end of the failed attempts shown.
+    expect(retried.body).toMatchObject({ status: "queued", attempts: 0, started_at: null, finished_at: null });
     expect(await waitFor(small.url, r.body.job_id, ["completed"])).toMatchObject({ attempts: 1 });
   });
 });
