@@ -159,6 +159,16 @@ function corpus(domain: string, n: number): string {
 
 const drivers: [string, boolean][] = [["PGlite", true], ...(PG_URL ? [["Postgres", false] as [string, boolean]] : [])];
 
+/** Search settings whose statements' plans are checked: bounded reads (no exact read by the query's size). */
+const BOUNDED_SETTINGS = {
+  bm25: { k1: 1.2, b: 0.4 },
+  termLimit: 500,
+  postingsBudget: 20_000,
+  exactPostings: 0,
+  efSearch: 100,
+  fusion: { lexicalWeight: 0.7, depth: 100 },
+};
+
 describe.each(drivers)("query plans after an import on %s", (driver, pglite) => {
   let t: TestNode;
   let broker: ServiceBroker;
@@ -233,15 +243,7 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
         }
 
     const embed = computeEmbedder(broker);
-    const settings = {
-      bm25: { k1: 1.2, b: 0.4 },
-      termLimit: 500,
-      postingsBudget: 20_000,
-      // The bounded statements' plans are what is checked: no exact read by the query's size.
-      exactPostings: 0,
-      efSearch: 100,
-      fusion: { lexicalWeight: 0.7, depth: 100 },
-    };
+    const settings = BOUNDED_SETTINGS;
     const modes: SearchMode[] = pglite ? ["lexical", "hybrid"] : ["lexical"];
     // w1..w3 are in most rows (their lists are bounded), w2000 in few; rarePhrase is one of a row
     // or so (the GIN index lists its matches), "w1 w2" one of ~15% of the rows.
@@ -325,14 +327,7 @@ describe.each(drivers)("query plans after an import on %s", (driver, pglite) => 
     // "color" and "colour").
     const q = "w1 w2 w40 w2000 zzabsent color";
     const embed = computeEmbedder(broker);
-    const settings = {
-      bm25: { k1: 1.2, b: 0.4 },
-      termLimit: 500,
-      postingsBudget: 20_000,
-      exactPostings: 0,
-      efSearch: 100,
-      fusion: { lexicalWeight: 0.7, depth: 100 },
-    };
+    const settings = BOUNDED_SETTINGS;
     // One domain, and all of them (what knowledge asks), as run and as the generic plan the prepared
     // statement switches to after five runs.
     for (const datasetId of [ids[0], undefined]) {
