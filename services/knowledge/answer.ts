@@ -44,6 +44,11 @@ export function suggestions(matches: Match[]): string[] {
  */
 const LEAD_SENTENCE_WEIGHT = 1;
 
+/** Whether two sets hold the same items. */
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
 /**
  * The answer without a model: 1–3 sentences of the top matches' responses (content when a match has
  * none), each followed by `[n]`, n its match's position in `matches`. The match that leads is the one
@@ -56,16 +61,19 @@ const LEAD_SENTENCE_WEIGHT = 1;
  * (`quotable`); a "Yes." or "No." opening stays only when it is the lead's opening and the query asks
  * a yes-or-no question.
  */
-function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
-  return a.size === b.size && [...a].every((x) => b.has(x));
-}
-
 export function extractive(query: string, matches: Match[]): string {
   if (!matches.length) return DECLINE_TEXT;
   // A match asked exactly this question (its question's content terms are the query's) leads,
   // wherever the search ranked it: its response answers the question as asked.
+  // Question words are stop words: "Who invented the theremin?" has the terms of "When was the
+  // theremin invented?", so the kinds must agree too (or one of them be a query of keywords).
   const q = terms(query);
-  const asked = q.size ? matches.findIndex((m) => sameSet(terms(m.content), q)) : -1;
+  const kind = questionKind(query);
+  const sameKind = (question: string) => {
+    const k = questionKind(question);
+    return !kind || !k || k === kind;
+  };
+  const asked = q.size ? matches.findIndex((m) => sameSet(terms(m.content), q) && sameKind(m.content)) : -1;
   const top = matches.slice(0, Math.max(EXTRACT_FROM, asked + 1));
   const {
     sentences: all,
@@ -106,7 +114,6 @@ export function extractive(query: string, matches: Match[]): string {
     if (s !== first || !opening) return false;
     if (asksYesOrNo(query)) return true;
     if (opensOnParticle(s.text)) return false;
-    const kind = questionKind(query);
     return !kind || kind === questionKind(top[lead].content);
   };
   const isOpening = (s: (typeof picked)[number]) => s.i === all.findIndex((o) => o.match === s.match);

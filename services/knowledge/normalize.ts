@@ -48,9 +48,10 @@ export function withoutFrame(normalized: string): string {
  * a query gets (the extractive composer, the search's ranking): the cached answers of the earlier
  * revision (up to KNOWLEDGE_L2_TTL_S old, a day by default) are then missed, not served after an
  * upgrade. 2: sentences no longer end at initials or "et al.", a terse opening answers only its kind
- * of question, the example asked exactly the query's question leads.
+ * of question, the example asked exactly the query's question leads. 3: that example's question
+ * is of the query's kind too, and a terse opening the next sentence points back to stays.
  */
-export const ANSWERS_REVISION = 2;
+export const ANSWERS_REVISION = 3;
 
 /** The key of a query within a dataset version: normalized query, domain and k (and the answers' revision). */
 export function queryHash(normalized: string, domain: string | undefined, k: number): string {

@@ -115,6 +115,8 @@ export function withoutParticle(piece: string, opening = false): string {
   const parts = sentences(piece);
   let i = 0;
   while (i < parts.length - 1 && (PARTICLE.test(parts[i]) || (opening && i === 0 && bareOpening(parts[i])))) i++;
+  // A terse opening the next sentence points back to ("Robert Hooke. He saw…") stays: without it "He" names no one.
+  if (i && !PARTICLE.test(parts[i - 1]) && POINTS_BACK.test(parts[i])) i--;
   return i ? parts.slice(i).join(" ") : piece;
 }
 

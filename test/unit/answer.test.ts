@@ -184,6 +184,30 @@ describe("knowledge answers quote whole thoughts", () => {
     expect(withoutParticle("Seven. In twelve-tone temperament.")).toBe("Seven. In twelve-tone temperament.");
   });
 
+  it("keeps a terse opening that the next sentence points back to", () => {
+    const hooke = hit("Who first observed cells?", "Robert Hooke. He saw them in cork under a microscope in 1665.");
+    // Before: "He saw them in cork… [1]", a pronoun naming no one.
+    expect(extractive("what did robert hooke discover", [hooke])).toBe(
+      "Robert Hooke. He saw them in cork under a microscope in 1665. [1]",
+    );
+    expect(withoutParticle("Robert Hooke. He saw them.", true)).toBe("Robert Hooke. He saw them.");
+    expect(withoutParticle("Yes. It does.", true)).toBe("It does.");
+  });
+
+  it("takes a question of another kind with the same terms for another question", () => {
+    const matches = [
+      hit("Who invented the theremin?", "Leon Theremin, a Russian physicist, built it."),
+      hit("When was the theremin invented?", "In 1920, in Russia, while researching proximity sensors."),
+    ];
+    // Before: "who" and "when" are stop words, so the first match was taken as asked exactly and led.
+    expect(extractive("when was the theremin invented", matches)).toBe(
+      "In 1920, in Russia, while researching proximity sensors. [2]",
+    );
+    expect(extractive("who invented the theremin", matches)).toMatch(
+      /^Leon Theremin, a Russian physicist, built it\. \[1\]/,
+    );
+  });
+
   it("leads with the match asked exactly the query's question, wherever the search ranked it", () => {
     const matches = [
       hit("Does cymatics show that sound can heal the body?", "No. Cymatic patterns show how a surface responds."),
