@@ -106,12 +106,14 @@ const { openEmbeddedDb } = require(${JSON.stringify(path.join(dist, "services/li
 openEmbeddedDb(loadConfig()).then(async (db) => {
   await db.query("SELECT 1");
   process.stdout.write("open\\n");
-  await db.close();
+  // Alive until the bench has read its /proc figures and closed stdin.
+  process.stdin.on("end", () => void db.close());
+  process.stdin.resume();
 });`;
   const t0 = performance.now();
   const child = spawn(process.execPath, ["-e", script], {
     env: { PATH: process.env.PATH!, HOME: os.tmpdir(), MCAI_DATA_DIR: dir },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
@@ -122,6 +124,7 @@ openEmbeddedDb(loadConfig()).then(async (db) => {
   const ms = performance.now() - t0;
   const cpuMs = cpuMsOf(child.pid!);
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) / 1024;
+  child.stdin.end();
   if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
   return { ms, cpuMs, peakRssMb, phases: {} };
 }

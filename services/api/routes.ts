@@ -180,6 +180,8 @@ function onBeforeCall(
  * required".
  */
 function checkMediaType(req: IncomingRequest): void {
+  // Only the methods whose body the route reads; a file import streams its body as it comes.
+  if (!["POST", "PUT", "PATCH"].includes(req.method ?? "")) return;
   if ((req as { $alias?: { type?: string } }).$alias?.type === "stream") return;
   const type = req.headers["content-type"];
   const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;

@@ -107,16 +107,17 @@ export function extractive(query: string, matches: Match[]): string {
     picked.push(s);
     for (const t of s.holds) held.add(t);
   }
+  const isOpening = (s: (typeof picked)[number]) => s.i === all.findIndex((o) => o.match === s.match);
   // "Yes." or "No." answers its own example's question: kept only where the query asks that one. A
   // terse opening ("Seven.") likewise, unless the query asks another kind of question than the
-  // example's ("what is a perfect fifth" of "How many semitones are in a perfect fifth?").
+  // example's ("what is a perfect fifth" of "How many semitones are in a perfect fifth?"); both only
+  // when the answer opens on the lead's opening, whether its question or its sentence chose it.
   const keepsOpening = (s: (typeof picked)[number]) => {
-    if (s !== first || !opening) return false;
+    if (s !== first || s.match !== lead || !isOpening(s)) return false;
     if (asksYesOrNo(query)) return true;
     if (opensOnParticle(s.text)) return false;
     return !kind || kind === questionKind(top[lead].content);
   };
-  const isOpening = (s: (typeof picked)[number]) => s.i === all.findIndex((o) => o.match === s.match);
   return picked
     .map((s) => `${keepsOpening(s) ? s.text : withoutParticle(s.text, isOpening(s))} [${s.match + 1}]`)
     .join(" ");

@@ -38,23 +38,41 @@ export function terms(text: string): Set<string> {
   return out;
 }
 
+/** A piece that ends on a common abbreviation ("Keil et al. 2001", "e.g. C major"): its sentence goes on. */
+const ABBREVIATION_END = /\b(?:et al|e\.g|i\.e|cf|vs|approx|ca|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|Fig)\.$/;
 /**
- * A piece that ends on a period that does not end its sentence: a common abbreviation ("Keil et al.
- * 2001", "e.g. C major") or a person's initial after a capitalised word ("Alexander J. Ellis", "in
- * February, A. Michael Noll"). A note name after a lower-case word or another note ("resolves to C.",
- * "B, E, A, D, G, C, F.") still ends one, as does "No.".
+ * A piece that may end on a person's initial: one capital and a period after a capitalised word
+ * ("Alexander J.", "in February, A."), or initials alone ("J. S."). Whether it does depends on the
+ * next piece (see INITIAL_NOT_BEFORE).
  */
-const NO_BREAK_AFTER =
-  /(?:\b(?:et al|e\.g|i\.e|cf|vs|approx|ca|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|Fig)|(?:^|[\s(])\p{Lu}\p{Ll}+,?\s\p{Lu})\.$/u;
+const INITIAL_END = /(?:(?:^|[\s(])\p{Lu}\p{Ll}+,?\s\p{Lu}|^(?:\p{Lu}\.\s)*\p{Lu})\.$/u;
+/**
+ * Words that open a sentence far more often than they are a surname: after "Concert A." or
+ * "Middle C." (a note, not an initial) the next sentence opens on one of these.
+ */
+const INITIAL_NOT_BEFORE =
+  /^(?:the|a|an|it|its|this|that|these|those|they|their|he|his|she|her|we|you|i|in|on|at|for|from|to|with|by|as|if|when|while|then|so|but|and|or|yet|there|here|each|every|some|many|most|all|no|not|one|both|such|what|which|who|why|how|where|after|before|since|because|although|however|also|only|even)\b/i;
 
-/** A text's sentences: split after . ! or ? followed by white space and a capital, digit or quote. */
+/** Whether a period ends `piece`'s sentence, given the piece after it. */
+function endsSentence(piece: string, next: string): boolean {
+  if (ABBREVIATION_END.test(piece)) return false;
+  return !(INITIAL_END.test(piece) && !INITIAL_NOT_BEFORE.test(next));
+}
+
+/**
+ * A text's sentences: split after . ! or ? followed by white space and a capital, digit or quote,
+ * but not after a common abbreviation or a person's initial ("Alexander J. Ellis", "J. S. Bach",
+ * "in February, A. Michael Noll"). A note name after a lower-case word or another note ("resolves to
+ * C.", "B, E, A, D, G, C, F.") or before a common opener ("Concert A. It sounds…") still ends one, as
+ * does "No.".
+ */
 export function sentences(text: string): string[] {
   const out: string[] = [];
   for (const piece of text.split(/(?<=[.!?])\s+(?=["'(\p{Lu}\p{N}])/u)) {
     const s = piece.trim();
     if (!s) continue;
     const last = out.length - 1;
-    if (last >= 0 && NO_BREAK_AFTER.test(out[last])) out[last] = `${out[last]} ${s}`;
+    if (last >= 0 && !endsSentence(out[last], s)) out[last] = `${out[last]} ${s}`;
     else out.push(s);
   }
   return out;

@@ -9,7 +9,11 @@ import path from "node:path";
 export const SERVICE_NAMES = ["api", "datasets", "knowledge", "jobs", "compute", "metrics"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-/** Services that need the Postgres layer on the node that runs them. */
+/**
+ * Services that need the Postgres layer on the node that runs them. Only these take the `Db` in
+ * `created()`: a node creates the others while its database opens (bin/node.ts), when
+ * `runtimeOf(broker).db` is not set yet.
+ */
 export const DB_SERVICES: readonly ServiceName[] = ["datasets", "knowledge", "jobs"];
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";

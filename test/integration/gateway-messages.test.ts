@@ -81,7 +81,14 @@ describe("gateway: refusal messages", () => {
           message: `the body is ${type}: this route reads JSON (send Content-Type: application/json)`,
         },
       });
-    expectStatus(await send("/api/emotion/analyze-async", "application/json; charset=utf-8", body), 202);
+    const submitted = await send("/api/emotion/analyze-async", "application/json; charset=utf-8", body);
+    expectStatus(submitted, 202);
+    // A POST without a body reads none, whatever type it names (a job's cancel or retry).
+    const retry = await getJson(`${t.url}/api/job/${submitted.body.job_id as string}/retry`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "text/plain" },
+    });
+    expect(retry.status).not.toBe(415);
     const file = await send("/api/datasets/media/import?format=txt", "text/plain", "a line of text\n");
     expectStatus(file, 202);
   });

@@ -129,7 +129,9 @@ describe("knowledge.query extractive answers", () => {
     expect((await askPlain("is surprise the only gamma emotion")).body.answer).toContain("(Keil et al. 2001)");
     // The README's own example: "Seven. [1]" answered it (the opening of "How many semitones…");
     // the base now holds the question itself.
-    expect((await askPlain("what is a perfect fifth")).body.answer).toMatch(/^A perfect fifth is the interval of seven/);
+    expect((await askPlain("what is a perfect fifth")).body.answer).toMatch(
+      /^A perfect fifth is the interval of seven/,
+    );
   });
 
   it("does not answer what frequency calms anxiety with a note's frequency", async () => {

@@ -158,6 +158,10 @@ describe("knowledge answers quote whole thoughts", () => {
     ]);
     expect(sentences("The flats run B, E, A, D, G, C, F. Each adds one.")).toHaveLength(2);
     expect(sentences("It resolves to C. Then it rests.")).toHaveLength(2);
+    // A note after a capitalised word is not an initial when a common opener follows it.
+    expect(sentences("Orchestras tune to Concert A. It sounds at 440 Hz.")).toHaveLength(2);
+    expect(sentences("Start on Middle C. Then go up.")).toHaveLength(2);
+    expect(sentences("J. S. Bach wrote it. Then he died.")).toEqual(["J. S. Bach wrote it.", "Then he died."]);
     expect(sentences("No. Nothing proves it.")).toEqual(["No.", "Nothing proves it."]);
   });
 
@@ -172,6 +176,13 @@ describe("knowledge answers quote whole thoughts", () => {
     expect(questionKind("is a fifth seven semitones")).toBe("yes-no");
     expect(questionKind("perfect fifth semitones")).toBeUndefined();
     expect(extractive("how many semitones in a perfect fifth", [fifth])).toMatch(/^Seven\. In twelve-tone/);
+    // The same kind of question, where the opening's sentence fits the query better than the
+    // question does (before: "A perfect fifth spans seven semitones…", the "Seven." dropped).
+    const spans = hit(
+      "How many semitones are in a perfect fifth?",
+      "Seven. A perfect fifth spans seven semitones in twelve-tone equal temperament.",
+    );
+    expect(extractive("how many semitones does a perfect fifth span", [spans])).toMatch(/^Seven\. A perfect fifth/);
     // Before: "Seven. [1] In twelve-tone…", a number answering a question nobody asked.
     expect(extractive("what is a perfect fifth", [fifth])).toMatch(/^In twelve-tone equal temperament/);
     expect(extractive("semitones in a perfect fifth", [fifth])).toMatch(/^Seven\. In twelve-tone/);
