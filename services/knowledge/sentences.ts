@@ -151,8 +151,8 @@ export function questionKind(question: string): QuestionKind | undefined {
   if (/^how (many|much)\b/.test(q)) return "quantity";
   if (/^(what|which)\b/.test(q)) return "what";
   if (/^(who|whom|whose)\b/.test(q)) return "who";
-  for (const kind of ["when", "where", "why", "how"] as const) if (new RegExp(`^${kind}\\b`).test(q)) return kind;
-  return asksYesOrNo(question) ? "yes-no" : undefined;
+  const word = /^(when|where|why|how)\b/.exec(q)?.[1] as QuestionKind | undefined;
+  return word ?? (asksYesOrNo(question) ? "yes-no" : undefined);
 }
 
 export interface ScoredSentence {
